@@ -1,0 +1,119 @@
+"""The FastAPI application: routers, problem+json errors, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ordermesh import __version__
+from ordermesh.catalog.api import router as catalog_router
+from ordermesh.config import get_settings
+from ordermesh.db import get_sessionmaker
+from ordermesh.errors import DomainError
+from ordermesh.events.api import router as events_router
+from ordermesh.inventory.api import router as inventory_router
+from ordermesh.locations.api import router as locations_router
+from ordermesh.merchants.api import router as merchants_router
+from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
+from ordermesh.orders.api import router as orders_router
+
+PROBLEM_BASE = "https://ordermesh.dev/problems/"
+log = logging.getLogger("ordermesh.app")
+
+
+def problem(
+    status: int, title: str, slug: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Response:
+    return JSONResponse(
+        {
+            "type": PROBLEM_BASE + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "errors": errors or [],
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location]
+    if parts and parts[0] in {"body", "query", "path", "header"} and len(parts) > 1:
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts)
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+    return problem(exc.status, exc.title, exc.slug, exc.detail, errors)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem(422, "Invalid input", "invalid-input", detail, errors)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(exc.status_code, str(exc.detail), slug, str(exc.detail))
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(
+        500, "Internal error", "internal-error", "an unexpected error occurred; see the server log"
+    )
+
+
+def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_json)
+    app = FastAPI(
+        title="Ordermesh",
+        version=__version__,
+        description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
+    )
+    app.state.sessionmaker = session_factory or get_sessionmaker()
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    for router in (
+        merchants_router,
+        locations_router,
+        catalog_router,
+        inventory_router,
+        orders_router,
+        events_router,
+    ):
+        app.include_router(router, prefix="/v1")
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(request: Request) -> dict[str, str]:
+        """Liveness and database reachability."""
+        with request.app.state.sessionmaker() as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    return app

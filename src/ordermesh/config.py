@@ -1,0 +1,37 @@
+"""Settings, read once from the environment (all prefixed ORDERMESH_)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"ORDERMESH_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", "sqlite:///./ordermesh.db"))
+    # Largest request body accepted, in bytes; larger ones answer 413 before any parsing.
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
+    db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "20")))
+    # How long a verified API key is trusted from memory before it is looked up again (revocation delay).
+    api_key_cache_seconds: float = field(default_factory=lambda: float(_env("API_KEY_CACHE_SECONDS", "30")))
+    webhook_timeout_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "10")))
+    webhook_max_attempts: int = field(default_factory=lambda: int(_env("WEBHOOK_MAX_ATTEMPTS", "10")))
+    webhook_backoff_base_seconds: float = field(
+        default_factory=lambda: float(_env("WEBHOOK_BACKOFF_BASE", "2"))
+    )
+    webhook_backoff_max_seconds: float = field(
+        default_factory=lambda: float(_env("WEBHOOK_BACKOFF_MAX", "3600"))
+    )
+    # A claimed delivery whose worker died is retried once its lease runs out.
+    webhook_lease_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_LEASE", "60")))
+    log_json: bool = field(default_factory=lambda: _env("LOG_JSON", "1") == "1")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

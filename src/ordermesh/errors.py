@@ -1,0 +1,60 @@
+"""Domain errors, answered as RFC 9457 problem+json by the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FieldError:
+    field: str  # dotted path, e.g. "lines.0.quantity"
+    message: str
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(DomainError):
+    """Also what another merchant's resource answers: its existence is not disclosed."""
+
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(DomainError):
+    """The request is valid but the resource's state does not allow it (e.g. cancelling a shipped order)."""
+
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class Invalid(DomainError):
+    status = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+    @classmethod
+    def field(cls, field: str, message: str) -> Invalid:
+        return cls(f"{field}: {message}", [FieldError(field, message)])
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"

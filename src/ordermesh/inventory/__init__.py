@@ -1,0 +1,16 @@
+"""Inventory: per (merchant, sku, location) levels kept as the running sum of a movement ledger."""
+
+from enum import StrEnum
+
+
+class MovementReason(StrEnum):
+    receive = "receive"  # stock arrived (purchase order, initial load)
+    adjust = "adjust"  # a correction with a stated cause (damage, found, loss)
+    cycle_count = "cycle_count"  # on_hand set to what was counted
+    transfer_out = "transfer_out"  # left this location for another
+    transfer_in = "transfer_in"  # arrived from another location
+    reserve = "reserve"  # held for an order (or by hand)
+    release = "release"  # a reservation given back (cancel, re-route)
+    ship = "ship"  # left the building: on_hand and reserved both down
+    return_ = "return"  # a returned unit put back on the shelf
+    disposed = "disposed"  # a returned unit that could not be resold

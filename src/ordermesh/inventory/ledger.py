@@ -1,0 +1,178 @@
+"""The inventory ledger: every level change is a movement row written in the same transaction.
+
+Levels change only here. Each change is one conditional UPDATE that checks its own invariant, so it is
+atomic on SQLite and PostgreSQL alike without row locks; rows are touched in (location, sku) order so
+that two transactions can never deadlock on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.errors import Conflict
+from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.models import InventoryLevel, InventoryMovement
+
+
+@dataclass(frozen=True)
+class Movement:
+    sku_id: int
+    location_id: int
+    reason: MovementReason
+    delta_on_hand: int = 0
+    delta_reserved: int = 0
+    reference: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LevelSnapshot:
+    sku_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+
+
+def lock_order(movement: Movement) -> tuple[int, int]:
+    return (movement.location_id, movement.sku_id)
+
+
+def try_reserve(session: Session, *, merchant_id: int, sku_id: int, location_id: int, quantity: int) -> bool:
+    """Reserve `quantity` if that much is available (above safety stock); False, and nothing done, if not.
+
+    The caller records the matching `reserve` movement with `record` in the same transaction.
+    """
+    level = InventoryLevel.__table__.c
+    result = session.execute(
+        update(InventoryLevel)
+        .where(
+            level.merchant_id == merchant_id,
+            level.sku_id == sku_id,
+            level.location_id == location_id,
+            level.on_hand - level.reserved - level.safety_stock >= quantity,
+        )
+        .values(reserved=level.reserved + quantity, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def record(session: Session, *, merchant_id: int, movements: Sequence[Movement], actor: str | None) -> None:
+    """Append ledger rows for level changes the caller has already made (one INSERT for all)."""
+    if not movements:
+        return
+    now = utcnow()
+    session.execute(
+        insert(InventoryMovement),
+        [
+            {
+                "merchant_id": merchant_id,
+                "sku_id": m.sku_id,
+                "location_id": m.location_id,
+                "delta_on_hand": m.delta_on_hand,
+                "delta_reserved": m.delta_reserved,
+                "reason": m.reason.value,
+                "reference": m.reference,
+                "note": m.note,
+                "actor": actor,
+                "created_at": now,
+            }
+            for m in movements
+        ],
+    )
+
+
+def apply(
+    session: Session, *, merchant_id: int, movements: Iterable[Movement], actor: str | None
+) -> list[LevelSnapshot]:
+    """Apply movements to their levels and the ledger, all or nothing; emits `inventory.changed`.
+
+    Raises Conflict (and the caller's transaction must roll back) when a movement would take on_hand or
+    reserved below zero, or reserved above on_hand.
+    """
+    ordered = sorted(movements, key=lock_order)
+    snapshots = [_apply_one(session, merchant_id, movement) for movement in ordered]
+    record(session, merchant_id=merchant_id, movements=ordered, actor=actor)
+    emit(session, merchant_id=merchant_id, events=changed_events(snapshots))
+    return snapshots
+
+
+def changed_events(snapshots: Iterable[LevelSnapshot]) -> list[Event]:
+    """One `inventory.changed` event per level, with its figures after the change."""
+    latest = {(s.location_id, s.sku_id): s for s in snapshots}
+    return [
+        Event(
+            "inventory.changed",
+            {
+                "sku_id": s.sku_id,
+                "location_id": s.location_id,
+                "on_hand": s.on_hand,
+                "reserved": s.reserved,
+                "available": s.available,
+            },
+        )
+        for s in latest.values()
+    ]
+
+
+def _apply_one(session: Session, merchant_id: int, movement: Movement) -> LevelSnapshot:
+    level = InventoryLevel.__table__.c
+    new_on_hand = level.on_hand + movement.delta_on_hand
+    new_reserved = level.reserved + movement.delta_reserved
+    statement = (
+        update(InventoryLevel)
+        .where(
+            level.merchant_id == merchant_id,
+            level.sku_id == movement.sku_id,
+            level.location_id == movement.location_id,
+            new_reserved >= 0,
+            new_reserved <= new_on_hand,
+        )
+        .values(on_hand=new_on_hand, reserved=new_reserved, updated_at=utcnow())
+        .returning(level.on_hand, level.reserved, level.safety_stock)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    if row is None and _create_level(session, merchant_id, movement):
+        row = session.execute(statement).first()
+    if row is None:
+        raise Conflict(
+            f"{movement.reason.value} of sku {movement.sku_id} at location {movement.location_id} would take "
+            "stock below zero or below what is reserved"
+        )
+    return LevelSnapshot(movement.sku_id, movement.location_id, row.on_hand, row.reserved, row.safety_stock)
+
+
+def _create_level(session: Session, merchant_id: int, movement: Movement) -> bool:
+    """Create an empty level for a movement that adds stock; True if one now exists to update."""
+    if movement.delta_on_hand < 0 or movement.delta_reserved < 0:
+        return False
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        dialect_insert(InventoryLevel)
+        .values(
+            merchant_id=merchant_id,
+            sku_id=movement.sku_id,
+            location_id=movement.location_id,
+            on_hand=0,
+            reserved=0,
+            safety_stock=0,
+            inbound=0,
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+    return True

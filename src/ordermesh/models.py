@@ -1,0 +1,36 @@
+"""Every table, imported in one place so that metadata (and Alembic) sees them all."""
+
+from ordermesh.base import Base
+from ordermesh.catalog.models import Sku
+from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from ordermesh.inventory.models import InventoryLevel, InventoryMovement
+from ordermesh.locations.models import Location, MerchantLocation
+from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.orders.models import (
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+)
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "FulfillmentOrder",
+    "FulfillmentOrderLine",
+    "InventoryLevel",
+    "InventoryMovement",
+    "Location",
+    "Merchant",
+    "MerchantLocation",
+    "Order",
+    "OrderEvent",
+    "OrderHold",
+    "OrderLine",
+    "OutboxMessage",
+    "Sku",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]

@@ -1,0 +1,87 @@
+"""What every router shares: the session and principal dependencies, pagination and problem responses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from ordermesh.auth import Principal, authenticate
+from ordermesh.config import get_settings
+from ordermesh.errors import Invalid
+
+T = TypeVar("T")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent (or rolled back on error)."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    session: DbSession, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Principal:
+    return authenticate(session, authorization, cache_seconds=get_settings().api_key_cache_seconds)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Invalid.field("cursor", "not a cursor this API returned") from None
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
+) -> tuple[Sequence[Any], str | None]:
+    """Keyset pagination on an id column: stable under inserts, O(limit) per page."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        statement = statement.where(id_column < after if newest_first else id_column > after)
+    statement = statement.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
+    rows = session.scalars(statement).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].id)

@@ -1,0 +1,106 @@
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL.
+
+PostgreSQL is at ORDERMESH_TEST_PG_URL (default: the local server's `test` database). Outside CI a
+missing server skips its half of the suite; with CI=true it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.app import create_app
+from ordermesh.auth import key_cache
+from ordermesh.db import make_engine
+from ordermesh.migrate import upgrade
+from ordermesh.models import Base
+from tests.world import World, build_world
+
+PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ordermesh.db'}"
+    else:
+        url = PG_URL
+        try:
+            _reset_postgres(url)
+        except sa.exc.OperationalError as error:
+            if IN_CI:
+                pytest.fail(f"PostgreSQL is required in CI and is unreachable at {url}: {error}")
+            pytest.skip(f"PostgreSQL unreachable at {url}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=40)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+def _truncate(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
+        else:
+            for table in tables:
+                connection.exec_driver_sql(f'DELETE FROM "{table}"')
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A clean database for each test."""
+    _truncate(engine)
+    key_cache.clear()
+    yield sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def client(session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    with TestClient(create_app(session_factory), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def world(session_factory: sessionmaker[Session]) -> World:
+    """Two merchants with keys, three US locations, SKUs and stock: see tests/world.py."""
+    return build_world(session_factory)
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
