@@ -15,14 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ordermesh import __version__
-from ordermesh.auth import create_api_key
-from ordermesh.base import utcnow
 from ordermesh.config import get_settings
 from ordermesh.db import session_scope
-from ordermesh.errors import DomainError, NotFound
+from ordermesh.errors import DomainError
 from ordermesh.locations.models import Location
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.merchants.service import issue_api_key, revoke_api_key
 
 app = typer.Typer(
     name="ordermesh",
@@ -152,7 +151,7 @@ def keys_create(
     with reported_errors(), session_scope() as session:
         merchant_id = _merchant_id(session, merchant) if merchant else None
         location_id = _location_id(session, location) if location else None
-        key, raw = create_api_key(
+        key, raw = issue_api_key(
             session, role=role, name=name, merchant_id=merchant_id, location_id=location_id
         )
         key_id = key.id
@@ -194,11 +193,5 @@ def keys_list(
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `keys list`).")]) -> None:
     """Revoke an API key; running servers stop accepting it within ORDERMESH_API_KEY_CACHE_SECONDS."""
     with reported_errors(), session_scope() as session:
-        key = session.get(ApiKey, key_id)
-        if key is None:
-            raise NotFound(f"API key {key_id} not found")
-        if key.revoked_at is not None:
-            console.print(f"key #{key_id} was already revoked on {key.revoked_at:%Y-%m-%d %H:%M}")
-            return
-        key.revoked_at = utcnow()
+        revoke_api_key(session, key_id=key_id)
     console.print(f"[green]revoked key #{key_id}[/]")

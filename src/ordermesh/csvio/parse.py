@@ -15,6 +15,8 @@ from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ordermesh.errors import FieldValueError
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 HEADER_ROW = 1
@@ -64,8 +66,8 @@ class CsvLayout(Generic[ModelT]):
     required: frozenset[str]
     # CSV column -> schema field, where the two names differ.
     renames: Mapping[str, str] = field(default_factory=dict)
-    # Fields the schema needs that the file does not carry (e.g. merchant_id, given on the command line).
-    fixed: Mapping[str, Any] = field(default_factory=dict)
+    # Columns export writes for people to read (e.g. reserved) that import accepts and leaves alone.
+    informational: frozenset[str] = frozenset()
 
     def field_of(self, column: str) -> str:
         return self.renames.get(column, column)
@@ -86,9 +88,11 @@ def parse_csv(source: IO[str] | str, layout: CsvLayout[ModelT]) -> ParseResult[M
     if header_errors:
         result.errors.extend(header_errors)
         return result
-    for row_number, record in enumerate(reader, start=HEADER_ROW + 1):
+    for record in reader:
         if _is_blank(record):
             continue
+        # The line the record ends on: right for blank lines (which the reader skips) and plain rows.
+        row_number = reader.line_num
         parsed = _parse_record(record, row_number, layout)
         if isinstance(parsed, list):
             result.errors.extend(parsed)
@@ -125,13 +129,13 @@ def _parse_record(
 ) -> ModelT | list[RowError]:
     if None in record:  # csv.DictReader files surplus cells under the key None
         return [RowError(row_number, "", "more cells than the header has columns")]
-    data: dict[str, Any] = dict(layout.fixed)
+    data: dict[str, Any] = {}
     for column, value in record.items():
         assert column is not None
-        cell = (value or "").strip()
+        name, cell = column.strip(), (value or "").strip()
         # An empty cell means "not given", so that optional fields take their default.
-        if cell:
-            data[layout.field_of(column.strip())] = cell
+        if cell and name not in layout.informational:
+            data[layout.field_of(name)] = cell
     try:
         return layout.model.model_validate(data)
     except ValidationError as error:
@@ -140,10 +144,13 @@ def _parse_record(
 
 def _row_error(row_number: int, detail: Mapping[str, Any], layout: CsvLayout[Any]) -> RowError:
     location = [str(part) for part in detail.get("loc", ())]
+    message = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
+    cause = (detail.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):  # a rule across fields that blames one of them
+        location, message = [*location, *cause.field.split(".")], cause.message
     column = layout.column_of(location[0]) if location else ""
     if column not in layout.columns:
         column = ""  # a rule across fields, or about a field the file does not carry
-    message = str(detail.get("msg", "invalid"))
     if detail.get("type") == "missing":
         message = "a value is required"
     return RowError(row_number, column, message)
