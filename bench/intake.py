@@ -747,7 +747,9 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # a `kill` cleans up like Ctrl-C does
+    # Ctrl-C and `kill` both end in the same clean-up, even when started in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     url = make_url(args.database_url)
     if url.get_backend_name() != "postgresql":
         raise SystemExit("the intake benchmark needs PostgreSQL (--database-url postgresql+psycopg://...)")
@@ -765,22 +767,22 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed(factory)
         print(f"seeded: {len(LOCATIONS)} locations, {SKU_COUNT} SKUs, {STOCK_PER_LEVEL} units per level")
 
-        with tempfile.TemporaryDirectory(prefix="ordermesh-bench-") as scratch:
-            log_path = Path(scratch) / "server.log"
-            with (
-                running_server(database_url, args.workers, log_path) as server,
-                profiling(server.pid, args.seconds, args.profile),
-            ):
-                load = run_wrk(
-                    wrk,
-                    server.base_url,
-                    seconds=args.seconds,
-                    clients=args.clients,
-                    api_key=seeded.api_key,
-                    run_tag=run_tag,
-                )
-            # The server is stopped: whatever was in flight has landed or rolled back.
-            in_db, statuses = count_orders(factory, merchant_id=seeded.merchant_id, prefix=f"B-{run_tag}-")
+        # Kept after the run: on errors, the server's log says why.
+        log_path = Path(tempfile.mkdtemp(prefix="ordermesh-bench-")) / "server.log"
+        with (
+            running_server(database_url, args.workers, log_path) as server,
+            profiling(server.pid, args.seconds, args.profile),
+        ):
+            load = run_wrk(
+                wrk,
+                server.base_url,
+                seconds=args.seconds,
+                clients=args.clients,
+                api_key=seeded.api_key,
+                run_tag=run_tag,
+            )
+        # The server is stopped: whatever was in flight has landed or rolled back.
+        in_db, statuses = count_orders(factory, merchant_id=seeded.merchant_id, prefix=f"B-{run_tag}-")
         ledger_ok, ledger_detail = check_ledger(factory)
         verification = Verification(in_db, statuses, ledger_ok, ledger_detail)
 
@@ -793,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tps = None if args.no_pgbench else run_pgbench(url, seconds=args.seconds, clients=args.clients)
     all_pass = print_summary(args, load, verification, statements, tps)
+    if load.non_2xx or load.socket_errors:
+        print(f"server log (for the errors): {log_path}")
     if args.profile:
         print_hot_spots(args.profile)
     return 0 if all_pass else 1
