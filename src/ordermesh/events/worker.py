@@ -1,0 +1,483 @@
+"""The webhook worker: turns outbox messages into signed HTTP deliveries, with retries and a dead letter.
+
+One cycle:
+1. fan_out: undispatched outbox messages become one WebhookDelivery per matching active subscription.
+2. claim_due: due deliveries get a lease (locked_until) in a short transaction that is committed at once.
+3. send: the HTTP POSTs run outside any database transaction, several at a time.
+4. record_result: one short transaction per result (delivered, retry later with backoff, or dead).
+
+Delivery is at least once: a worker killed after claiming leaves its lease to expire, and the next
+worker sends again with the same message id, which receivers deduplicate on. Several workers may run
+side by side: on PostgreSQL the claims use FOR UPDATE SKIP LOCKED; on SQLite every transaction takes the
+write lock up front (see ordermesh.db), so claims are serialized.
+
+Run it with `python -m ordermesh.events.worker` (reads ORDERMESH_DATABASE_URL; stops cleanly on SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import signal
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh import __version__
+from ordermesh.base import utcnow
+from ordermesh.config import Settings, get_settings
+from ordermesh.db import make_engine, session_scope
+from ordermesh.events import DeliveryStatus
+from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from ordermesh.events.service import replay, subscribes_to
+from ordermesh.events.signing import delivery_headers
+from ordermesh.observability import WEBHOOK_DELIVERIES, configure_logging
+
+log = logging.getLogger("ordermesh.worker")
+
+ERROR_TEXT_LIMIT = 500  # characters of a receiver's error answer kept in last_error
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """Everything one HTTP attempt needs, read while claiming so that sending touches no database."""
+
+    delivery_id: int
+    attempt: int  # this attempt's number, 1 for the first
+    url: str
+    secret: str
+    message_id: str
+    topic: str
+    body: bytes
+    locked_until: datetime  # our lease: the result is recorded only while it is still ours
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    job: DeliveryJob
+    status_code: int | None  # None when no HTTP answer came (refused, timed out, ...)
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class WorkerStats:
+    dispatched: int = 0  # outbox messages fanned out
+    delivered: int = 0
+    retried: int = 0  # failed attempts that will be tried again
+    dead: int = 0
+    lease_lost: int = 0  # results dropped because the lease ran out first (the delivery is retried)
+    cycles: int = 0
+
+    def add(self, other: WorkerStats) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def backoff_seconds(
+    attempts: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Delay before the next attempt after `attempts` failures: full jitter over min(cap, base * 2**(n-1))."""
+    exponent = min(max(attempts - 1, 0), 62)  # beyond this the cap applies anyway; avoids float overflow
+    return rand() * min(cap, base * 2**exponent)
+
+
+def message_body(message: OutboxMessage | Any) -> bytes:
+    """The JSON document POSTed for an outbox message (the same bytes on every attempt)."""
+    document = {
+        "id": message.message_id,
+        "type": message.topic,
+        "created_at": message.created_at.isoformat(),
+        "merchant_id": message.merchant_id,
+        "data": message.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), default=str).encode()
+
+
+def fan_out(session: Session, *, batch: int) -> int:
+    """Turn up to `batch` undispatched outbox messages into deliveries; returns how many messages.
+
+    The caller commits (one transaction per batch). On PostgreSQL concurrent workers skip each other's
+    rows; a message with no matching subscription is simply marked dispatched.
+    """
+    messages = session.execute(
+        select(OutboxMessage.id, OutboxMessage.merchant_id, OutboxMessage.topic)
+        .where(OutboxMessage.dispatched_at.is_(None))
+        .order_by(OutboxMessage.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not messages:
+        return 0
+    subscriptions = defaultdict(list)
+    for subscription in session.scalars(
+        select(WebhookSubscription)
+        .where(
+            WebhookSubscription.merchant_id.in_({m.merchant_id for m in messages}),
+            WebhookSubscription.active.is_(True),
+        )
+        .order_by(WebhookSubscription.id)
+    ):
+        subscriptions[subscription.merchant_id].append(subscription)
+    now = utcnow()
+    deliveries = [
+        {
+            "merchant_id": message.merchant_id,
+            "outbox_message_id": message.id,
+            "subscription_id": subscription.id,
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for message in messages
+        for subscription in subscriptions[message.merchant_id]
+        if subscribes_to(subscription.events, message.topic)
+    ]
+    if deliveries:
+        session.execute(insert(WebhookDelivery), deliveries)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([m.id for m in messages]))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return len(messages)
+
+
+def claim_due(
+    session: Session, *, batch: int, lease_seconds: float, now: datetime | None = None
+) -> list[DeliveryJob]:
+    """Lease up to `batch` due deliveries and return what sending them needs.
+
+    Due: pending, next_attempt_at reached, no live lease, subscription active. The caller must commit
+    before sending, so that no HTTP call happens inside a transaction and other workers see the lease.
+    """
+    now = now or utcnow()
+    d = WebhookDelivery
+    due_ids = session.scalars(
+        select(d.id)
+        .join(WebhookSubscription, WebhookSubscription.id == d.subscription_id)
+        .where(
+            d.status == DeliveryStatus.pending.value,
+            d.next_attempt_at <= now,
+            or_(d.locked_until.is_(None), d.locked_until <= now),
+            WebhookSubscription.active.is_(True),
+        )
+        .order_by(d.next_attempt_at, d.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=d)
+    ).all()
+    if not due_ids:
+        return []
+    locked_until = now + timedelta(seconds=lease_seconds)
+    session.execute(
+        update(d)
+        .where(d.id.in_(due_ids))
+        .values(locked_until=locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(d.id, d.attempts, WebhookSubscription.url, WebhookSubscription.secret, OutboxMessage)
+        .join(WebhookSubscription, WebhookSubscription.id == d.subscription_id)
+        .join(OutboxMessage, OutboxMessage.id == d.outbox_message_id)
+        .where(d.id.in_(due_ids))
+        .order_by(d.next_attempt_at, d.id)
+    ).all()
+    return [
+        DeliveryJob(
+            delivery_id=row.id,
+            attempt=row.attempts + 1,
+            url=row.url,
+            secret=row.secret,
+            message_id=row.OutboxMessage.message_id,
+            topic=row.OutboxMessage.topic,
+            body=message_body(row.OutboxMessage),
+            locked_until=locked_until,
+        )
+        for row in rows
+    ]
+
+
+def send(job: DeliveryJob, *, client: httpx.Client) -> DeliveryResult:
+    """POST one signed delivery; never raises (any failure becomes the result's error)."""
+    headers = delivery_headers(
+        secret=job.secret, body=job.body, message_id=job.message_id, topic=job.topic, attempt=job.attempt
+    )
+    try:
+        with client.stream("POST", job.url, content=job.body, headers=headers) as response:
+            if 200 <= response.status_code < 300:
+                return DeliveryResult(job, response.status_code, None)
+            # Keep a little of the answer for the merchant to debug with; never read a huge body.
+            snippet = next(response.iter_bytes(ERROR_TEXT_LIMIT), b"")[:ERROR_TEXT_LIMIT]
+            text = snippet.decode("utf-8", errors="replace").strip()
+            return DeliveryResult(job, response.status_code, f"HTTP {response.status_code}: {text}".strip())
+    except Exception as error:  # a bad receiver must never stop the worker
+        return DeliveryResult(job, None, f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT])
+
+
+def record_result(
+    session: Session, *, result: DeliveryResult, settings: Settings, now: datetime | None = None
+) -> str | None:
+    """Store one attempt's outcome: 'delivered', 'retry' or 'dead'; None when the lease was lost."""
+    now = now or utcnow()
+    job = result.job
+    d = WebhookDelivery
+    values: dict[str, Any] = {
+        "attempts": job.attempt,
+        "locked_until": None,
+        "last_status_code": result.status_code,
+        "last_error": result.error,
+    }
+    if result.ok:
+        outcome = "delivered"
+        values.update(status=DeliveryStatus.delivered.value, delivered_at=now)
+    elif job.attempt >= settings.webhook_max_attempts:
+        outcome = "dead"
+        values.update(status=DeliveryStatus.dead.value)
+    else:
+        outcome = "retry"
+        delay = backoff_seconds(
+            job.attempt, base=settings.webhook_backoff_base_seconds, cap=settings.webhook_backoff_max_seconds
+        )
+        values.update(next_attempt_at=now + timedelta(seconds=delay))
+    # Only while the lease is still ours: otherwise another worker owns the delivery now.
+    updated = session.execute(
+        update(d)
+        .where(
+            d.id == job.delivery_id,
+            d.status == DeliveryStatus.pending.value,
+            d.locked_until == job.locked_until,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        return None
+    return outcome
+
+
+def _send_while_leased(job: DeliveryJob, client: httpx.Client) -> DeliveryResult | None:
+    # A job that waited in the pool past its lease may belong to another worker by now: leave it.
+    if utcnow() >= job.locked_until:
+        return None
+    return send(job, client=client)
+
+
+def _log_outcome(result: DeliveryResult, outcome: str | None) -> None:
+    fields_ = {
+        "delivery_id": result.job.delivery_id,
+        "message_id": result.job.message_id,
+        "topic": result.job.topic,
+        "attempt": result.job.attempt,
+        "status_code": result.status_code,
+        "outcome": outcome or "lease_lost",
+    }
+    if outcome == "delivered":
+        log.info("webhook delivered", extra={"fields": fields_})
+    else:
+        log.warning("webhook failed: %s", result.error or "lease lost", extra={"fields": fields_})
+
+
+_STATS_FIELD = {"delivered": "delivered", "retry": "retried", "dead": "dead"}
+
+
+def claim_limit(*, batch: int, concurrency: int, settings: Settings) -> int:
+    """How many deliveries to claim at once: no more than the pool can send within one lease.
+
+    Even if every receiver hangs until the timeout, each claimed delivery is then sent before its
+    lease runs out (a job still queued past its lease is left for the next claim).
+    """
+    rounds = max(1, int(settings.webhook_lease_seconds // max(settings.webhook_timeout_seconds, 0.001)))
+    return max(1, min(batch, concurrency * rounds))
+
+
+def deliver_due(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    pool: ThreadPoolExecutor,
+    batch: int,
+) -> WorkerStats:
+    """Claim due deliveries, send them concurrently, record each result as it comes."""
+    stats = WorkerStats()
+    with session_scope(factory) as session:
+        jobs = claim_due(session, batch=batch, lease_seconds=settings.webhook_lease_seconds)
+    futures: list[Future[DeliveryResult | None]] = [
+        pool.submit(_send_while_leased, job, client) for job in jobs
+    ]
+    for future in as_completed(futures):
+        result = future.result()
+        if result is None:
+            stats.lease_lost += 1
+            continue
+        with session_scope(factory) as session:
+            outcome = record_result(session, result=result, settings=settings)
+        _log_outcome(result, outcome)
+        if outcome is None:
+            stats.lease_lost += 1
+        else:
+            WEBHOOK_DELIVERIES.labels(outcome).inc()
+            counter = _STATS_FIELD[outcome]
+            setattr(stats, counter, getattr(stats, counter) + 1)
+    return stats
+
+
+def run_cycle(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    pool: ThreadPoolExecutor,
+    batch: int,
+    claim_batch: int | None = None,
+) -> WorkerStats:
+    """One fan-out batch, then one round of due deliveries."""
+    with session_scope(factory) as session:
+        dispatched = fan_out(session, batch=batch)
+    stats = deliver_due(factory, settings=settings, client=client, pool=pool, batch=claim_batch or batch)
+    stats.dispatched += dispatched
+    stats.cycles = 1
+    return stats
+
+
+def _busy(stats: WorkerStats) -> bool:
+    return bool(stats.dispatched or stats.delivered or stats.retried or stats.dead or stats.lease_lost)
+
+
+def run_worker(
+    factory: sessionmaker[Session],
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    poll_interval: float = 0.5,
+    batch: int = 100,
+    concurrency: int = 8,
+    settings: Settings | None = None,
+    client: httpx.Client | None = None,
+) -> WorkerStats:
+    """Deliver webhooks until `stop` is set or, with once=True, until nothing is due.
+
+    `settings` gives the timeout, attempts, backoff and lease (default: from the environment); `client`
+    may be a preconfigured httpx.Client (default: one with the settings' timeout, no redirects).
+    """
+    settings = settings or get_settings()
+    stop = stop or threading.Event()
+    if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
+        log.warning("webhook lease is not longer than the HTTP timeout: slow receivers may get duplicates")
+    http = client or httpx.Client(
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        headers={"User-Agent": f"Ordermesh-Webhooks/{__version__}"},
+    )
+    total = WorkerStats()
+    claim_batch = claim_limit(batch=batch, concurrency=concurrency, settings=settings)
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ordermesh-webhook") as pool:
+            while not stop.is_set():
+                try:
+                    stats = run_cycle(
+                        factory,
+                        settings=settings,
+                        client=http,
+                        pool=pool,
+                        batch=batch,
+                        claim_batch=claim_batch,
+                    )
+                except Exception:
+                    if once:
+                        raise
+                    log.exception("webhook worker cycle failed; retrying after the poll interval")
+                    stop.wait(poll_interval)
+                    continue
+                total.add(stats)
+                if not _busy(stats):
+                    if once:
+                        break
+                    stop.wait(poll_interval)
+    finally:
+        if client is None:
+            http.close()
+    return total
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ordermesh.events.worker",
+        description="Deliver webhooks from the outbox (database: ORDERMESH_DATABASE_URL).",
+    )
+    parser.add_argument("--once", action="store_true", help="stop when nothing is due")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: run until SIGTERM or SIGINT, finishing the deliveries in flight."""
+    args = _parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_json)
+    stop = threading.Event()
+
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        log.info("webhook worker started")
+        stats = run_worker(
+            sessionmaker(bind=engine, expire_on_commit=False),
+            once=args.once,
+            stop=stop,
+            poll_interval=args.poll_interval,
+            batch=args.batch,
+            concurrency=args.concurrency,
+            settings=settings,
+        )
+        log.info("webhook worker stopped", extra={"fields": stats.as_dict()})
+    finally:
+        engine.dispose()
+    return 0
+
+
+__all__ = [
+    "DeliveryJob",
+    "DeliveryResult",
+    "WorkerStats",
+    "backoff_seconds",
+    "claim_due",
+    "claim_limit",
+    "deliver_due",
+    "fan_out",
+    "main",
+    "record_result",
+    "replay",
+    "run_cycle",
+    "run_worker",
+    "send",
+]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
