@@ -7,11 +7,15 @@ missing server skips its half of the suite; with CI=true it fails instead.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,3 +108,26 @@ def world(session_factory: sessionmaker[Session]) -> World:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+
+@pytest.fixture
+def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on an ephemeral loopback port, for tests that need real concurrency."""
+    config = uvicorn.Config(create_app(session_factory), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield LiveServer(url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -16,7 +16,7 @@ from ordermesh import __version__
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.config import get_settings
 from ordermesh.db import get_sessionmaker
-from ordermesh.errors import DomainError
+from ordermesh.errors import DomainError, FieldValueError
 from ordermesh.events.api import router as events_router
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations.api import router as locations_router
@@ -51,6 +51,15 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _field_error(error: Any) -> dict[str, str]:
+    """One problem+json entry; a model-wide validator's FieldValueError names the field it blames."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):
+        location = (*error["loc"], *cause.field.split("."))
+        return {"field": _field_path(location), "message": cause.message}
+    return {"field": _field_path(tuple(error["loc"])), "message": error["msg"]}
+
+
 async def _on_domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     errors = [{"field": e.field, "message": e.message} for e in exc.errors]
@@ -59,7 +68,7 @@ async def _on_domain_error(_request: Request, exc: Exception) -> Response:
 
 async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    errors = [_field_error(e) for e in exc.errors()]
     if any(e["type"] == "json_invalid" for e in exc.errors()):
         return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])

@@ -67,3 +67,12 @@ def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Sess
         raise
     finally:
         session.close()
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def is_retryable(error: BaseException) -> bool:
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES

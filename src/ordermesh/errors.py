@@ -58,3 +58,12 @@ class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
     slug = "forbidden"
+
+
+class FieldValueError(ValueError):
+    """Raised by a model-wide validator to blame one field of the model (the API reports that field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -36,9 +36,12 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
-    session: DbSession, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> Principal:
-    return authenticate(session, authorization, cache_seconds=get_settings().api_key_cache_seconds)
+    # A session of its own, closed at once: on SQLite a transaction held open for the whole request
+    # would keep the write lock from the request's own unit of work.
+    with request.app.state.sessionmaker() as session:
+        return authenticate(session, authorization, cache_seconds=get_settings().api_key_cache_seconds)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -50,13 +50,15 @@ def lock_order(movement: Movement) -> tuple[int, int]:
     return (movement.location_id, movement.sku_id)
 
 
-def try_reserve(session: Session, *, merchant_id: int, sku_id: int, location_id: int, quantity: int) -> bool:
-    """Reserve `quantity` if that much is available (above safety stock); False, and nothing done, if not.
+def try_reserve(
+    session: Session, *, merchant_id: int, sku_id: int, location_id: int, quantity: int
+) -> LevelSnapshot | None:
+    """Reserve `quantity` if that much is available (above safety stock); None, and nothing done, if not.
 
     The caller records the matching `reserve` movement with `record` in the same transaction.
     """
     level = InventoryLevel.__table__.c
-    result = session.execute(
+    row = session.execute(
         update(InventoryLevel)
         .where(
             level.merchant_id == merchant_id,
@@ -65,9 +67,12 @@ def try_reserve(session: Session, *, merchant_id: int, sku_id: int, location_id:
             level.on_hand - level.reserved - level.safety_stock >= quantity,
         )
         .values(reserved=level.reserved + quantity, updated_at=utcnow())
+        .returning(level.on_hand, level.reserved, level.safety_stock)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    ).first()
+    if row is None:
+        return None
+    return LevelSnapshot(sku_id, location_id, row.on_hand, row.reserved, row.safety_stock)
 
 
 def record(session: Session, *, merchant_id: int, movements: Sequence[Movement], actor: str | None) -> None:

@@ -1,3 +1,138 @@
-from fastapi import APIRouter
+"""Orders over HTTP: thin handlers over orders.service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import status as http
+
+from ordermesh.merchants import Role
+from ordermesh.orders import Channel, OrderStatus
+from ordermesh.orders import service as orders
+from ordermesh.orders.models import Order
+from ordermesh.orders.schemas import CancelIn, HoldIn, OrderCreate, OrderEventOut, OrderOut, OrderSummary
+from ordermesh.orders.views import order_summary
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
 
 router = APIRouter(tags=["orders"])
+ORDER_ROLES = (Role.operator, Role.merchant)
+
+
+@router.post(
+    "/orders",
+    status_code=http.HTTP_201_CREATED,
+    responses={200: {"description": "The order existed already (same external id or Idempotency-Key)"}},
+)
+def create_order(
+    body: OrderCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> OrderOut:
+    """Receive an order, route it and reserve its stock; idempotent on external_id and Idempotency-Key."""
+    principal.require(*ORDER_ROLES)
+    merchant_id = principal.acting_merchant(body.merchant_id)
+    placed = orders.place_order(
+        request.app.state.sessionmaker,
+        merchant_id=merchant_id,
+        data=body,
+        actor=principal.actor,
+        idempotency_key=idempotency_key,
+    )
+    if not placed.created:
+        response.status_code = http.HTTP_200_OK
+    return placed.order
+
+
+@router.get("/orders")
+def list_orders(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: Annotated[list[OrderStatus] | None, Query(description="One or more statuses")] = None,
+    channel: Channel | None = None,
+    placed_from: Annotated[datetime | None, Query(description="ISO-8601, inclusive")] = None,
+    placed_to: Annotated[datetime | None, Query(description="ISO-8601, exclusive")] = None,
+    sku: Annotated[
+        str | None, Query(max_length=64, description="Orders with a line of this SKU code")
+    ] = None,
+    customer_email: Annotated[str | None, Query(max_length=320)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Free text on number and customer name")
+    ] = None,
+) -> Page[OrderSummary]:
+    """Orders, newest first, filtered and cursor-paginated."""
+    principal.require(*ORDER_ROLES)
+    filters = orders.OrderFilters(
+        status=[s.value for s in status] if status else None,
+        channel=channel.value if channel else None,
+        placed_from=placed_from,
+        placed_to=placed_to,
+        sku=sku,
+        customer_email=customer_email,
+        q=q,
+    )
+    statement = orders.list_orders(session, merchant_scope=principal.merchant_scope(), filters=filters)
+    rows, next_cursor = paginate(session, statement, Order.id, limit=limit, cursor=cursor, newest_first=True)
+    return Page(items=[order_summary(order) for order in rows], next_cursor=next_cursor)
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: int, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+    """One order with its lines, fulfillment orders and holds."""
+    principal.require(*ORDER_ROLES)
+    return orders.order_view(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
+
+
+@router.get("/orders/{order_id}/events")
+def order_events(order_id: int, session: DbSession, principal: CurrentPrincipal) -> list[OrderEventOut]:
+    """The order's timeline: who did what, when."""
+    principal.require(*ORDER_ROLES)
+    events = orders.order_events(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
+    return [OrderEventOut.model_validate(event, from_attributes=True) for event in events]
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel_order(
+    order_id: int, session: DbSession, principal: CurrentPrincipal, body: CancelIn | None = None
+) -> OrderOut:
+    """Cancel an order that has not shipped; its reservations are released."""
+    principal.require(*ORDER_ROLES)
+    return orders.cancel_order(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        order_id=order_id,
+        reason=body.reason if body else None,
+        actor=principal.actor,
+    )
+
+
+@router.post("/orders/{order_id}/holds", status_code=http.HTTP_201_CREATED)
+def place_hold(order_id: int, body: HoldIn, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+    """Put the order on hold (address, fraud, payment, manual) until a person releases it."""
+    principal.require(*ORDER_ROLES)
+    return orders.place_hold(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        order_id=order_id,
+        kind=body.kind,
+        reason=body.reason,
+        actor=principal.actor,
+    )
+
+
+@router.post("/orders/{order_id}/holds/{hold_id}/release")
+def release_hold(order_id: int, hold_id: int, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+    """Release a hold; the order moves on once no hold remains."""
+    principal.require(*ORDER_ROLES)
+    return orders.release_hold(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        order_id=order_id,
+        hold_id=hold_id,
+        actor=principal.actor,
+    )

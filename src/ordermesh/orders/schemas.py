@@ -1,0 +1,204 @@
+"""What the orders API takes and gives."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ordermesh.errors import FieldValueError
+from ordermesh.money import fits_currency, is_country, is_currency, minor_units
+from ordermesh.orders import Channel, HoldKind, ServiceLevel
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AddressIn(Input):
+    name: ShortText
+    company: str | None = Field(default=None, max_length=200)
+    address1: ShortText
+    address2: str | None = Field(default=None, max_length=200)
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    region: str | None = Field(default=None, max_length=100)
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(description="ISO 3166-1 alpha-2 code, e.g. US")]
+    phone: str | None = Field(default=None, max_length=40)
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if not is_country(value.upper()):
+            raise ValueError("not an ISO 3166-1 alpha-2 country code")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _us_postal_code(self) -> AddressIn:
+        if self.country == "US" and not US_ZIP.match(self.postal_code):
+            raise FieldValueError("postal_code", "a US ZIP code is 5 digits (or ZIP+4)")
+        return self
+
+
+class CustomerIn(Input):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value.lower() if value else value
+
+
+class OrderLineIn(Input):
+    sku: Annotated[str, Field(min_length=1, max_length=64, description="The merchant's SKU code")]
+    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    unit_price: Amount
+    discount: Amount = Decimal(0)
+    tax: Amount = Decimal(0)
+    external_line_id: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _discount_within_price(self) -> OrderLineIn:
+        if self.discount > self.unit_price * self.quantity:
+            raise FieldValueError("discount", "larger than the line's price")
+        return self
+
+
+class OrderCreate(Input):
+    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    number: str | None = Field(default=None, min_length=1, max_length=64)
+    channel: Channel = Channel.api
+    currency: Annotated[str, Field(description="ISO 4217 code, e.g. USD")]
+    customer: CustomerIn = Field(default_factory=CustomerIn)
+    shipping_address: AddressIn
+    billing_address: AddressIn | None = None
+    service_level: ServiceLevel = ServiceLevel.standard
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
+    shipping_total: Amount = Decimal(0)
+    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)] = []
+    notes: str | None = Field(default=None, max_length=5000)
+    placed_at: AwareDatetime | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError("not an ISO 4217 currency code (three capital letters, e.g. USD)")
+        return value
+
+    @model_validator(mode="after")
+    def _amounts_fit_currency(self) -> OrderCreate:
+        places = minor_units(self.currency)
+        for index, line in enumerate(self.lines):
+            for name in ("unit_price", "discount", "tax"):
+                if not fits_currency(getattr(line, name), self.currency):
+                    message = f"{self.currency} amounts have at most {places} decimals"
+                    raise FieldValueError(f"lines.{index}.{name}", message)
+        if not fits_currency(self.shipping_total, self.currency):
+            raise FieldValueError("shipping_total", f"{self.currency} amounts have at most {places} decimals")
+        return self
+
+
+class HoldIn(Input):
+    kind: HoldKind = HoldKind.manual
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CancelIn(Input):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class OrderLineOut(BaseModel):
+    id: int
+    line_no: int
+    sku: str
+    sku_id: int
+    quantity: int
+    quantity_backordered: int
+    unit_price: Decimal
+    discount: Decimal
+    tax: Decimal
+    external_line_id: str | None
+
+
+class FulfillmentOrderLineOut(BaseModel):
+    order_line_id: int
+    sku_id: int
+    quantity: int
+
+
+class FulfillmentOrderOut(BaseModel):
+    id: int
+    location_id: int
+    status: str
+    lines: list[FulfillmentOrderLineOut]
+
+
+class HoldOut(BaseModel):
+    id: int
+    kind: str
+    reason: str
+    placed_by: str | None
+    created_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+
+
+class CustomerOut(BaseModel):
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class OrderSummary(BaseModel):
+    id: int
+    merchant_id: int
+    number: str
+    channel: str
+    external_id: str | None
+    status: str
+    currency: str
+    customer: CustomerOut
+    total: Decimal
+    placed_at: datetime
+    updated_at: datetime
+
+
+class OrderOut(OrderSummary):
+    shipping_address: dict[str, Any]
+    billing_address: dict[str, Any] | None
+    service_level: str
+    tags: list[str]
+    notes: str | None
+    subtotal: Decimal
+    discount_total: Decimal
+    tax_total: Decimal
+    shipping_total: Decimal
+    created_at: datetime
+    cancelled_at: datetime | None
+    lines: list[OrderLineOut]
+    fulfillment_orders: list[FulfillmentOrderOut]
+    holds: list[HoldOut]
+
+
+class OrderEventOut(BaseModel):
+    id: int
+    kind: str
+    message: str
+    actor: str | None
+    data: dict[str, Any] | None
+    created_at: datetime

@@ -1,0 +1,462 @@
+"""Order use cases: placing, reading, holding, cancelling, and allocating backorders as stock arrives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.base import utcnow
+from ordermesh.db import is_retryable
+from ordermesh.errors import Conflict, NotFound
+from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply, record, try_reserve
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders.intake import DuplicateOrder, ReservationRaced, create_order, request_fingerprint
+from ordermesh.orders.locks import lock_order
+from ordermesh.orders.models import (
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+)
+from ordermesh.orders.schemas import OrderCreate, OrderOut
+from ordermesh.orders.status import OrderFacts, derive_status, statuses
+from ordermesh.orders.views import order_out
+
+MAX_ATTEMPTS = 5
+T = TypeVar("T")
+
+# Orders whose stock has left the building: they can no longer be cancelled.
+SHIPPED_ORDER_STATES = {
+    OrderStatus.partially_shipped,
+    OrderStatus.shipped,
+    OrderStatus.delivered,
+    OrderStatus.partially_returned,
+    OrderStatus.returned,
+}
+
+
+SHIPPED_FO_STATES = [FulfillmentStatus.shipped, FulfillmentStatus.delivered]
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: OrderOut
+    created: bool  # False when an earlier request already created it
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: list[str] | None = None
+    channel: str | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    sku: str | None = None
+    customer_email: str | None = None
+    q: str | None = None
+
+
+def place_order(
+    factory: sessionmaker[Session],
+    *,
+    merchant_id: int,
+    data: OrderCreate,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> PlacedOrder:
+    """Create and confirm an order in a transaction of its own, retried when it loses a race; idempotent."""
+    fingerprint = request_fingerprint(data)
+
+    def attempt(session: Session, final: bool) -> OrderOut:
+        return create_order(
+            session,
+            merchant_id=merchant_id,
+            data=data,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            backorder_on_race=final,
+        )
+
+    try:
+        return PlacedOrder(run_transaction(factory, attempt), created=True)
+    except DuplicateOrder:
+        with factory() as session:
+            existing = find_existing(
+                session, merchant_id=merchant_id, data=data, idempotency_key=idempotency_key
+            )
+            if idempotency_key and existing.request_hash not in (None, fingerprint):
+                raise Conflict("this Idempotency-Key was already used for a different request") from None
+            return PlacedOrder(
+                order_view(session, merchant_scope=merchant_id, order_id=existing.id), created=False
+            )
+
+
+def run_transaction(factory: sessionmaker[Session], work: Callable[[Session, bool], T]) -> T:
+    """Run `work(session, final_attempt)` in a transaction; again from the start after a lost race."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        final = attempt == MAX_ATTEMPTS
+        with factory() as session:
+            try:
+                result = work(session, final)
+                session.commit()
+                return result
+            except ReservationRaced:
+                session.rollback()
+            except DBAPIError as error:
+                session.rollback()
+                if final or not is_retryable(error):
+                    raise
+    raise AssertionError("the final attempt backorders instead of raising ReservationRaced")
+
+
+def find_existing(
+    session: Session, *, merchant_id: int, data: OrderCreate, idempotency_key: str | None
+) -> Order:
+    """The order an earlier request created with this Idempotency-Key or external id."""
+    keys = []
+    if idempotency_key:
+        keys.append(Order.idempotency_key == idempotency_key)
+    if data.external_id:
+        keys.append(and_(Order.channel == data.channel.value, Order.external_id == data.external_id))
+    order = session.scalars(
+        select(Order).where(Order.merchant_id == merchant_id, or_(*keys)).limit(1)
+    ).first()
+    if order is None:
+        raise AssertionError("a duplicate order is found by one of its keys")
+    return order
+
+
+def get_order(session: Session, *, merchant_scope: int | None, order_id: int) -> Order:
+    """The order row; 404 when missing or another merchant's."""
+    statement = select(Order).where(Order.id == order_id)
+    if merchant_scope is not None:
+        statement = statement.where(Order.merchant_id == merchant_scope)
+    order = session.scalars(statement).one_or_none()
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+def order_view(session: Session, *, merchant_scope: int | None, order_id: int) -> OrderOut:
+    """The whole order: lines, fulfillment orders and holds."""
+    order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    return _view(session, order)
+
+
+def _view(session: Session, order: Order) -> OrderOut:
+    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    fulfillment_orders = session.scalars(
+        select(FulfillmentOrder).where(FulfillmentOrder.order_id == order.id)
+    ).all()
+    fo_lines = session.scalars(
+        select(FulfillmentOrderLine)
+        .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
+        .where(FulfillmentOrder.order_id == order.id)
+    ).all()
+    holds = session.scalars(select(OrderHold).where(OrderHold.order_id == order.id)).all()
+    return order_out(order, lines, fulfillment_orders, fo_lines, holds)
+
+
+def list_orders(
+    session: Session, *, merchant_scope: int | None, filters: OrderFilters
+) -> Any:  # a Select over Order, paginated by the caller
+    """The orders matching the filters (newest first once paginated)."""
+    statement = select(Order)
+    if merchant_scope is not None:
+        statement = statement.where(Order.merchant_id == merchant_scope)
+    if filters.status:
+        statement = statement.where(Order.status.in_(filters.status))
+    if filters.channel:
+        statement = statement.where(Order.channel == filters.channel)
+    if filters.placed_from:
+        statement = statement.where(Order.placed_at >= filters.placed_from)
+    if filters.placed_to:
+        statement = statement.where(Order.placed_at < filters.placed_to)
+    if filters.customer_email:
+        statement = statement.where(Order.customer_email == filters.customer_email.lower())
+    if filters.sku:
+        statement = statement.where(
+            exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == filters.sku)
+        )
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        statement = statement.where(
+            or_(
+                func.lower(Order.number).like(pattern),
+                func.lower(Order.external_id).like(pattern),
+                func.lower(Order.customer_name).like(pattern),
+            )
+        )
+    return statement
+
+
+def order_events(session: Session, *, merchant_scope: int | None, order_id: int) -> list[OrderEvent]:
+    """The order's timeline, oldest first."""
+    order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    return list(
+        session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    )
+
+
+def place_hold(
+    session: Session, *, merchant_scope: int | None, order_id: int, kind: HoldKind, reason: str, actor: str
+) -> OrderOut:
+    """Stop an order from going to the floor until a person releases the hold."""
+    order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    if OrderStatus(order.status) in SHIPPED_ORDER_STATES | {OrderStatus.cancelled}:
+        raise Conflict(f"order {order.number} is {order.status}: it can no longer be held")
+    hold = OrderHold(
+        merchant_id=order.merchant_id, order_id=order.id, kind=kind.value, reason=reason, placed_by=actor
+    )
+    session.add(hold)
+    session.flush()
+    _note(session, order, "hold_placed", f"On hold ({kind.value}): {reason}", actor, {"hold_id": hold.id})
+    refresh_status(session, order)
+    emit(
+        session,
+        merchant_id=order.merchant_id,
+        events=[Event("order.on_hold", _payload(order, hold_id=hold.id))],
+    )
+    return _view(session, order)
+
+
+def release_hold(
+    session: Session, *, merchant_scope: int | None, order_id: int, hold_id: int, actor: str
+) -> OrderOut:
+    """Release one hold; the order moves on when no other hold remains."""
+    order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    hold = session.scalars(
+        select(OrderHold).where(OrderHold.id == hold_id, OrderHold.order_id == order.id)
+    ).one_or_none()
+    if hold is None:
+        raise NotFound(f"hold {hold_id} not found on order {order.number}")
+    if hold.released_at is not None:
+        raise Conflict(f"hold {hold_id} was already released by {hold.released_by}")
+    hold.released_at, hold.released_by = utcnow(), actor
+    _note(
+        session,
+        order,
+        "hold_released",
+        f"Hold released ({hold.kind}): {hold.reason}",
+        actor,
+        {"hold_id": hold.id},
+    )
+    refresh_status(session, order)
+    emit(
+        session,
+        merchant_id=order.merchant_id,
+        events=[Event("order.hold_released", _payload(order, hold_id=hold.id))],
+    )
+    return _view(session, order)
+
+
+def cancel_order(
+    session: Session, *, merchant_scope: int | None, order_id: int, reason: str | None, actor: str
+) -> OrderOut:
+    """Cancel an order that has not shipped; its reservations go back to stock."""
+    order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    status = OrderStatus(order.status)
+    if status is OrderStatus.cancelled:
+        raise Conflict(f"order {order.number} is already cancelled")
+    if status in SHIPPED_ORDER_STATES:
+        raise Conflict(f"order {order.number} is {order.status}: shipped stock cannot be cancelled")
+    movements = _release_open_fulfillment(session, order)
+    apply(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
+    session.execute(update(OrderLine).where(OrderLine.order_id == order.id).values(quantity_backordered=0))
+    order.cancelled_at = utcnow()
+    released = sum(m.delta_reserved for m in movements) * -1
+    message = "Cancelled" + (f": {reason}" if reason else "") + f"; {released} reserved units released."
+    _note(session, order, "cancelled", message, actor, {"reason": reason, "released_units": released})
+    refresh_status(session, order)
+    emit(
+        session,
+        merchant_id=order.merchant_id,
+        events=[Event("order.cancelled", _payload(order, reason=reason))],
+    )
+    return _view(session, order)
+
+
+def _release_open_fulfillment(session: Session, order: Order) -> list[Movement]:
+    """Cancel the order's unshipped fulfillment orders; the release movements their reservations need."""
+    live = session.scalars(
+        select(FulfillmentOrder).where(
+            FulfillmentOrder.order_id == order.id,
+            FulfillmentOrder.status.not_in([FulfillmentStatus.cancelled, *SHIPPED_FO_STATES]),
+        )
+    ).all()
+    if not live:
+        return []
+    fo_lines = session.scalars(
+        select(FulfillmentOrderLine).where(
+            FulfillmentOrderLine.fulfillment_order_id.in_([fo.id for fo in live])
+        )
+    ).all()
+    location_of = {fo.id: fo.location_id for fo in live}
+    for fo in live:
+        fo.status = FulfillmentStatus.cancelled.value
+        fo.updated_at = utcnow()
+    reference = f"order:{order.id}"
+    return [
+        Movement(
+            fo_line.sku_id,
+            location_of[fo_line.fulfillment_order_id],
+            MovementReason.release,
+            delta_reserved=-fo_line.quantity,
+            reference=reference,
+        )
+        for fo_line in fo_lines
+    ]
+
+
+def allocate_backorders(
+    session: Session, *, merchant_id: int, sku_id: int, location_id: int, actor: str
+) -> int:
+    """Reserve newly available stock for backordered lines, first come first served; units allocated."""
+    waiting = session.execute(
+        select(OrderLine, Order)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.merchant_id == merchant_id,
+            OrderLine.sku_id == sku_id,
+            OrderLine.quantity_backordered > 0,
+            Order.cancelled_at.is_(None),
+        )
+        .order_by(Order.placed_at, Order.id, OrderLine.line_no)
+    ).all()
+    allocated = 0
+    for line, order in waiting:
+        quantity = _reserve_up_to(session, merchant_id, sku_id, location_id, line.quantity_backordered)
+        if quantity == 0:
+            break
+        _attach_to_fulfillment(session, order, line, location_id, quantity, actor)
+        allocated += quantity
+    return allocated
+
+
+def _reserve_up_to(session: Session, merchant_id: int, sku_id: int, location_id: int, wanted: int) -> int:
+    """Reserve as much of `wanted` as is available there; the units reserved."""
+    level = InventoryLevel.__table__.c
+    available = session.scalar(
+        select(level.on_hand - level.reserved - level.safety_stock).where(
+            level.merchant_id == merchant_id, level.sku_id == sku_id, level.location_id == location_id
+        )
+    )
+    take = min(available or 0, wanted)
+    if take <= 0:
+        return 0
+    snapshot = try_reserve(
+        session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, quantity=take
+    )
+    return take if snapshot is not None else 0
+
+
+def _attach_to_fulfillment(
+    session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
+) -> None:
+    fo = session.scalars(
+        select(FulfillmentOrder).where(
+            FulfillmentOrder.order_id == order.id,
+            FulfillmentOrder.location_id == location_id,
+            FulfillmentOrder.status == FulfillmentStatus.open,
+        )
+    ).first()
+    if fo is None:
+        fo = FulfillmentOrder(merchant_id=order.merchant_id, order_id=order.id, location_id=location_id)
+        session.add(fo)
+        session.flush()
+    session.add(
+        FulfillmentOrderLine(
+            merchant_id=order.merchant_id,
+            fulfillment_order_id=fo.id,
+            order_line_id=line.id,
+            sku_id=line.sku_id,
+            quantity=quantity,
+        )
+    )
+    line.quantity_backordered -= quantity
+    record(
+        session,
+        merchant_id=order.merchant_id,
+        movements=[
+            Movement(
+                line.sku_id,
+                location_id,
+                MovementReason.reserve,
+                delta_reserved=quantity,
+                reference=f"order:{order.id}",
+            )
+        ],
+        actor=actor,
+    )
+    _note(
+        session,
+        order,
+        "backorder_allocated",
+        f"{quantity} x {line.sku_code} (line {line.line_no}) reserved as stock arrived.",
+        actor,
+        {"line_no": line.line_no, "location_id": location_id, "quantity": quantity},
+    )
+    before = order.status
+    refresh_status(session, order)
+    if before != order.status and order.status == OrderStatus.confirmed:
+        emit(session, merchant_id=order.merchant_id, events=[Event("order.confirmed", _payload(order))])
+
+
+def refresh_status(session: Session, order: Order) -> OrderStatus:
+    """Derive the order's status from its parts and store it (the only place status is written)."""
+    session.flush()
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(OrderLine.quantity), 0),
+            func.coalesce(func.sum(OrderLine.quantity_backordered), 0),
+        ).where(OrderLine.order_id == order.id)
+    ).one()
+    active_holds = session.scalar(
+        select(func.count()).where(OrderHold.order_id == order.id, OrderHold.released_at.is_(None))
+    )
+    fo_states = session.scalars(
+        select(FulfillmentOrder.status).where(FulfillmentOrder.order_id == order.id)
+    ).all()
+    facts = OrderFacts(
+        cancelled=order.cancelled_at is not None,
+        active_holds=active_holds or 0,
+        quantity_ordered=int(totals[0]),
+        quantity_backordered=int(totals[1]),
+        quantity_returned=0,
+        fulfillment_statuses=statuses(fo_states),
+    )
+    status = derive_status(facts)
+    order.status = status.value
+    order.updated_at = utcnow()
+    return status
+
+
+def _note(
+    session: Session, order: Order, kind: str, message: str, actor: str, data: dict[str, Any] | None
+) -> None:
+    session.execute(
+        insert(OrderEvent).values(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            kind=kind,
+            message=message,
+            actor=actor,
+            data=data,
+            created_at=utcnow(),
+        )
+    )
+
+
+def _payload(order: Order, **extra: Any) -> dict[str, Any]:
+    return {"order_id": order.id, "number": order.number, "status": order.status, **extra}

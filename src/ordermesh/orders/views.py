@@ -1,0 +1,99 @@
+"""Turning order rows into the API's shapes; one mapping for freshly created and loaded orders alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderHold, OrderLine
+from ordermesh.orders.schemas import (
+    CustomerOut,
+    FulfillmentOrderLineOut,
+    FulfillmentOrderOut,
+    HoldOut,
+    OrderLineOut,
+    OrderOut,
+    OrderSummary,
+)
+
+
+def customer_out(order: Order) -> CustomerOut:
+    return CustomerOut(name=order.customer_name, email=order.customer_email, phone=order.customer_phone)
+
+
+def order_summary(order: Order) -> OrderSummary:
+    return OrderSummary(
+        id=order.id,
+        merchant_id=order.merchant_id,
+        number=order.number,
+        channel=order.channel,
+        external_id=order.external_id,
+        status=order.status,
+        currency=order.currency,
+        customer=customer_out(order),
+        total=order.total,
+        placed_at=order.placed_at,
+        updated_at=order.updated_at,
+    )
+
+
+def order_out(
+    order: Order,
+    lines: Sequence[OrderLine],
+    fulfillment_orders: Sequence[FulfillmentOrder],
+    fulfillment_lines: Sequence[FulfillmentOrderLine],
+    holds: Sequence[OrderHold],
+) -> OrderOut:
+    lines_by_fo: dict[int, list[FulfillmentOrderLineOut]] = {}
+    for fo_line in fulfillment_lines:
+        lines_by_fo.setdefault(fo_line.fulfillment_order_id, []).append(
+            FulfillmentOrderLineOut(
+                order_line_id=fo_line.order_line_id, sku_id=fo_line.sku_id, quantity=fo_line.quantity
+            )
+        )
+    return OrderOut(
+        **order_summary(order).model_dump(),
+        shipping_address=order.shipping_address,
+        billing_address=order.billing_address,
+        service_level=order.service_level,
+        tags=order.tags,
+        notes=order.notes,
+        subtotal=order.subtotal,
+        discount_total=order.discount_total,
+        tax_total=order.tax_total,
+        shipping_total=order.shipping_total,
+        created_at=order.created_at,
+        cancelled_at=order.cancelled_at,
+        lines=[
+            OrderLineOut(
+                id=line.id,
+                line_no=line.line_no,
+                sku=line.sku_code,
+                sku_id=line.sku_id,
+                quantity=line.quantity,
+                quantity_backordered=line.quantity_backordered,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                tax=line.tax,
+                external_line_id=line.external_line_id,
+            )
+            for line in sorted(lines, key=lambda line: line.line_no)
+        ],
+        fulfillment_orders=[
+            FulfillmentOrderOut(
+                id=fo.id, location_id=fo.location_id, status=fo.status, lines=lines_by_fo.get(fo.id, [])
+            )
+            for fo in sorted(fulfillment_orders, key=lambda fo: fo.id)
+        ],
+        holds=[
+            HoldOut(
+                id=hold.id,
+                kind=hold.kind,
+                reason=hold.reason,
+                placed_by=hold.placed_by,
+                created_at=hold.created_at,
+                released_by=hold.released_by,
+                released_at=hold.released_at,
+            )
+            for hold in sorted(holds, key=lambda hold: hold.id)
+        ],
+    )
