@@ -1,3 +1,90 @@
-from fastapi import APIRouter
+"""Merchants, the locations enabled for them, and API keys: operator business."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from ordermesh.locations.schemas import LocationOut
+from ordermesh.merchants import Role, service
+from ordermesh.merchants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MerchantCreate, MerchantOut
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
 
 router = APIRouter(tags=["merchants"])
+
+
+@router.post("/merchants", status_code=status.HTTP_201_CREATED, response_model=MerchantOut)
+def create_merchant(body: MerchantCreate, session: DbSession, principal: CurrentPrincipal) -> MerchantOut:
+    """Create a merchant (operator only)."""
+    principal.require(Role.operator)
+    merchant = service.create_merchant(
+        session, code=body.code, name=body.name, default_currency=body.default_currency
+    )
+    return MerchantOut.model_validate(merchant)
+
+
+@router.get("/merchants", response_model=Page[MerchantOut])
+def list_merchants(
+    session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
+) -> Page[MerchantOut]:
+    """Every merchant for the operator; a merchant key sees only itself."""
+    rows, next_cursor = service.list_merchants(
+        session, scope=principal.merchant_scope(), limit=limit, cursor=cursor
+    )
+    return Page(items=[MerchantOut.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/merchants/{merchant_id}", response_model=MerchantOut)
+def get_merchant(merchant_id: int, session: DbSession, principal: CurrentPrincipal) -> MerchantOut:
+    """One merchant: any for the operator, its own for a merchant key."""
+    merchant = service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
+    return MerchantOut.model_validate(merchant)
+
+
+@router.get("/merchants/{merchant_id}/locations", response_model=list[LocationOut])
+def list_merchant_locations(
+    merchant_id: int, session: DbSession, principal: CurrentPrincipal
+) -> list[LocationOut]:
+    """The locations enabled for a merchant."""
+    service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
+    locations = service.list_merchant_locations(session, merchant_id=merchant_id)
+    return [LocationOut.model_validate(location) for location in locations]
+
+
+@router.put("/merchants/{merchant_id}/locations/{location_id}", response_model=LocationOut)
+def enable_location(
+    merchant_id: int, location_id: int, session: DbSession, principal: CurrentPrincipal
+) -> LocationOut:
+    """Enable a location for a merchant (operator only; idempotent)."""
+    principal.require(Role.operator)
+    location = service.enable_location(session, merchant_id=merchant_id, location_id=location_id)
+    return LocationOut.model_validate(location)
+
+
+@router.delete(
+    "/merchants/{merchant_id}/locations/{location_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def disable_location(
+    merchant_id: int, location_id: int, session: DbSession, principal: CurrentPrincipal
+) -> None:
+    """Disable a location for a merchant (operator only); refused while the merchant has stock there."""
+    principal.require(Role.operator)
+    service.disable_location(session, merchant_id=merchant_id, location_id=location_id)
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def create_api_key(body: ApiKeyCreate, session: DbSession, principal: CurrentPrincipal) -> ApiKeyCreated:
+    """Issue a key (operator only). The raw key is in this response and nowhere else."""
+    principal.require(Role.operator)
+    key, raw = service.issue_api_key(
+        session, role=body.role, name=body.name, merchant_id=body.merchant_id, location_id=body.location_id
+    )
+    return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": raw})
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut)
+def revoke_api_key(key_id: int, session: DbSession, principal: CurrentPrincipal) -> ApiKeyOut:
+    """Revoke a key (operator only)."""
+    principal.require(Role.operator)
+    return ApiKeyOut.model_validate(service.revoke_api_key(session, key_id=key_id))
