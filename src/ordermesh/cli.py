@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ordermesh import __version__
+from ordermesh.catalog.models import Sku
 from ordermesh.config import get_settings
-from ordermesh.db import session_scope
-from ordermesh.errors import DomainError
+from ordermesh.csvio.layouts import LAYOUTS
+from ordermesh.csvio.parse import ParseResult, parse_csv, write_csv
+from ordermesh.csvio.store import (
+    ImportReport,
+    columns_for,
+    export_inventory,
+    export_locations,
+    export_skus,
+    import_inventory,
+    import_locations,
+    import_skus,
+)
+from ordermesh.db import get_sessionmaker, session_scope
+from ordermesh.demo import DEFAULT_ORDERS, DemoResult, has_merchants, load_demo, work_units
+from ordermesh.errors import Conflict, DomainError
+from ordermesh.events.service import replay as replay_deliveries
+from ordermesh.events.worker import run_worker
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.inventory.service import check_ledger
 from ordermesh.locations.models import Location
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.merchants.service import issue_api_key, revoke_api_key
+from ordermesh.observability import configure_logging
 
 app = typer.Typer(
     name="ordermesh",
@@ -195,3 +221,258 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `k
     with reported_errors(), session_scope() as session:
         revoke_api_key(session, key_id=key_id)
     console.print(f"[green]revoked key #{key_id}[/]")
+
+
+# -- ledger check --------------------------------------------------------------------------------------
+
+
+@app.command()
+def check() -> None:
+    """Check that every inventory level equals the sum of its ledger movements; exit 1 on any breach."""
+    with session_scope() as session:
+        breaches = check_ledger(session)
+        skus = dict(session.execute(select(Sku.id, Sku.code)).tuples().all())
+        locations = dict(session.execute(select(Location.id, Location.code)).tuples().all())
+        merchants = dict(session.execute(select(Merchant.id, Merchant.code)).tuples().all())
+        levels = session.scalar(select(func.count()).select_from(InventoryLevel)) or 0
+    if not breaches:
+        console.print(f"[bold green]ledger = levels[/]: {levels} inventory levels checked, no breach")
+        return
+    table = Table(
+        "merchant", "sku", "location", "level on_hand/reserved", "ledger on_hand/reserved", "problem"
+    )
+    for breach in breaches:
+        table.add_row(
+            merchants.get(breach.merchant_id, str(breach.merchant_id)),
+            skus.get(breach.sku_id, str(breach.sku_id)),
+            locations.get(breach.location_id, str(breach.location_id)),
+            f"{breach.level.on_hand}/{breach.level.reserved}" if breach.level else "(none)",
+            f"{breach.ledger.on_hand}/{breach.ledger.reserved}" if breach.ledger else "(none)",
+            "; ".join(breach.problems),
+        )
+    console.print(table)
+    err_console.print(f"[bold red]{len(breaches)} inventory level(s) disagree with the ledger[/]")
+    raise typer.Exit(1)
+
+
+# -- webhooks ------------------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Stop when nothing is due instead of polling.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Deliveries sent at the same time.")] = 8,
+    poll_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 0.5,
+) -> None:
+    """Deliver webhooks from the outbox, with retries and backoff, until Ctrl-C (or SIGTERM)."""
+    settings = get_settings()
+    configure_logging(settings.log_json)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        err_console.print(f"stopping on {signal.Signals(signum).name}: finishing the deliveries in flight")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stats = run_worker(
+        get_sessionmaker(),
+        once=once,
+        stop=stop,
+        poll_interval=poll_interval,
+        concurrency=concurrency,
+        settings=settings,
+    )
+    summary = ", ".join(f"{name} {value}" for name, value in stats.as_dict().items())
+    console.print(f"worker stopped: {summary}")
+
+
+@app.command()
+def replay(
+    status: Annotated[
+        str | None, typer.Option(help="Replay deliveries in this state: dead or delivered.")
+    ] = None,
+    subscription: Annotated[int | None, typer.Option(help="Only this webhook subscription's.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's (code).")] = None,
+) -> None:
+    """Put webhook deliveries back to pending, attempts reset; the worker sends them again."""
+    if status is None and subscription is None:
+        status = "dead"
+    with reported_errors(), session_scope() as session:
+        merchant_id = _merchant_id(session, merchant) if merchant else None
+        count = replay_deliveries(
+            session, merchant_id=merchant_id, status=status, subscription_id=subscription
+        )
+    console.print(f"[green]{count} deliveries back to pending[/]; run `ordermesh worker` to send them")
+
+
+# -- CSV -----------------------------------------------------------------------------------------------
+
+
+class CsvKind(StrEnum):
+    skus = "skus"
+    locations = "locations"
+    inventory = "inventory"
+
+
+@app.command("import")
+def import_csv(
+    kind: Annotated[CsvKind, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")],
+    merchant: Annotated[
+        str | None,
+        typer.Option(
+            help="Merchant code the rows belong to (or fill a `merchant` column); for locations, the "
+            "merchant to enable them for."
+        ),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows and list the bad ones.")
+    ] = False,
+) -> None:
+    """Import SKUs, locations or inventory counts from CSV: all rows or none, unless --skip-invalid."""
+    layout = LAYOUTS[kind.value]
+    parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
+    with reported_errors(), session_scope() as session, _progress(f"Importing {kind.value}") as progress:
+        task = progress.add_task(f"Importing {kind.value}", total=len(parsed.rows))
+
+        def advance(done: int) -> None:
+            progress.advance(task, done)
+
+        report = _import(session, kind, parsed, merchant, skip_invalid, advance)
+        if report.errors and not skip_invalid:
+            session.rollback()
+    _print_import(kind, file, report, skip_invalid)
+    if report.errors and not skip_invalid:
+        raise typer.Exit(1)
+
+
+def _import(
+    session: Session,
+    kind: CsvKind,
+    parsed: ParseResult[Any],
+    merchant: str | None,
+    skip_invalid: bool,
+    advance: Callable[[int], None],
+) -> ImportReport:
+    if kind is CsvKind.skus:
+        return import_skus(
+            session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
+        )
+    if kind is CsvKind.locations:
+        return import_locations(
+            session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
+        )
+    return import_inventory(
+        session,
+        parsed=parsed,
+        merchant_code=merchant,
+        actor="cli:import",
+        skip_invalid=skip_invalid,
+        progress=advance,
+    )
+
+
+def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
+    if report.errors:
+        table = Table("row", "column", "problem", title=f"{file.name}: {report.rejected_rows} bad row(s)")
+        for error in report.errors:
+            table.add_row(str(error.row), error.column or "-", error.message)
+        err_console.print(table)
+    if report.errors and not skip_invalid:
+        err_console.print(
+            "[bold red]nothing imported[/]: the import is all or nothing; fix the rows above, "
+            "or pass --skip-invalid to import the valid rows only"
+        )
+        return
+    if kind is CsvKind.inventory:
+        summary = f"{report.updated} levels set by cycle count"
+    else:
+        summary = f"{report.created} created, {report.updated} updated"
+    if report.errors:
+        summary += f"; {report.rejected_rows} bad row(s) skipped"
+    console.print(f"[green]imported {kind.value} from {file.name}[/]: {summary}")
+
+
+@app.command("export")
+def export_csv(
+    kind: Annotated[CsvKind, typer.Argument(help="What to export.")],
+    merchant: Annotated[
+        str | None, typer.Option(help="Only this merchant's (code); the file then has no merchant column.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Export SKUs, locations or inventory levels as CSV that `ordermesh import` reads back."""
+    layout = LAYOUTS[kind.value]
+    with session_scope() as session:
+        merchant_id = _merchant_id(session, merchant) if merchant else None
+        exporter = {
+            CsvKind.skus: export_skus,
+            CsvKind.locations: export_locations,
+            CsvKind.inventory: export_inventory,
+        }[kind]
+        columns = columns_for(layout, one_merchant=merchant_id is not None)
+        if output is None:
+            write_csv(sys.stdout, columns, exporter(session, merchant_id=merchant_id))
+            return
+        with output.open("w", encoding="utf-8", newline="") as target:
+            count = write_csv(target, columns, exporter(session, merchant_id=merchant_id))
+    console.print(f"[green]wrote {count} rows of {kind.value} to {output}[/]")
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Progress]:
+    """A progress bar on the error stream, so that stdout stays clean for piping."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the database already has merchants.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed loads the same data.")] = 7,
+    orders: Annotated[int, typer.Option(min=0, max=5000, help="How many orders to place.")] = DEFAULT_ORDERS,
+) -> None:
+    """Load demo data: two brands, 50 SKUs, 7 US fulfilment centres, stock and ~200 real orders."""
+    with reported_errors(), session_scope() as session:
+        if has_merchants(session):
+            if if_empty:
+                console.print("The database already has merchants: demo data not loaded (--if-empty).")
+                return
+            raise Conflict("the database already has merchants: load the demo into an empty database")
+        with _progress("Loading demo data") as progress:
+            task = progress.add_task("Loading demo data", total=work_units(orders))
+
+            def advance(label: str, units: int) -> None:
+                progress.update(task, description=label, advance=units)
+
+            result = load_demo(session, seed=seed, orders=orders, progress=advance)
+    _print_demo(result)
+
+
+def _print_demo(result: DemoResult) -> None:
+    statuses = ", ".join(f"{count} {status}" for status, count in result.statuses.items())
+    console.print(
+        f"[green]Demo data loaded[/]: {result.skus} SKUs, {result.locations} locations, "
+        f"{result.units_received} units received, {result.orders} orders ({statuses})."
+    )
+    table = Table("for", "role", title="Demo API keys (shown once)")
+    table.add_column("API key", no_wrap=True)  # whole, so that it can be copied
+    for key in result.keys:
+        table.add_row(key.label, key.role.value, key.key)
+    console.print(table)
+    console.print("Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/v1/orders")
