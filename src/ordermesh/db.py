@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.config import get_settings
@@ -76,3 +77,9 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}
 def is_retryable(error: BaseException) -> bool:
     original = getattr(error, "orig", None)
     return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert rows as one multi-row INSERT: one statement on the server, not one per row."""
+    if rows:
+        session.execute(insert(model).values(rows))

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
+from ordermesh.db import insert_rows
 from ordermesh.events.models import OutboxMessage
 
 
@@ -33,5 +33,4 @@ def emit(session: Session, *, merchant_id: int, events: Iterable[Event]) -> None
         }
         for event in events
     ]
-    if rows:
-        session.execute(insert(OutboxMessage), rows)
+    insert_rows(session, OutboxMessage, rows)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
+from ordermesh.db import insert_rows
 from ordermesh.errors import Conflict
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -80,8 +81,9 @@ def record(session: Session, *, merchant_id: int, movements: Sequence[Movement],
     if not movements:
         return
     now = utcnow()
-    session.execute(
-        insert(InventoryMovement),
+    insert_rows(
+        session,
+        InventoryMovement,
         [
             {
                 "merchant_id": merchant_id,

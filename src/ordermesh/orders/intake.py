@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
+from ordermesh.db import insert_rows
 from ordermesh.errors import FieldError, Invalid
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -306,8 +307,7 @@ def record_order(
         )
         for a in reserved
     ]
-    if fo_lines:
-        session.execute(insert(FulfillmentOrderLine), [_row(fo_line) for fo_line in fo_lines])
+    insert_rows(session, FulfillmentOrderLine, [_row(fo_line) for fo_line in fo_lines])
 
     reference = f"order:{order.id}"
     record(
@@ -325,7 +325,7 @@ def record_order(
         ],
         actor=actor,
     )
-    session.execute(insert(OrderEvent), _timeline(order, lines, plan, destination, actor, now))
+    insert_rows(session, OrderEvent, _timeline(order, lines, plan, destination, actor, now))
     emit(session, merchant_id=order.merchant_id, events=_outbox_events(order, lines, snapshots))
     ORDERS_CREATED.labels(order.channel, order.status).inc()
     return order_out(order, lines, fulfillment_orders, fo_lines, [])
