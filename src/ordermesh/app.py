@@ -90,7 +90,7 @@ async def _on_unexpected(_request: Request, exc: Exception) -> Response:
 
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     settings = get_settings()
-    configure_logging(settings.log_json)
+    configure_logging(settings.log_json, settings.log_level)
     app = FastAPI(
         title="Ordermesh",
         version=__version__,

@@ -30,6 +30,8 @@ class Settings:
     # A claimed delivery whose worker died is retried once its lease runs out.
     webhook_lease_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_LEASE", "60")))
     log_json: bool = field(default_factory=lambda: _env("LOG_JSON", "1") == "1")
+    # INFO logs one line per request; WARNING keeps only problems (for load tests).
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
 
 
 @lru_cache

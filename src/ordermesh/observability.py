@@ -50,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(json_logs: bool = True, level: int = logging.INFO) -> None:
+def configure_logging(json_logs: bool = True, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
@@ -125,17 +125,18 @@ class RequestContextMiddleware:
             route_name = getattr(route, "path", "unmatched")
             REQUESTS.labels(scope["method"], route_name, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], route_name).observe(elapsed)
-            self.log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status_holder["status"],
-                        "ms": round(elapsed * 1000, 2),
-                    }
-                },
-            )
+            if self.log.isEnabledFor(logging.INFO):
+                self.log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status_holder["status"],
+                            "ms": round(elapsed * 1000, 2),
+                        }
+                    },
+                )
             request_id_var.reset(token)
 
     async def _too_large(self, send: Any) -> None:
