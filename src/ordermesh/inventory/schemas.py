@@ -1,0 +1,110 @@
+"""Inventory requests and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ordermesh.inventory import MovementReason
+
+# Levels are 32-bit integers in the database; no single movement comes near this.
+MAX_QUANTITY = 1_000_000_000
+
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+SkuCodeRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class SkuRef(BaseModel):
+    """Names the SKU by `sku` (its code) or `sku_id`; an operator or warehouse key also names the merchant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    merchant_id: int | None = Field(default=None, description="Required with an operator or warehouse key")
+    sku: SkuCodeRef | None = Field(default=None, description="SKU code (or give sku_id)")
+    sku_id: int | None = None
+    reference: Reference | None = Field(default=None, description="e.g. a purchase order or ticket number")
+    note: Note | None = None
+
+
+class AtLocation(SkuRef):
+    location_id: int
+
+
+class QuantityIn(AtLocation):
+    """Receive, reserve, release or ship this many units."""
+
+    quantity: Quantity
+
+
+class AdjustIn(AtLocation):
+    delta: int = Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, description="Units to add (or remove, if negative)")
+    note: Note = Field(description="Why: damage, found, loss...")
+
+
+class CountIn(AtLocation):
+    counted_quantity: int = Field(ge=0, le=MAX_QUANTITY, description="Units counted on the shelf")
+
+
+class TransferIn(SkuRef):
+    from_location_id: int
+    to_location_id: int
+    quantity: Quantity
+
+
+class SafetyStockIn(AtLocation):
+    safety_stock: int = Field(ge=0, le=MAX_QUANTITY, description="Units kept back from sale")
+
+
+class LevelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    merchant_id: int
+    sku_id: int
+    sku_code: str
+    location_id: int
+    location_code: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int = Field(description="on_hand - reserved - safety_stock, never below 0")
+    inbound: int
+
+
+class TransferOut(BaseModel):
+    source: LevelOut
+    destination: LevelOut
+
+
+class LevelTotals(BaseModel):
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    inbound: int
+
+
+class SkuInventoryOut(BaseModel):
+    sku_id: int
+    sku_code: str
+    levels: list[LevelOut]
+    totals: LevelTotals
+
+
+class MovementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    delta_on_hand: int
+    delta_reserved: int
+    reason: MovementReason
+    reference: str | None
+    note: str | None
+    actor: str | None
+    created_at: datetime

@@ -1,0 +1,557 @@
+"""Inventory use cases over the ledger: receive, adjust, count, transfer, reserve, release, ship; reads.
+
+Every stock change goes through `ordermesh.inventory.ledger`. The one direct write is safety stock, a level
+setting rather than a quantity of goods, so it has no movement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.catalog.models import Sku
+from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
+from ordermesh.events.outbox import emit
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
+from ordermesh.inventory.models import InventoryLevel, InventoryMovement
+from ordermesh.locations.models import Location
+from ordermesh.locations.service import require_enabled_location
+from ordermesh.web_support import decode_cursor, encode_cursor, paginate
+
+_level = InventoryLevel.__table__.c
+
+
+@dataclass(frozen=True)
+class LevelView:
+    """A level with the codes people know it by."""
+
+    merchant_id: int
+    sku_id: int
+    sku_code: str
+    location_id: int
+    location_code: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    inbound: int
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+
+
+@dataclass(frozen=True)
+class SkuInventory:
+    sku: Sku
+    levels: list[LevelView]
+
+    def total(self, figure: str) -> int:
+        return sum(getattr(level, figure) for level in self.levels)
+
+
+# --- writes -------------------------------------------------------------------------------------------
+
+
+def receive(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> LevelView:
+    """Stock arrived at a location: on_hand up."""
+    _require_positive("quantity", quantity)
+    _check_target(session, merchant_id, sku_id, location_id)
+    movement = Movement(sku_id, location_id, MovementReason.receive, quantity, 0, reference, note)
+    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    _stock_raised(session, merchant_id, sku_id, location_id, actor)
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def adjust(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    delta: int,
+    reason_note: str,
+    reference: str | None,
+    actor: str,
+) -> LevelView:
+    """Correct on_hand by `delta` with a stated cause; 409 if it would go below zero or below reserved."""
+    if delta == 0:
+        raise Invalid.field("delta", "must not be zero")
+    if not reason_note or not reason_note.strip():
+        raise Invalid.field("note", "say why stock is adjusted")
+    _check_target(session, merchant_id, sku_id, location_id)
+    movement = Movement(sku_id, location_id, MovementReason.adjust, delta, 0, reference, reason_note.strip())
+    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    if delta > 0:
+        _stock_raised(session, merchant_id, sku_id, location_id, actor)
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def cycle_count(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    counted_quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> LevelView:
+    """Set on_hand to what was counted (the difference is the movement); 409 below what is reserved."""
+    if counted_quantity < 0:
+        raise Invalid.field("counted_quantity", "must not be negative")
+    _check_target(session, merchant_id, sku_id, location_id)
+    current = _locked_level(session, merchant_id, sku_id, location_id)
+    on_hand, reserved = (current.on_hand, current.reserved) if current else (0, 0)
+    if counted_quantity < reserved:
+        raise Conflict(
+            f"counted {counted_quantity} but {reserved} are reserved: release or re-route them first",
+            [FieldError("counted_quantity", f"below the {reserved} units reserved")],
+        )
+    delta = counted_quantity - on_hand
+    # A count that matches is still written: it records that the shelf was checked.
+    movement = Movement(sku_id, location_id, MovementReason.cycle_count, delta, 0, reference, note)
+    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    if delta > 0:
+        _stock_raised(session, merchant_id, sku_id, location_id, actor)
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def transfer(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    from_location_id: int,
+    to_location_id: int,
+    quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> tuple[LevelView, LevelView]:
+    """Move available units from one location to another; 409 for more than is available at the source."""
+    _require_positive("quantity", quantity)
+    if from_location_id == to_location_id:
+        raise Invalid.field("to_location_id", "must differ from from_location_id")
+    _check_target(session, merchant_id, sku_id, from_location_id, field="from_location_id")
+    require_enabled_location(
+        session, merchant_id=merchant_id, location_id=to_location_id, field="to_location_id"
+    )
+    source = _locked_level(session, merchant_id, sku_id, from_location_id)
+    available = source.available if source else 0
+    if quantity > available:
+        raise Conflict(
+            f"only {available} available to transfer at location {from_location_id}",
+            [FieldError("quantity", f"more than the {available} available")],
+        )
+    movements = [
+        Movement(sku_id, from_location_id, MovementReason.transfer_out, -quantity, 0, reference, note),
+        Movement(sku_id, to_location_id, MovementReason.transfer_in, quantity, 0, reference, note),
+    ]
+    apply(session, merchant_id=merchant_id, movements=movements, actor=actor)
+    _stock_raised(session, merchant_id, sku_id, to_location_id, actor)
+    return (
+        level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=from_location_id),
+        level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=to_location_id),
+    )
+
+
+def reserve(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> LevelView:
+    """Hold available units (above safety stock) under a reference; 409 if not that many are available."""
+    _require_positive("quantity", quantity)
+    _check_target(session, merchant_id, sku_id, location_id)
+    snapshot = try_reserve(
+        session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, quantity=quantity
+    )
+    if snapshot is None:
+        current = _locked_level(session, merchant_id, sku_id, location_id)
+        available = current.available if current else 0
+        raise Conflict(
+            f"only {available} available to reserve", [FieldError("quantity", f"more than {available}")]
+        )
+    movement = Movement(sku_id, location_id, MovementReason.reserve, 0, quantity, reference, note)
+    record(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    emit(session, merchant_id=merchant_id, events=changed_events([snapshot]))
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def release(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> LevelView:
+    """Give reserved units back to available; 409 for more than is reserved."""
+    _require_positive("quantity", quantity)
+    _check_target(session, merchant_id, sku_id, location_id)
+    movement = Movement(sku_id, location_id, MovementReason.release, 0, -quantity, reference, note)
+    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    _stock_raised(session, merchant_id, sku_id, location_id, actor)
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def ship(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    quantity: int,
+    reference: str | None,
+    actor: str,
+    note: str | None = None,
+) -> LevelView:
+    """Reserved units left the building: on_hand and reserved both down; 409 for more than is reserved."""
+    _require_positive("quantity", quantity)
+    _check_target(session, merchant_id, sku_id, location_id)
+    movement = Movement(sku_id, location_id, MovementReason.ship, -quantity, -quantity, reference, note)
+    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def set_safety_stock(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    safety_stock: int,
+    actor: str,
+) -> LevelView:
+    """Keep `safety_stock` units of a level back from sale (a setting, so no movement is written)."""
+    if safety_stock < 0:
+        raise Invalid.field("safety_stock", "must not be negative")
+    _check_target(session, merchant_id, sku_id, location_id)
+    previous = _locked_level(session, merchant_id, sku_id, location_id)
+    if previous is None:
+        _insert_empty_level(session, merchant_id, sku_id, location_id)
+    session.execute(
+        update(InventoryLevel)
+        .where(_level.merchant_id == merchant_id, _level.sku_id == sku_id, _level.location_id == location_id)
+        .values(safety_stock=safety_stock, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if previous is not None and safety_stock < previous.safety_stock:
+        _stock_raised(session, merchant_id, sku_id, location_id, actor)
+    view = level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+    emit(session, merchant_id=merchant_id, events=changed_events([_snapshot(view)]))
+    return view
+
+
+# --- reads --------------------------------------------------------------------------------------------
+
+
+def level_view(session: Session, *, merchant_id: int, sku_id: int, location_id: int) -> LevelView:
+    """One level as it stands in this transaction (all zeros if none exists yet)."""
+    row = session.execute(
+        _views_query().where(
+            _level.merchant_id == merchant_id, _level.sku_id == sku_id, _level.location_id == location_id
+        )
+    ).first()
+    if row is not None:
+        return _view(row)
+    sku_code = session.scalar(select(Sku.code).where(Sku.id == sku_id)) or ""
+    location_code = session.scalar(select(Location.code).where(Location.id == location_id)) or ""
+    return LevelView(merchant_id, sku_id, sku_code, location_id, location_code, 0, 0, 0, 0)
+
+
+def list_levels(
+    session: Session,
+    *,
+    merchant_scope: int | None,
+    sku_id: int | None = None,
+    sku_code: str | None = None,
+    location_id: int | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[LevelView], str | None]:
+    """A page of levels (by id) with their SKU and location codes."""
+    statement = _views_query()
+    if merchant_scope is not None:
+        statement = statement.where(_level.merchant_id == merchant_scope)
+    if sku_id is not None:
+        statement = statement.where(_level.sku_id == sku_id)
+    if sku_code is not None:
+        statement = statement.where(Sku.code == sku_code)
+    if location_id is not None:
+        statement = statement.where(_level.location_id == location_id)
+    after = decode_cursor(cursor)
+    if after is not None:
+        statement = statement.where(_level.id > after)
+    rows = session.execute(statement.order_by(_level.id).limit(limit + 1)).all()
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return [_view(row) for row in rows[:limit]], next_cursor
+
+
+def sku_inventory(
+    session: Session, *, sku_id: int, merchant_scope: int | None, location_id: int | None = None
+) -> SkuInventory:
+    """A SKU's levels across locations (or at one), for totals; 404 for another merchant's SKU."""
+    sku = session.get(Sku, sku_id)
+    if sku is None or (merchant_scope is not None and sku.merchant_id != merchant_scope):
+        raise NotFound(f"SKU {sku_id} not found")
+    statement = _views_query().where(_level.merchant_id == sku.merchant_id, _level.sku_id == sku_id)
+    if location_id is not None:
+        statement = statement.where(_level.location_id == location_id)
+    rows = session.execute(statement.order_by(Location.code)).all()
+    return SkuInventory(sku, [_view(row) for row in rows])
+
+
+def list_movements(
+    session: Session,
+    *,
+    merchant_scope: int | None,
+    sku_id: int | None = None,
+    location_id: int | None = None,
+    reason: MovementReason | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[InventoryMovement], str | None]:
+    """A page of the ledger, newest first."""
+    statement = select(InventoryMovement)
+    if merchant_scope is not None:
+        statement = statement.where(InventoryMovement.merchant_id == merchant_scope)
+    if sku_id is not None:
+        statement = statement.where(InventoryMovement.sku_id == sku_id)
+    if location_id is not None:
+        statement = statement.where(InventoryMovement.location_id == location_id)
+    if reason is not None:
+        statement = statement.where(InventoryMovement.reason == reason.value)
+    return paginate(session, statement, InventoryMovement.id, limit=limit, cursor=cursor, newest_first=True)
+
+
+# --- ledger check -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """on_hand and reserved of one (merchant, sku, location): as kept on the level, or as summed."""
+
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.merchant_id, self.sku_id, self.location_id)
+
+
+@dataclass(frozen=True)
+class LedgerBreach:
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    problems: tuple[str, ...]
+    level: Figures | None  # None: movements exist for a level that does not
+    ledger: Figures | None  # None: a level with no movement at all
+
+
+def compare_ledger(levels: Iterable[Figures], movement_sums: Iterable[Figures]) -> list[LedgerBreach]:
+    """Every level that is not the sum of its movements or breaks 0 <= reserved <= on_hand. Pure."""
+    sums = {figures.key: figures for figures in movement_sums}
+    breaches: list[LedgerBreach] = []
+    seen: set[tuple[int, int, int]] = set()
+    for level in levels:
+        seen.add(level.key)
+        ledger = sums.get(level.key)
+        problems = _level_problems(level, ledger)
+        if problems:
+            breaches.append(LedgerBreach(*level.key, problems=tuple(problems), level=level, ledger=ledger))
+    for key, ledger in sums.items():
+        if key not in seen:
+            problem = f"movements (on_hand {ledger.on_hand:+d}, reserved {ledger.reserved:+d}) but no level"
+            breaches.append(LedgerBreach(*key, problems=(problem,), level=None, ledger=ledger))
+    return sorted(breaches, key=lambda breach: (breach.merchant_id, breach.location_id, breach.sku_id))
+
+
+def _level_problems(level: Figures, ledger: Figures | None) -> list[str]:
+    expected_on_hand = ledger.on_hand if ledger else 0
+    expected_reserved = ledger.reserved if ledger else 0
+    problems = []
+    if level.on_hand != expected_on_hand:
+        problems.append(f"on_hand is {level.on_hand}, movements sum to {expected_on_hand}")
+    if level.reserved != expected_reserved:
+        problems.append(f"reserved is {level.reserved}, movements sum to {expected_reserved}")
+    if level.on_hand < 0:
+        problems.append(f"on_hand is negative ({level.on_hand})")
+    if level.reserved < 0:
+        problems.append(f"reserved is negative ({level.reserved})")
+    if level.reserved > level.on_hand:
+        problems.append(f"reserved ({level.reserved}) exceeds on_hand ({level.on_hand})")
+    return problems
+
+
+def check_ledger(session: Session) -> list[LedgerBreach]:
+    """Compare every level with the sum of its movements (an empty list means the books balance)."""
+    levels = session.execute(
+        select(_level.merchant_id, _level.sku_id, _level.location_id, _level.on_hand, _level.reserved)
+    ).all()
+    movement = InventoryMovement.__table__.c
+    sums = session.execute(
+        select(
+            movement.merchant_id,
+            movement.sku_id,
+            movement.location_id,
+            func.sum(movement.delta_on_hand),
+            func.sum(movement.delta_reserved),
+        ).group_by(movement.merchant_id, movement.sku_id, movement.location_id)
+    ).all()
+    return compare_ledger(
+        (Figures(*map(int, row)) for row in levels),
+        (Figures(*map(int, row)) for row in sums),
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def resolve_sku_id(session: Session, *, merchant_id: int, sku_id: int | None, sku_code: str | None) -> int:
+    """The id of the merchant's SKU named by id or by code (404 if it is not the merchant's)."""
+    if sku_id is None and sku_code is None:
+        raise Invalid.field("sku", "give the SKU's code (sku) or its id (sku_id)")
+    statement = select(Sku.id, Sku.code).where(Sku.merchant_id == merchant_id)
+    if sku_id is not None:
+        statement = statement.where(Sku.id == sku_id)
+    else:
+        statement = statement.where(Sku.code == sku_code)
+    row = session.execute(statement).first()
+    if row is None:
+        raise NotFound(f"SKU {sku_code if sku_id is None else sku_id} not found")
+    if sku_id is not None and sku_code is not None and row.code != sku_code:
+        raise Invalid.field("sku", f"SKU {sku_id} has code {row.code!r}, not {sku_code!r}")
+    return int(row.id)
+
+
+def _check_target(
+    session: Session, merchant_id: int, sku_id: int, location_id: int, *, field: str = "location_id"
+) -> None:
+    """The SKU must be the merchant's (else 404) and the location enabled for it (404 / 422)."""
+    owner = session.scalar(select(Sku.merchant_id).where(Sku.id == sku_id))
+    if owner != merchant_id:
+        raise NotFound(f"SKU {sku_id} not found")
+    require_enabled_location(session, merchant_id=merchant_id, location_id=location_id, field=field)
+
+
+def _require_positive(field: str, quantity: int) -> None:
+    if quantity <= 0:
+        raise Invalid.field(field, "must be positive")
+
+
+@dataclass(frozen=True)
+class _Current:
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+
+
+def _locked_level(session: Session, merchant_id: int, sku_id: int, location_id: int) -> _Current | None:
+    """A level's figures, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+    row = session.execute(
+        select(_level.on_hand, _level.reserved, _level.safety_stock)
+        .where(_level.merchant_id == merchant_id, _level.sku_id == sku_id, _level.location_id == location_id)
+        .with_for_update()
+    ).first()
+    return _Current(row.on_hand, row.reserved, row.safety_stock) if row else None
+
+
+def _insert_empty_level(session: Session, merchant_id: int, sku_id: int, location_id: int) -> None:
+    # An all-zero level agrees with an empty ledger, so it needs no movement.
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        dialect_insert(InventoryLevel)
+        .values(
+            merchant_id=merchant_id,
+            sku_id=sku_id,
+            location_id=location_id,
+            on_hand=0,
+            reserved=0,
+            safety_stock=0,
+            inbound=0,
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:
+    """More is available here: give it to waiting backorders first."""
+    # Imported here: the orders service itself calls into this module.
+    from ordermesh.orders.service import allocate_backorders
+
+    allocate_backorders(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, actor=actor)
+
+
+def _views_query() -> Select[Any]:
+    return (
+        select(
+            _level.id,
+            _level.merchant_id,
+            _level.sku_id,
+            Sku.code.label("sku_code"),
+            _level.location_id,
+            Location.code.label("location_code"),
+            _level.on_hand,
+            _level.reserved,
+            _level.safety_stock,
+            _level.inbound,
+        )
+        .join(Sku, Sku.id == _level.sku_id)
+        .join(Location, Location.id == _level.location_id)
+    )
+
+
+def _view(row: Any) -> LevelView:
+    return LevelView(
+        merchant_id=row.merchant_id,
+        sku_id=row.sku_id,
+        sku_code=row.sku_code,
+        location_id=row.location_id,
+        location_code=row.location_code,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        safety_stock=row.safety_stock,
+        inbound=row.inbound,
+    )
+
+
+def _snapshot(view: LevelView) -> LevelSnapshot:
+    return LevelSnapshot(view.sku_id, view.location_id, view.on_hand, view.reserved, view.safety_stock)
