@@ -70,6 +70,16 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+def route_label(scope: dict[str, Any]) -> str:
+    """The path with its parameters named (/v1/orders/{order_id}): one metric series per route, not per id."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
+
+
 class RequestContextMiddleware:
     """Request id (taken from X-Request-ID or made), body size limit, access log and metrics.
 
@@ -121,8 +131,7 @@ class RequestContextMiddleware:
                 await self._too_large(send)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_name = getattr(route, "path", "unmatched")
+            route_name = route_label(scope)
             REQUESTS.labels(scope["method"], route_name, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], route_name).observe(elapsed)
             if self.log.isEnabledFor(logging.INFO):
