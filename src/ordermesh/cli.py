@@ -231,9 +231,9 @@ def check() -> None:
     """Check that every inventory level equals the sum of its ledger movements; exit 1 on any breach."""
     with session_scope() as session:
         breaches = check_ledger(session)
-        skus = dict(session.execute(select(Sku.id, Sku.code)).tuples().all())
-        locations = dict(session.execute(select(Location.id, Location.code)).tuples().all())
-        merchants = dict(session.execute(select(Merchant.id, Merchant.code)).tuples().all())
+        skus = dict(session.execute(select(Sku.id, Sku.code)).all())
+        locations = dict(session.execute(select(Location.id, Location.code)).all())
+        merchants = dict(session.execute(select(Merchant.id, Merchant.code)).all())
         levels = session.scalar(select(func.count()).select_from(InventoryLevel)) or 0
     if not breaches:
         console.print(f"[bold green]ledger = levels[/]: {levels} inventory levels checked, no breach")

@@ -323,5 +323,5 @@ def _holds_and_cancellations(session: Session, rng: random.Random, order_ids: li
 
 
 def _status_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Order.status, func.count()).group_by(Order.status)).tuples().all()
+    rows = session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
     return dict(sorted(rows))

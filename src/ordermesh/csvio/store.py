@@ -77,7 +77,7 @@ def _domain_errors(
 
 
 def _merchant_ids(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Merchant.code, Merchant.id)).tuples().all())
+    return dict(session.execute(select(Merchant.code, Merchant.id)).all())
 
 
 def _row_merchant(
@@ -185,7 +185,7 @@ def export_skus(session: Session, *, merchant_id: int | None) -> Iterator[dict[s
     statement = select(Sku, Merchant.code).join(Merchant, Merchant.id == Sku.merchant_id)
     if merchant_id is not None:
         statement = statement.where(Sku.merchant_id == merchant_id)
-    for sku, merchant in session.execute(statement.order_by(Merchant.code, Sku.code)).tuples():
+    for sku, merchant in session.execute(statement.order_by(Merchant.code, Sku.code)):
         record = {column: getattr(sku, column, None) for column in SKU_LAYOUT.columns}
         record.update(merchant=merchant, price=money_text(sku.price), unit_cost=money_text(sku.unit_cost))
         yield record
@@ -212,7 +212,7 @@ def import_locations(
     report = _report(parsed, errors)
     if errors and not skip_invalid:
         return report
-    existing = dict(session.execute(select(Location.code, Location.id)).tuples().all())
+    existing = dict(session.execute(select(Location.code, Location.id)).all())
     with session.begin_nested() as everything:
         for row in parsed.rows:
             try:
@@ -320,13 +320,12 @@ def _resolve_counts(
 ) -> list[_Count]:
     """Codes to ids; unknown codes, locations not enabled for the merchant and repeats become row errors."""
     merchants = _merchant_ids(session)
-    locations = dict(session.execute(select(Location.code, Location.id)).tuples().all())
-    enabled = set(
-        session.execute(select(MerchantLocation.merchant_id, MerchantLocation.location_id)).tuples()
-    )
+    locations = dict(session.execute(select(Location.code, Location.id)).all())
+    pairs = select(MerchantLocation.merchant_id, MerchantLocation.location_id)
+    enabled = {(merchant_id, location_id) for merchant_id, location_id in session.execute(pairs)}
     skus = {
         (merchant_id, code): sku_id
-        for merchant_id, code, sku_id in session.execute(select(Sku.merchant_id, Sku.code, Sku.id)).tuples()
+        for merchant_id, code, sku_id in session.execute(select(Sku.merchant_id, Sku.code, Sku.id))
     }
     counts: list[_Count] = []
     first_row: dict[tuple[int, int, int], int] = {}
@@ -370,7 +369,7 @@ def export_inventory(session: Session, *, merchant_id: int | None) -> Iterator[d
     if merchant_id is not None:
         statement = statement.where(InventoryLevel.merchant_id == merchant_id)
     statement = statement.order_by(Merchant.code, Sku.code, Location.code)
-    for level, merchant, sku, location in session.execute(statement).tuples():
+    for level, merchant, sku, location in session.execute(statement):
         yield {
             "merchant": merchant,
             "sku": sku,

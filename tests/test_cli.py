@@ -1,0 +1,185 @@
+"""The `ordermesh` command line, run in-process against the test databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.catalog.models import Sku
+from ordermesh.inventory.models import InventoryLevel, InventoryMovement
+from ordermesh.locations.models import Location, MerchantLocation
+from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.orders.models import Order
+from tests.cli_support import keys_in, run, use_database
+from tests.world import World
+
+
+@pytest.fixture
+def cli_db(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, session_factory: sessionmaker[Session]
+) -> Iterator[sessionmaker[Session]]:
+    """The command line on the test database, emptied for this test."""
+    with use_database(monkeypatch, database_url):
+        yield session_factory
+
+
+def _count(factory: sessionmaker[Session], model: type, *where: sa.ColumnElement[bool]) -> int:
+    with factory() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
+
+
+def test_migrate_creates_the_schema_in_a_new_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with use_database(monkeypatch, url):
+        result = run("migrate")
+        assert result.exit_code == 0, result.output
+        engine = sa.create_engine(url)
+        tables = set(sa.inspect(engine).get_table_names())
+        engine.dispose()
+        assert {
+            "merchant",
+            "sku",
+            "order",
+            "inventory_level",
+            "inventory_movement",
+            "alembic_version",
+        } <= tables
+        assert run("migrate").exit_code == 0  # running it again changes nothing
+
+
+def test_demo_loads_real_orders_and_the_ledger_balances(
+    cli_db: sessionmaker[Session], client: TestClient
+) -> None:
+    result = run("demo", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    keys = keys_in(result.output)
+    assert len(keys) == 4  # operator, two merchants, one warehouse floor
+
+    assert _count(cli_db, Merchant) == 2
+    assert _count(cli_db, Sku) == 50
+    assert _count(cli_db, Location) == 7
+    assert _count(cli_db, MerchantLocation) == 14  # every site enabled for both merchants
+    assert _count(cli_db, Order) == 200
+    with cli_db() as session:
+        statuses = dict(
+            session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all()
+        )
+        reserved = session.scalar(sa.select(sa.func.sum(InventoryLevel.reserved)))
+        edison = session.scalars(sa.select(Location).where(Location.code == "EWR1")).one()
+    # Reservations and backorders are real: intake ran against the stock the demo received.
+    assert statuses["confirmed"] > 50 and statuses["backordered"] > 0
+    assert statuses["on_hold"] == 10 and statuses["cancelled"] > 0
+    assert reserved and reserved > 0
+    assert (edison.postal_code, round(edison.latitude, 1), round(edison.longitude, 1)) == (
+        "08817",
+        40.5,
+        -74.4,
+    )
+
+    check = run("check")
+    assert check.exit_code == 0, check.output
+    assert "ledger = levels" in check.output
+
+    # The printed keys work over HTTP, each within its scope.
+    operator_key, northwind_key = keys[0], keys[1]
+    everyone = client.get("/v1/orders", params={"limit": 500}, headers=World.auth(operator_key))
+    assert everyone.status_code == 200
+    assert len(everyone.json()["items"]) == 200
+    own = client.get("/v1/orders", params={"limit": 500}, headers=World.auth(northwind_key))
+    assert own.status_code == 200
+    assert {order["merchant_id"] for order in own.json()["items"]} == {_merchant_id(cli_db, "northwind")}
+
+
+def test_demo_if_empty_leaves_a_loaded_database_alone(cli_db: sessionmaker[Session], world: World) -> None:
+    result = run("demo", "--if-empty")
+    assert result.exit_code == 0, result.output
+    assert "not loaded" in result.output
+    assert _count(cli_db, Merchant) == 2 and _count(cli_db, Order) == 0
+
+    refused = run("demo")
+    assert refused.exit_code == 1
+    assert "already has merchants" in refused.output
+    assert _count(cli_db, Sku) == 4  # the world's SKUs only
+
+
+def test_check_fails_when_a_level_disagrees_with_its_movements(
+    cli_db: sessionmaker[Session], world: World
+) -> None:
+    assert run("check").exit_code == 0
+    # Corrupt one level behind the ledger's back, as a bad manual SQL fix would.
+    with cli_db.begin() as session:
+        session.execute(
+            sa.update(InventoryLevel)
+            .where(
+                InventoryLevel.sku_id == world.acme_skus["TSHIRT"],
+                InventoryLevel.location_id == world.locations["TX1"],
+            )
+            .values(on_hand=InventoryLevel.on_hand + 3)
+        )
+    result = run("check")
+    assert result.exit_code == 1
+    assert "TSHIRT" in result.output and "TX1" in result.output
+    assert "on_hand is 13, movements sum to 10" in result.output
+    assert "ledger = levels" not in result.output
+
+
+def test_keys_create_prints_a_key_that_authenticates_until_revoked(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    result = run("keys", "create", "--role", "merchant", "--name", "storefront", "--merchant", "acme")
+    assert result.exit_code == 0, result.output
+    (key,) = keys_in(result.output)
+
+    skus = client.get("/v1/skus", headers=World.auth(key))
+    assert skus.status_code == 200
+    assert {sku["code"] for sku in skus.json()["items"]} == {"TSHIRT", "MUG", "HAT"}
+
+    with cli_db() as session:
+        created = session.scalars(sa.select(ApiKey).where(ApiKey.name == "storefront")).one()
+    assert created.key_hash != key and key.startswith(created.prefix)
+    listing = run("keys", "list")
+    assert listing.exit_code == 0 and "storefront" in listing.output and key not in listing.output
+
+    assert run("keys", "revoke", str(created.id)).exit_code == 0
+    assert client.get("/v1/skus", headers=World.auth(key)).status_code == 401
+    again = run("keys", "revoke", str(created.id))
+    assert again.exit_code == 1 and "already revoked" in again.output
+
+
+def test_keys_create_refuses_what_cannot_be_scoped(cli_db: sessionmaker[Session], world: World) -> None:
+    before = _count(cli_db, ApiKey)
+    no_location = run("keys", "create", "--role", "warehouse", "--name", "floor")
+    assert no_location.exit_code == 2 and "--location" in no_location.output
+    unknown = run("keys", "create", "--role", "merchant", "--name", "x", "--merchant", "initech")
+    assert unknown.exit_code == 2 and "initech" in unknown.output
+    warehouse = run("keys", "create", "--role", "warehouse", "--name", "tx floor", "--location", "TX1")
+    assert warehouse.exit_code == 0 and len(keys_in(warehouse.output)) == 1
+    assert _count(cli_db, ApiKey) == before + 1
+
+
+def test_replay_puts_dead_deliveries_back(cli_db: sessionmaker[Session], world: World) -> None:
+    result = run("replay", "--status", "dead")
+    assert result.exit_code == 0, result.output
+    assert "0 deliveries back to pending" in result.output
+    wrong = run("replay", "--status", "pending")
+    assert wrong.exit_code == 1 and "dead or delivered" in wrong.output
+
+
+def test_movements_of_a_demo_are_all_through_the_ledger(cli_db: sessionmaker[Session]) -> None:
+    assert run("demo", "--orders", "20").exit_code == 0
+    with cli_db() as session:
+        reasons = set(session.scalars(sa.select(InventoryMovement.reason).distinct()))
+    assert {"receive", "reserve"} <= reasons
+    assert _count(cli_db, Order) == 20
+
+
+def _merchant_id(factory: sessionmaker[Session], code: str) -> int:
+    with factory() as session:
+        return session.scalars(sa.select(Merchant.id).where(Merchant.code == code)).one()
