@@ -1,7 +1,7 @@
 """Inventory use cases over the ledger: receive, adjust, count, transfer, reserve, release, ship; reads.
 
 Every stock change goes through `ordermesh.inventory.ledger`. The one direct write is safety stock, a level
-setting rather than a quantity of goods, so it has no movement.
+setting rather than a quantity of goods, so it has no movement. `check_ledger` proves levels = movements.
 """
 
 from __future__ import annotations
@@ -514,7 +514,7 @@ def _insert_empty_level(session: Session, merchant_id: int, sku_id: int, locatio
 
 def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:
     """More is available here: give it to waiting backorders first."""
-    # Imported here: the orders service itself calls into this module.
+    # Imported late: orders builds on inventory, so a module-level import would risk an import cycle.
     from ordermesh.orders.service import allocate_backorders
 
     allocate_backorders(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, actor=actor)
