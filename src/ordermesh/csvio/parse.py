@@ -139,7 +139,8 @@ def _parse_record(
     try:
         return layout.model.model_validate(data)
     except ValidationError as error:
-        return [_row_error(row_number, detail, layout) for detail in error.errors()]
+        errors = [_row_error(row_number, detail, layout) for detail in error.errors()]
+        return sorted(errors, key=lambda e: layout.columns.index(e.column) if e.column else -1)
 
 
 def _row_error(row_number: int, detail: Mapping[str, Any], layout: CsvLayout[Any]) -> RowError:
