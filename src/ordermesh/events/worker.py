@@ -1,6 +1,6 @@
 """The webhook worker: turns outbox messages into signed HTTP deliveries, with retries and a dead letter.
 
-One cycle:
+Each step:
 1. fan_out: undispatched outbox messages become one WebhookDelivery per matching active subscription.
 2. claim_due: due deliveries get a lease (locked_until) in a short transaction that is committed at once.
 3. send: the HTTP POSTs run outside any database transaction, several at a time.
@@ -24,7 +24,7 @@ import signal
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import FrameType
@@ -300,7 +300,7 @@ _STATS_FIELD = {"delivered": "delivered", "retry": "retried", "dead": "dead"}
 
 
 def claim_limit(*, batch: int, concurrency: int, settings: Settings) -> int:
-    """How many deliveries to claim at once: no more than the pool can send within one lease.
+    """How many deliveries may be in flight at once: no more than the pool can send within one lease.
 
     Even if every receiver hangs until the timeout, each claimed delivery is then sent before its
     lease runs out (a job still queued past its lease is left for the next claim).
@@ -309,58 +309,69 @@ def claim_limit(*, batch: int, concurrency: int, settings: Settings) -> int:
     return max(1, min(batch, concurrency * rounds))
 
 
-def deliver_due(
-    factory: sessionmaker[Session],
-    *,
-    settings: Settings,
-    client: httpx.Client,
-    pool: ThreadPoolExecutor,
-    batch: int,
-) -> WorkerStats:
-    """Claim due deliveries, send them concurrently, record each result as it comes."""
-    stats = WorkerStats()
-    with session_scope(factory) as session:
-        jobs = claim_due(session, batch=batch, lease_seconds=settings.webhook_lease_seconds)
-    futures: list[Future[DeliveryResult | None]] = [
-        pool.submit(_send_while_leased, job, client) for job in jobs
-    ]
-    for future in as_completed(futures):
-        result = future.result()
+class _Pipeline:
+    """Deliveries in flight: claimed in batches, sent by the pool, each result recorded as it comes.
+
+    A slow receiver holds one slot, not the whole batch: new claims go out as soon as half the slots
+    are free.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        settings: Settings,
+        client: httpx.Client,
+        pool: ThreadPoolExecutor,
+        limit: int,
+    ) -> None:
+        self.factory, self.settings, self.client, self.pool, self.limit = (
+            factory,
+            settings,
+            client,
+            pool,
+            limit,
+        )
+        self.in_flight: set[Future[DeliveryResult | None]] = set()
+
+    def has_room(self) -> bool:
+        return len(self.in_flight) <= self.limit // 2
+
+    def claim_and_send(self) -> int:
+        """Claim what the free slots can take (committed before any request); returns how many."""
+        with session_scope(self.factory) as session:
+            jobs = claim_due(
+                session,
+                batch=self.limit - len(self.in_flight),
+                lease_seconds=self.settings.webhook_lease_seconds,
+            )
+        self.in_flight.update(self.pool.submit(_send_while_leased, job, self.client) for job in jobs)
+        return len(jobs)
+
+    def collect(self, timeout: float | None) -> WorkerStats:
+        """Record the results that finish within `timeout` seconds (None: wait for all in flight)."""
+        stats = WorkerStats()
+        if not self.in_flight:
+            return stats
+        when = ALL_COMPLETED if timeout is None else FIRST_COMPLETED
+        done, self.in_flight = wait(self.in_flight, timeout=timeout, return_when=when)
+        for future in done:
+            self._record(future.result(), stats)
+        return stats
+
+    def _record(self, result: DeliveryResult | None, stats: WorkerStats) -> None:
         if result is None:
             stats.lease_lost += 1
-            continue
-        with session_scope(factory) as session:
-            outcome = record_result(session, result=result, settings=settings)
+            return
+        with session_scope(self.factory) as session:
+            outcome = record_result(session, result=result, settings=self.settings)
         _log_outcome(result, outcome)
         if outcome is None:
             stats.lease_lost += 1
-        else:
-            WEBHOOK_DELIVERIES.labels(outcome).inc()
-            counter = _STATS_FIELD[outcome]
-            setattr(stats, counter, getattr(stats, counter) + 1)
-    return stats
-
-
-def run_cycle(
-    factory: sessionmaker[Session],
-    *,
-    settings: Settings,
-    client: httpx.Client,
-    pool: ThreadPoolExecutor,
-    batch: int,
-    claim_batch: int | None = None,
-) -> WorkerStats:
-    """One fan-out batch, then one round of due deliveries."""
-    with session_scope(factory) as session:
-        dispatched = fan_out(session, batch=batch)
-    stats = deliver_due(factory, settings=settings, client=client, pool=pool, batch=claim_batch or batch)
-    stats.dispatched += dispatched
-    stats.cycles = 1
-    return stats
-
-
-def _busy(stats: WorkerStats) -> bool:
-    return bool(stats.dispatched or stats.delivered or stats.retried or stats.dead or stats.lease_lost)
+            return
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
+        counter = _STATS_FIELD[outcome]
+        setattr(stats, counter, getattr(stats, counter) + 1)
 
 
 def run_worker(
@@ -374,10 +385,11 @@ def run_worker(
     settings: Settings | None = None,
     client: httpx.Client | None = None,
 ) -> WorkerStats:
-    """Deliver webhooks until `stop` is set or, with once=True, until nothing is due.
+    """Deliver webhooks until `stop` is set or, with once=True, until nothing is due; returns the counts.
 
     `settings` gives the timeout, attempts, backoff and lease (default: from the environment); `client`
-    may be a preconfigured httpx.Client (default: one with the settings' timeout, no redirects).
+    may be a preconfigured httpx.Client (default: one with the settings' timeout, no redirects). On stop,
+    no more is claimed and the deliveries in flight are finished and recorded.
     """
     settings = settings or get_settings()
     stop = stop or threading.Event()
@@ -389,34 +401,48 @@ def run_worker(
         headers={"User-Agent": f"Ordermesh-Webhooks/{__version__}"},
     )
     total = WorkerStats()
-    claim_batch = claim_limit(batch=batch, concurrency=concurrency, settings=settings)
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ordermesh-webhook") as pool:
+            pipeline = _Pipeline(
+                factory,
+                settings=settings,
+                client=http,
+                pool=pool,
+                limit=claim_limit(batch=batch, concurrency=concurrency, settings=settings),
+            )
             while not stop.is_set():
+                total.cycles += 1
                 try:
-                    stats = run_cycle(
-                        factory,
-                        settings=settings,
-                        client=http,
-                        pool=pool,
-                        batch=batch,
-                        claim_batch=claim_batch,
-                    )
+                    progressed = _step(factory, pipeline, batch=batch, total=total)
                 except Exception:
                     if once:
                         raise
-                    log.exception("webhook worker cycle failed; retrying after the poll interval")
+                    log.exception("webhook worker step failed; retrying after the poll interval")
                     stop.wait(poll_interval)
                     continue
-                total.add(stats)
-                if not _busy(stats):
-                    if once:
-                        break
+                if progressed:
+                    total.add(pipeline.collect(timeout=0))
+                elif pipeline.in_flight:
+                    total.add(pipeline.collect(timeout=poll_interval))
+                elif once:
+                    break
+                else:
                     stop.wait(poll_interval)
+            total.add(pipeline.collect(timeout=None))
     finally:
         if client is None:
             http.close()
     return total
+
+
+def _step(factory: sessionmaker[Session], pipeline: _Pipeline, *, batch: int, total: WorkerStats) -> bool:
+    """Fan out one batch and claim into the free slots; whether anything new happened."""
+    if not pipeline.has_room():
+        return False
+    with session_scope(factory) as session:
+        dispatched = fan_out(session, batch=batch)
+    total.dispatched += dispatched
+    return bool(dispatched) | bool(pipeline.claim_and_send())
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -469,12 +495,10 @@ __all__ = [
     "backoff_seconds",
     "claim_due",
     "claim_limit",
-    "deliver_due",
     "fan_out",
     "main",
     "record_result",
     "replay",
-    "run_cycle",
     "run_worker",
     "send",
 ]
