@@ -51,7 +51,8 @@ class Principal:
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
-            raise Forbidden(f"this action needs a {' or '.join(r.value for r in roles)} key")
+            needed = " or ".join(f"{'an' if r is Role.operator else 'a'} {r.value} key" for r in roles)
+            raise Forbidden(f"this action needs {needed}")
 
     def require_location(self, location_id: int) -> None:
         """Warehouse keys act on their own location only; another location is not disclosed."""
