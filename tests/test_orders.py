@@ -93,6 +93,7 @@ def test_short_lines_are_backordered_then_allocated_first_come_first_served(
     assert second["lines"][0]["quantity_backordered"] == 1
     with session_factory() as session:
         assert level(session, mug, reno) == (3, 3)
+        assert outbox_topics(session)[-1] == "inventory.changed"  # what is left available, after allocation
         assert ledger_breaches(session) == []
 
 

@@ -16,7 +16,7 @@ from ordermesh.db import is_retryable
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
-from ordermesh.inventory.ledger import Movement, apply, record, try_reserve
+from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.intake import DuplicateOrder, ReservationRaced, create_order, request_fingerprint
@@ -335,17 +335,25 @@ def allocate_backorders(
         .order_by(Order.placed_at, Order.id, OrderLine.line_no)
     ).all()
     allocated = 0
+    latest: LevelSnapshot | None = None
     for line, order in waiting:
-        quantity = _reserve_up_to(session, merchant_id, sku_id, location_id, line.quantity_backordered)
-        if quantity == 0:
+        quantity, snapshot = _reserve_up_to(
+            session, merchant_id, sku_id, location_id, line.quantity_backordered
+        )
+        if snapshot is None:
             break
         _attach_to_fulfillment(session, order, line, location_id, quantity, actor)
         allocated += quantity
+        latest = snapshot
+    if latest is not None:  # channels must see what is left available after the allocation
+        emit(session, merchant_id=merchant_id, events=changed_events([latest]))
     return allocated
 
 
-def _reserve_up_to(session: Session, merchant_id: int, sku_id: int, location_id: int, wanted: int) -> int:
-    """Reserve as much of `wanted` as is available there; the units reserved."""
+def _reserve_up_to(
+    session: Session, merchant_id: int, sku_id: int, location_id: int, wanted: int
+) -> tuple[int, LevelSnapshot | None]:
+    """Reserve as much of `wanted` as is available there: the units reserved and the level after."""
     level = InventoryLevel.__table__.c
     available = session.scalar(
         select(level.on_hand - level.reserved - level.safety_stock).where(
@@ -354,11 +362,11 @@ def _reserve_up_to(session: Session, merchant_id: int, sku_id: int, location_id:
     )
     take = min(available or 0, wanted)
     if take <= 0:
-        return 0
+        return 0, None
     snapshot = try_reserve(
         session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, quantity=take
     )
-    return take if snapshot is not None else 0
+    return (take, snapshot) if snapshot is not None else (0, None)
 
 
 def _attach_to_fulfillment(
