@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -105,7 +107,9 @@ def serve(
 
     if workers > 1 and not reload and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each process counts on its own; a shared directory lets /metrics add them all up.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ordermesh-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="ordermesh-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     if reload and workers > 1:
         err_console.print("[yellow]--reload runs a single process; --workers is ignored[/]")
     console.print(
