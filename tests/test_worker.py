@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,7 +91,9 @@ def deliveries(factory: sessionmaker[Session]) -> list[WebhookDelivery]:
         return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
 
 
-def run_until(factory: sessionmaker[Session], settings: Settings, done, timeout: float = 10) -> WorkerStats:  # type: ignore[no-untyped-def]
+def run_until(
+    factory: sessionmaker[Session], settings: Settings, done: Callable[[], bool], timeout: float = 10
+) -> WorkerStats:
     """Run the worker in `once` passes (retries become due in milliseconds) until `done()` holds."""
     total = WorkerStats()
     deadline = time.monotonic() + timeout

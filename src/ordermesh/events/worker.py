@@ -99,7 +99,7 @@ def backoff_seconds(
     return rand() * min(cap, base * 2**exponent)
 
 
-def message_body(message: OutboxMessage | Any) -> bytes:
+def message_body(message: OutboxMessage) -> bytes:
     """The JSON document POSTed for an outbox message (the same bytes on every attempt)."""
     document = {
         "id": message.message_id,
@@ -325,17 +325,28 @@ class _Pipeline:
         pool: ThreadPoolExecutor,
         limit: int,
     ) -> None:
-        self.factory, self.settings, self.client, self.pool, self.limit = (
-            factory,
-            settings,
-            client,
-            pool,
-            limit,
-        )
+        self.factory = factory
+        self.settings = settings
+        self.client = client
+        self.pool = pool
+        self.limit = limit
         self.in_flight: set[Future[DeliveryResult | None]] = set()
 
     def has_room(self) -> bool:
         return len(self.in_flight) <= self.limit // 2
+
+    def turn(self, *, batch: int, poll_interval: float, stats: WorkerStats) -> bool:
+        """Fan out and claim when there is room, then record what finished; False when there was no work."""
+        progressed = False
+        if self.has_room():
+            with session_scope(self.factory) as session:
+                dispatched = fan_out(session, batch=batch)
+            stats.dispatched += dispatched
+            progressed = bool(self.claim_and_send()) or dispatched > 0
+        had_work = progressed or bool(self.in_flight)
+        # After new work, only pick up what is already done; otherwise wait for a slot to free up.
+        stats.add(self.collect(timeout=0 if progressed else poll_interval))
+        return had_work
 
     def claim_and_send(self) -> int:
         """Claim what the free slots can take (committed before any request); returns how many."""
@@ -413,36 +424,22 @@ def run_worker(
             while not stop.is_set():
                 total.cycles += 1
                 try:
-                    progressed = _step(factory, pipeline, batch=batch, total=total)
+                    had_work = pipeline.turn(batch=batch, poll_interval=poll_interval, stats=total)
                 except Exception:
                     if once:
                         raise
                     log.exception("webhook worker step failed; retrying after the poll interval")
                     stop.wait(poll_interval)
                     continue
-                if progressed:
-                    total.add(pipeline.collect(timeout=0))
-                elif pipeline.in_flight:
-                    total.add(pipeline.collect(timeout=poll_interval))
-                elif once:
-                    break
-                else:
+                if not had_work:
+                    if once:
+                        break
                     stop.wait(poll_interval)
             total.add(pipeline.collect(timeout=None))
     finally:
         if client is None:
             http.close()
     return total
-
-
-def _step(factory: sessionmaker[Session], pipeline: _Pipeline, *, batch: int, total: WorkerStats) -> bool:
-    """Fan out one batch and claim into the free slots; whether anything new happened."""
-    if not pipeline.has_room():
-        return False
-    with session_scope(factory) as session:
-        dispatched = fan_out(session, batch=batch)
-    total.dispatched += dispatched
-    return bool(dispatched) | bool(pipeline.claim_and_send())
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
