@@ -8,6 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.config import get_settings
@@ -83,3 +85,9 @@ def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     """Insert rows as one multi-row INSERT: one statement on the server, not one per row."""
     if rows:
         session.execute(insert(model).values(rows))
+
+
+def insert_ignoring_conflicts(session: Session, model: type[Any]) -> Any:
+    """An INSERT … ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite)."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(model).on_conflict_do_nothing()

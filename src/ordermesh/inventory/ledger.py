@@ -11,12 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
-from ordermesh.db import insert_rows
+from ordermesh.db import insert_ignoring_conflicts, insert_rows
 from ordermesh.errors import Conflict
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -167,19 +165,21 @@ def _create_level(session: Session, merchant_id: int, movement: Movement) -> boo
     """Create an empty level for a movement that adds stock; True if one now exists to update."""
     if movement.delta_on_hand < 0 or movement.delta_reserved < 0:
         return False
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    ensure_level(session, merchant_id=merchant_id, sku_id=movement.sku_id, location_id=movement.location_id)
+    return True
+
+
+def ensure_level(session: Session, *, merchant_id: int, sku_id: int, location_id: int) -> None:
+    """Create an all-zero level if there is none: it agrees with an empty ledger, so it needs no movement."""
     session.execute(
-        dialect_insert(InventoryLevel)
-        .values(
+        insert_ignoring_conflicts(session, InventoryLevel).values(
             merchant_id=merchant_id,
-            sku_id=movement.sku_id,
-            location_id=movement.location_id,
+            sku_id=sku_id,
+            location_id=location_id,
             on_hand=0,
             reserved=0,
             safety_stock=0,
             inbound=0,
             updated_at=utcnow(),
         )
-        .on_conflict_do_nothing()
     )
-    return True

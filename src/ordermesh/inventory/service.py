@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -20,7 +18,15 @@ from ordermesh.catalog.models import Sku
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.events.outbox import emit
 from ordermesh.inventory import MovementReason
-from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
+from ordermesh.inventory.ledger import (
+    LevelSnapshot,
+    Movement,
+    apply,
+    changed_events,
+    ensure_level,
+    record,
+    try_reserve,
+)
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location
 from ordermesh.locations.service import require_enabled_location
@@ -257,7 +263,7 @@ def set_safety_stock(
     _check_target(session, merchant_id, sku_id, location_id)
     previous = _locked_level(session, merchant_id, sku_id, location_id)
     if previous is None:
-        _insert_empty_level(session, merchant_id, sku_id, location_id)
+        ensure_level(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
     session.execute(
         update(InventoryLevel)
         .where(_level.merchant_id == merchant_id, _level.sku_id == sku_id, _level.location_id == location_id)
@@ -491,25 +497,6 @@ def _locked_level(session: Session, merchant_id: int, sku_id: int, location_id: 
         .with_for_update()
     ).first()
     return _Current(row.on_hand, row.reserved, row.safety_stock) if row else None
-
-
-def _insert_empty_level(session: Session, merchant_id: int, sku_id: int, location_id: int) -> None:
-    # An all-zero level agrees with an empty ledger, so it needs no movement.
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        dialect_insert(InventoryLevel)
-        .values(
-            merchant_id=merchant_id,
-            sku_id=sku_id,
-            location_id=location_id,
-            on_hand=0,
-            reserved=0,
-            safety_stock=0,
-            inbound=0,
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing()
-    )
 
 
 def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:

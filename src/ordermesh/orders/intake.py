@@ -20,13 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
-from ordermesh.db import insert_rows
+from ordermesh.db import insert_ignoring_conflicts, insert_rows
 from ordermesh.errors import FieldError, Invalid
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -254,9 +252,8 @@ def initial_facts(lines: list[OrderLine], reserved: list[Allocation]) -> OrderFa
 def insert_order(session: Session, order: Order) -> int:
     """Insert the order row; raises DuplicateOrder when its external id or idempotency key exists."""
     columns = {c.key: getattr(order, c.key) for c in Order.__table__.columns if c.key != "id"}
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     order_id = session.scalar(
-        dialect_insert(Order).values(**columns).on_conflict_do_nothing().returning(Order.__table__.c.id)
+        insert_ignoring_conflicts(session, Order).values(**columns).returning(Order.__table__.c.id)
     )
     if order_id is None:
         raise DuplicateOrder
