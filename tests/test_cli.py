@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.catalog.models import Sku
+from ordermesh.events.signing import verify_signature
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.orders.models import Order
 from tests.cli_support import keys_in, run, use_database
-from tests.world import World
+from tests.receiver import Receiver
+from tests.world import ADDRESS_NYC, World
 
 
 @pytest.fixture
@@ -164,12 +166,44 @@ def test_keys_create_refuses_what_cannot_be_scoped(cli_db: sessionmaker[Session]
     assert _count(cli_db, ApiKey) == before + 1
 
 
-def test_replay_puts_dead_deliveries_back(cli_db: sessionmaker[Session], world: World) -> None:
-    result = run("replay", "--status", "dead")
-    assert result.exit_code == 0, result.output
-    assert "0 deliveries back to pending" in result.output
+def test_worker_delivers_signed_webhooks_and_replay_sends_them_again(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    secret = "whsec_cli-test-secret-0123456789"
+    with Receiver() as receiver:
+        subscription = client.post(
+            "/v1/webhook-subscriptions",
+            headers=world.acme,
+            json={"url": receiver.url("/hooks"), "events": ["order.created"], "secret": secret},
+        )
+        assert subscription.status_code == 201, subscription.text
+        order = client.post("/v1/orders", headers=world.acme, json=_order("CLI-1"))
+        assert order.status_code == 201, order.text
+
+        result = run("worker", "--once")
+        assert result.exit_code == 0, result.output
+        assert "delivered 1" in result.output
+        (request,) = receiver.delivered("/hooks")
+        assert request.json()["data"]["order_id"] == order.json()["id"]
+        assert verify_signature(secret, request.headers["x-ordermesh-signature"], request.body)
+
+        assert run("replay").exit_code == 0  # dead ones by default: there are none
+        replayed = run("replay", "--status", "delivered")
+        assert replayed.exit_code == 0 and "1 deliveries back to pending" in replayed.output
+        assert run("worker", "--once").exit_code == 0
+        assert receiver.delivered_message_ids("/hooks") == [request.message_id] * 2
+
     wrong = run("replay", "--status", "pending")
     assert wrong.exit_code == 1 and "dead or delivered" in wrong.output
+
+
+def _order(external_id: str) -> dict[str, object]:
+    return {
+        "external_id": external_id,
+        "currency": "USD",
+        "shipping_address": ADDRESS_NYC,
+        "lines": [{"sku": "TSHIRT", "quantity": 1, "unit_price": "20.00"}],
+    }
 
 
 def test_movements_of_a_demo_are_all_through_the_ledger(cli_db: sessionmaker[Session]) -> None:

@@ -277,16 +277,19 @@ def worker(
         err_console.print(f"stopping on {signal.Signals(signum).name}: finishing the deliveries in flight")
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    stats = run_worker(
-        get_sessionmaker(),
-        once=once,
-        stop=stop,
-        poll_interval=poll_interval,
-        concurrency=concurrency,
-        settings=settings,
-    )
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stats = run_worker(
+            get_sessionmaker(),
+            once=once,
+            stop=stop,
+            poll_interval=poll_interval,
+            concurrency=concurrency,
+            settings=settings,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     summary = ", ".join(f"{name} {value}" for name, value in stats.as_dict().items())
     console.print(f"worker stopped: {summary}")
 
