@@ -86,6 +86,14 @@ def outbox_ids(factory: sessionmaker[Session], merchant_id: int, topic: str | No
         return set(session.scalars(statement))
 
 
+def _wait_until(condition: Callable[[], bool], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
 def deliveries(factory: sessionmaker[Session]) -> list[WebhookDelivery]:
     with factory() as session:
         return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
@@ -452,6 +460,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     second = _start_worker(url, log, lease=4, timeout=3)
     try:
         receiver.wait_for(lambda r: set(r.delivered_message_ids()) == expected, timeout=20)
+        # The receiver has them all; wait for the worker to have recorded them all too (a slow machine
+        # may let a lease lapse, and then the message is rightly sent once more).
+        _wait_until(lambda: {d.status for d in deliveries(session_factory)} == {"delivered"}, timeout=30)
     finally:
         second.send_signal(signal.SIGTERM)
         exit_code = second.wait(timeout=15)
