@@ -40,6 +40,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.auth import create_api_key
@@ -136,7 +137,9 @@ class StatementCount:
     statements: int
     transactions: int
     checkouts: int  # each pooled checkout costs one unseen pre-ping round trip (pool_pre_ping)
+    compiled: int = 0  # statements SQLAlchemy compiled afresh (not served from its statement cache)
     first_order_sql: list[str] = field(default_factory=list)
+    uncached_sql: list[str] = field(default_factory=list)  # compiled afresh in the last (warm) order
 
     @property
     def per_order(self) -> float:
@@ -484,10 +487,20 @@ def measure_statements(engine: Engine, *, api_key: str, run_tag: str, orders: in
     from ordermesh.app import create_app
 
     current: list[str] = []
-    counts = {"transactions": 0, "checkouts": 0}
+    uncached: list[str] = []
+    counts = {"transactions": 0, "checkouts": 0, "compiled": 0}
 
-    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def on_statement(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
         current.append(statement)
+        if (
+            context is not None
+            and context.compiled is not None
+            and context.cache_hit is not CacheStats.CACHE_HIT
+        ):
+            counts["compiled"] += 1
+            uncached.append(statement)
 
     def on_commit(_conn: Any) -> None:
         counts["transactions"] += 1
@@ -505,9 +518,10 @@ def measure_statements(engine: Engine, *, api_key: str, run_tag: str, orders: in
     headers = {"Authorization": f"Bearer {api_key}"}
     result = StatementCount(orders=0, failures=0, statements=0, transactions=0, checkouts=0)
     with TestClient(app, raise_server_exceptions=False) as client:
-        counts.update(transactions=0, checkouts=0)  # the app's startup is not an order
+        counts.update(transactions=0, checkouts=0, compiled=0)  # the app's startup is not an order
         for n in range(orders):
             current.clear()
+            uncached.clear()
             response = client.post("/v1/orders", json=order_body(f"S-{run_tag}-{n}", rng), headers=headers)
             if response.status_code not in (200, 201):
                 result.failures += 1
@@ -518,7 +532,9 @@ def measure_statements(engine: Engine, *, api_key: str, run_tag: str, orders: in
             result.statements += len(current)
             if not result.first_order_sql:
                 result.first_order_sql = list(current)
+            result.uncached_sql = list(uncached)
     result.transactions, result.checkouts = counts["transactions"], counts["checkouts"]
+    result.compiled = counts["compiled"]
     return result
 
 
@@ -694,7 +710,8 @@ def print_summary(
         (
             "  also per order",
             f"{statements.transactions / max(statements.orders, 1):.2f} transactions, "
-            f"{statements.checkouts / max(statements.orders, 1):.2f} pool checkouts (pre-ping round trips)",
+            f"{statements.checkouts / max(statements.orders, 1):.2f} pool checkouts (pre-ping round trips), "
+            f"{statements.compiled / max(statements.orders, 1):.2f} statements compiled afresh",
         ),
         ("pgbench tps", "skipped" if pgbench_tps is None else f"{pgbench_tps:.1f}  (TPC-B, scale 10)"),
         (
@@ -714,6 +731,9 @@ def print_summary(
         print(f"\n-- the {len(statements.first_order_sql)} statements of the first 3-line order --")
         for number, statement in enumerate(statements.first_order_sql, 1):
             print(f"[{number}] {' '.join(statement.split())}")
+        print(f"\n-- compiled afresh by SQLAlchemy in the last order: {len(statements.uncached_sql)} --")
+        for statement in statements.uncached_sql:
+            print(f"  {' '.join(statement.split())[:100]}")
     return (
         errors == 0
         and lost_ok
