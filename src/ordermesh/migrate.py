@@ -19,8 +19,8 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision`."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at `url` to `revision` (by default every head: features add their own branches)."""
     engine = make_engine(url, pool_size=1)
     with engine.begin() as connection:
         config = alembic_config(url)
