@@ -1,0 +1,1 @@
+"""Sales channels: orders in from each storefront, stock and tracking numbers back out."""

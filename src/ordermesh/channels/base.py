@@ -1,0 +1,69 @@
+"""What every connector maps a channel's order into, before Ordermesh takes it in. Pure data.
+
+A connector module (shopify.py, amazon.py, walmart.py, woocommerce.py, csv) turns the channel's own
+payload into a `ChannelOrder`: money as Decimal with its currency (parsed from strings, never floats),
+the channel's ids kept, addresses in one shape. Anything it cannot map raises `MappingError` naming the
+field of the payload at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class MappingError(ValueError):
+    """A channel payload that cannot be mapped; `field` is the payload path at fault (e.g. line_items.0.price)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChannelAddress:
+    name: str
+    address1: str
+    city: str
+    postal_code: str
+    country: str  # ISO 3166-1 alpha-2
+    address2: str | None = None
+    region: str | None = None
+    company: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelLine:
+    channel_sku: str  # the channel's identifier for the item (SellerSKU, sku, variant sku ...)
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    external_line_id: str | None = None
+    channel_item_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"variant_id": "...", "asin": "..."}
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    external_id: str  # the channel's order id, the idempotency key of intake
+    number: str  # what the merchant and the customer call it (#1001, 112-..., PO number)
+    currency: str  # ISO 4217
+    placed_at: datetime  # timezone-aware UTC
+    lines: list[ChannelLine]
+    shipping_address: ChannelAddress
+    billing_address: ChannelAddress | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    shipping_total: Decimal = Decimal(0)
+    service_level: str = "standard"
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    cancelled: bool = False
+    status: str | None = None  # the channel's own status word, for rules such as Amazon's Pending
+    raw: dict[str, Any] = field(default_factory=dict)  # the payload as received, stored for audit
