@@ -81,13 +81,25 @@ def is_retryable(error: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """Insert rows as one multi-row INSERT: one statement on the server, not one per row."""
-    if rows:
-        session.execute(insert(model).values(rows))
+def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows in one statement on the server; their new ids, in the order of `rows`.
+
+    An executemany with RETURNING is batched by SQLAlchemy into one multi-row INSERT whose compiled form
+    is cached (a statement built with .values(rows) would be compiled afresh on every call).
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, rows))
 
 
 def insert_ignoring_conflicts(session: Session, model: type[Any]) -> Any:
     """An INSERT … ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite)."""
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return dialect_insert(model).on_conflict_do_nothing()
+    return _insert_ignoring_conflicts(session.get_bind().dialect.name, model.__table__)
+
+
+@lru_cache
+def _insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return dialect_insert(table).on_conflict_do_nothing()

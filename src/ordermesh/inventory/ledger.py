@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -49,6 +49,21 @@ def lock_order(movement: Movement) -> tuple[int, int]:
     return (movement.location_id, movement.sku_id)
 
 
+_level = InventoryLevel.__table__.c
+# Built once: the hot path of order intake runs it for every line (see try_reserve).
+_RESERVE = (
+    update(InventoryLevel.__table__)
+    .where(
+        _level.merchant_id == bindparam("p_merchant"),
+        _level.sku_id == bindparam("p_sku"),
+        _level.location_id == bindparam("p_location"),
+        _level.on_hand - _level.reserved - _level.safety_stock >= bindparam("p_quantity"),
+    )
+    .values(reserved=_level.reserved + bindparam("p_quantity"), updated_at=bindparam("p_now"))
+    .returning(_level.on_hand, _level.reserved, _level.safety_stock)
+)
+
+
 def try_reserve(
     session: Session, *, merchant_id: int, sku_id: int, location_id: int, quantity: int
 ) -> LevelSnapshot | None:
@@ -56,18 +71,15 @@ def try_reserve(
 
     The caller records the matching `reserve` movement with `record` in the same transaction.
     """
-    level = InventoryLevel.__table__.c
     row = session.execute(
-        update(InventoryLevel)
-        .where(
-            level.merchant_id == merchant_id,
-            level.sku_id == sku_id,
-            level.location_id == location_id,
-            level.on_hand - level.reserved - level.safety_stock >= quantity,
-        )
-        .values(reserved=level.reserved + quantity, updated_at=utcnow())
-        .returning(level.on_hand, level.reserved, level.safety_stock)
-        .execution_options(synchronize_session=False)
+        _RESERVE,
+        {
+            "p_merchant": merchant_id,
+            "p_sku": sku_id,
+            "p_location": location_id,
+            "p_quantity": quantity,
+            "p_now": utcnow(),
+        },
     ).first()
     if row is None:
         return None

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -85,8 +85,7 @@ def request_fingerprint(data: OrderCreate) -> str:
     return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
 
 
-def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> dict[str, SkuStock]:
-    """The SKUs of the order with what each active, enabled location has available (one query)."""
+def _stock_query() -> Select[Any]:
     sku, level, location, enabled = (
         Sku.__table__.c,
         InventoryLevel.__table__,
@@ -98,7 +97,7 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
         enabled,
         and_(enabled.c.location_id == level.c.location_id, enabled.c.merchant_id == level.c.merchant_id),
     )
-    rows = session.execute(
+    return (
         select(
             sku.id,
             sku.code,
@@ -115,8 +114,17 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
                 and_(level.c.sku_id == sku.id, level.c.merchant_id == sku.merchant_id, available > 0),
             )
         )
-        .where(sku.merchant_id == merchant_id, sku.code.in_(set(codes)))
-    ).all()
+        .where(sku.merchant_id == bindparam("p_merchant"), sku.code.in_(bindparam("p_codes", expanding=True)))
+    )
+
+
+# Built once: every order runs it, and a prebuilt statement skips construction and cache-key work.
+STOCK_QUERY = _stock_query()
+
+
+def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> dict[str, SkuStock]:
+    """The SKUs of the order with what each active, enabled location has available (one query)."""
+    rows = session.execute(STOCK_QUERY, {"p_merchant": merchant_id, "p_codes": sorted(set(codes))}).all()
     stock: dict[str, SkuStock] = {}
     for row in rows:
         entry = stock.setdefault(row.code, SkuStock(row.id, row.active, []))
@@ -251,10 +259,8 @@ def initial_facts(lines: list[OrderLine], reserved: list[Allocation]) -> OrderFa
 
 def insert_order(session: Session, order: Order) -> int:
     """Insert the order row; raises DuplicateOrder when its external id or idempotency key exists."""
-    columns = {c.key: getattr(order, c.key) for c in Order.__table__.columns if c.key != "id"}
-    order_id = session.scalar(
-        insert_ignoring_conflicts(session, Order).values(**columns).returning(Order.__table__.c.id)
-    )
+    statement = insert_ignoring_conflicts(session, Order).returning(Order.__table__.c.id)
+    order_id = session.scalar(statement, _row(order))
     if order_id is None:
         raise DuplicateOrder
     return order_id
@@ -273,7 +279,7 @@ def record_order(
 ) -> OrderOut:
     """Write the order's lines, fulfillment orders, ledger rows, timeline and outbox messages."""
     line_by_no = {line.line_no: line for line in lines}
-    line_ids = _insert_returning_ids(session, OrderLine, [_row(line, order_id=order.id) for line in lines])
+    line_ids = insert_rows(session, OrderLine, [_row(line, order_id=order.id) for line in lines])
     for line, line_id in zip(lines, line_ids, strict=True):
         line.id, line.order_id = line_id, order.id
 
@@ -289,7 +295,7 @@ def record_order(
         )
         for location_id in location_ids
     ]
-    fo_ids = _insert_returning_ids(session, FulfillmentOrder, [_row(fo) for fo in fulfillment_orders])
+    fo_ids = insert_rows(session, FulfillmentOrder, [_row(fo) for fo in fulfillment_orders])
     fo_by_location = {}
     for fo, fo_id in zip(fulfillment_orders, fo_ids, strict=True):
         fo.id = fo_id
@@ -332,13 +338,6 @@ def _row(instance: Any, **overrides: Any) -> dict[str, Any]:
     row = {c.key: getattr(instance, c.key) for c in instance.__table__.columns if c.key != "id"}
     row.update(overrides)
     return row
-
-
-def _insert_returning_ids(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    statement = insert(model).returning(model.__table__.c.id, sort_by_parameter_order=True)
-    return list(session.scalars(statement, rows))
 
 
 def _timeline(
