@@ -1,0 +1,317 @@
+"""The contract between the channel framework and each connector (shopify, amazon, walmart, woocommerce).
+
+A connector knows one channel's API and nothing of our database. The framework (service.py, sync.py,
+worker.py) owns transactions, idempotency, retries, rate limits and dead letters; it calls a connector to:
+
+- map a payload into a `ChannelOrder` (pure: `map_order`),
+- verify a signed webhook and name its topic and event id (`verify_webhook`, `webhook_event`),
+- pull orders changed since a time, page by page, through the `ChannelHttp` it is given (`pull_orders`),
+- build the HTTP requests that push a stock figure or a shipment (`inventory_requests`,
+  `fulfillment_requests`) and, for channels that want it, acknowledge an imported order
+  (`acknowledge_requests`). The framework sends them later, from the worker, outside any transaction.
+
+Connectors register themselves in `CONNECTORS` (see `register`) under their kind, and the framework looks
+them up with `connector_for(kind)`. Pull-only channels (Amazon, Walmart) return False from
+`verify_webhook`; channels without acknowledgements return [] from `acknowledge_requests`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
+
+from ordermesh.base import utcnow
+from ordermesh.channels.base import ChannelOrder, MappingError
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A connected channel as a connector sees it: decrypted credentials, never a database row."""
+
+    channel_id: int
+    merchant_id: int
+    kind: str
+    base_url: str  # no trailing slash; the real service by default, 127.0.0.1 in tests
+    credentials: Mapping[str, str]  # decrypted: api tokens, client secrets, webhook secrets ...
+    settings: Mapping[str, Any] = field(default_factory=dict)  # non-secret: shopify location_id, ...
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Our SKU as the channel knows it (a channel listing)."""
+
+    sku_code: str  # ours
+    channel_sku: str  # the channel's: Shopify variant sku, Amazon SellerSKU, Walmart sku, Woo sku
+    # The channel's ids: Shopify inventory_item_id / variant_id, Amazon asin, Woo product_id /
+    # variation_id ...
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FulfilledLine:
+    channel_sku: str
+    quantity: int
+    external_line_id: str | None = None  # the channel's line id when the order came from the channel
+    external_ids: Mapping[str, str] = field(default_factory=dict)  # the listing's ids, if mapped
+
+
+@dataclass(frozen=True)
+class FulfillmentPush:
+    """A shipment to report to the channel the order came from."""
+
+    order_external_id: str  # the channel's order id
+    order_number: str
+    tracking_number: str
+    carrier: str
+    lines: list[FulfilledLine]
+    shipped_at: datetime
+    tracking_url: str | None = None
+    raw_order: Mapping[str, Any] = field(default_factory=dict)  # the order payload as received
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """One HTTP call the worker will make; `path` is relative to the channel's base_url."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    content: bytes | None = None  # a raw body instead of json (e.g. form-encoded token requests)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    topic: str  # normalised: "orders/create", "orders/updated", "orders/cancelled" (or the channel's own)
+    event_id: str | None  # the delivery's id, for deduplication; None when the channel sends none
+
+
+@dataclass(frozen=True)
+class PulledOrder:
+    """One order of a pull: mapped, or the error that stopped its mapping (recorded on the channel)."""
+
+    external_id: str
+    order: ChannelOrder | None
+    error: MappingError | None = None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: `rate` requests per second on average, `burst` at once (Shopify REST: 2/s, 40)."""
+
+    rate: float
+    burst: int
+
+
+class ChannelHttpError(Exception):
+    """A channel answered with an error status (or not at all); `retry_after` in seconds when it said."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying again: no answer, 429, 408 or a server error. Other 4xx will not get better."""
+        return self.status_code is None or self.status_code in (408, 429) or self.status_code >= 500
+
+
+class TokenBucket:
+    """Blocks until a request may go, so that one channel is never sent more than its limit."""
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._tokens = float(limit.burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def delay(self) -> float:
+        """Take a token; the seconds to wait before using it (0 when one was there)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.limit.burst, self._tokens + (now - self._stamp) * self.limit.rate)
+            self._stamp = now
+            self._tokens -= 1
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.limit.rate
+
+    def acquire(self) -> None:
+        wait = self.delay()
+        if wait > 0:
+            time.sleep(wait)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - utcnow()).total_seconds(), 0.0)
+
+
+class ChannelHttp:
+    """HTTP to one channel: its base URL, its connector's auth headers, its rate limit, errors raised.
+
+    Every call waits for the channel's token bucket; a non-2xx answer raises ChannelHttpError carrying
+    the status and Retry-After, which the caller (a pull, or the worker's retry schedule) respects.
+    """
+
+    def __init__(
+        self,
+        config: ChannelConfig,
+        connector: Connector,
+        *,
+        client: httpx.Client,
+        bucket: TokenBucket,
+    ) -> None:
+        self.config = config
+        self.connector = connector
+        self.client = client
+        self.bucket = bucket
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.config.base_url + path
+
+    def send(self, request: OutboundRequest, *, authorize: bool = True) -> httpx.Response:
+        """Make one call; raises ChannelHttpError for a non-2xx answer or none at all."""
+        headers = dict(request.headers or {})
+        if authorize:
+            headers.update(self.connector.auth_headers(self))
+        self.bucket.acquire()
+        try:
+            response = self.client.request(
+                request.method,
+                self.url(request.path),
+                json=request.json if request.content is None else None,
+                content=request.content,
+                params=dict(request.params) if request.params else None,
+                headers=headers,
+            )
+        except httpx.HTTPError as error:
+            raise ChannelHttpError(f"{type(error).__name__}: {error}") from error
+        if response.status_code >= 400:
+            raise ChannelHttpError(
+                f"HTTP {response.status_code}: {response.text[:300]}",
+                status_code=response.status_code,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        return response
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What each channel module provides (one instance per kind, shared by threads: keep it stateless,
+    or guard its caches, e.g. an access token per channel id, with a lock)."""
+
+    kind: ClassVar[str]  # "shopify", "amazon", "walmart", "woocommerce"
+    default_base_url: ClassVar[str]  # the real service, e.g. "https://sellingpartnerapi-na.amazon.com"
+    rate_limit: ClassVar[RateLimit]  # the channel's documented limit
+    credential_fields: ClassVar[tuple[str, ...]]  # required keys of ChannelConfig.credentials
+
+    def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
+        """The channel's order document (as received or as its API returns it) -> ChannelOrder.
+
+        Pure; raises MappingError(field, message) naming the payload path at fault.
+        """
+        ...
+
+    def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
+        """Headers that authorise a call (may fetch and cache a token through `http.send(...,
+        authorize=False)`, e.g. Login with Amazon)."""
+        ...
+
+    def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when the raw body is signed with one of the channel's current webhook secrets.
+
+        `headers` keys are lower-case. Compare in constant time (hmac.compare_digest). The framework
+        passes the rotated-out secret too, as config.credentials["previous_webhook_secret"], while its
+        grace period lasts. Pull-only channels return False.
+        """
+        ...
+
+    def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
+        """The topic and delivery id of a verified webhook, from its headers (keys lower-case)."""
+        ...
+
+    def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
+        """Every order created or updated since `since`, following the channel's paging to the end.
+
+        Network only (no database); a mapping failure of one order is yielded as PulledOrder(error=...),
+        it does not stop the pull. HTTP failures raise ChannelHttpError.
+        """
+        ...
+
+    def inventory_requests(
+        self, config: ChannelConfig, listing: Listing, quantity: int
+    ) -> list[OutboundRequest]:
+        """The calls that set the listing's sellable quantity on the channel to `quantity`."""
+        ...
+
+    def fulfillment_requests(self, config: ChannelConfig, push: FulfillmentPush) -> list[OutboundRequest]:
+        """The calls that tell the channel an order (or part of it) shipped, with tracking."""
+        ...
+
+    def acknowledge_requests(self, config: ChannelConfig, order: ChannelOrder) -> list[OutboundRequest]:
+        """Calls to make once an order is imported (Walmart acknowledges); [] for most channels."""
+        ...
+
+
+CONNECTORS: dict[str, Connector] = {}
+
+
+def register(connector: Connector) -> Connector:
+    """Make a connector available to the framework under its kind (call at module import)."""
+    CONNECTORS[connector.kind] = connector
+    return connector
+
+
+def connector_for(kind: str) -> Connector:
+    """The connector of a channel kind; importing the channel modules registers them."""
+    load_connectors()
+    connector = CONNECTORS.get(kind)
+    if connector is None:
+        raise LookupError(f"no connector for channel kind {kind!r}")
+    return connector
+
+
+CONNECTOR_MODULES = ("shopify", "amazon", "walmart", "woocommerce")
+_load_lock = threading.Lock()
+_loaded: list[bool] = []  # set once every present module has been imported
+
+
+def load_connectors() -> None:
+    """Import every connector module that exists (each registers itself); once per process."""
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            for name in CONNECTOR_MODULES:
+                _import_if_present(f"ordermesh.channels.{name}")
+            _loaded.append(True)
+
+
+def _import_if_present(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != module:  # a module that exists but fails to import is a real error
+            raise
