@@ -2,6 +2,17 @@
 
 from ordermesh.base import Base
 from ordermesh.catalog.models import Sku
+from ordermesh.channels.models import (
+    Channel,
+    ChannelError,
+    ChannelEvent,
+    ChannelFeed,
+    ChannelFeedSeen,
+    ChannelListing,
+    ChannelLocation,
+    ChannelOrder,
+    ChannelPush,
+)
 from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubscription
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
@@ -18,6 +29,15 @@ from ordermesh.orders.models import (
 __all__ = [
     "ApiKey",
     "Base",
+    "Channel",
+    "ChannelError",
+    "ChannelEvent",
+    "ChannelFeed",
+    "ChannelFeedSeen",
+    "ChannelListing",
+    "ChannelLocation",
+    "ChannelOrder",
+    "ChannelPush",
     "FulfillmentOrder",
     "FulfillmentOrderLine",
     "InventoryLevel",
