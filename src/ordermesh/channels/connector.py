@@ -87,6 +87,9 @@ class OutboundRequest:
     params: Mapping[str, str] | None = None
     headers: Mapping[str, str] | None = None
     content: bytes | None = None  # a raw body instead of json (e.g. form-encoded token requests)
+    # Calls that depend on this one's answer (e.g. Shopify: read the fulfillment orders, then fulfil
+    # them); the worker sends them next, in order, as part of the same push.
+    follow_up: Callable[[httpx.Response], list[OutboundRequest]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

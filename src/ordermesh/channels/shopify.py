@@ -1,0 +1,323 @@
+"""Shopify: orders in by webhook (orders/create, orders/updated, orders/cancelled) and by a paginated pull;
+stock out with inventory_levels/set, shipments out as fulfillments with tracking_info (REST Admin API).
+
+Credentials: `access_token` (X-Shopify-Access-Token) and `webhook_secret` (the app's client secret that
+signs webhooks). Settings: `location_id` (the Shopify location whose stock Ordermesh sets) and
+`api_version` (default below).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+
+from ordermesh.channels.base import ChannelAddress, ChannelLine, ChannelOrder, MappingError
+from ordermesh.channels.connector import (
+    ChannelConfig,
+    ChannelHttp,
+    FulfillmentPush,
+    Listing,
+    OutboundRequest,
+    PulledOrder,
+    RateLimit,
+    WebhookEvent,
+    register,
+)
+from ordermesh.channels.payload import (
+    amount,
+    country,
+    currency,
+    loads,
+    quantity,
+    required_text,
+    text,
+    utc_from_iso,
+)
+from ordermesh.money import minor_units
+
+API_VERSION = "2024-07"
+PAGE_SIZE = 250
+NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="?next"?')
+SERVICE_LEVELS = {"overnight": "overnight", "next day": "overnight", "two day": "two_day", "2 day": "two_day",
+                  "express": "expedited", "expedited": "expedited", "priority": "expedited"}  # fmt: skip
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Shopify-Hmac-Sha256 value of a body: base64 of its HMAC-SHA256 under the secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class ShopifyConnector:
+    kind: ClassVar[str] = "shopify"
+    default_base_url: ClassVar[str] = "https://your-store.myshopify.com"
+    # REST Admin API: a leaky bucket of 40 requests that drains at 2 per second.
+    rate_limit: ClassVar[RateLimit] = RateLimit(rate=2.0, burst=40)
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token", "webhook_secret")
+
+    # -- orders in -------------------------------------------------------------------------------------
+
+    def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
+        """A Shopify Order resource (webhook body or REST `order`) -> ChannelOrder."""
+        order = payload.get("order", payload) if isinstance(payload.get("order"), Mapping) else payload
+        code = currency(order.get("currency"), "currency")
+        items = order.get("line_items")
+        if not isinstance(items, list) or not items:
+            raise MappingError("line_items", "the order has no line items")
+        lines = [_line(item, f"line_items.{n}", code) for n, item in enumerate(items)]
+        lines = _spread(lines, order, code)
+        shipping = order.get("shipping_address")
+        if not isinstance(shipping, Mapping):
+            raise MappingError("shipping_address", "missing")
+        customer = order.get("customer") if isinstance(order.get("customer"), Mapping) else {}
+        billing = order.get("billing_address")
+        shipping_lines = order.get("shipping_lines") or []
+        return ChannelOrder(
+            external_id=required_text(order.get("id"), "id"),
+            number=text(order.get("name"), "name", required=False)
+            or required_text(order.get("order_number"), "order_number"),
+            currency=code,
+            placed_at=utc_from_iso(order.get("processed_at") or order.get("created_at"), "created_at"),
+            lines=lines,
+            shipping_address=_address(shipping, "shipping_address"),
+            billing_address=_address(billing, "billing_address") if isinstance(billing, Mapping) else None,
+            customer_name=_full_name(customer) or _full_name(shipping),
+            customer_email=text(order.get("email") or order.get("contact_email"), "email", required=False),
+            customer_phone=text(order.get("phone"), "phone", required=False),
+            shipping_total=_shipping_total(shipping_lines, code),
+            service_level=_service_level(shipping_lines),
+            tags=[tag.strip() for tag in str(order.get("tags") or "").split(",") if tag.strip()],
+            notes=text(order.get("note"), "note", required=False),
+            cancelled=order.get("cancelled_at") is not None,
+            status=text(order.get("financial_status"), "financial_status", required=False),
+            raw=dict(payload),
+        )
+
+    def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        given = headers.get("x-shopify-hmac-sha256")
+        if not given:
+            return False
+        secrets = [config.credentials.get(k) for k in ("webhook_secret", "previous_webhook_secret")]
+        # Every candidate is compared (constant time each), so timing does not tell which one matched.
+        matches = [hmac.compare_digest(sign(secret, body), given) for secret in secrets if secret]
+        return any(matches)
+
+    def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
+        event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
+        return WebhookEvent(topic=headers.get("x-shopify-topic", ""), event_id=event_id)
+
+    def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
+        return {"X-Shopify-Access-Token": http.config.credentials["access_token"]}
+
+    def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
+        """Orders updated since `since`, following the Link header's page_info to the last page."""
+        request: OutboundRequest | None = OutboundRequest(
+            "GET",
+            f"{_api(http.config)}/orders.json",
+            params={"status": "any", "limit": str(PAGE_SIZE), "updated_at_min": since.isoformat()},
+        )
+        while request is not None:
+            response = http.send(request)
+            for document in loads(response.content).get("orders", []):
+                yield _pulled(self, document)
+            following = next_page_url(response.headers.get("link"))
+            request = OutboundRequest("GET", following) if following else None
+
+    # -- stock and shipments out -------------------------------------------------------------------------
+
+    def inventory_requests(
+        self, config: ChannelConfig, listing: Listing, quantity: int
+    ) -> list[OutboundRequest]:
+        item = listing.external_ids.get("inventory_item_id")
+        location = config.settings.get("location_id")
+        if not item:
+            raise MappingError("external_ids.inventory_item_id", f"listing {listing.channel_sku} has none")
+        if not location:
+            raise MappingError("settings.location_id", "the channel has no Shopify location id")
+        body = {"location_id": _id(location), "inventory_item_id": _id(item), "available": quantity}
+        return [OutboundRequest("POST", f"{_api(config)}/inventory_levels/set.json", json=body)]
+
+    def fulfillment_requests(self, config: ChannelConfig, push: FulfillmentPush) -> list[OutboundRequest]:
+        """Read the order's fulfillment orders, then fulfil the shipped lines with tracking_info."""
+        tracking = {"number": push.tracking_number, "company": push.carrier}
+        if push.tracking_url:
+            tracking["url"] = push.tracking_url
+        shipped = {line.external_line_id: line.quantity for line in push.lines if line.external_line_id}
+
+        def fulfil(response: httpx.Response) -> list[OutboundRequest]:
+            groups = _fulfillment_groups(loads(response.content).get("fulfillment_orders", []), shipped)
+            body = {
+                "fulfillment": {
+                    "line_items_by_fulfillment_order": groups,
+                    "tracking_info": tracking,
+                    "notify_customer": True,
+                }
+            }
+            return [OutboundRequest("POST", f"{_api(config)}/fulfillments.json", json=body)]
+
+        path = f"{_api(config)}/orders/{push.order_external_id}/fulfillment_orders.json"
+        return [OutboundRequest("GET", path, follow_up=fulfil)]
+
+    def acknowledge_requests(self, config: ChannelConfig, order: ChannelOrder) -> list[OutboundRequest]:
+        return []
+
+
+def next_page_url(link: str | None) -> str | None:
+    """The rel="next" URL of a Link header (cursor pagination with page_info), if any."""
+    match = NEXT_LINK.search(link or "")
+    return match.group(1) if match else None
+
+
+def _api(config: ChannelConfig) -> str:
+    return f"/admin/api/{config.settings.get('api_version', API_VERSION)}"
+
+
+def _id(value: Any) -> int | str:
+    text_value = str(value)
+    return int(text_value) if text_value.isdigit() else text_value
+
+
+def _pulled(connector: ShopifyConnector, document: Mapping[str, Any]) -> PulledOrder:
+    external_id = str(document.get("id", ""))
+    try:
+        return PulledOrder(external_id, connector.map_order(document))
+    except MappingError as error:
+        return PulledOrder(external_id, None, error)
+
+
+def _fulfillment_groups(
+    fulfillment_orders: Sequence[Mapping[str, Any]], shipped: dict[str, int]
+) -> list[Any]:
+    """The fulfillment order lines that carry the shipped order lines, quantities capped to what is open."""
+    remaining = dict(shipped)
+    groups = []
+    for fo in fulfillment_orders:
+        if fo.get("status") not in (None, "open", "in_progress"):
+            continue
+        items = []
+        for item in fo.get("line_items", []):
+            line_id = str(item.get("line_item_id"))
+            take = min(
+                remaining.get(line_id, 0), int(item.get("fulfillable_quantity", item.get("quantity", 0)))
+            )
+            if take > 0:
+                items.append({"id": item["id"], "quantity": take})
+                remaining[line_id] -= take
+        if items:
+            groups.append({"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": items})
+    if not groups:
+        raise MappingError("fulfillment_orders", "no open fulfillment order carries the shipped lines")
+    return groups
+
+
+def _line(item: Any, path: str, code: str) -> ChannelLine:
+    if not isinstance(item, Mapping):
+        raise MappingError(path, "not an object")
+    ids = {k: str(item[k]) for k in ("variant_id", "product_id") if item.get(k) is not None}
+    sku = text(item.get("sku"), f"{path}.sku", required=False)
+    if sku is None and "variant_id" not in ids:
+        raise MappingError(f"{path}.sku", "neither a SKU nor a variant id")
+    discounts = item.get("discount_allocations")
+    if discounts:
+        discount = sum(
+            (amount(d.get("amount"), f"{path}.discount_allocations") for d in discounts), Decimal(0)
+        )
+    else:
+        discount = amount(item.get("total_discount") or "0", f"{path}.total_discount")
+    taxes = item.get("tax_lines") or []
+    tax = sum(
+        (amount(t.get("price"), f"{path}.tax_lines.{n}.price") for n, t in enumerate(taxes)), Decimal(0)
+    )
+    return ChannelLine(
+        channel_sku=sku or f"variant:{ids['variant_id']}",
+        quantity=quantity(item.get("quantity"), f"{path}.quantity"),
+        unit_price=_money(amount(item.get("price"), f"{path}.price"), code, f"{path}.price"),
+        discount=discount,
+        tax=tax,
+        external_line_id=text(item.get("id"), f"{path}.id", required=False),
+        channel_item_ids=ids,
+        title=text(item.get("title"), f"{path}.title", required=False),
+    )
+
+
+def _money(value: Decimal, code: str, field: str) -> Decimal:
+    step = Decimal(1).scaleb(-minor_units(code))
+    if value != value.quantize(step):
+        raise MappingError(field, f"{code} amounts have at most {minor_units(code)} decimals")
+    return value.quantize(step)
+
+
+def _spread(lines: list[ChannelLine], order: Mapping[str, Any], code: str) -> list[ChannelLine]:
+    """Older payloads give tax and discounts only for the whole order: share them over the lines by value,
+    so that the order's total stays Shopify's."""
+    total_tax = amount(order.get("total_tax") or "0", "total_tax")
+    total_discount = amount(order.get("total_discounts") or "0", "total_discounts")
+    if all(line.tax == 0 for line in lines) and total_tax:
+        lines = _shared(lines, total_tax, code, "tax")
+    if all(line.discount == 0 for line in lines) and total_discount:
+        lines = _shared(lines, total_discount, code, "discount")
+    return lines
+
+
+def _shared(lines: list[ChannelLine], total: Decimal, code: str, attribute: str) -> list[ChannelLine]:
+    from dataclasses import replace
+
+    step = Decimal(1).scaleb(-minor_units(code))
+    values = [line.unit_price * line.quantity for line in lines]
+    whole = sum(values, Decimal(0)) or Decimal(1)
+    shares = [(total * value / whole).quantize(step) for value in values]
+    shares[-1] += total - sum(shares, Decimal(0))  # the rounding remainder goes to the last line
+    return [replace(line, **{attribute: share}) for line, share in zip(lines, shares, strict=True)]
+
+
+def _address(address: Mapping[str, Any], path: str) -> ChannelAddress:
+    name = _full_name(address) or text(address.get("company"), f"{path}.company", required=False)
+    return ChannelAddress(
+        name=name or "",
+        address1=required_text(address.get("address1"), f"{path}.address1"),
+        address2=text(address.get("address2"), f"{path}.address2", required=False),
+        city=required_text(address.get("city"), f"{path}.city"),
+        region=text(
+            address.get("province_code") or address.get("province"), f"{path}.province", required=False
+        ),
+        postal_code=required_text(address.get("zip"), f"{path}.zip"),
+        country=country(address.get("country_code"), f"{path}.country_code"),
+        company=text(address.get("company"), f"{path}.company", required=False),
+        phone=text(address.get("phone"), f"{path}.phone", required=False),
+    )
+
+
+def _full_name(record: Mapping[str, Any]) -> str | None:
+    name = record.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    parts = [record.get("first_name"), record.get("last_name")]
+    joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return joined or None
+
+
+def _shipping_total(shipping_lines: Sequence[Mapping[str, Any]], code: str) -> Decimal:
+    total = Decimal(0)
+    for n, line in enumerate(shipping_lines):
+        price = line.get("discounted_price", line.get("price"))
+        total += _money(amount(price, f"shipping_lines.{n}.price"), code, f"shipping_lines.{n}.price")
+    return total
+
+
+def _service_level(shipping_lines: Sequence[Mapping[str, Any]]) -> str:
+    for line in shipping_lines:
+        words = f"{line.get('code') or ''} {line.get('title') or ''}".lower()
+        for phrase, level in SERVICE_LEVELS.items():
+            if phrase in words:
+                return level
+    return "standard"
+
+
+CONNECTOR = register(ShopifyConnector())
