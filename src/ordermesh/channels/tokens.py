@@ -1,0 +1,53 @@
+"""Short-lived access tokens (Login with Amazon, Walmart client credentials), refreshed before expiry."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+# Refresh this long before the stated expiry, so that a request never leaves with a token about to lapse.
+REFRESH_MARGIN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    value: str
+    expires_in: float  # seconds, as the issuer said
+
+
+@dataclass
+class _Held:
+    value: str
+    expires_at: float  # on the cache's clock
+
+
+class TokenCache:
+    """Access tokens by key (a channel and its credentials), shared by threads.
+
+    A token is fetched when there is none for the key or it is within the margin of its expiry; one
+    thread fetches while the others wait, so a burst of calls makes one token request, not many.
+    """
+
+    def __init__(
+        self, *, margin: float = REFRESH_MARGIN_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._margin = margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[Hashable, _Held] = {}
+
+    def get(self, key: Hashable, fetch: Callable[[], IssuedToken]) -> str:
+        with self._lock:
+            held = self._tokens.get(key)
+            if held is None or self._clock() >= held.expires_at - self._margin:
+                issued = fetch()
+                held = _Held(issued.value, self._clock() + issued.expires_in)
+                self._tokens[key] = held
+            return held.value
+
+    def invalidate(self, key: Hashable) -> None:
+        """Forget a token the channel refused (401): the next call fetches a fresh one."""
+        with self._lock:
+            self._tokens.pop(key, None)
