@@ -24,9 +24,12 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
-        return engine
-    size = pool_size or get_settings().db_pool_size
-    return create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)
+    else:
+        size = pool_size or get_settings().db_pool_size
+        engine = create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)
+    # Batch every executemany INSERT into one multi-row statement, not only those with RETURNING.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -81,12 +84,18 @@ def is_retryable(error: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in one statement on the server; their new ids, in the order of `rows`.
+def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert rows in one statement on the server.
 
-    An executemany with RETURNING is batched by SQLAlchemy into one multi-row INSERT whose compiled form
-    is cached (a statement built with .values(rows) would be compiled afresh on every call).
+    SQLAlchemy batches the executemany into one multi-row INSERT whose compiled form is cached (a
+    statement built with .values(rows) would be compiled afresh on every call).
     """
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
+def insert_rows_returning_ids(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+    """As insert_rows, and the new ids in the order of `rows`."""
     if not rows:
         return []
     table = model.__table__

@@ -15,7 +15,7 @@ from typing import Any
 
 
 class MappingError(ValueError):
-    """A channel payload that cannot be mapped; `field` is the payload path at fault (e.g. line_items.0.price)."""
+    """A channel payload that cannot be mapped; `field` is the payload path at fault (line_items.0.price)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -44,7 +44,7 @@ class ChannelLine:
     discount: Decimal = Decimal(0)
     tax: Decimal = Decimal(0)
     external_line_id: str | None = None
-    channel_item_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"variant_id": "...", "asin": "..."}
+    channel_item_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"variant_id": "…", "asin": "…"}
     title: str | None = None
 
 

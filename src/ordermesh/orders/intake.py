@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
-from ordermesh.db import insert_ignoring_conflicts, insert_rows
+from ordermesh.db import insert_ignoring_conflicts, insert_rows, insert_rows_returning_ids
 from ordermesh.errors import FieldError, Invalid
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -279,7 +279,9 @@ def record_order(
 ) -> OrderOut:
     """Write the order's lines, fulfillment orders, ledger rows, timeline and outbox messages."""
     line_by_no = {line.line_no: line for line in lines}
-    line_ids = insert_rows(session, OrderLine, [_row(line, order_id=order.id) for line in lines])
+    line_ids = insert_rows_returning_ids(
+        session, OrderLine, [_row(line, order_id=order.id) for line in lines]
+    )
     for line, line_id in zip(lines, line_ids, strict=True):
         line.id, line.order_id = line_id, order.id
 
@@ -295,7 +297,7 @@ def record_order(
         )
         for location_id in location_ids
     ]
-    fo_ids = insert_rows(session, FulfillmentOrder, [_row(fo) for fo in fulfillment_orders])
+    fo_ids = insert_rows_returning_ids(session, FulfillmentOrder, [_row(fo) for fo in fulfillment_orders])
     fo_by_location = {}
     for fo, fo_id in zip(fulfillment_orders, fo_ids, strict=True):
         fo.id = fo_id
