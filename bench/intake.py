@@ -676,6 +676,20 @@ def mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def session_cpu_seconds(session_id: int) -> float:
+    """User + system CPU of every live process in a session (the server and its workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # fields after "comm": state ppid pgrp session ...
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def print_summary(
     args: argparse.Namespace,
     wrk: WrkResult,
@@ -690,6 +704,7 @@ def print_summary(
     ratio = wrk.orders_per_second / pgbench_tps if pgbench_tps else None
     rows = [
         ("orders/s", f"{wrk.orders_per_second:.1f}  ({wrk.answered_2xx} orders in {wrk.duration_s:.1f}s)"),
+        ("server CPU/order", f"{args.server_cpu_ms:.2f} ms  (all server processes, user + system)"),
         ("latency", f"p50 {wrk.p50_ms:.1f} ms · p90 {wrk.p90_ms:.1f} ms · p99 {wrk.p99_ms:.1f} ms"),
         (
             "errors",
@@ -797,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
             running_server(database_url, args.workers, log_path) as server,
             profiling(server.pid, args.seconds, args.profile),
         ):
+            cpu_before = session_cpu_seconds(server.pid)
             load = run_wrk(
                 wrk,
                 server.base_url,
@@ -804,6 +820,9 @@ def main(argv: list[str] | None = None) -> int:
                 clients=args.clients,
                 api_key=seeded.api_key,
                 run_tag=run_tag,
+            )
+            args.server_cpu_ms = (
+                1000 * (session_cpu_seconds(server.pid) - cpu_before) / max(load.answered_2xx, 1)
             )
         # The server is stopped: whatever was in flight has landed or rolled back.
         in_db, statuses = count_orders(factory, merchant_id=seeded.merchant_id, prefix=f"B-{run_tag}-")
