@@ -19,6 +19,7 @@ from ordermesh.db import get_sessionmaker
 from ordermesh.errors import DomainError, FieldValueError
 from ordermesh.events.api import router as events_router
 from ordermesh.inventory.api import router as inventory_router
+from ordermesh.locations import geo
 from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -97,6 +98,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
     )
     app.state.sessionmaker = session_factory or get_sessionmaker()
+    geo.warm_up()
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

@@ -45,17 +45,27 @@ def lookup_postal_code(country: str, postal_code: str) -> GeoPoint | None:
     return _lookup_zip(zip5) if zip5 else None
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=1)
+def _zip_index() -> dict[str, GeoPoint]:
+    """Every ZIP with coordinates, keyed by its five digits: built once, then each lookup is a dict read."""
+    return {
+        record["zip_code"]: GeoPoint(
+            latitude=float(record["lat"]),
+            longitude=float(record["long"]),
+            timezone=record.get("timezone") or None,
+        )
+        for record in zipcodes.list_all()
+        if record.get("lat")
+    }
+
+
 def _lookup_zip(zip5: str) -> GeoPoint | None:
-    records = zipcodes.matching(zip5)
-    if not records or not records[0].get("lat"):
-        return None
-    record = records[0]
-    return GeoPoint(
-        latitude=float(record["lat"]),
-        longitude=float(record["long"]),
-        timezone=record.get("timezone") or None,
-    )
+    return _zip_index().get(zip5)
+
+
+def warm_up() -> None:
+    """Load the ZIP table now (a third of a second) rather than inside the first request that needs it."""
+    _zip_index()
 
 
 def haversine_km(a: GeoPoint, b: GeoPoint) -> float:
