@@ -23,8 +23,11 @@ def loads(raw: bytes | str) -> Any:
     return json.loads(raw, parse_float=Decimal)
 
 
-def get(document: Any, path: str) -> Any:
-    """The value at a dotted path (`payload.Orders.0.AmazonOrderId`); MappingError when it is absent."""
+def get(document: Any, path: str, *, base: str = "") -> Any:
+    """The value at a dotted path (`payload.Orders.0.AmazonOrderId`); MappingError when it is absent.
+
+    `base` is where `document` sits in the whole payload, to name the field at fault in full.
+    """
     value = document
     for part in path.split("."):
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -32,7 +35,7 @@ def get(document: Any, path: str) -> Any:
         elif isinstance(value, dict) and part in value and value[part] is not None:
             value = value[part]
         else:
-            raise MappingError(path, "missing")
+            raise MappingError(f"{base}.{path}" if base else path, "missing")
     return value
 
 

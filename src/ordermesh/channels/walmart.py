@@ -157,7 +157,7 @@ def _line(raw: Any, code: str, path: str) -> tuple[ChannelLine, Decimal]:
             raise MappingError(where, "not a charge")
         value = _money(charge.get("chargeAmount"), code, f"{where}.chargeAmount")
         if charge.get("tax"):
-            tax += _money(get(charge, "tax.taxAmount"), code, f"{where}.tax.taxAmount")
+            tax += _money(get(charge, "tax.taxAmount", base=where), code, f"{where}.tax.taxAmount")
         kind = charge.get("chargeType")
         if kind == "PRODUCT":
             price, has_product = price + value, True
@@ -167,12 +167,12 @@ def _line(raw: Any, code: str, path: str) -> tuple[ChannelLine, Decimal]:
             raise MappingError(f"{where}.chargeType", f"unknown charge type {kind!r}")
     if not has_product:
         raise MappingError(f"{path}.charges.charge", "no PRODUCT charge")
-    count = quantity(get(raw, "orderLineQuantity.amount"), f"{path}.orderLineQuantity.amount")
+    count = quantity(get(raw, "orderLineQuantity.amount", base=path), f"{path}.orderLineQuantity.amount")
     # A PRODUCT charge is the price of the line's whole quantity.
     unit_price, rounding = split_line_total(price, count, code, f"{path}.charges.charge")
     line_number = required_text(raw.get("lineNumber"), f"{path}.lineNumber")
     line = ChannelLine(
-        channel_sku=required_text(get(raw, "item.sku"), f"{path}.item.sku"),
+        channel_sku=required_text(get(raw, "item.sku", base=path), f"{path}.item.sku"),
         quantity=count,
         unit_price=unit_price,
         discount=rounding,

@@ -1,0 +1,208 @@
+"""Walmart Marketplace connector: mapping of the published payloads, and the calls over real HTTP."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordermesh.channels import walmart
+from ordermesh.channels.base import MappingError
+from ordermesh.channels.connector import ChannelConfig, FulfilledLine, FulfillmentPush, Listing
+from ordermesh.channels.payload import loads
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "walmart"
+
+
+def fixture(name: str) -> Any:
+    return loads((FIXTURES / name).read_bytes())
+
+
+def walmart_config(base_url: str = walmart.API_URL, channel_id: int = 1) -> ChannelConfig:
+    return ChannelConfig(
+        channel_id=channel_id,
+        merchant_id=1,
+        kind="walmart",
+        base_url=base_url,
+        credentials={"client_id": "wm-client", "client_secret": "wm-secret"},
+    )
+
+
+# -- mapping -------------------------------------------------------------------------------------------
+def test_maps_the_order_field_by_field() -> None:
+    order = walmart.map_order(fixture("order.json"))
+
+    assert order.external_id == "1815367951431"  # purchaseOrderId: what the API acts on
+    assert order.number == "4372135469400"  # customerOrderId: what the customer sees
+    assert order.currency == "USD"
+    assert order.placed_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)  # 1623796407000 ms
+    [line] = order.lines
+    assert (line.channel_sku, line.quantity) == ("YHY-FN25200B2", 1)
+    assert line.unit_price == Decimal("5.00") and line.tax == Decimal("0.34")
+    assert line.external_line_id == "1"
+    address = order.shipping_address
+    assert (address.name, address.address1, address.city) == (
+        "Donald Ashley",
+        "6600 gazebo drive",
+        "Cedar hill",
+    )
+    assert (address.region, address.postal_code, address.country) == ("MO", "63016", "US")  # USA -> US
+    assert order.customer_email == "7D9F02968955480499C84C5871AD1401@relay.walmart.com"
+    assert order.customer_phone == "3143450432"
+    assert (
+        order.raw["orderLines"]["orderLine"][0]["charges"]["charge"][0]["tax"]["taxAmount"]["amount"] == 0.34
+    )
+
+
+def test_maps_every_order_of_the_list_with_its_charges() -> None:
+    page = fixture("orders_list.json")["list"]
+    orders = page["elements"]["order"]
+    mapped = [walmart.map_order(order) for order in orders]
+
+    assert [o.external_id for o in mapped] == [o["purchaseOrderId"] for o in orders]
+    for source, order in zip(orders, mapped, strict=True):
+        [raw_line] = source["orderLines"]["orderLine"]
+        [line] = order.lines
+        assert line.channel_sku == raw_line["item"]["sku"]
+        assert line.quantity == int(raw_line["orderLineQuantity"]["amount"])
+        charge = raw_line["charges"]["charge"][0]
+        assert line.unit_price == Decimal(str(charge["chargeAmount"]["amount"])).quantize(Decimal("0.01"))
+        tax = charge.get("tax")
+        assert line.tax == (Decimal(str(tax["taxAmount"]["amount"])) if tax else 0)
+        assert order.placed_at == datetime.fromtimestamp(source["orderDate"] / 1000, UTC)
+        assert order.shipping_address.country == "US"
+    first = mapped[0]
+    assert first.shipping_address.address2 == "Garage"
+    assert first.tags == ["replacement"]
+    assert mapped[1].cancelled and mapped[1].status == "Cancelled"
+    assert not first.cancelled and first.status == "Created"
+
+
+def test_shipping_charges_and_their_tax_and_a_quantity_over_one() -> None:
+    source = copy.deepcopy(fixture("order.json"))
+    line = source["order"]["orderLines"]["orderLine"][0]
+    line["orderLineQuantity"]["amount"] = "3"
+    line["charges"]["charge"][0]["chargeAmount"]["amount"] = Decimal("20.00")  # for the 3 units
+    line["charges"]["charge"].append(
+        {
+            "chargeType": "SHIPPING",
+            "chargeName": "Shipping",
+            "chargeAmount": {"currency": "USD", "amount": Decimal("5.99")},
+            "tax": {"taxName": "Tax2", "taxAmount": {"currency": "USD", "amount": Decimal("0.50")}},
+        }
+    )
+    order = walmart.map_order(source)
+    [mapped] = order.lines
+    assert (mapped.quantity, mapped.unit_price, mapped.discount) == (3, Decimal("6.67"), Decimal("0.01"))
+    assert mapped.tax == Decimal("0.84")
+    assert order.shipping_total == Decimal("5.99")
+
+
+def test_orders_shipped_already_are_not_taken() -> None:
+    assert walmart.skip_reason(fixture("order.json")["order"]) == (
+        "1815367951431: every line Shipped, nothing left to ship"
+    )
+    assert walmart.skip_reason(fixture("order_with_attributes.json")["order"]) is None  # Created
+
+
+def broken(change: Any) -> dict[str, Any]:
+    payload = copy.deepcopy(fixture("order.json"))
+    change(payload["order"])
+    return payload
+
+
+LINE = "orderLines.orderLine.0"
+
+
+def line0(order: dict[str, Any]) -> dict[str, Any]:
+    return order["orderLines"]["orderLine"][0]
+
+
+def postal(order: dict[str, Any]) -> dict[str, Any]:
+    return order["shippingInfo"]["postalAddress"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda o: o.update(orderLines={"orderLine": []}), "orderLines.orderLine"),
+        (lambda o: o.pop("orderLines"), "orderLines.orderLine"),
+        (
+            lambda o: line0(o)["charges"]["charge"][0]["chargeAmount"].update(amount="5 USD"),
+            f"{LINE}.charges.charge.0.chargeAmount.amount",
+        ),
+        (
+            lambda o: line0(o)["charges"]["charge"][0].update(chargeType="FEE"),
+            f"{LINE}.charges.charge.0.chargeType",
+        ),
+        (lambda o: line0(o)["orderLineQuantity"].update(amount="1.5"), f"{LINE}.orderLineQuantity.amount"),
+        (lambda o: line0(o)["item"].pop("sku"), f"{LINE}.item.sku"),
+        (lambda o: postal(o).update(country="ZZZ"), "shippingInfo.postalAddress.country"),
+        (lambda o: postal(o).pop("postalCode"), "shippingInfo.postalAddress.postalCode"),
+        (lambda o: o.update(orderDate="today"), "orderDate"),
+        (lambda o: o.pop("purchaseOrderId"), "purchaseOrderId"),
+    ],
+)
+def test_a_malformed_payload_names_the_field(change: Any, field: str) -> None:
+    with pytest.raises(MappingError) as raised:
+        walmart.map_order(broken(change))
+    assert raised.value.field == field
+
+
+# -- requests out (pure) -------------------------------------------------------------------------------
+def test_inventory_put_sets_the_sku_quantity() -> None:
+    [request] = walmart.CONNECTOR.inventory_requests(walmart_config(), Listing("ACME-1", "YHY-FN25200B2"), 7)
+    assert (request.method, request.path, request.params) == (
+        "PUT",
+        "/v3/inventory",
+        {"sku": "YHY-FN25200B2"},
+    )
+    assert request.json == {"sku": "YHY-FN25200B2", "quantity": {"unit": "EACH", "amount": 7}}
+
+
+def test_shipping_update_has_the_shape_of_walmarts_example() -> None:
+    example = fixture("ship_request.json")["orderShipment"]["orderLines"]["orderLine"][0]
+    source = fixture("order.json")["order"]
+    push = FulfillmentPush(
+        order_external_id="1815367951431",
+        order_number="4372135469400",
+        tracking_number="435678956435467",
+        carrier="usps",
+        lines=[FulfilledLine("YHY-FN25200B2", 1, external_line_id="1")],
+        shipped_at=datetime(2021, 6, 16, 9, 30, 55, tzinfo=UTC),
+        tracking_url="https://tools.usps.com/go/TrackConfirmAction?tLabels=435678956435467",
+        raw_order=source,
+    )
+    [request] = walmart.CONNECTOR.fulfillment_requests(walmart_config(), push)
+    assert (request.method, request.path) == ("POST", "/v3/orders/1815367951431/shipping")
+    [line] = request.json["orderShipment"]["orderLines"]["orderLine"]
+    [status] = line["orderLineStatuses"]["orderLineStatus"]
+    example_status = example["orderLineStatuses"]["orderLineStatus"][0]
+    assert set(status) <= set(example_status) and set(status["trackingInfo"]) <= set(
+        example_status["trackingInfo"]
+    )
+    assert line["lineNumber"] == "1" and status["status"] == "Shipped"
+    assert status["statusQuantity"] == {"unitOfMeasurement": "EACH", "amount": "1"}
+    assert status["trackingInfo"] == {
+        "shipDateTime": 1623835855000,
+        "carrierName": {"carrier": "USPS"},
+        "methodCode": "Value",
+        "trackingNumber": "435678956435467",
+        "trackingURL": "https://tools.usps.com/go/TrackConfirmAction?tLabels=435678956435467",
+    }
+    other = FulfillmentPush(**{**push.__dict__, "carrier": "Tiny Couriers"})
+    [request] = walmart.CONNECTOR.fulfillment_requests(walmart_config(), other)
+    tracking = request.json["orderShipment"]["orderLines"]["orderLine"][0]["orderLineStatuses"][
+        "orderLineStatus"
+    ][0]
+    assert tracking["trackingInfo"]["carrierName"] == {"otherCarrier": "Tiny Couriers"}
+
+
+def test_an_imported_order_is_acknowledged() -> None:
+    order = walmart.map_order(fixture("order_with_attributes.json"))
+    [request] = walmart.CONNECTOR.acknowledge_requests(walmart_config(), order)
+    assert (request.method, request.path) == ("POST", "/v3/orders/1796277083022/acknowledge")
