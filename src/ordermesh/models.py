@@ -25,6 +25,7 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
+from ordermesh.routing.models import RoutingProfile
 
 __all__ = [
     "ApiKey",
@@ -50,6 +51,7 @@ __all__ = [
     "OrderHold",
     "OrderLine",
     "OutboxMessage",
+    "RoutingProfile",
     "Sku",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from sqlalchemy import Boolean, Float, ForeignKey, String, Time
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import Base, BigId, IdMixin, TimestampMixin
@@ -26,6 +26,8 @@ class Location(IdMixin, TimestampMixin, Base):
     longitude: Mapped[float] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64))
     cutoff_time: Mapped[time] = mapped_column(Time, default=time(15, 0))
+    # Working days between the order's received day and its ship day (0: ships the day it is received).
+    handling_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

@@ -60,6 +60,7 @@ LocationCode = Annotated[
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
+HandlingDays = Annotated[int, Field(ge=0, le=30, description="working days from received to shipped")]
 
 
 class LocationCreate(BaseModel):
@@ -80,6 +81,7 @@ class LocationCreate(BaseModel):
     longitude: Longitude | None = None
     timezone: TimeZoneName | None = None
     cutoff_time: CutoffTime = Field(default=time(15, 0), description="HH:MM local time, default 15:00")
+    handling_days: HandlingDays = 0
     active: bool = True
 
 
@@ -100,6 +102,7 @@ class LocationUpdate(BaseModel):
     longitude: Longitude | None = None
     timezone: TimeZoneName | None = None
     cutoff_time: CutoffTime | None = Field(default=None, description="HH:MM local time")
+    handling_days: HandlingDays | None = None
     active: bool | None = None
 
 
@@ -120,6 +123,7 @@ class LocationOut(BaseModel):
     longitude: float
     timezone: str
     cutoff_time: time
+    handling_days: int
     active: bool
     created_at: datetime
 

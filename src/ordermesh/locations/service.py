@@ -20,7 +20,9 @@ from ordermesh.merchants import Role
 from ordermesh.web_support import paginate
 
 # Columns a PATCH may not set to null.
-_REQUIRED = frozenset({"name", "kind", "address1", "city", "postal_code", "country", "cutoff_time", "active"})
+_REQUIRED = frozenset(
+    {"name", "kind", "address1", "city", "postal_code", "country", "cutoff_time", "handling_days", "active"}
+)
 
 
 @dataclass(frozen=True)

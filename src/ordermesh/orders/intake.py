@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,15 +30,26 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
-from ordermesh.locations.geo import GeoPoint, lookup_postal_code
+from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.observability import ORDERS_CREATED
-from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status
 from ordermesh.orders.views import order_out
-from ordermesh.routing.nearest import Allocation, Candidate, LineRequest, RoutingPlan, plan_order
+from ordermesh.routing.cost import ItemSize, item_size
+from ordermesh.routing.destinations import locate
+from ordermesh.routing.profiles import routing_settings
+from ordermesh.routing.solver import (
+    Allocation,
+    Candidate,
+    Destination,
+    LineRequest,
+    RoutingContext,
+    RoutingPlan,
+    plan_order,
+)
 
 
 class ReservationRaced(Exception):
@@ -54,6 +65,7 @@ class SkuStock:
     sku_id: int
     active: bool
     candidates: list[Candidate]
+    size: ItemSize
 
 
 def create_order(
@@ -69,12 +81,18 @@ def create_order(
     """Receive an order, route it and reserve its stock; lines short of stock are backordered."""
     stock = load_stock(session, merchant_id=merchant_id, codes=[line.sku for line in data.lines])
     requests = resolve_lines(data, stock)
-    destination = lookup_postal_code(data.shipping_address.country, data.shipping_address.postal_code)
+    destination = locate(data.shipping_address.country, data.shipping_address.postal_code)
     candidates = merge_candidates(stock.values())
-    plan = plan_order(requests, destination, candidates)
-    reserved, snapshots, short = reserve_plan(session, merchant_id, plan, backorder_on_race)
     now = utcnow()
+    settings = routing_settings(session, merchant_id=merchant_id)  # cached: no query per order
+    sizes = {entry.sku_id: entry.size for entry in stock.values()}
+    context = RoutingContext(
+        settings.cost_model, settings.rules, sizes, ServiceLevel(data.service_level), now
+    )
+    plan = plan_order(requests, destination, candidates, context)
+    reserved, snapshots, short = reserve_plan(session, merchant_id, plan, backorder_on_race)
     order = build_order(merchant_id, data, idempotency_key, fingerprint, now)
+    order.promised_delivery_date = promised_delivery(plan, reserved)
     lines = build_lines(merchant_id, data, requests, short)
     order.status = derive_status(initial_facts(lines, reserved)).value
     order.id = insert_order(session, order)
@@ -102,11 +120,19 @@ def _stock_query() -> Select[Any]:
             sku.id,
             sku.code,
             sku.active,
+            sku.weight_kg,
+            sku.length_cm,
+            sku.width_cm,
+            sku.height_cm,
             level.c.location_id,
             available.label("available"),
             location.c.code.label("location_code"),
             location.c.latitude,
             location.c.longitude,
+            location.c.country,
+            location.c.timezone,
+            location.c.cutoff_time,
+            location.c.handling_days,
         )
         .select_from(
             Sku.__table__.outerjoin(
@@ -127,11 +153,23 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
     rows = session.execute(STOCK_QUERY, {"p_merchant": merchant_id, "p_codes": sorted(set(codes))}).all()
     stock: dict[str, SkuStock] = {}
     for row in rows:
-        entry = stock.setdefault(row.code, SkuStock(row.id, row.active, []))
+        entry = stock.get(row.code)
+        if entry is None:
+            size = item_size(row.weight_kg, row.length_cm, row.width_cm, row.height_cm)
+            entry = stock[row.code] = SkuStock(row.id, row.active, [], size)
         if row.location_id is not None:
             point = GeoPoint(row.latitude, row.longitude)
             entry.candidates.append(
-                Candidate(row.location_id, row.location_code, point, {row.id: row.available})
+                Candidate(
+                    row.location_id,
+                    row.location_code,
+                    point,
+                    {row.id: row.available},
+                    row.country,
+                    row.timezone,
+                    row.cutoff_time,
+                    row.handling_days,
+                )
             )
     return stock
 
@@ -141,9 +179,7 @@ def merge_candidates(stock: Iterable[SkuStock]) -> list[Candidate]:
     merged: dict[int, Candidate] = {}
     for entry in stock:
         for candidate in entry.candidates:
-            existing = merged.setdefault(
-                candidate.location_id, Candidate(candidate.location_id, candidate.code, candidate.point, {})
-            )
+            existing = merged.setdefault(candidate.location_id, replace(candidate, available={}))
             existing.available.update(candidate.available)
     return list(merged.values())
 
@@ -161,6 +197,13 @@ def resolve_lines(data: OrderCreate, stock: dict[str, SkuStock]) -> list[LineReq
     return [
         LineRequest(n, stock[line.sku].sku_id, line.quantity) for n, line in enumerate(data.lines, start=1)
     ]
+
+
+def promised_delivery(plan: RoutingPlan, reserved: Sequence[Allocation]) -> date | None:
+    """The latest delivery date promised for the packages actually reserved."""
+    used = {a.location_id for a in reserved}
+    dates = [p.delivery_date for p in plan.packages if p.location_id in used and p.delivery_date]
+    return max(dates) if dates else None
 
 
 def reserve_plan(
@@ -273,7 +316,7 @@ def record_order(
     reserved: list[Allocation],
     snapshots: list[LevelSnapshot],
     plan: RoutingPlan,
-    destination: GeoPoint | None,
+    destination: Destination,
     actor: str,
     now: datetime,
 ) -> OrderOut:
@@ -286,12 +329,15 @@ def record_order(
         line.id, line.order_id = line_id, order.id
 
     location_ids = sorted({a.location_id for a in reserved})
+    promised = {p.location_id: p for p in plan.packages}
     fulfillment_orders = [
         FulfillmentOrder(
             merchant_id=order.merchant_id,
             order_id=order.id,
             location_id=location_id,
             status=FulfillmentStatus.open.value,
+            promised_ship_date=promised[location_id].ship_date if location_id in promised else None,
+            promised_delivery_date=promised[location_id].delivery_date if location_id in promised else None,
             created_at=now,
             updated_at=now,
         )
@@ -346,7 +392,7 @@ def _timeline(
     order: Order,
     lines: list[OrderLine],
     plan: RoutingPlan,
-    destination: GeoPoint | None,
+    destination: Destination,
     actor: str,
     now: datetime,
 ) -> list[dict[str, Any]]:
@@ -367,7 +413,11 @@ def _timeline(
             {"line_no": a.line_no, "location_id": a.location_id, "quantity": a.quantity}
             for a in plan.allocations
         ],
-        "destination_located": destination is not None,
+        "destination_located": destination.point is not None,
+        "destination_approximate": destination.approximate,
+        "decided_by": plan.decided_by.value if plan.decided_by else None,
+        "method": plan.method,
+        "cost": str(plan.cost),
     }
     events.append(event("routed", plan.explanation, routed))
     short = {line.line_no: line.quantity_backordered for line in lines if line.quantity_backordered}

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import Base, BigId, IdMixin, JsonDocument, Money, TimestampMixin, UTCDateTime, utcnow
@@ -45,6 +45,8 @@ class Order(IdMixin, TimestampMixin, Base):
     total: Mapped[Decimal] = mapped_column(Money())
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest delivery date promised by routing for its packages (None when nothing could ship).
+    promised_delivery_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -82,6 +84,9 @@ class FulfillmentOrder(IdMixin, TimestampMixin, Base):
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("order.id"))
     location_id: Mapped[int] = mapped_column(BigId, ForeignKey("location.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # Routing's promise, in the location's local dates: leaves the building / reaches the customer.
+    promised_ship_date: Mapped[date | None] = mapped_column(Date)
+    promised_delivery_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

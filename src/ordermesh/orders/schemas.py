@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -145,6 +145,8 @@ class FulfillmentOrderOut(BaseModel):
     id: int
     location_id: int
     status: str
+    promised_ship_date: date | None = None
+    promised_delivery_date: date | None = None
     lines: list[FulfillmentOrderLineOut]
 
 
@@ -190,6 +192,7 @@ class OrderOut(OrderSummary):
     shipping_total: Decimal
     created_at: datetime
     cancelled_at: datetime | None
+    promised_delivery_date: date | None = None
     lines: list[OrderLineOut]
     fulfillment_orders: list[FulfillmentOrderOut]
     holds: list[HoldOut]

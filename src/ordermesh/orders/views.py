@@ -63,6 +63,7 @@ def order_out(
         shipping_total=order.shipping_total,
         created_at=order.created_at,
         cancelled_at=order.cancelled_at,
+        promised_delivery_date=order.promised_delivery_date,
         lines=[
             OrderLineOut(
                 id=line.id,
@@ -80,7 +81,12 @@ def order_out(
         ],
         fulfillment_orders=[
             FulfillmentOrderOut(
-                id=fo.id, location_id=fo.location_id, status=fo.status, lines=lines_by_fo.get(fo.id, [])
+                id=fo.id,
+                location_id=fo.location_id,
+                status=fo.status,
+                promised_ship_date=fo.promised_ship_date,
+                promised_delivery_date=fo.promised_delivery_date,
+                lines=lines_by_fo.get(fo.id, []),
             )
             for fo in sorted(fulfillment_orders, key=lambda fo: fo.id)
         ],

@@ -1,0 +1,159 @@
+"""What the routing API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ordermesh.money import is_country
+from ordermesh.orders import ServiceLevel
+from ordermesh.routing import DEFAULT_POLICIES, Policy
+from ordermesh.routing.cost import DEFAULT_ZONES
+
+Rate = Annotated[Decimal, Field(ge=0, le=10_000, decimal_places=2)]
+SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
+LocationCode = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------ quote
+
+
+class QuoteLineIn(Input):
+    sku: SkuCode
+    quantity: Annotated[int, Field(gt=0, le=100_000)]
+
+
+class DestinationIn(Input):
+    """Only where the parcel goes matters for a quote; name and street may be left out."""
+
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. US")]
+    city: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if not is_country(value.upper()):
+            raise ValueError("not an ISO 3166-1 alpha-2 country code")
+        return value.upper()
+
+
+class QuoteIn(Input):
+    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    lines: Annotated[list[QuoteLineIn], Field(min_length=1, max_length=200)]
+    destination: DestinationIn
+    service_levels: list[ServiceLevel] | None = Field(
+        default=None, min_length=1, description="Default: every service level"
+    )
+
+
+class QuotePackageOut(BaseModel):
+    location_id: int
+    location_code: str
+    lines: list[int]  # the cart's line numbers (1-based) this package carries, in part or whole
+    units: int
+    zone: int
+    billable_kg: int
+    cost: Decimal
+    ship_date: date | None
+    delivery_date: date | None
+
+
+class QuoteOptionOut(BaseModel):
+    service_level: ServiceLevel
+    cost: Decimal
+    currency: str
+    promised_delivery_date: date | None
+    packages: list[QuotePackageOut]
+    ships_from: list[str]
+    backordered: dict[int, int]  # line number -> units no location can ship now
+    explanation: str
+
+
+class QuoteOut(BaseModel):
+    quoted_at: datetime
+    destination_approximate: bool
+    options: list[QuoteOptionOut]
+
+
+# ------------------------------------------------------------------------------------------ profile
+
+
+class ZoneRateIn(Input):
+    zone: Annotated[int, Field(ge=1, le=99)]
+    max_km: Annotated[float | None, Field(gt=0, le=40_100)] = Field(
+        default=None, description="Upper bound of the band in km; leave it out for the last band"
+    )
+    first_kg: Rate
+    per_kg: Rate
+
+
+class RoutingProfileIn(Input):
+    """The whole profile: what is left out takes its default."""
+
+    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    policies: list[Policy] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1, max_length=8)
+    rate_card: list[ZoneRateIn] = Field(
+        default_factory=lambda: [
+            ZoneRateIn(zone=z.zone, max_km=z.max_km, first_kg=z.first_kg, per_kg=z.per_kg)
+            for z in DEFAULT_ZONES
+        ],
+        min_length=1,
+        max_length=30,
+    )
+    dim_divisor: Annotated[int, Field(ge=1000, le=20_000, description="cm³ per billable kg")] = 5000
+    handling_cost: Rate = Decimal("1.25")
+    split_penalty: Rate = Decimal("2.00")
+    ranked_locations: Annotated[list[LocationCode], Field(max_length=500)] = Field(default_factory=list)
+    excluded_locations: Annotated[list[LocationCode], Field(max_length=500)] = Field(default_factory=list)
+    max_packages: Annotated[int | None, Field(ge=1, le=50)] = None
+
+
+class ZoneRateOut(BaseModel):
+    zone: int
+    max_km: float | None
+    first_kg: Decimal
+    per_kg: Decimal
+
+
+class RoutingProfileOut(BaseModel):
+    merchant_id: int
+    is_default: bool
+    policies: list[Policy]
+    rate_card: list[ZoneRateOut]
+    dim_divisor: int
+    handling_cost: Decimal
+    split_penalty: Decimal
+    ranked_locations: list[str]
+    excluded_locations: list[str]
+    max_packages: int | None
+    updated_at: datetime | None
+
+
+# ------------------------------------------------------------------------------------------ re-optimise
+
+
+class ReoptimiseIn(Input):
+    merchant_id: int | None = Field(default=None, description="Operator: one merchant (default: all)")
+    apply: bool = False
+
+
+class ReoptimiseOut(BaseModel):
+    applied: bool
+    orders_considered: int
+    orders_improved: int
+    packages_before: int
+    packages_after: int
+    cost_before: Decimal
+    cost_after: Decimal
+    cost_saved: Decimal
+    improved_order_ids: list[int]
+    seconds: float

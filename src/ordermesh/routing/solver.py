@@ -1,0 +1,684 @@
+"""The routing solver: which locations ship which units of an order. Pure (NumPy and SciPy only).
+
+1. Prune: keep the nearest locations holding stock of the order (and, so that no good plan is lost, the
+   nearest that hold all of it, the nearest holder of each SKU and the merchant's ranked locations).
+2. Enumerate exactly every plan of one package and, per pair of locations, the cheapest split of the
+   order into two packages (each SKU's units go first to one side or the other: 2^SKUs splits per pair,
+   evaluated at once with NumPy).
+3. Choose by the merchant's rules (see policies.py). Only when no plan of at most two packages ships the
+   whole order (or the order has too many SKUs to enumerate) does a MIP decide (HiGHS through
+   scipy.optimize.milp): units shipped first, then each rule in turn, lexicographically.
+Whatever no location can ship is backordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from ordermesh.locations.geo import EARTH_RADIUS_KM, GeoPoint
+from ordermesh.orders import ServiceLevel
+from ordermesh.routing import Policy
+from ordermesh.routing.cost import (
+    DEFAULT_ITEM,
+    CostModel,
+    ItemSize,
+    billable_kg,
+    cents,
+    from_cents,
+    package_rate,
+    split_penalty_cents,
+    zone_for,
+)
+from ordermesh.routing.policies import (
+    DEFAULT_RULES,
+    LABELS,
+    PlanFacts,
+    Rules,
+    deciding_policy,
+    describe_policies,
+    sort_key,
+)
+from ordermesh.routing.promise import ShippingClock, promise
+
+NEAREST_HOLDERS = 10  # candidates kept for enumeration
+NEAREST_WHOLE = 3  # plus the nearest locations that hold the whole order
+MIP_HOLDERS = 24  # candidates kept when the MIP decides
+MAX_ENUMERATED_SKUS = 10  # 2^10 splits per pair; beyond that the MIP decides
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    line_no: int
+    sku_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    location_id: int
+    code: str
+    point: GeoPoint
+    available: dict[int, int]  # sku_id -> units available to promise
+    country: str = "US"
+    timezone: str = "UTC"
+    cutoff: time = time(15, 0)
+    handling_days: int = 0
+
+
+@dataclass(frozen=True)
+class Allocation:
+    line_no: int
+    sku_id: int
+    location_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Destination:
+    point: GeoPoint | None  # None: the address could not be placed on the map
+    country: str
+    approximate: bool = False  # the country's centre stands in for an unknown postal code
+
+
+@dataclass(frozen=True)
+class Package:
+    location_id: int
+    code: str
+    distance_km: float | None
+    zone: int
+    billable_kg: int
+    cost: Decimal
+    ship_date: date | None = None
+    delivery_date: date | None = None
+
+
+@dataclass(frozen=True)
+class RoutingPlan:
+    allocations: list[Allocation]
+    backordered: dict[int, int] = field(default_factory=dict)  # line_no -> units short
+    explanation: str = ""
+    packages: tuple[Package, ...] = ()
+    cost: Decimal = Decimal("0.00")  # the packages plus the split penalty
+    decided_by: Policy | None = None
+    method: str = "enumeration"  # or "mip", or "none" when nothing could ship
+
+    @property
+    def delivery_date(self) -> date | None:
+        dates = [p.delivery_date for p in self.packages if p.delivery_date is not None]
+        return max(dates) if dates else None
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    cost_model: CostModel = field(default_factory=CostModel)
+    rules: Rules = DEFAULT_RULES
+    sizes: Mapping[int, ItemSize] = field(default_factory=dict)  # sku_id -> unit size
+    service: ServiceLevel = ServiceLevel.standard
+    now: datetime | None = None  # when set, packages carry ship and delivery dates
+
+
+DEFAULT_CONTEXT = RoutingContext()
+
+
+@dataclass
+class _Problem:
+    """One order as arrays: rows are candidate locations, columns the order's distinct SKUs."""
+
+    lines: Sequence[LineRequest]
+    skus: list[int]
+    demand: IntArray  # (S,)
+    grams: IntArray  # (S,) per unit
+    volume: IntArray  # (S,) per unit
+    candidates: list[Candidate]
+    available: IntArray  # (C, S), clipped to demand
+    distance: NDArray[np.float64]  # (C,) km; 0 when the destination is unknown
+    first: IntArray  # (C,) cents: the first kilogram at this location's zone
+    per_kg: IntArray  # (C,) cents per further kilogram
+    handling: int
+    split: int
+    dim_divisor: int
+    foreign: IntArray  # (C,) 1 when outside the destination's country
+    rank: IntArray  # (C,)
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A complete plan found by enumeration: units per (candidate row, SKU column)."""
+
+    rows: tuple[int, ...]
+    units: IntArray  # (len(rows), S)
+    facts: PlanFacts
+
+
+def plan_order(
+    lines: Sequence[LineRequest],
+    destination: Destination | None,
+    candidates: Sequence[Candidate],
+    context: RoutingContext = DEFAULT_CONTEXT,
+    *,
+    method: str = "auto",
+) -> RoutingPlan:
+    """Decide where each line ships from by the merchant's rules; explain the decision in plain words.
+
+    `method` "mip" skips enumeration (the benchmark's per-order optimum).
+    """
+    demand = _demand(lines)
+    if not demand:
+        return RoutingPlan([], {}, "Nothing to ship.", method="none")
+    usable = [c for c in candidates if c.location_id not in context.rules.excluded]
+    problem = _problem(lines, demand, destination, usable, context)
+    if problem is None:
+        return _nothing_plan(lines, destination, context)
+    cap = context.rules.package_cap
+    if method == "auto" and len(problem.skus) <= MAX_ENUMERATED_SKUS:
+        options = _enumerate(problem, context.rules, cap)
+        if options:
+            options.sort(key=lambda option: sort_key(context.rules, option.facts))
+            best, runner_up = options[0], options[1] if len(options) > 1 else None
+            decided = deciding_policy(context.rules, best.facts, runner_up.facts if runner_up else None)
+            return _build_plan(problem, best.rows, best.units, destination, context, decided, runner_up)
+    wide = _problem(lines, demand, destination, usable, context, keep=MIP_HOLDERS)
+    assert wide is not None
+    units = _solve_mip(wide, context.rules, cap)
+    rows = tuple(int(r) for r in np.flatnonzero(units.sum(axis=1)))
+    return _build_plan(wide, rows, units[list(rows)], destination, context, None, None, method="mip")
+
+
+# ------------------------------------------------------------------------------------------ the problem
+
+
+def _demand(lines: Sequence[LineRequest]) -> dict[int, int]:
+    demand: dict[int, int] = {}
+    for line in lines:
+        if line.quantity > 0:
+            demand[line.sku_id] = demand.get(line.sku_id, 0) + line.quantity
+    return demand
+
+
+def distances_km(candidates: Sequence[Candidate], point: GeoPoint | None) -> NDArray[np.float64]:
+    """Great-circle kilometres from each candidate to `point` (zeros when the point is unknown)."""
+    if point is None or not candidates:
+        return np.zeros(len(candidates))
+    lat = np.radians([c.point.latitude for c in candidates])
+    lon = np.radians([c.point.longitude for c in candidates])
+    lat0, lon0 = np.radians(point.latitude), np.radians(point.longitude)
+    h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * np.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
+
+
+def _problem(
+    lines: Sequence[LineRequest],
+    demand: dict[int, int],
+    destination: Destination | None,
+    candidates: Sequence[Candidate],
+    context: RoutingContext,
+    *,
+    keep: int = NEAREST_HOLDERS,
+) -> _Problem | None:
+    skus = list(demand)
+    need = np.array([demand[s] for s in skus], dtype=np.int64)
+    holders = [c for c in candidates if any(c.available.get(s, 0) > 0 for s in skus)]
+    if not holders:
+        return None
+    stock = np.array([[max(c.available.get(s, 0), 0) for s in skus] for c in holders], dtype=np.int64)
+    stock = np.minimum(stock, need)
+    point = destination.point if destination else None
+    distance = distances_km(holders, point)
+    order = sorted(range(len(holders)), key=lambda i: (distance[i], holders[i].code))
+    chosen = _prune(order, stock, need, holders, context.rules, keep)
+    rows = np.array(chosen, dtype=np.int64)
+    kept = [holders[i] for i in chosen]
+    zones = [zone_for(context.cost_model, float(distance[i]) if point else None) for i in chosen]
+    rates = [package_rate(context.cost_model, zone, context.service) for zone in zones]
+    sizes = [context.sizes.get(s, DEFAULT_ITEM) for s in skus]
+    country = destination.country.upper() if destination else None
+    return _Problem(
+        lines=lines,
+        skus=skus,
+        demand=need,
+        grams=np.array([size.weight_g for size in sizes], dtype=np.int64),
+        volume=np.array([size.volume_cm3 for size in sizes], dtype=np.int64),
+        candidates=kept,
+        available=stock[rows],
+        distance=distance[rows],
+        first=np.array([r.first_kg_cents for r in rates], dtype=np.int64),
+        per_kg=np.array([r.per_kg_cents for r in rates], dtype=np.int64),
+        handling=cents(context.cost_model.handling_per_package),
+        split=cents(context.cost_model.split_penalty),
+        dim_divisor=context.cost_model.dim_divisor,
+        foreign=np.array([int(country is not None and c.country.upper() != country) for c in kept]),
+        rank=np.array([context.rules.rank(c.location_id) for c in kept], dtype=np.int64),
+    )
+
+
+def _prune(
+    order: list[int], stock: IntArray, need: IntArray, holders: list[Candidate], rules: Rules, keep: int
+) -> list[int]:
+    """Nearest-first candidate rows worth considering (see the module docstring)."""
+    chosen = dict.fromkeys(order[:keep])
+    whole = [i for i in order if bool((stock[i] >= need).all())]
+    chosen.update(dict.fromkeys(whole[:NEAREST_WHOLE]))
+    for column in range(len(need)):
+        nearest = next((i for i in order if stock[i, column] > 0), None)
+        if nearest is not None:
+            chosen[nearest] = None
+    if Policy.ranked_locations in rules.tie_breakers:
+        ranked = set(rules.ranked_location_ids)
+        chosen.update(dict.fromkeys(i for i in order if holders[i].location_id in ranked))
+    return sorted(chosen, key=order.index)
+
+
+# ------------------------------------------------------------------------------------------ enumeration
+
+
+def _package_cents(problem: _Problem, rows: IntArray, grams: IntArray, volume: IntArray) -> IntArray:
+    kg = np.maximum(np.maximum(-(-grams // 1000), -(-volume // problem.dim_divisor)), 1)
+    return problem.first[rows] + problem.per_kg[rows] * (kg - 1) + problem.handling
+
+
+def _enumerate(problem: _Problem, rules: Rules, cap: int | None) -> list[_Option]:
+    """Every one-package plan and each pair's cheapest two-package plan that ships the whole order."""
+    options: list[_Option] = []
+    need, stock = problem.demand, problem.available
+    total_units = int(need.sum())
+    whole = np.flatnonzero((stock >= need).all(axis=1))
+    if len(whole):
+        grams = np.full(len(whole), int(need @ problem.grams))
+        volume = np.full(len(whole), int(need @ problem.volume))
+        costs = _package_cents(problem, whole, grams, volume)
+        for row, cost in zip(whole.tolist(), costs.tolist(), strict=True):
+            options.append(_Option((row,), need[None, :].copy(), _facts(problem, (row,), total_units, cost)))
+    if (cap is None or cap >= 2) and len(problem.candidates) >= 2:
+        options.extend(_pairs(problem, total_units))
+    return options
+
+
+def _pairs(problem: _Problem, total_units: int) -> list[_Option]:
+    need, stock = problem.demand, problem.available
+    first, second = np.triu_indices(len(problem.candidates), 1)
+    feasible = ((stock[first] + stock[second]) >= need).all(axis=1)
+    first, second = first[feasible], second[feasible]
+    if not len(first):
+        return []
+    columns = len(need)
+    # bits[m, s] = 1: SKU s goes first to the pair's first location (the rest to the second), 0: reversed.
+    bits = ((np.arange(1 << columns)[:, None] >> np.arange(columns)) & 1).astype(np.int64)
+    at_first_if_first = stock[first]  # (P, S) units at the first location when it is filled first
+    at_first_if_second = need - stock[second]  # what is left for the first when the second fills first
+    units_a = at_first_if_first @ bits.T + at_first_if_second @ (1 - bits).T  # (P, M)
+    grams_a = (at_first_if_first * problem.grams) @ bits.T + (at_first_if_second * problem.grams) @ (
+        1 - bits
+    ).T
+    volume_a = (at_first_if_first * problem.volume) @ bits.T + (at_first_if_second * problem.volume) @ (
+        1 - bits
+    ).T
+    grams_b = int(need @ problem.grams) - grams_a
+    volume_b = int(need @ problem.volume) - volume_a
+    cost = (
+        _package_cents(problem, first[:, None], grams_a, volume_a)
+        + _package_cents(problem, second[:, None], grams_b, volume_b)
+        + problem.split
+    )
+    both_used = (units_a > 0) & (units_a < total_units)
+    cost = np.where(both_used, cost, np.iinfo(np.int64).max)
+    best = cost.argmin(axis=1)
+    best_cost = cost[np.arange(len(first)), best]
+    options = []
+    for k in np.flatnonzero(best_cost < np.iinfo(np.int64).max).tolist():
+        mask = bits[best[k]]
+        a_units = np.where(mask == 1, at_first_if_first[k], at_first_if_second[k])
+        rows = (int(first[k]), int(second[k]))
+        units = np.stack([a_units, need - a_units])
+        options.append(_Option(rows, units, _facts(problem, rows, total_units, int(best_cost[k]))))
+    return options
+
+
+def _facts(problem: _Problem, rows: tuple[int, ...], units: int, cost_cents: int) -> PlanFacts:
+    return PlanFacts(
+        location_ids=tuple(problem.candidates[r].location_id for r in rows),
+        units=units,
+        cost_cents=cost_cents,
+        distance_km=float(sum(problem.distance[r] for r in rows)),
+        foreign_packages=int(sum(problem.foreign[r] for r in rows)),
+        whole_order=units == int(problem.demand.sum()),
+    )
+
+
+# ------------------------------------------------------------------------------------------ the MIP
+
+
+def _solve_mip(problem: _Problem, rules: Rules, cap: int | None) -> IntArray:
+    """Units per (candidate, SKU): most units first, then each tie-breaking rule in turn (HiGHS)."""
+    n_loc, n_sku = problem.available.shape
+    nx = n_loc * n_sku
+    y0, b0, n_var = nx, nx + n_loc, nx + 2 * n_loc
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    upper: list[float] = []
+
+    def add(row_terms: Iterable[tuple[int, float]], bound: float) -> None:
+        row = len(upper)
+        for col, val in row_terms:
+            rows.append(row)
+            cols.append(col)
+            vals.append(val)
+        upper.append(bound)
+
+    def x(c: int, s: int) -> int:
+        return c * n_sku + s
+
+    for s in range(n_sku):  # never more than ordered
+        add(((x(c, s), 1.0) for c in range(n_loc)), float(problem.demand[s]))
+    for c in range(n_loc):
+        for s in range(n_sku):  # units only from a location that ships a package
+            add(((x(c, s), 1.0), (y0 + c, -float(problem.available[c, s]))), 0.0)
+        add(((x(c, s), float(problem.grams[s])) for s in range(n_sku)), 0.0)
+        cols.append(b0 + c), rows.append(len(upper) - 1), vals.append(-1000.0)
+        add(((x(c, s), float(problem.volume[s])) for s in range(n_sku)), 0.0)
+        cols.append(b0 + c), rows.append(len(upper) - 1), vals.append(-float(problem.dim_divisor))
+        add(((y0 + c, 1.0), (b0 + c, -1.0)), 0.0)  # a package bills at least one kilogram
+    if cap is not None:
+        add(((y0 + c, 1.0) for c in range(n_loc)), float(cap))
+    objectives = [_fill_objective(n_var, nx)]
+    objectives += [_rule_objective(problem, rules, policy, n_var, y0, b0) for policy in rules.tie_breakers]
+    lower_x = np.zeros(n_var)
+    upper_x = np.concatenate([problem.available.reshape(-1), np.ones(n_loc), np.full(n_loc, np.inf)])
+    bounds = Bounds(lower_x, upper_x)
+    integrality = np.ones(n_var)
+    extra_rows: list[NDArray[np.float64]] = []
+    extra_upper: list[float] = []
+    solution = None
+    for objective in objectives:
+        if objective is None:
+            continue
+        matrix = coo_matrix((vals, (rows, cols)), shape=(len(upper), n_var)).tocsr()
+        constraints = [LinearConstraint(matrix, -np.inf, np.array(upper))]
+        if extra_rows:
+            constraints.append(LinearConstraint(np.vstack(extra_rows), -np.inf, np.array(extra_upper)))
+        result = milp(objective, constraints=constraints, bounds=bounds, integrality=integrality)
+        if result.x is None:
+            break
+        solution = result.x
+        extra_rows.append(objective)
+        extra_upper.append(float(result.fun) + 1e-6 * max(1.0, abs(float(result.fun))) + 1e-6)
+    if solution is None:
+        return np.zeros((n_loc, n_sku), dtype=np.int64)
+    return np.rint(solution[:nx]).astype(np.int64).reshape(n_loc, n_sku)
+
+
+def _fill_objective(n_var: int, nx: int) -> NDArray[np.float64]:
+    objective = np.zeros(n_var)
+    objective[:nx] = -1.0
+    return objective
+
+
+def _rule_objective(
+    problem: _Problem, rules: Rules, policy: Policy, n_var: int, y0: int, b0: int
+) -> NDArray[np.float64] | None:
+    n_loc = len(problem.candidates)
+    objective = np.zeros(n_var)
+    ys = slice(y0, y0 + n_loc)
+    if policy in (Policy.minimise_packages, Policy.ship_complete):
+        objective[ys] = 1.0  # a complete one-package plan does not exist here: fewest packages instead
+    elif policy is Policy.lowest_cost:
+        objective[ys] = problem.first - problem.per_kg + problem.handling + problem.split
+        objective[b0 : b0 + n_loc] = problem.per_kg
+    elif policy is Policy.closest:
+        objective[ys] = problem.distance
+    elif policy is Policy.ranked_locations:
+        objective[ys] = problem.rank
+    elif policy is Policy.same_country:
+        objective[ys] = problem.foreign
+    else:
+        return None
+    return objective
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+def _build_plan(
+    problem: _Problem,
+    rows: tuple[int, ...],
+    units: IntArray,
+    destination: Destination | None,
+    context: RoutingContext,
+    decided: Policy | None,
+    runner_up: _Option | None,
+    *,
+    method: str = "enumeration",
+) -> RoutingPlan:
+    """Allocations per line, packages with cost and promise, and the explanation."""
+    by_location = {
+        problem.candidates[r].location_id: {
+            problem.skus[s]: int(units[k, s]) for s in range(len(problem.skus)) if units[k, s]
+        }
+        for k, r in enumerate(rows)
+    }
+    candidates = [problem.candidates[r] for r in rows]
+    allocations, backordered = allocate_lines(problem.lines, by_location)
+    packages = price_packages(allocations, destination, candidates, context)
+    cost = total_cost(packages, context.cost_model)
+    facts = _facts_of(packages, allocations, problem, cost)
+    text = explain(
+        problem.lines, allocations, backordered, packages, facts, destination, context, decided, runner_up
+    )
+    if method == "mip":
+        text = _mip_explanation(
+            problem.lines, allocations, backordered, packages, facts, destination, context
+        )
+    return RoutingPlan(allocations, backordered, text, packages, cost, decided, method)
+
+
+def allocate_lines(
+    lines: Sequence[LineRequest], by_location: Mapping[int, Mapping[int, int]]
+) -> tuple[list[Allocation], dict[int, int]]:
+    """Spread each location's units of a SKU over the order's lines of that SKU, in line order."""
+    left = {location: dict(units) for location, units in by_location.items()}
+    allocations: list[Allocation] = []
+    backordered: dict[int, int] = {}
+    for line in lines:
+        wanted = line.quantity
+        for location, units in left.items():
+            take = min(wanted, units.get(line.sku_id, 0))
+            if take:
+                units[line.sku_id] -= take
+                wanted -= take
+                allocations.append(Allocation(line.line_no, line.sku_id, location, take))
+        if wanted:
+            backordered[line.line_no] = wanted
+    return allocations, backordered
+
+
+def price_packages(
+    allocations: Sequence[Allocation],
+    destination: Destination | None,
+    candidates: Sequence[Candidate],
+    context: RoutingContext,
+) -> tuple[Package, ...]:
+    """One package per location used, priced by the cost model, with its promise when `context.now`."""
+    by_id = {c.location_id: c for c in candidates}
+    used = list(dict.fromkeys(a.location_id for a in allocations))
+    point = destination.point if destination else None
+    distance = distances_km([by_id[i] for i in used], point)
+    packages = []
+    for index, location_id in enumerate(used):
+        site = by_id[location_id]
+        grams = volume = 0
+        for a in allocations:
+            if a.location_id == location_id:
+                size = context.sizes.get(a.sku_id, DEFAULT_ITEM)
+                grams += size.weight_g * a.quantity
+                volume += size.volume_cm3 * a.quantity
+        km = float(distance[index]) if point else None
+        zone = zone_for(context.cost_model, km)
+        kg = billable_kg(grams, volume, context.cost_model.dim_divisor)
+        cost = from_cents(package_rate(context.cost_model, zone, context.service).cost_cents(kg))
+        ship = deliver = None
+        if context.now is not None:
+            clock = ShippingClock(site.timezone, site.cutoff, site.handling_days)
+            promised = promise(context.now, clock, zone.zone, context.service)
+            ship, deliver = promised.ship_date, promised.delivery_date
+        packages.append(Package(location_id, site.code, km, zone.zone, kg, cost, ship, deliver))
+    return tuple(packages)
+
+
+def total_cost(packages: Sequence[Package], model: CostModel) -> Decimal:
+    return sum((p.cost for p in packages), Decimal("0.00")) + from_cents(
+        split_penalty_cents(model, len(packages))
+    )
+
+
+def _facts_of(
+    packages: Sequence[Package], allocations: Sequence[Allocation], problem: _Problem, cost: Decimal
+) -> PlanFacts:
+    foreign = {c.location_id for i, c in enumerate(problem.candidates) if problem.foreign[i]}
+    units = sum(a.quantity for a in allocations)
+    return PlanFacts(
+        location_ids=tuple(p.location_id for p in packages),
+        units=units,
+        cost_cents=cents(cost),
+        distance_km=sum(p.distance_km or 0.0 for p in packages),
+        foreign_packages=sum(1 for p in packages if p.location_id in foreign),
+        whole_order=units == int(problem.demand.sum()),
+    )
+
+
+def _nothing_plan(
+    lines: Sequence[LineRequest], destination: Destination | None, context: RoutingContext
+) -> RoutingPlan:
+    backordered = {line.line_no: line.quantity for line in lines if line.quantity > 0}
+    excluded = " (excluded locations left out)" if context.rules.excluded else ""
+    text = f"No location holds any of the order{excluded}; " + _backorder_clause(backordered) + "."
+    return RoutingPlan([], backordered, text + _where(destination), method="none")
+
+
+# ------------------------------------------------------------------------------------------ explanation
+
+
+def explain(
+    lines: Sequence[LineRequest],
+    allocations: Sequence[Allocation],
+    backordered: Mapping[int, int],
+    packages: Sequence[Package],
+    facts: PlanFacts,
+    destination: Destination | None,
+    context: RoutingContext,
+    decided: Policy | None,
+    runner_up: _Option | None,
+) -> str:
+    """Plain words: the rule that decided, what ships from where, and what it costs."""
+    rules = context.rules
+    what = _what_ships(lines, allocations, packages)
+    if backordered:
+        what += "; " + _backorder_clause(backordered)
+    if decided is not None and runner_up is not None:
+        earlier = rules.tie_breakers[: rules.tie_breakers.index(decided)]
+        reason = _comparison(decided, facts, runner_up, rules)
+        if earlier:
+            reason += f" (tied on {', '.join(LABELS[p] for p in earlier)})"
+        sentence = f"{LABELS[decided]}: {what}; {reason}"
+    elif runner_up is not None:
+        sentence = f"tied on every rule: {what}; chosen by location order"
+    else:
+        sentence = f"only option: {what}; no other location can"
+    constraints = []
+    if rules.excluded:
+        constraints.append(f"{len(rules.excluded)} location(s) excluded")
+    if rules.package_cap is not None:
+        constraints.append(f"at most {rules.package_cap} package(s)")
+    tail = f". Estimated shipping {facts.cost_cents / 100:.2f} ({context.service.value})"
+    tail += f"; rules: {describe_policies(rules.policies)}"
+    if constraints:
+        tail += " with " + " and ".join(constraints)
+    return sentence + tail + "." + _where(destination)
+
+
+def _mip_explanation(
+    lines: Sequence[LineRequest],
+    allocations: Sequence[Allocation],
+    backordered: Mapping[int, int],
+    packages: Sequence[Package],
+    facts: PlanFacts,
+    destination: Destination | None,
+    context: RoutingContext,
+) -> str:
+    """The MIP weighed every plan: the first rule decided among those shipping the most units."""
+    what = _what_ships(lines, allocations, packages)
+    if backordered:
+        lead = f"most units shipped: {what}; " + _backorder_clause(backordered)
+    else:
+        first = LABELS[context.rules.tie_breakers[0]]
+        lead = f"{first}: {what}; no plan of at most two packages ships the whole order"
+    lead += ", so every plan was weighed exactly (MIP), rule by rule"
+    tail = f". Estimated shipping {facts.cost_cents / 100:.2f} ({context.service.value})"
+    tail += f"; rules: {describe_policies(context.rules.policies)}"
+    if context.rules.package_cap is not None:
+        tail += f" with at most {context.rules.package_cap} package(s)"
+    return lead + tail + "." + _where(destination)
+
+
+def _what_ships(
+    lines: Sequence[LineRequest], allocations: Sequence[Allocation], packages: Sequence[Package]
+) -> str:
+    if not packages:
+        return "nothing can ship yet"
+    if len(packages) == 1 and sum(a.quantity for a in allocations) == sum(line.quantity for line in lines):
+        count = f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
+        return f"{packages[0].code} ships the whole order ({count}) in one package"
+    parts = []
+    for package in packages:
+        numbers = sorted({a.line_no for a in allocations if a.location_id == package.location_id})
+        label = "line" if len(numbers) == 1 else "lines"
+        parts.append(f"{package.code} ({label} {', '.join(map(str, numbers))})")
+    return f"{len(packages)} package{'s' if len(packages) != 1 else ''} from " + ", ".join(parts)
+
+
+def _comparison(policy: Policy, best: PlanFacts, other: _Option, rules: Rules) -> str:
+    alternative = other.facts
+    codes = "+".join(str(i) for i in alternative.location_ids)
+    if policy is Policy.ship_complete:
+        return "the order ships complete from one location"
+    if policy is Policy.minimise_packages:
+        n = len(alternative.location_ids)
+        return f"the next best plan needs {n} package{'s' if n != 1 else ''}"
+    if policy is Policy.lowest_cost:
+        return (
+            f"{best.cost_cents / 100:.2f} against {alternative.cost_cents / 100:.2f} for the next best plan"
+        )
+    if policy is Policy.closest:
+        return f"{best.distance_km:,.0f} km against {alternative.distance_km:,.0f} km for the next best plan"
+    if policy is Policy.ranked_locations:
+        ranks = ", ".join(str(rules.rank(i) + 1) for i in best.location_ids)
+        return f"ranked {ranks} in the merchant's list, ahead of the next best plan"
+    if policy is Policy.same_country:
+        return "it ships from within the destination's country"
+    return f"preferred over locations {codes}"
+
+
+def _backorder_clause(backordered: Mapping[int, int]) -> str:
+    short = ", ".join(f"line {n}: {q}" for n, q in sorted(backordered.items()))
+    return f"backordered until stock arrives ({short})"
+
+
+def _where(destination: Destination | None) -> str:
+    if destination is None or destination.point is None:
+        return (
+            " The destination could not be placed on the map: distances unknown, priced at the farthest zone."
+        )
+    if destination.approximate:
+        return (
+            f" The destination is placed at the centre of {destination.country} (postal code not on the map)."
+        )
+    return ""
