@@ -150,6 +150,12 @@ class TokenBucket:
             self._tokens -= 1
             return 0.0 if self._tokens >= 0 else -self._tokens / self.limit.rate
 
+    def pause(self, seconds: float) -> None:
+        """Hold every caller back for `seconds` (the channel answered 429 with Retry-After)."""
+        with self._lock:
+            self._tokens = min(self._tokens, -seconds * self.limit.rate)
+            self._stamp = self._clock()
+
     def acquire(self) -> None:
         wait = self.delay()
         if wait > 0:
@@ -212,10 +218,13 @@ class ChannelHttp:
         except httpx.HTTPError as error:
             raise ChannelHttpError(f"{type(error).__name__}: {error}") from error
         if response.status_code >= 400:
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if response.status_code == 429 and retry_after:
+                self.bucket.pause(retry_after)
             raise ChannelHttpError(
                 f"HTTP {response.status_code}: {response.text[:300]}",
                 status_code=response.status_code,
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                retry_after=retry_after,
             )
         return response
 

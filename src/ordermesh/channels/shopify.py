@@ -35,6 +35,7 @@ from ordermesh.channels.payload import (
     amount,
     country,
     currency,
+    jsonable,
     loads,
     quantity,
     required_text,
@@ -97,7 +98,7 @@ class ShopifyConnector:
             notes=text(order.get("note"), "note", required=False),
             cancelled=order.get("cancelled_at") is not None,
             status=text(order.get("financial_status"), "financial_status", required=False),
-            raw=dict(payload),
+            raw=jsonable(dict(payload)),
         )
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:

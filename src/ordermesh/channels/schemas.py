@@ -1,0 +1,180 @@
+"""What the channels API takes and gives. Credentials go in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from ordermesh.channels import ChannelKind
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+BaseUrl = Annotated[
+    str, Field(min_length=1, max_length=500, description="http(s) URL; default: the real service")
+]
+Credentials = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=4000)]],
+    Field(max_length=30, description="Stored encrypted; never returned"),
+]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http or https URL")
+    return value.rstrip("/") if value else value
+
+
+class ChannelCreate(Input):
+    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    kind: ChannelKind
+    name: Name
+    base_url: BaseUrl | None = None
+    credentials: Credentials = {}
+    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. Shopify location_id")
+    location_ids: Annotated[list[int], Field(max_length=500)] = Field(
+        default_factory=list, description="Locations whose stock the channel sells; empty: all enabled"
+    )
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    active: bool = True
+
+    _url = field_validator("base_url")(_http_url)
+
+
+class ChannelUpdate(Input):
+    name: Name | None = None
+    base_url: BaseUrl | None = None
+    credentials: Credentials | None = Field(default=None, description="Replaces the stored credentials")
+    settings: dict[str, Any] | None = None
+    location_ids: Annotated[list[int], Field(max_length=500)] | None = None
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    active: bool | None = None
+
+    _url = field_validator("base_url")(_http_url)
+
+
+class SecretRotation(Input):
+    webhook_secret: Annotated[str, Field(min_length=8, max_length=4000)]
+    grace_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
+
+
+class ChannelOut(BaseModel):
+    id: int
+    merchant_id: int
+    kind: str
+    name: str
+    base_url: str
+    credential_fields: list[str]  # which credentials are set, never their values
+    settings: dict[str, Any]
+    location_ids: list[int]
+    stock_buffer: int
+    active: bool
+    previous_secret_until: datetime | None
+    created_at: datetime
+
+
+class ListingIn(Input):
+    sku: Annotated[str, Field(min_length=1, max_length=64, description="Our SKU code")]
+    channel_sku: Annotated[str, Field(min_length=1, max_length=200)]
+    external_ids: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
+        Field(max_length=10),
+    ] = Field(default_factory=dict, description="inventory_item_id, variant_id, asin, product_id ...")
+
+
+class ListingsIn(Input):
+    listings: Annotated[list[ListingIn], Field(min_length=1, max_length=1000)]
+
+
+class ListingOut(BaseModel):
+    id: int
+    sku: str
+    sku_id: int
+    channel_sku: str
+    external_ids: dict[str, str]
+    last_pushed_quantity: int | None
+    last_pushed_at: datetime | None
+
+
+class PullIn(Input):
+    since: AwareDatetime | None = Field(default=None, description="Default: where the last pull ended")
+
+
+class PullOut(BaseModel):
+    fetched: int
+    created: int
+    duplicates: int
+    held: int
+    errors: int
+    pulled_until: datetime | None
+    error: str | None = None
+
+
+class WebhookOut(BaseModel):
+    outcome: str  # created | held | duplicate | updated | cancelled | alerted | unmapped | ignored
+    order_id: int | None = None
+
+
+class ChannelErrorOut(BaseModel):
+    id: int
+    kind: str
+    external_id: str | None
+    field: str | None
+    message: str
+    created_at: datetime
+
+
+class PushOut(BaseModel):
+    id: int
+    kind: str
+    dedupe_key: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+    updated_at: datetime
+
+
+class ReplayIn(Input):
+    ids: Annotated[list[int], Field(max_length=1000)] | None = Field(
+        default=None, description="Dead letters to replay; default: all of the channel's"
+    )
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+class HealthOut(BaseModel):
+    channel_id: int
+    kind: str
+    active: bool
+    last_pull_at: datetime | None
+    pulled_until: datetime | None
+    last_push_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    pending_pushes: int
+    oldest_pending_at: datetime | None
+    dead_letters: int
+    errors_last_24h: int
+
+
+class CsvRowErrorOut(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class CsvOrdersOut(BaseModel):
+    rows: int
+    orders_created: int
+    orders_existing: int
+    orders_held: int
+    rejected_rows: int
+    errors: list[CsvRowErrorOut]

@@ -1,0 +1,253 @@
+"""Orders in: signed webhooks and catch-up pulls. Each order is taken in by its own short transaction;
+network calls (a pull's pages) happen between transactions, never inside one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh import __version__
+from ordermesh.base import utcnow
+from ordermesh.channels import CONNECTED_KINDS
+from ordermesh.channels.base import ChannelOrder as MappedOrder
+from ordermesh.channels.base import MappingError
+from ordermesh.channels.connector import (
+    ChannelHttp,
+    ChannelHttpError,
+    Connector,
+    TokenBucket,
+    WebhookEvent,
+    connector_for,
+)
+from ordermesh.channels.models import Channel
+from ordermesh.channels.service import IngestResult, channel_config, get_channel, ingest_order, record_error
+from ordermesh.errors import Invalid, NotFound, Unauthorized
+from ordermesh.orders.service import run_transaction
+
+ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/edited"}
+PULL_OVERLAP = timedelta(minutes=2)  # the next pull starts a little before this one began
+DEFAULT_FIRST_PULL = timedelta(days=1)
+
+_buckets: dict[int, TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def bucket_for(channel_id: int, connector: Connector) -> TokenBucket:
+    """The process's token bucket for a channel: every call to it, pulls and pushes alike, takes from it."""
+    with _buckets_lock:
+        bucket = _buckets.get(channel_id)
+        if bucket is None or bucket.limit != connector.rate_limit:
+            bucket = _buckets[channel_id] = TokenBucket(connector.rate_limit)
+        return bucket
+
+
+def http_client(timeout: float = 30.0) -> httpx.Client:
+    return httpx.Client(timeout=timeout, headers={"User-Agent": f"Ordermesh/{__version__}"})
+
+
+# -- webhooks ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    outcome: str
+    order_id: int | None = None
+
+
+def receive_webhook(
+    factory: sessionmaker[Session], *, channel_id: int, body: bytes, headers: Mapping[str, str]
+) -> WebhookOutcome:
+    """Verify, map and take in one webhook delivery. 401 (nothing stored) for a bad signature; a payload
+    that cannot be mapped is recorded on the channel's error log and answered 422."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    with factory() as session:
+        channel = session.get(Channel, channel_id)
+        if channel is None or channel.kind not in CONNECTED_KINDS:
+            raise NotFound(f"channel {channel_id} not found")
+        config, connector = channel_config(channel), connector_for(channel.kind)
+    if not connector.verify_webhook(config, body=body, headers=lowered):
+        raise Unauthorized("webhook signature missing or wrong")
+    event = connector.webhook_event(lowered)
+    if event.topic and event.topic not in ORDER_TOPICS:
+        return WebhookOutcome("ignored")
+    try:
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise MappingError("body", "not a JSON object")
+        mapped = connector.map_order(payload)
+    except (ValueError, MappingError) as error:
+        field = error.field if isinstance(error, MappingError) else "body"
+        message = error.message if isinstance(error, MappingError) else f"not JSON: {error}"
+        _log_mapping_error(factory, channel_id, field, message, _payload_or_none(body), event)
+        raise Invalid.field(field, message) from None
+    result = take_in(
+        factory, channel_id=channel_id, mapped=mapped, event=event, actor=f"channel:{config.kind}"
+    )
+    return WebhookOutcome(result.outcome, result.order_id)
+
+
+def take_in(
+    factory: sessionmaker[Session],
+    *,
+    channel_id: int,
+    mapped: MappedOrder,
+    event: WebhookEvent | None,
+    actor: str,
+) -> IngestResult:
+    """One order in its own transaction (retried after a deadlock); an order refused here is logged on the
+    channel and raised as Invalid."""
+
+    def attempt(session: Session, _final: bool) -> IngestResult:
+        channel = session.get(Channel, channel_id)
+        assert channel is not None
+        return ingest_order(session, channel=channel, mapped=mapped, actor=actor, event=event)
+
+    try:
+        return run_transaction(factory, attempt)
+    except MappingError as error:
+        _log_mapping_error(
+            factory, channel_id, error.field, error.message, mapped.raw, event, mapped.external_id
+        )
+        raise Invalid.field(error.field, error.message) from None
+
+
+def _payload_or_none(body: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return {"text": body[:2000].decode("utf-8", errors="replace")}
+    return payload if isinstance(payload, dict) else {"value": payload}
+
+
+def _log_mapping_error(
+    factory: sessionmaker[Session],
+    channel_id: int,
+    field: str,
+    message: str,
+    payload: dict[str, Any] | None,
+    event: WebhookEvent | None,
+    external_id: str | None = None,
+) -> None:
+    with factory() as session, session.begin():
+        channel = session.get(Channel, channel_id)
+        assert channel is not None
+        if external_id is None and payload:
+            external_id = str(payload.get("id") or "") or None
+        topic = f" ({event.topic})" if event and event.topic else ""
+        record_error(
+            session,
+            channel=channel,
+            kind="mapping",
+            field=field,
+            message=f"{field}: {message}{topic}",
+            external_id=external_id,
+            payload=payload,
+        )
+
+
+# -- pulls ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullReport:
+    fetched: int = 0
+    created: int = 0
+    duplicates: int = 0
+    held: int = 0
+    errors: int = 0
+    pulled_until: datetime | None = None
+    error: str | None = None  # the pull itself failed (the channel did not answer, or refused)
+
+
+def pull_orders(
+    factory: sessionmaker[Session],
+    *,
+    channel_id: int,
+    merchant_scope: int | None = None,
+    since: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> PullReport:
+    """Import every order created or updated on the channel since `since` (default: where the last pull
+    ended); each order is taken in as it comes, so a failure midway keeps what was taken."""
+    with factory() as session:
+        channel = get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
+        if channel.kind not in CONNECTED_KINDS:
+            raise Invalid.field("channel_id", f"a {channel.kind} channel has nothing to pull")
+        config, connector = channel_config(channel), connector_for(channel.kind)
+        start = since or channel.pulled_until or utcnow() - DEFAULT_FIRST_PULL
+    began = utcnow()
+    report = PullReport()
+    http = ChannelHttp(
+        config, connector, client=client or http_client(), bucket=bucket_for(channel_id, connector)
+    )
+    try:
+        for pulled in connector.pull_orders(http, since=start):
+            report.fetched += 1
+            if pulled.order is None:
+                report.errors += 1
+                error = pulled.error or MappingError("order", "could not be mapped")
+                _log_mapping_error(
+                    factory, channel_id, error.field, error.message, None, None, pulled.external_id
+                )
+                continue
+            _take_pulled(factory, channel_id, pulled.order, config.kind, report)
+    except ChannelHttpError as error:
+        report.error = str(error)
+        with factory() as session, session.begin():
+            channel = session.get(Channel, channel_id)
+            assert channel is not None
+            record_error(session, channel=channel, kind="pull", message=str(error))
+        return report
+    finally:
+        if client is None:
+            http.client.close()
+    report.pulled_until = began - PULL_OVERLAP
+    with factory() as session, session.begin():
+        session.execute(
+            update(Channel)
+            .where(Channel.id == channel_id)
+            .values(last_pull_at=began, pulled_until=report.pulled_until)
+        )
+    return report
+
+
+def _take_pulled(
+    factory: sessionmaker[Session], channel_id: int, mapped: MappedOrder, kind: str, report: PullReport
+) -> None:
+    try:
+        result = take_in(factory, channel_id=channel_id, mapped=mapped, event=None, actor=f"channel:{kind}")
+    except Invalid:
+        report.errors += 1
+        return
+    if result.outcome == "created":
+        report.created += 1
+    elif result.outcome == "held":
+        report.held += 1
+    else:
+        report.duplicates += 1
+
+
+def pull_due_channels(factory: sessionmaker[Session], *, now: datetime | None = None) -> list[int]:
+    """The active channels whose `settings.pull_every_seconds` has passed since their last pull."""
+    now = now or utcnow()
+    due = []
+    with factory() as session:
+        for channel in session.query(Channel).filter(
+            Channel.active.is_(True), Channel.kind.in_(CONNECTED_KINDS)
+        ):
+            every = (channel.settings or {}).get("pull_every_seconds")
+            if not every:
+                continue
+            last = channel.last_pull_at
+            if last is None or last + timedelta(seconds=float(every)) <= now:
+                due.append(channel.id)
+    return due
