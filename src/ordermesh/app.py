@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ordermesh import __version__
 from ordermesh.catalog.api import router as catalog_router
+from ordermesh.channels.api import router as channels_router
 from ordermesh.config import get_settings
 from ordermesh.db import get_sessionmaker
 from ordermesh.errors import DomainError, FieldValueError
@@ -111,6 +112,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         inventory_router,
         orders_router,
         events_router,
+        channels_router,
     ):
         app.include_router(router, prefix="/v1")
 
