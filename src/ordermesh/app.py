@@ -25,6 +25,7 @@ from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from ordermesh.orders.api import router as orders_router
+from ordermesh.routing.api import router as routing_router
 
 PROBLEM_BASE = "https://ordermesh.dev/problems/"
 log = logging.getLogger("ordermesh.app")
@@ -111,6 +112,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         catalog_router,
         inventory_router,
         orders_router,
+        routing_router,
         events_router,
         channels_router,
     ):

@@ -97,12 +97,20 @@ def adjust(
     reference: str | None,
     actor: str,
 ) -> LevelView:
-    """Correct on_hand by `delta` with a stated cause; 409 if it would go below zero or below reserved."""
+    """Correct on_hand by `delta` with a stated cause; 409 below zero. Below what is reserved, the
+    shortfall is first re-routed off the location's open fulfillment orders (409 if they hold too little)."""
     if delta == 0:
         raise Invalid.field("delta", "must not be zero")
     if not reason_note or not reason_note.strip():
         raise Invalid.field("note", "say why stock is adjusted")
     _check_target(session, merchant_id, sku_id, location_id)
+    if delta < 0:
+        current = _locked_level(session, merchant_id, sku_id, location_id)
+        if current is not None and 0 <= current.on_hand + delta < current.reserved:
+            _reroute_reserved(
+                session, merchant_id, sku_id, location_id, current.reserved - (current.on_hand + delta),
+                f"stock adjusted by {delta}: {reason_note.strip()}", actor, "delta",
+            )  # fmt: skip
     movement = Movement(sku_id, location_id, MovementReason.adjust, delta, 0, reference, reason_note.strip())
     apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
     if delta > 0:
@@ -121,17 +129,18 @@ def cycle_count(
     actor: str,
     note: str | None = None,
 ) -> LevelView:
-    """Set on_hand to what was counted (the difference is the movement); 409 below what is reserved."""
+    """Set on_hand to what was counted (the difference is the movement). Below what is reserved, the
+    shortfall is first re-routed off the location's open fulfillment orders (409 if they hold too little)."""
     if counted_quantity < 0:
         raise Invalid.field("counted_quantity", "must not be negative")
     _check_target(session, merchant_id, sku_id, location_id)
     current = _locked_level(session, merchant_id, sku_id, location_id)
     on_hand, reserved = (current.on_hand, current.reserved) if current else (0, 0)
     if counted_quantity < reserved:
-        raise Conflict(
-            f"counted {counted_quantity} but {reserved} are reserved: release or re-route them first",
-            [FieldError("counted_quantity", f"below the {reserved} units reserved")],
-        )
+        _reroute_reserved(
+            session, merchant_id, sku_id, location_id, reserved - counted_quantity,
+            f"counted {counted_quantity} with {reserved} reserved", actor, "counted_quantity",
+        )  # fmt: skip
     delta = counted_quantity - on_hand
     # A count that matches is still written: it records that the shelf was checked.
     movement = Movement(sku_id, location_id, MovementReason.cycle_count, delta, 0, reference, note)
@@ -497,6 +506,32 @@ def _locked_level(session: Session, merchant_id: int, sku_id: int, location_id: 
         .with_for_update()
     ).first()
     return _Current(row.on_hand, row.reserved, row.safety_stock) if row else None
+
+
+def _reroute_reserved(
+    session: Session,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    quantity: int,
+    reason: str,
+    actor: str,
+    field: str,
+) -> None:
+    """Move `quantity` reserved units off the location's open fulfillment orders before stock goes down."""
+    # Imported late: routing builds on orders, which builds on inventory.
+    from ordermesh.routing.service import reroute_level_shortfall
+
+    reroute_level_shortfall(
+        session,
+        merchant_id=merchant_id,
+        sku_id=sku_id,
+        location_id=location_id,
+        quantity=quantity,
+        reason=reason,
+        actor=actor,
+        field=field,
+    )
 
 
 def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:

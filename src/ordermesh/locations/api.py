@@ -59,4 +59,5 @@ def update_location(
 ) -> LocationOut:
     """Change a location (operator only): only the fields sent change."""
     principal.require(Role.operator)
-    return LocationOut.model_validate(service.update_location(session, location_id=location_id, changes=body))
+    location = service.update_location(session, location_id=location_id, changes=body, actor=principal.actor)
+    return LocationOut.model_validate(location)

@@ -84,8 +84,13 @@ def create_location(session: Session, *, data: LocationCreate) -> Location:
     return location
 
 
-def update_location(session: Session, *, location_id: int, changes: LocationUpdate) -> Location:
-    """Change the fields sent; a new postal code or country re-derives what was not sent with it."""
+def update_location(
+    session: Session, *, location_id: int, changes: LocationUpdate, actor: str = "system:routing"
+) -> Location:
+    """Change the fields sent; a new postal code or country re-derives what was not sent with it.
+
+    Deactivating a location re-routes its open fulfillment orders to other locations (or backorders them).
+    """
     location = session.get(Location, location_id)
     if location is None:
         raise NotFound(f"location {location_id} not found")
@@ -105,9 +110,17 @@ def update_location(session: Session, *, location_id: int, changes: LocationUpda
         updates.update(latitude=place.latitude, longitude=place.longitude, timezone=place.timezone)
     if "kind" in updates:
         updates["kind"] = LocationKind(updates["kind"]).value
+    deactivated = location.active and updates.get("active") is False
     for name, value in updates.items():
         setattr(location, name, value)
     session.flush()
+    if deactivated:
+        # Imported late: routing builds on orders and inventory, which build on locations.
+        from ordermesh.routing.service import reroute_location
+
+        reroute_location(
+            session, location_id=location.id, reason=f"location {location.code} deactivated", actor=actor
+        )
     return location
 
 
