@@ -13,18 +13,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ordermesh import __version__
+from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.config import get_settings
 from ordermesh.db import get_sessionmaker
 from ordermesh.errors import DomainError, FieldValueError
 from ordermesh.events.api import router as events_router
+from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
 from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from ordermesh.orders.api import router as orders_router
+from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
 
 PROBLEM_BASE = "https://ordermesh.dev/problems/"
@@ -112,6 +115,9 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         catalog_router,
         inventory_router,
         orders_router,
+        fulfillment_router,
+        returns_router,
+        carriers_router,
         routing_router,
         events_router,
         channels_router,

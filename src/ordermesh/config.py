@@ -32,6 +32,8 @@ class Settings:
     log_json: bool = field(default_factory=lambda: _env("LOG_JSON", "1") == "1")
     # INFO logs one line per request; WARNING keeps only problems (for load tests).
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
+    # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
+    easypost_webhook_secret: str = field(default_factory=lambda: _env("EASYPOST_WEBHOOK_SECRET", ""))
 
 
 @lru_cache

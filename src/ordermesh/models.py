@@ -14,6 +14,17 @@ from ordermesh.channels.models import (
     ChannelPush,
 )
 from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from ordermesh.fulfillment.models import (
+    Bin,
+    BinStock,
+    Box,
+    FulfillmentLineProgress,
+    PickList,
+    PickListItem,
+    Shipment,
+    ShipmentEvent,
+    ShipmentItem,
+)
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import ApiKey, Merchant
@@ -25,11 +36,15 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
+from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 
 __all__ = [
     "ApiKey",
     "Base",
+    "Bin",
+    "BinStock",
+    "Box",
     "Channel",
     "ChannelError",
     "ChannelEvent",
@@ -39,6 +54,7 @@ __all__ = [
     "ChannelLocation",
     "ChannelOrder",
     "ChannelPush",
+    "FulfillmentLineProgress",
     "FulfillmentOrder",
     "FulfillmentOrderLine",
     "InventoryLevel",
@@ -51,7 +67,14 @@ __all__ = [
     "OrderHold",
     "OrderLine",
     "OutboxMessage",
+    "PickList",
+    "PickListItem",
+    "ReturnAuthorization",
+    "ReturnLine",
     "RoutingProfile",
+    "Shipment",
+    "ShipmentEvent",
+    "ShipmentItem",
     "Sku",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -18,6 +18,13 @@ TOPICS: tuple[str, ...] = (
     "order.on_hold",
     "order.hold_released",
     "inventory.changed",
+    "shipment.created",
+    "shipment.updated",
+    "order.shipped",
+    "order.delivered",
+    "return.created",
+    "return.received",
+    "return.refunded",
 )
 WILDCARD = "*"
 

@@ -265,6 +265,8 @@ def cancel_order(
     session: Session, *, merchant_scope: int | None, order_id: int, reason: str | None, actor: str
 ) -> OrderOut:
     """Cancel an order that has not shipped; its reservations go back to stock."""
+    from ordermesh.fulfillment.shipping import undo_floor_work  # the floor builds on orders: import late
+
     order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
     status = OrderStatus(order.status)
     if status is OrderStatus.cancelled:
@@ -273,6 +275,7 @@ def cancel_order(
         raise Conflict(f"order {order.number} is {order.status}: shipped stock cannot be cancelled")
     movements = _release_open_fulfillment(session, order)
     apply(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
+    undo_floor_work(session, order_id=order.id)  # picked units back to their bins, packages voided
     session.execute(update(OrderLine).where(OrderLine.order_id == order.id).values(quantity_backordered=0))
     order.cancelled_at = utcnow()
     released = sum(m.delta_reserved for m in movements) * -1
@@ -423,6 +426,8 @@ def _attach_to_fulfillment(
 
 def refresh_status(session: Session, order: Order) -> OrderStatus:
     """Derive the order's status from its parts and store it (the only place status is written)."""
+    from ordermesh.returns.service import returned_units  # returns build on orders: import late
+
     session.flush()
     totals = session.execute(
         select(
@@ -441,7 +446,7 @@ def refresh_status(session: Session, order: Order) -> OrderStatus:
         active_holds=active_holds or 0,
         quantity_ordered=int(totals[0]),
         quantity_backordered=int(totals[1]),
-        quantity_returned=0,
+        quantity_returned=returned_units(session, order_id=order.id),
         fulfillment_statuses=statuses(fo_states),
     )
     status = derive_status(facts)

@@ -1,0 +1,1 @@
+"""Carriers: the interface a carrier or aggregator plugs into, and the built-in rate-card carrier."""

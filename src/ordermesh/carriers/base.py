@@ -1,0 +1,96 @@
+"""What Ordermesh asks of a carrier: rates for a parcel, and a label with a tracking number.
+
+A carrier (or an aggregator such as EasyPost or Shippo) implements `Carrier` and is registered under its
+code with `register`. The built-in `ratecard` carrier needs no account and no network. A carrier that
+talks to the network must be called outside a database transaction (see docs/floor.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from ordermesh.errors import Invalid
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    address1: str
+    city: str
+    postal_code: str
+    country: str
+    region: str | None = None
+    address2: str | None = None
+    company: str | None = None
+
+
+@dataclass(frozen=True)
+class Parcel:
+    weight_kg: Decimal
+    length_cm: Decimal | None = None
+    width_cm: Decimal | None = None
+    height_cm: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    reference: str  # our shipment reference, printed on the label and kept by the carrier
+    ship_from: Address
+    ship_to: Address
+    parcel: Parcel
+    service: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    carrier: str
+    service: str
+    amount: Decimal
+    currency: str
+    transit_days: int
+
+
+@dataclass(frozen=True)
+class Label:
+    tracking_number: str
+    rate: Rate
+
+
+class Carrier(Protocol):
+    code: str
+    name: str
+
+    def services(self) -> tuple[str, ...]:
+        """The service codes this carrier sells (e.g. ground, two_day, overnight)."""
+        ...
+
+    def rate(self, request: LabelRequest) -> Rate:
+        """The price of sending the parcel with the requested service."""
+        ...
+
+    def buy_label(self, request: LabelRequest) -> Label:
+        """Buy a label: the carrier's tracking number and the rate charged."""
+        ...
+
+
+_registry: dict[str, Carrier] = {}
+
+
+def register(carrier: Carrier) -> None:
+    """Make a carrier available under its code (a later registration under the same code replaces it)."""
+    _registry[carrier.code] = carrier
+
+
+def get_carrier(code: str, *, field: str = "carrier") -> Carrier:
+    """The registered carrier, or 422 naming the known ones."""
+    carrier = _registry.get(code)
+    if carrier is None:
+        known = ", ".join(sorted(_registry)) or "none"
+        raise Invalid.field(field, f"unknown carrier {code!r}; known: {known}")
+    return carrier
+
+
+def carrier_codes() -> list[str]:
+    return sorted(_registry)

@@ -1,0 +1,122 @@
+"""EasyPost `tracker.updated` webhooks: signature check and translation into our tracking events. Pure.
+
+EasyPost signs each webhook with the secret set on the webhook: header `X-Hmac-Signature` carries
+`hmac-sha256-hex=` + HMAC-SHA256(NFKD(secret), raw body) in hex.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ordermesh.errors import Invalid
+from ordermesh.fulfillment import ShipmentStatus
+
+SIGNATURE_HEADER = "X-Hmac-Signature"
+SIGNATURE_PREFIX = "hmac-sha256-hex="
+
+# EasyPost tracker statuses and what they mean for our shipment; None: nothing to record yet.
+STATUS_MAP: dict[str, ShipmentStatus | None] = {
+    "unknown": None,
+    "pre_transit": None,
+    "in_transit": ShipmentStatus.in_transit,
+    "available_for_pickup": ShipmentStatus.out_for_delivery,
+    "out_for_delivery": ShipmentStatus.out_for_delivery,
+    "delivered": ShipmentStatus.delivered,
+    "return_to_sender": ShipmentStatus.exception,
+    "failure": ShipmentStatus.exception,
+    "error": ShipmentStatus.exception,
+    "cancelled": ShipmentStatus.exception,
+}
+
+
+@dataclass(frozen=True)
+class TrackingDetail:
+    status: ShipmentStatus
+    message: str
+    occurred_at: datetime
+    place: str | None
+
+
+@dataclass(frozen=True)
+class TrackerUpdate:
+    tracking_code: str
+    carrier: str | None
+    status: ShipmentStatus | None
+    details: list[TrackingDetail]
+
+
+def sign(secret: str, body: bytes) -> str:
+    key = unicodedata.normalize("NFKD", secret).encode()
+    return SIGNATURE_PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    return header is not None and hmac.compare_digest(sign(secret, body), header.strip())
+
+
+def parse_tracker_updated(event: Any) -> TrackerUpdate:
+    """The tracker of a `tracker.updated` event; 422 naming the field when the document is not one."""
+    if not isinstance(event, dict):
+        raise Invalid.field("body", "an EasyPost event object is expected")
+    if event.get("description") != "tracker.updated":
+        raise Invalid.field("description", f"expected 'tracker.updated', got {event.get('description')!r}")
+    tracker = event.get("result")
+    if not isinstance(tracker, dict) or tracker.get("object") != "Tracker":
+        raise Invalid.field("result", "a Tracker object is expected")
+    code = tracker.get("tracking_code")
+    if not isinstance(code, str) or not code.strip():
+        raise Invalid.field("result.tracking_code", "required")
+    details = tracker.get("tracking_details") or []
+    if not isinstance(details, list):
+        raise Invalid.field("result.tracking_details", "a list is expected")
+    return TrackerUpdate(
+        tracking_code=code.strip(),
+        carrier=tracker.get("carrier"),
+        status=_status(tracker.get("status"), "result.status"),
+        details=[
+            detail
+            for index, raw in enumerate(details)
+            if (detail := _detail(raw, f"result.tracking_details.{index}")) is not None
+        ],
+    )
+
+
+def _status(value: Any, field: str) -> ShipmentStatus | None:
+    if value not in STATUS_MAP:
+        raise Invalid.field(field, f"unknown tracker status {value!r}")
+    return STATUS_MAP[value]
+
+
+def _detail(raw: Any, field: str) -> TrackingDetail | None:
+    if not isinstance(raw, dict):
+        raise Invalid.field(field, "a TrackingDetail object is expected")
+    status = _status(raw.get("status"), f"{field}.status")
+    if status is None:
+        return None
+    return TrackingDetail(
+        status=status,
+        message=str(raw.get("message") or raw.get("description") or status.value)[:300],
+        occurred_at=_time(raw.get("datetime"), f"{field}.datetime"),
+        place=_place(raw.get("tracking_location")),
+    )
+
+
+def _time(value: Any, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid.field(field, f"not an ISO-8601 time: {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _place(location: Any) -> str | None:
+    if not isinstance(location, dict):
+        return None
+    parts = [location.get(key) for key in ("city", "state", "zip", "country")]
+    text = ", ".join(str(part) for part in parts if part)
+    return text[:200] or None

@@ -1,0 +1,34 @@
+"""The warehouse floor: bins, release, pick lists (waves), scan-verified picking and packing, shipping."""
+
+from enum import StrEnum
+
+
+class ShipmentStatus(StrEnum):
+    packed = "packed"  # boxed and weighed at the pack station, no label yet
+    labelled = "labelled"  # a carrier label is bought: it has a tracking number
+    shipped = "shipped"  # handed to the carrier, no carrier scan yet
+    in_transit = "in_transit"
+    out_for_delivery = "out_for_delivery"
+    delivered = "delivered"
+    exception = "exception"  # the carrier reports a problem (failed delivery, returned to sender, lost)
+    cancelled = "cancelled"  # voided before it left (the order was cancelled)
+
+
+# Statuses a carrier's tracking events can set, in the order a parcel normally goes through them.
+TRACKING_STATUSES = (
+    ShipmentStatus.in_transit,
+    ShipmentStatus.out_for_delivery,
+    ShipmentStatus.delivered,
+    ShipmentStatus.exception,
+)
+# A shipment that has left the building.
+DEPARTED = frozenset({ShipmentStatus.shipped, *TRACKING_STATUSES})
+
+
+class ServicePriority(StrEnum):
+    """Service levels, most urgent first: a wave takes the most urgent fulfillment orders first."""
+
+    overnight = "overnight"
+    two_day = "two_day"
+    expedited = "expedited"
+    standard = "standard"

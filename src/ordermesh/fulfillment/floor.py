@@ -1,0 +1,386 @@
+"""Picking and packing, each unit confirmed by a scan: wrong items and one-too-many are refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.catalog.models import Sku
+from ordermesh.errors import Conflict, FieldError, Invalid
+from ordermesh.fulfillment import ShipmentStatus
+from ordermesh.fulfillment.bins import get_bin, list_boxes, take_from_bins
+from ordermesh.fulfillment.models import Box, FulfillmentLineProgress, Shipment, ShipmentItem
+from ordermesh.fulfillment.packing import BoxSize, Item, items_weight, parcel_weight, smallest_fitting
+from ordermesh.fulfillment.schemas import BoxOut, BoxSuggestion, PackageIn
+from ordermesh.fulfillment.scope import FloorScope, get_fulfillment_order, require_floor
+from ordermesh.fulfillment.views import boxed_quantities
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders import FulfillmentStatus
+from ordermesh.orders.locks import lock_order
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, OrderEvent
+from ordermesh.orders.service import refresh_status
+
+PICKABLE = (FulfillmentStatus.released, FulfillmentStatus.picking)
+
+
+@dataclass
+class FloorLine:
+    line: FulfillmentOrderLine
+    sku: Sku
+    progress: FulfillmentLineProgress
+
+    @property
+    def to_pick(self) -> int:
+        return self.line.quantity - self.progress.quantity_picked
+
+
+def floor_lines(session: Session, fo: FulfillmentOrder) -> list[FloorLine]:
+    """The fulfillment order's lines with their progress (created on first use)."""
+    rows = session.execute(
+        select(FulfillmentOrderLine, Sku)
+        .join(Sku, Sku.id == FulfillmentOrderLine.sku_id)
+        .where(FulfillmentOrderLine.fulfillment_order_id == fo.id)
+        .order_by(FulfillmentOrderLine.id)
+    ).all()
+    progress = {
+        p.fulfillment_order_line_id: p
+        for p in session.scalars(
+            select(FulfillmentLineProgress).where(FulfillmentLineProgress.fulfillment_order_id == fo.id)
+        )
+    }
+    lines = []
+    for line, sku in rows:
+        if line.id not in progress:
+            progress[line.id] = FulfillmentLineProgress(
+                merchant_id=fo.merchant_id,
+                fulfillment_order_id=fo.id,
+                fulfillment_order_line_id=line.id,
+                quantity_picked=0,
+                quantity_short=0,
+                quantity_packed=0,
+            )
+            session.add(progress[line.id])
+        lines.append(FloorLine(line, sku, progress[line.id]))
+    return lines
+
+
+def scanned_lines(
+    session: Session, fo: FulfillmentOrder, lines: list[FloorLine], code: str
+) -> list[FloorLine]:
+    """The lines a scanned barcode (or typed SKU code) stands for: 409 for an item not on the
+    fulfillment order, 422 for a code that is no SKU at all. Nothing is changed either way."""
+    matching = [fl for fl in lines if code in (fl.sku.barcode, fl.sku.code) and fl.line.quantity > 0]
+    if matching:
+        return matching
+    known = session.scalar(
+        select(Sku.code).where(Sku.merchant_id == fo.merchant_id, or_(Sku.barcode == code, Sku.code == code))
+    )
+    if known is not None:
+        raise Conflict(
+            f"scanned {known}: it is not on fulfillment order {fo.id}",
+            [FieldError("barcode", "wrong item: not on this fulfillment order")],
+        )
+    raise Invalid.field("barcode", f"{code!r} is no SKU barcode or code of this merchant")
+
+
+def _locked(session: Session, scope: FloorScope, fulfillment_order_id: int) -> FulfillmentOrder:
+    require_floor(scope)
+    return get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
+
+
+def pick(
+    session: Session,
+    *,
+    scope: FloorScope,
+    fulfillment_order_id: int,
+    barcode: str,
+    quantity: int,
+    bin_code: str | None,
+) -> FulfillmentOrder:
+    """Confirm picked units by their scan; 409 for a wrong item or more than is left to pick."""
+    fo = _locked(session, scope, fulfillment_order_id)
+    if fo.status not in PICKABLE:
+        raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pick")
+    matching = scanned_lines(session, fo, floor_lines(session, fo), barcode)
+    line = next((fl for fl in matching if fl.to_pick > 0), None)
+    if line is None:
+        raise Conflict(
+            f"every unit of {matching[0].sku.code} is picked already",
+            [FieldError("quantity", "over-picking: nothing left to pick")],
+        )
+    if quantity > line.to_pick:
+        raise Conflict(
+            f"only {line.to_pick} of {line.sku.code} left to pick",
+            [FieldError("quantity", f"over-picking: more than the {line.to_pick} left")],
+        )
+    bin_id = get_bin(session, location_id=fo.location_id, code=bin_code).id if bin_code else None
+    taken_from = take_from_bins(
+        session,
+        merchant_id=fo.merchant_id,
+        sku_id=line.sku.id,
+        location_id=fo.location_id,
+        quantity=quantity,
+        bin_id=bin_id,
+    )
+    line.progress.quantity_picked += quantity
+    line.progress.picked_from_bin_id = taken_from or line.progress.picked_from_bin_id
+    fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
+    return fo
+
+
+def short_pick(
+    session: Session,
+    *,
+    scope: FloorScope,
+    fulfillment_order_id: int,
+    barcode: str,
+    quantity_found: int,
+    reason: str,
+) -> FulfillmentOrder:
+    """Fewer units at the bin than needed: pick what was found, write the missing ones off the level
+    (ledger `adjust`), and send the shortfall back to routing for another location or a backorder."""
+    require_floor(scope)
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    order = lock_order(session, merchant_scope=fo.merchant_id, order_id=fo.order_id)
+    fo = _locked(session, scope, fulfillment_order_id)
+    if fo.status not in PICKABLE:
+        raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pick")
+    matching = scanned_lines(session, fo, floor_lines(session, fo), barcode)
+    line = next((fl for fl in matching if fl.to_pick > 0), None)
+    if line is None:
+        raise Conflict(f"every unit of {matching[0].sku.code} is picked already")
+    if quantity_found >= line.to_pick:
+        raise Invalid.field(
+            "quantity_found", f"{line.to_pick} are needed: when all are found, confirm them as a pick"
+        )
+    shortfall = line.to_pick - quantity_found
+    taken_from = take_from_bins(
+        session,
+        merchant_id=fo.merchant_id,
+        sku_id=line.sku.id,
+        location_id=fo.location_id,
+        quantity=line.to_pick,  # the missing units are not in the bins either
+        bin_id=None,
+    )
+    line.progress.quantity_picked += quantity_found
+    line.progress.quantity_short += shortfall
+    line.progress.picked_from_bin_id = taken_from or line.progress.picked_from_bin_id
+    fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
+    if line.line.quantity == shortfall:
+        # Re-routing removes a line left with nothing; its (empty) progress must not hold on to it.
+        session.delete(line.progress)
+    session.flush()
+    # Imported here: routing builds on orders and inventory, and the floor is only one of its callers.
+    from ordermesh.routing.service import reroute_shortfall
+
+    reroute_shortfall(
+        session,
+        fulfillment_order_id=fo.id,
+        order_line_id=line.line.order_line_id,
+        quantity=shortfall,
+        reason=f"short pick: {reason}",
+        actor=scope.actor,
+    )
+    written_off = _write_off(session, fo, line.sku, shortfall, reason, scope.actor)
+    session.add(
+        OrderEvent(
+            merchant_id=fo.merchant_id,
+            order_id=fo.order_id,
+            kind="short_pick",
+            message=(
+                f"Short pick of {line.sku.code} at fulfillment order {fo.id}: {quantity_found} found, "
+                f"{shortfall} re-routed, {written_off} written off ({reason})."
+            ),
+            actor=scope.actor,
+            data={"fulfillment_order_id": fo.id, "found": quantity_found, "shortfall": shortfall},
+        )
+    )
+    refresh_status(session, order)
+    return fo
+
+
+def _write_off(
+    session: Session, fo: FulfillmentOrder, sku: Sku, shortfall: int, reason: str, actor: str
+) -> int:
+    """Take the missing units off on_hand, as far as they are not reserved (re-routing released them)."""
+    session.flush()
+    level = InventoryLevel.__table__.c
+    free = session.scalar(
+        select(func.coalesce(level.on_hand - level.reserved, 0)).where(
+            level.merchant_id == fo.merchant_id, level.sku_id == sku.id, level.location_id == fo.location_id
+        )
+    )
+    units = min(shortfall, int(free or 0))
+    if units > 0:
+        movement = Movement(
+            sku.id,
+            fo.location_id,
+            MovementReason.adjust,
+            delta_on_hand=-units,
+            reference=f"fulfillment_order:{fo.id}",
+            note=f"short pick: {reason}"[:500],
+        )
+        apply(session, merchant_id=fo.merchant_id, movements=[movement], actor=actor)
+    return units
+
+
+def pack_scan(
+    session: Session, *, scope: FloorScope, fulfillment_order_id: int, barcode: str, quantity: int
+) -> FulfillmentOrder:
+    """Check an item into the parcel at the pack station; 409 for an item not ordered or one too many."""
+    fo = _locked(session, scope, fulfillment_order_id)
+    if fo.status != FulfillmentStatus.picking:
+        raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pack")
+    matching = scanned_lines(session, fo, floor_lines(session, fo), barcode)
+    line = next((fl for fl in matching if fl.progress.quantity_packed < fl.line.quantity), None)
+    if line is None or line.progress.quantity_packed + quantity > line.line.quantity:
+        target = line or matching[0]
+        raise Conflict(
+            f"one too many: fulfillment order {fo.id} has {target.line.quantity} x {target.sku.code}, "
+            f"{target.progress.quantity_packed} packed already",
+            [FieldError("quantity", "more than the fulfillment order holds")],
+        )
+    if line.progress.quantity_packed + quantity > line.progress.quantity_picked:
+        raise Conflict(
+            f"only {line.progress.quantity_picked} x {line.sku.code} were picked; pick before packing",
+            [FieldError("quantity", "more than was picked")],
+        )
+    line.progress.quantity_packed += quantity
+    fo.updated_at = utcnow()
+    return fo
+
+
+def _unboxed(session: Session, fo: FulfillmentOrder) -> list[tuple[FloorLine, int]]:
+    boxed = boxed_quantities(session, fo.id)
+    lines = floor_lines(session, fo)
+    pending = [(fl, fl.progress.quantity_packed - boxed.get(fl.line.id, 0)) for fl in lines]
+    return [(fl, quantity) for fl, quantity in pending if quantity > 0]
+
+
+def _items(session: Session, fo: FulfillmentOrder, units: list[tuple[FloorLine, int]]) -> list[Item]:
+    missing = [
+        fl.sku.code for fl, _q in units if None in (fl.sku.length_cm, fl.sku.width_cm, fl.sku.height_cm)
+    ]
+    if missing:
+        raise Conflict(f"SKU {missing[0]} has no dimensions: choose the box by hand")
+    return [
+        Item(fl.sku.length_cm, fl.sku.width_cm, fl.sku.height_cm, fl.sku.weight_kg or Decimal(0), quantity)  # type: ignore[arg-type]
+        for fl, quantity in units
+    ]
+
+
+def _weighed(units: list[tuple[FloorLine, int]]) -> list[Item]:
+    """The items as far as their weight goes (dimensions do not matter for it)."""
+    zero = Decimal(0)
+    return [Item(zero, zero, zero, fl.sku.weight_kg or zero, quantity) for fl, quantity in units]
+
+
+def _box_size(box: Box) -> BoxSize:
+    return BoxSize(
+        box.code, box.length_cm, box.width_cm, box.height_cm, box.max_weight_kg, box.tare_weight_kg
+    )
+
+
+def suggest_box(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -> BoxSuggestion:
+    """The smallest box of the location's catalogue for the scanned (or, before scanning, all) items."""
+    require_floor(scope)
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    units = _unboxed(session, fo) or [
+        (fl, fl.line.quantity) for fl in floor_lines(session, fo) if fl.line.quantity
+    ]
+    items = _items(session, fo, units)
+    boxes = {box.code: box for box in list_boxes(session, location_id=fo.location_id)}
+    best = smallest_fitting([_box_size(box) for box in boxes.values()], items)
+    weight = items_weight(items)
+    if best is None:
+        reason = "the location has no boxes" if not boxes else "no box of the catalogue holds these items"
+        return BoxSuggestion(box=None, items_weight_kg=weight, parcel_weight_kg=None, reason=reason)
+    return BoxSuggestion(
+        box=BoxOut.model_validate(boxes[best.code]),
+        items_weight_kg=weight,
+        parcel_weight_kg=parcel_weight(best, items),
+        reason=f"smallest of {len(boxes)} boxes that holds {sum(i.quantity for i in items)} units",
+    )
+
+
+def close_package(
+    session: Session, *, scope: FloorScope, fulfillment_order_id: int, data: PackageIn
+) -> FulfillmentOrder:
+    """Box the scanned items as one package (given box or the suggested one, weighed or computed); the
+    fulfillment order is packed once every unit is in a package."""
+    fo = _locked(session, scope, fulfillment_order_id)
+    if fo.status != FulfillmentStatus.picking:
+        raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pack")
+    units = _unboxed(session, fo)
+    if not units:
+        raise Conflict("no scanned items wait for a box: scan items at the pack station first")
+    box = _choose_box(session, fo, units, data.box)
+    weight = data.weight_kg
+    if weight is None:
+        unweighed = [fl.sku.code for fl, _q in units if fl.sku.weight_kg is None]
+        if unweighed:
+            raise Invalid.field("weight_kg", f"required: SKU {unweighed[0]} has no weight to compute it from")
+        weight = parcel_weight(_box_size(box) if box else None, _weighed(units))
+    package_no = (
+        session.scalar(
+            select(func.count()).where(
+                Shipment.fulfillment_order_id == fo.id, Shipment.status != ShipmentStatus.cancelled
+            )
+        )
+        or 0
+    ) + 1
+    shipment = Shipment(
+        merchant_id=fo.merchant_id,
+        order_id=fo.order_id,
+        fulfillment_order_id=fo.id,
+        location_id=fo.location_id,
+        package_no=package_no,
+        status=ShipmentStatus.packed.value,
+        box_code=box.code if box else None,
+        length_cm=box.length_cm if box else None,
+        width_cm=box.width_cm if box else None,
+        height_cm=box.height_cm if box else None,
+        weight_kg=weight,
+    )
+    session.add(shipment)
+    session.flush()
+    session.add_all(
+        ShipmentItem(
+            merchant_id=fo.merchant_id,
+            shipment_id=shipment.id,
+            fulfillment_order_line_id=fl.line.id,
+            sku_id=fl.sku.id,
+            quantity=quantity,
+        )
+        for fl, quantity in units
+    )
+    session.flush()
+    boxed = boxed_quantities(session, fo.id)
+    if all(boxed.get(fl.line.id, 0) >= fl.line.quantity for fl in floor_lines(session, fo)):
+        fo.status = FulfillmentStatus.packed.value
+    fo.updated_at = utcnow()
+    return fo
+
+
+def _choose_box(
+    session: Session, fo: FulfillmentOrder, units: list[tuple[FloorLine, int]], code: str | None
+) -> Box | None:
+    boxes = {box.code: box for box in list_boxes(session, location_id=fo.location_id)}
+    if code is not None:
+        if code not in boxes:
+            raise Invalid.field("box", f"no box {code!r} in this location's catalogue")
+        return boxes[code]
+    if not boxes:
+        return None  # a location without a box catalogue ships in whatever it has
+    best = smallest_fitting([_box_size(box) for box in boxes.values()], _items(session, fo, units))
+    if best is None:
+        raise Conflict(
+            "no box of the catalogue holds these items: name the box to use", [FieldError("box", "required")]
+        )
+    return boxes[best.code]

@@ -1,0 +1,324 @@
+"""What the floor API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ordermesh.errors import FieldValueError
+from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus
+from ordermesh.orders import ServiceLevel
+
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+Centimetres = Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2)]
+Kilograms = Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=3)]
+ScanCode = Annotated[
+    str, Field(min_length=1, max_length=64, description="A scanned barcode (GTIN), or the SKU code typed in")
+]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- bins, boxes, put-away ----------------------------------------------------------------------------
+
+
+class BinIn(Input):
+    code: Code
+    pick_sequence: Annotated[int, Field(ge=0, le=10_000_000, description="Walking order: lower first")]
+
+
+class BinOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    location_id: int
+    code: str
+    pick_sequence: int
+    active: bool
+
+
+class BoxIn(Input):
+    code: Code
+    length_cm: Centimetres
+    width_cm: Centimetres
+    height_cm: Centimetres
+    max_weight_kg: Kilograms
+    tare_weight_kg: Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=3)] = Decimal(0)
+
+
+class BoxOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    location_id: int
+    code: str
+    length_cm: Decimal
+    width_cm: Decimal
+    height_cm: Decimal
+    max_weight_kg: Decimal
+    tare_weight_kg: Decimal
+    active: bool
+
+
+class PutAwayIn(Input):
+    merchant_id: int | None = Field(default=None, description="Required with an operator or warehouse key")
+    sku: str | None = Field(default=None, min_length=1, max_length=64, description="SKU code")
+    sku_id: int | None = None
+    bin: Code
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    receive: bool = Field(
+        default=False,
+        description="True: the units arrive now (ledger `receive`); false: units on hand, unbinned",
+    )
+    reference: str | None = Field(default=None, max_length=100)
+
+
+class BinStockOut(BaseModel):
+    bin: str
+    pick_sequence: int
+    merchant_id: int
+    sku_id: int
+    sku: str
+    quantity: int
+
+
+# --- release and waves --------------------------------------------------------------------------------
+
+
+class ReleaseDueIn(Input):
+    location_id: int | None = Field(default=None, description="One location; all when omitted (operator)")
+    all: bool = Field(default=False, description="Release every eligible order, whatever the cut-off")
+
+
+class ReleaseResult(BaseModel):
+    released: int
+    fulfillment_order_ids: list[int]
+
+
+class PickListIn(Input):
+    location_id: int | None = Field(default=None, description="Defaults to a warehouse key's own location")
+    max_orders: Annotated[int, Field(ge=1, le=10_000)] = 50
+    service_levels: Annotated[list[ServiceLevel], Field(max_length=4)] | None = None
+    placed_before: AwareDatetime | None = Field(
+        default=None, description="Only orders placed before this time (the oldest promises first)"
+    )
+
+
+class PickOrderOut(BaseModel):
+    fulfillment_order_id: int
+    order_number: str
+    quantity: int
+
+
+class PickLineOut(BaseModel):
+    bin: str | None
+    pick_sequence: int | None
+    sku_id: int
+    sku: str
+    name: str
+    barcode: str | None
+    quantity: int
+    orders: list[PickOrderOut]
+
+
+class PickListOut(BaseModel):
+    id: int
+    location_id: int
+    location_code: str
+    created_by: str
+    created_at: datetime
+    filters: dict[str, object]
+    fulfillment_order_ids: list[int]
+    open_orders: int
+    lines: list[PickLineOut]
+
+
+class PickListSummary(BaseModel):
+    id: int
+    location_id: int
+    created_by: str
+    created_at: datetime
+    orders: int
+
+
+# --- picking and packing ------------------------------------------------------------------------------
+
+
+class ScanIn(Input):
+    barcode: ScanCode
+    quantity: Annotated[int, Field(gt=0, le=10_000)] = 1
+    bin: Code | None = Field(default=None, description="The bin picked from (picking only)")
+
+
+class ShortPickIn(Input):
+    barcode: ScanCode
+    quantity_found: Annotated[int, Field(ge=0, le=10_000, description="Units found at the bin now")]
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "not found at the bin"
+
+
+class PackageIn(Input):
+    box: Code | None = Field(
+        default=None, description="A box of the location's catalogue; suggested if omitted"
+    )
+    weight_kg: Kilograms | None = Field(
+        default=None, description="Weighed; computed from items and box if omitted"
+    )
+
+
+class LabelIn(Input):
+    carrier: Annotated[str, Field(min_length=1, max_length=40)] = "ratecard"
+    service: Annotated[str, Field(min_length=1, max_length=40)] = "ground"
+
+
+class PackageTracking(Input):
+    shipment_id: int
+    carrier: Annotated[str, Field(min_length=1, max_length=40)]
+    service: Annotated[str, Field(min_length=1, max_length=40)]
+    tracking_number: Annotated[str, Field(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class ShipIn(Input):
+    packages: Annotated[list[PackageTracking], Field(max_length=100)] = Field(
+        default_factory=list, description="Labels bought elsewhere; packages labelled here need nothing"
+    )
+
+    @model_validator(mode="after")
+    def _each_package_once(self) -> ShipIn:
+        seen: set[int] = set()
+        for index, package in enumerate(self.packages):
+            if package.shipment_id in seen:
+                raise FieldValueError(f"packages.{index}.shipment_id", "listed twice")
+            seen.add(package.shipment_id)
+        return self
+
+
+class BoxSuggestion(BaseModel):
+    box: BoxOut | None
+    items_weight_kg: Decimal
+    parcel_weight_kg: Decimal | None
+    reason: str
+
+
+class ShipmentItemOut(BaseModel):
+    sku_id: int
+    sku: str
+    quantity: int
+
+
+class ShipmentOut(BaseModel):
+    id: int
+    merchant_id: int
+    order_id: int
+    fulfillment_order_id: int
+    location_id: int
+    package_no: int
+    status: ShipmentStatus
+    box_code: str | None
+    weight_kg: Decimal
+    carrier: str | None
+    service: str | None
+    tracking_number: str | None
+    rate_amount: Decimal | None
+    rate_currency: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    items: list[ShipmentItemOut]
+
+
+class FulfillmentLineOut(BaseModel):
+    id: int
+    order_line_id: int
+    sku_id: int
+    sku: str
+    name: str
+    barcode: str | None
+    quantity: int
+    quantity_picked: int
+    quantity_short: int
+    quantity_packed: int
+    quantity_boxed: int
+
+
+class FulfillmentOrderOut(BaseModel):
+    id: int
+    merchant_id: int
+    order_id: int
+    order_number: str
+    order_status: str
+    service_level: str
+    location_id: int
+    status: str
+    pick_list_id: int | None
+    lines: list[FulfillmentLineOut]
+    shipments: list[ShipmentOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class FulfillmentOrderSummary(BaseModel):
+    id: int
+    merchant_id: int
+    order_id: int
+    location_id: int
+    status: str
+    updated_at: datetime
+
+
+# --- tracking -----------------------------------------------------------------------------------------
+
+
+class TrackingEventIn(Input):
+    status: ShipmentStatus = Field(description="in_transit, out_for_delivery, delivered or exception")
+    message: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    place: str | None = Field(default=None, max_length=200)
+    occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+    @model_validator(mode="after")
+    def _tracking_status(self) -> TrackingEventIn:
+        if self.status not in TRACKING_STATUSES:
+            allowed = ", ".join(s.value for s in TRACKING_STATUSES)
+            raise FieldValueError("status", f"a carrier event is one of {allowed}")
+        return self
+
+
+class TrackingEventOut(BaseModel):
+    status: str
+    message: str
+    place: str | None
+    occurred_at: datetime
+
+
+class WebhookResult(BaseModel):
+    matched: bool
+    shipment_id: int | None = None
+    status: str | None = None
+    events_recorded: int = 0
+
+
+class TrackedShipment(BaseModel):
+    package_no: int
+    carrier: str | None
+    service: str | None
+    tracking_number: str | None
+    status: str
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    events: list[TrackingEventOut]
+
+
+class TrackingTimelineEntry(BaseModel):
+    at: datetime
+    what: str
+
+
+class OrderTracking(BaseModel):
+    number: str
+    status: str
+    placed_at: datetime
+    shipments: list[TrackedShipment]
+    timeline: list[TrackingTimelineEntry]

@@ -1,0 +1,237 @@
+"""Tracking: carrier events move shipments along; the order is delivered when every shipment is.
+The customer follows the order with its number and their email or postal code, without an API key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.db import insert_ignoring_conflicts
+from ordermesh.errors import Conflict, NotFound
+from ordermesh.events.outbox import Event, emit
+from ordermesh.fulfillment import DEPARTED, ShipmentStatus
+from ordermesh.fulfillment.models import Shipment, ShipmentEvent
+from ordermesh.fulfillment.schemas import (
+    OrderTracking,
+    TrackedShipment,
+    TrackingEventOut,
+    TrackingTimelineEntry,
+)
+from ordermesh.merchants.models import Merchant
+from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.locks import lock_order
+from ordermesh.orders.models import FulfillmentOrder, Order, OrderEvent
+from ordermesh.orders.service import refresh_status
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    status: ShipmentStatus
+    message: str
+    occurred_at: datetime
+    place: str | None
+
+
+def record_tracking(
+    session: Session, *, shipment_id: int, events: Sequence[TrackingEvent], source: str, actor: str
+) -> tuple[Shipment, int]:
+    """Record carrier events (each once) and move the shipment to the newest one's status; the
+    fulfillment order and order follow. Returns the shipment and how many events were new."""
+    located = session.get(Shipment, shipment_id)
+    if located is None:
+        raise NotFound(f"shipment {shipment_id} not found")
+    order = lock_order(session, merchant_scope=located.merchant_id, order_id=located.order_id)
+    shipment = session.scalars(select(Shipment).where(Shipment.id == shipment_id).with_for_update()).one()
+    if shipment.status not in DEPARTED:
+        raise Conflict(f"shipment {shipment.id} is {shipment.status}: it has not shipped yet")
+    recorded = sum(_insert_event(session, shipment, event, source) for event in events)
+    newest = max(events, key=lambda e: e.occurred_at, default=None)
+    if newest is None or (shipment.last_event_at is not None and newest.occurred_at < shipment.last_event_at):
+        return shipment, recorded  # nothing newer than what we know
+    shipment.last_event_at = newest.occurred_at
+    if newest.status == shipment.status:
+        return shipment, recorded
+    shipment.status, shipment.updated_at = newest.status.value, utcnow()
+    shipment.delivered_at = newest.occurred_at if newest.status is ShipmentStatus.delivered else None
+    _note(session, order, shipment, newest, actor)
+    events_out = [Event("shipment.updated", _shipment_payload(order, shipment))]
+    if _settle_fulfillment(session, shipment):
+        before = order.status
+        refresh_status(session, order)
+        if order.status == OrderStatus.delivered and before != OrderStatus.delivered:
+            events_out.append(Event("order.delivered", {"order_id": order.id, "number": order.number}))
+    emit(session, merchant_id=order.merchant_id, events=events_out)
+    return shipment, recorded
+
+
+def _insert_event(session: Session, shipment: Shipment, event: TrackingEvent, source: str) -> int:
+    inserted = session.scalar(
+        insert_ignoring_conflicts(session, ShipmentEvent)
+        .values(
+            merchant_id=shipment.merchant_id,
+            shipment_id=shipment.id,
+            status=event.status.value,
+            message=event.message[:300],
+            place=event.place,
+            source=source,
+            occurred_at=event.occurred_at,
+            created_at=utcnow(),
+        )
+        .returning(ShipmentEvent.__table__.c.id)
+    )
+    return 0 if inserted is None else 1
+
+
+def _settle_fulfillment(session: Session, shipment: Shipment) -> bool:
+    """Delivered when every package is; back to shipped if a package is not (a late exception).
+    True when the fulfillment order's status changed."""
+    fo = session.get(FulfillmentOrder, shipment.fulfillment_order_id)
+    assert fo is not None
+    statuses = session.scalars(
+        select(Shipment.status).where(
+            Shipment.fulfillment_order_id == fo.id, Shipment.status != ShipmentStatus.cancelled
+        )
+    ).all()
+    every_one = all(status == ShipmentStatus.delivered for status in statuses)
+    target = FulfillmentStatus.delivered if every_one else FulfillmentStatus.shipped
+    if fo.status == target:
+        return False
+    fo.status, fo.updated_at = target.value, utcnow()
+    return True
+
+
+def _note(session: Session, order: Order, shipment: Shipment, event: TrackingEvent, actor: str) -> None:
+    where = f" ({event.place})" if event.place else ""
+    session.add(
+        OrderEvent(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            kind=f"shipment_{event.status.value}",
+            message=f"Package {shipment.package_no} ({shipment.tracking_number}): {event.message}{where}.",
+            actor=actor,
+            data={"shipment_id": shipment.id, "status": event.status.value},
+        )
+    )
+
+
+def _shipment_payload(order: Order, shipment: Shipment) -> dict[str, object]:
+    return {
+        "order_id": order.id,
+        "number": order.number,
+        "shipment_id": shipment.id,
+        "tracking_number": shipment.tracking_number,
+        "carrier": shipment.carrier,
+        "status": shipment.status,
+    }
+
+
+def shipments_by_tracking_number(session: Session, *, tracking_number: str) -> list[int]:
+    """Shipments carrying this tracking number (carriers' webhooks know no merchant)."""
+    return list(
+        session.scalars(
+            select(Shipment.id).where(Shipment.tracking_number == tracking_number).order_by(Shipment.id)
+        )
+    )
+
+
+def shipment_events(session: Session, *, shipment_id: int) -> list[ShipmentEvent]:
+    return list(
+        session.scalars(
+            select(ShipmentEvent)
+            .where(ShipmentEvent.shipment_id == shipment_id)
+            .order_by(ShipmentEvent.occurred_at, ShipmentEvent.id)
+        )
+    )
+
+
+# --- the customer's view ------------------------------------------------------------------------------
+
+# What the customer sees of the timeline: no internal steps, no staff names.
+CUSTOMER_EVENTS = {
+    "created": "Order placed",
+    "shipped": "Shipped",
+    "cancelled": "Order cancelled",
+    "return_created": "Return authorized",
+    "return_received": "Return received",
+    "return_refunded": "Refund issued",
+}
+
+
+def _postal(value: str) -> str:
+    return value.replace(" ", "").upper().split("-")[0]
+
+
+def find_customer_order(
+    session: Session, *, number: str, email: str | None, postal_code: str | None, merchant_code: str | None
+) -> Order:
+    """The order with this number whose customer email or shipping postal code matches; one 404 for
+    every mismatch, so that nothing tells a guesser which part was wrong."""
+    not_found = NotFound("no order matches this number with this email or postal code")
+    if not (email or postal_code):
+        raise not_found
+    statement = select(Order).where(Order.number == number)
+    if merchant_code:
+        statement = statement.join(Merchant, Merchant.id == Order.merchant_id).where(
+            Merchant.code == merchant_code
+        )
+    if email:
+        statement = statement.where(func.lower(Order.customer_email) == email.strip().lower())
+    matches = [
+        order
+        for order in session.scalars(statement.order_by(Order.id).limit(20))
+        if not postal_code
+        or _postal(str(order.shipping_address.get("postal_code", ""))) == _postal(postal_code)
+    ]
+    if len(matches) != 1:  # none, or two merchants' customers alike: show nothing rather than guess
+        raise not_found
+    return matches[0]
+
+
+def order_tracking(session: Session, *, order: Order) -> OrderTracking:
+    """The order as its customer may see it: status, packages with their carrier events, a timeline."""
+    shipments = session.scalars(
+        select(Shipment)
+        .where(Shipment.order_id == order.id, Shipment.status.in_([s.value for s in DEPARTED]))
+        .order_by(Shipment.fulfillment_order_id, Shipment.package_no)
+    ).all()
+    tracked = []
+    timeline = []
+    for number, shipment in enumerate(shipments, start=1):
+        events = [
+            TrackingEventOut(status=e.status, message=e.message, place=e.place, occurred_at=e.occurred_at)
+            for e in shipment_events(session, shipment_id=shipment.id)
+        ]
+        tracked.append(
+            TrackedShipment(
+                package_no=number,
+                carrier=shipment.carrier,
+                service=shipment.service,
+                tracking_number=shipment.tracking_number,
+                status=shipment.status,
+                shipped_at=shipment.shipped_at,
+                delivered_at=shipment.delivered_at,
+                events=events,
+            )
+        )
+        timeline += [
+            TrackingTimelineEntry(
+                at=e.occurred_at, what=f"Package {number}: {e.message}" + (f" - {e.place}" if e.place else "")
+            )
+            for e in events
+        ]
+    for event in session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind.in_(list(CUSTOMER_EVENTS)))
+    ):
+        timeline.append(TrackingTimelineEntry(at=event.created_at, what=CUSTOMER_EVENTS[event.kind]))
+    return OrderTracking(
+        number=order.number,
+        status=order.status,
+        placed_at=order.placed_at,
+        shipments=tracked,
+        timeline=sorted(timeline, key=lambda entry: entry.at),
+    )

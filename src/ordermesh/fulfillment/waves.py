@@ -1,0 +1,302 @@
+"""Releasing fulfillment orders to their location's floor, and pick lists (waves) in walking order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.catalog.models import Sku
+from ordermesh.db import insert_rows
+from ordermesh.errors import Conflict, NotFound
+from ordermesh.fulfillment import ServicePriority
+from ordermesh.fulfillment.bins import primary_bins
+from ordermesh.fulfillment.models import Bin, PickList, PickListItem
+from ordermesh.fulfillment.schemas import PickLineOut, PickListIn, PickListOut, PickOrderOut
+from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
+from ordermesh.locations.models import Location
+from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.locks import lock_order
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
+from ordermesh.orders.service import refresh_status
+
+# Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
+RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
+# Most urgent service level first.
+PRIORITY = {level.value: rank for rank, level in enumerate(ServicePriority)}
+
+
+def release(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -> FulfillmentOrder:
+    """Release one open fulfillment order to its location's floor; 409 when it or its order cannot go."""
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    order = lock_order(session, merchant_scope=fo.merchant_id, order_id=fo.order_id)
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
+    if fo.status != FulfillmentStatus.open:
+        raise Conflict(f"fulfillment order {fo.id} is {fo.status}: only an open one can be released")
+    if order.status not in RELEASABLE_ORDER_STATES:
+        raise Conflict(f"order {order.number} is {order.status}: it cannot go to the floor now")
+    fo.status, fo.updated_at = FulfillmentStatus.released.value, utcnow()
+    _note_released(session, [(order, fo.id, fo.location_id)], scope.actor)
+    refresh_status(session, order)
+    return fo
+
+
+def release_due(
+    session: Session,
+    *,
+    scope: FloorScope,
+    location_id: int | None,
+    release_all: bool,
+    now: datetime | None = None,
+) -> list[int]:
+    """Release the open fulfillment orders of releasable orders placed before their location's latest
+    cut-off (or all of them with release_all); the ids released."""
+    require_floor(scope)
+    now = now or utcnow()
+    if location_id is not None or scope.location_id is not None:
+        locations: Sequence[Location] = [floor_location(session, scope=scope, location_id=location_id)]
+    else:
+        locations = session.scalars(select(Location).where(Location.active).order_by(Location.id)).all()
+    released: list[int] = []
+    for location in locations:
+        released += _release_at(
+            session, location, None if release_all else latest_cutoff(location, now), scope
+        )
+    return released
+
+
+def latest_cutoff(location: Location, now: datetime) -> datetime:
+    """The most recent moment the location's daily cut-off passed, in UTC."""
+    zone = ZoneInfo(location.timezone)
+    local = now.astimezone(zone)
+    today = datetime.combine(local.date(), location.cutoff_time, tzinfo=zone)
+    return today if local >= today else today - timedelta(days=1)
+
+
+def _release_at(
+    session: Session, location: Location, placed_before: datetime | None, scope: FloorScope
+) -> list[int]:
+    statement = (
+        select(FulfillmentOrder.id, Order.id)
+        .join(Order, Order.id == FulfillmentOrder.order_id)
+        .where(
+            FulfillmentOrder.location_id == location.id,
+            FulfillmentOrder.status == FulfillmentStatus.open,
+            Order.status.in_([s.value for s in RELEASABLE_ORDER_STATES]),
+        )
+        .order_by(FulfillmentOrder.id)
+    )
+    if placed_before is not None:
+        statement = statement.where(Order.placed_at < placed_before)
+    if scope.merchant_id is not None:
+        statement = statement.where(FulfillmentOrder.merchant_id == scope.merchant_id)
+    pairs = session.execute(statement).all()
+    if not pairs:
+        return []
+    released: list[int] = []
+    order_ids = sorted({order_id for _fo_id, order_id in pairs})
+    for order_id in order_ids:  # lock orders in id order, as every order transaction does
+        order = lock_order(session, merchant_scope=None, order_id=order_id)
+        fo_ids = [fo_id for fo_id, owner in pairs if owner == order_id]
+        moved = list(
+            session.scalars(
+                update(FulfillmentOrder)
+                .where(FulfillmentOrder.id.in_(fo_ids), FulfillmentOrder.status == FulfillmentStatus.open)
+                .values(status=FulfillmentStatus.released.value, updated_at=utcnow())
+                .returning(FulfillmentOrder.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if moved and order.status in RELEASABLE_ORDER_STATES:
+            _note_released(session, [(order, fo_id, location.id) for fo_id in moved], scope.actor)
+            refresh_status(session, order)
+            released += moved
+    return released
+
+
+def _note_released(session: Session, released: list[tuple[Order, int, int]], actor: str) -> None:
+    now = utcnow()
+    insert_rows(
+        session,
+        OrderEvent,
+        [
+            {
+                "merchant_id": order.merchant_id,
+                "order_id": order.id,
+                "kind": "released",
+                "message": f"Fulfillment order {fo_id} released to the floor.",
+                "actor": actor,
+                "data": {"fulfillment_order_id": fo_id, "location_id": location_id},
+                "created_at": now,
+            }
+            for order, fo_id, location_id in released
+        ],
+    )
+
+
+# --- pick lists ---------------------------------------------------------------------------------------
+
+
+def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -> int:
+    """Put up to max_orders released fulfillment orders of one location in a new wave, most urgent first."""
+    require_floor(scope)
+    location = floor_location(session, scope=scope, location_id=data.location_id)
+    urgency = case(PRIORITY, value=Order.service_level, else_=len(PRIORITY))
+    statement = (
+        select(FulfillmentOrder.id)
+        .join(Order, Order.id == FulfillmentOrder.order_id)
+        .where(
+            FulfillmentOrder.location_id == location.id, FulfillmentOrder.status == FulfillmentStatus.released
+        )
+        .order_by(urgency, Order.placed_at, FulfillmentOrder.id)
+        .limit(data.max_orders)
+    )
+    if data.service_levels:
+        statement = statement.where(Order.service_level.in_([level.value for level in data.service_levels]))
+    if data.placed_before is not None:
+        statement = statement.where(Order.placed_at < data.placed_before)
+    candidates = list(session.scalars(statement))
+    if not candidates:
+        raise Conflict("no released fulfillment orders at this location match the filters")
+    filters = data.model_dump(mode="json", exclude={"location_id"})
+    pick_list_id = session.scalar(
+        insert(PickList)
+        .values(location_id=location.id, filters=filters, created_by=scope.actor, created_at=utcnow())
+        .returning(PickList.id)
+    )
+    # Claim them conditionally: of two waves made at once, each order lands in one.
+    claimed = session.execute(
+        update(FulfillmentOrder)
+        .where(FulfillmentOrder.id.in_(candidates), FulfillmentOrder.status == FulfillmentStatus.released)
+        .values(status=FulfillmentStatus.picking.value, updated_at=utcnow())
+        .returning(FulfillmentOrder.id, FulfillmentOrder.merchant_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    insert_rows(
+        session,
+        PickListItem,
+        [
+            {"pick_list_id": pick_list_id, "merchant_id": m, "fulfillment_order_id": fo_id}
+            for fo_id, m in claimed
+        ],
+    )
+    assert pick_list_id is not None
+    return pick_list_id
+
+
+def list_pick_lists(
+    session: Session, *, scope: FloorScope, location_id: int | None, limit: int
+) -> list[PickList]:
+    """The newest waves of a location."""
+    require_floor(scope)
+    location = floor_location(session, scope=scope, location_id=location_id)
+    return list(
+        session.scalars(
+            select(PickList)
+            .where(PickList.location_id == location.id)
+            .order_by(PickList.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def pick_list_size(session: Session, *, pick_list_ids: Sequence[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(PickListItem.pick_list_id, func.count())
+        .where(PickListItem.pick_list_id.in_(list(pick_list_ids)))
+        .group_by(PickListItem.pick_list_id)
+    ).all()
+    return {int(pick_list_id): int(count) for pick_list_id, count in rows}
+
+
+@dataclass
+class _Line:
+    merchant_id: int
+    sku_id: int
+    code: str
+    name: str
+    barcode: str | None
+    quantity: int
+    orders: list[PickOrderOut]
+
+
+def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) -> PickListOut:
+    """The wave as a walk: one line per SKU with its units summed, in the order of the bins holding it."""
+    pick_list = session.get(PickList, pick_list_id)
+    if pick_list is None or not scope.floor or not scope.sees_location(pick_list.location_id):
+        raise NotFound(f"pick list {pick_list_id} not found")
+    location = session.get(Location, pick_list.location_id)
+    assert location is not None
+    rows = session.execute(
+        select(
+            FulfillmentOrder.id,
+            FulfillmentOrder.status,
+            Order.number,
+            FulfillmentOrderLine.merchant_id,
+            FulfillmentOrderLine.sku_id,
+            FulfillmentOrderLine.quantity,
+            Sku.code,
+            Sku.name,
+            Sku.barcode,
+        )
+        .select_from(PickListItem)
+        .join(FulfillmentOrder, FulfillmentOrder.id == PickListItem.fulfillment_order_id)
+        .join(Order, Order.id == FulfillmentOrder.order_id)
+        .join(FulfillmentOrderLine, FulfillmentOrderLine.fulfillment_order_id == FulfillmentOrder.id)
+        .join(Sku, Sku.id == FulfillmentOrderLine.sku_id)
+        .where(PickListItem.pick_list_id == pick_list.id)
+        .order_by(FulfillmentOrder.id)
+    ).all()
+    lines: dict[tuple[int, int], _Line] = {}
+    fo_status: dict[int, str] = {}
+    for fo_id, status, number, merchant_id, sku_id, quantity, code, name, barcode in rows:
+        fo_status[fo_id] = status
+        if status == FulfillmentStatus.cancelled or quantity <= 0:
+            continue  # a cancelled order's units stay on the shelf
+        line = lines.setdefault((merchant_id, sku_id), _Line(merchant_id, sku_id, code, name, barcode, 0, []))
+        line.quantity += quantity
+        line.orders.append(PickOrderOut(fulfillment_order_id=fo_id, order_number=number, quantity=quantity))
+    bins = primary_bins(session, location_id=location.id, sku_ids={sku_id for _m, sku_id in lines})
+    walk = sorted(lines.values(), key=lambda line: _walk_key(line, bins.get((line.merchant_id, line.sku_id))))
+    item_ids = session.scalars(
+        select(PickListItem.fulfillment_order_id)
+        .where(PickListItem.pick_list_id == pick_list.id)
+        .order_by(PickListItem.fulfillment_order_id)
+    )
+    on_floor = (FulfillmentStatus.released, FulfillmentStatus.picking)
+    return PickListOut(
+        id=pick_list.id,
+        location_id=location.id,
+        location_code=location.code,
+        created_by=pick_list.created_by,
+        created_at=pick_list.created_at,
+        filters=pick_list.filters,
+        fulfillment_order_ids=list(item_ids),
+        open_orders=sum(1 for status in fo_status.values() if status in on_floor),
+        lines=[_line_out(line, bins.get((line.merchant_id, line.sku_id))) for line in walk],
+    )
+
+
+def _walk_key(line: _Line, place: Bin | None) -> tuple[int, str, str, int]:
+    """Bins in pick sequence; units in no bin come last."""
+    if place is None:
+        return (1 << 40, "", line.code, line.merchant_id)
+    return (place.pick_sequence, place.code, line.code, line.merchant_id)
+
+
+def _line_out(line: _Line, place: Bin | None) -> PickLineOut:
+    return PickLineOut(
+        bin=place.code if place else None,
+        pick_sequence=place.pick_sequence if place else None,
+        sku_id=line.sku_id,
+        sku=line.code,
+        name=line.name,
+        barcode=line.barcode,
+        quantity=line.quantity,
+        orders=line.orders,
+    )

@@ -1,0 +1,90 @@
+"""Returns (RMA) over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi import status as http
+
+from ordermesh.fulfillment.scope import FloorScope
+from ordermesh.merchants import Role
+from ordermesh.returns import service
+from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
+from ordermesh.web_support import CurrentPrincipal, DbSession
+
+router = APIRouter(tags=["returns"])
+MERCHANT_ROLES = (Role.operator, Role.merchant)
+
+
+@router.post("/returns", status_code=http.HTTP_201_CREATED)
+def create_return(body: ReturnCreate, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
+    """Authorize the return of shipped units (at most shipped minus already returned), with reasons."""
+    principal.require(*MERCHANT_ROLES)
+    rma = service.create_return(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        order_id=body.order_id,
+        lines=body.lines,
+        notes=body.notes,
+        actor=principal.actor,
+    )
+    return service.return_out(session, rma)
+
+
+@router.get("/returns")
+def list_returns(
+    session: DbSession, principal: CurrentPrincipal, order_id: int | None = None
+) -> list[ReturnOut]:
+    """Returns, newest first (up to 200), optionally of one order."""
+    rmas = service.list_returns(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
+    return [service.return_out(session, rma) for rma in rmas]
+
+
+@router.get("/returns/{return_id}")
+def get_return(return_id: int, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
+    """One return with its lines."""
+    rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
+    return service.return_out(session, rma)
+
+
+@router.post("/returns/{return_id}/receive")
+def receive_return(
+    return_id: int, session: DbSession, principal: CurrentPrincipal, body: ReceiveIn | None = None
+) -> ReturnOut:
+    """The returned parcel arrived at a location (operator or warehouse key)."""
+    body = body or ReceiveIn()
+    rma = service.receive_return(
+        session,
+        scope=FloorScope.of(principal),
+        return_id=return_id,
+        location_id=body.location_id,
+        lines=body.lines,
+    )
+    return service.return_out(session, rma)
+
+
+@router.post("/returns/{return_id}/inspections")
+def inspect_return(
+    return_id: int, body: InspectIn, session: DbSession, principal: CurrentPrincipal
+) -> ReturnOut:
+    """Decide received units: restock (on_hand up) or dispose (recorded, not restocked)."""
+    rma = service.inspect_units(
+        session, scope=FloorScope.of(principal), return_id=return_id, items=body.items
+    )
+    return service.return_out(session, rma)
+
+
+@router.post("/returns/{return_id}/refund")
+def refund_return(
+    return_id: int, body: RefundIn, session: DbSession, principal: CurrentPrincipal
+) -> ReturnOut:
+    """Record the amount refunded (at most what the received units were paid)."""
+    rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
+    principal.require(*MERCHANT_ROLES)
+    rma = service.refund(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        return_id=rma.id,
+        amount=body.amount,
+        actor=principal.actor,
+    )
+    return service.return_out(session, rma)

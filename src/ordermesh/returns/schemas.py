@@ -1,0 +1,104 @@
+"""What the returns API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ordermesh.errors import FieldValueError
+from ordermesh.returns import Disposition, ReturnReason, ReturnStatus
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _each_once(values: list[int], field: str) -> None:
+    seen: set[int] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise FieldValueError(f"lines.{index}.{field}", "listed twice")
+        seen.add(value)
+
+
+class ReturnLineIn(Input):
+    order_line_id: int
+    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    reason: ReturnReason
+
+
+class ReturnCreate(Input):
+    order_id: int
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
+    notes: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _lines_once(self) -> ReturnCreate:
+        _each_once([line.order_line_id for line in self.lines], "order_line_id")
+        return self
+
+
+class ReceiveLineIn(Input):
+    return_line_id: int
+    quantity: Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ReceiveIn(Input):
+    location_id: int | None = Field(default=None, description="Defaults to a warehouse key's own location")
+    lines: Annotated[list[ReceiveLineIn], Field(max_length=500)] | None = Field(
+        default=None, description="Units that arrived per line; every authorized unit when omitted"
+    )
+
+    @model_validator(mode="after")
+    def _lines_once(self) -> ReceiveIn:
+        _each_once([line.return_line_id for line in self.lines or []], "return_line_id")
+        return self
+
+
+class InspectionIn(Input):
+    return_line_id: int
+    disposition: Disposition
+    quantity: Annotated[int, Field(gt=0, le=100_000)] = 1
+    bin: str | None = Field(default=None, min_length=1, max_length=40, description="Restock to this bin")
+    note: str | None = Field(default=None, max_length=200)
+
+
+class InspectIn(Input):
+    items: Annotated[list[InspectionIn], Field(min_length=1, max_length=500)]
+
+
+class RefundIn(Input):
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+
+
+class ReturnLineOut(BaseModel):
+    id: int
+    order_line_id: int
+    sku_id: int
+    sku: str
+    quantity: int
+    reason: ReturnReason
+    quantity_received: int
+    quantity_restocked: int
+    quantity_disposed: int
+
+
+class ReturnOut(BaseModel):
+    id: int
+    merchant_id: int
+    order_id: int
+    number: str
+    status: ReturnStatus
+    location_id: int | None
+    notes: str | None
+    refund_amount: Decimal | None
+    refundable_amount: Decimal
+    currency: str
+    created_by: str
+    created_at: datetime
+    received_at: datetime | None
+    refunded_at: datetime | None
+    lines: list[ReturnLineOut]

@@ -1,0 +1,394 @@
+"""Returns: authorize shipped units, receive them at a location, inspect each (restock or dispose),
+record the refund. The order's status follows the units received back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ordermesh.base import utcnow
+from ordermesh.catalog.models import Sku
+from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
+from ordermesh.events.outbox import Event, emit
+from ordermesh.fulfillment.bins import add_to_bin, get_bin
+from ordermesh.fulfillment.scope import FloorScope, require_floor
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply, ensure_level, record
+from ordermesh.locations.service import require_enabled_location
+from ordermesh.orders import FulfillmentStatus
+from ordermesh.orders.locks import lock_order
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
+from ordermesh.orders.service import allocate_backorders, refresh_status
+from ordermesh.returns import Disposition, ReturnStatus
+from ordermesh.returns.models import ReturnAuthorization, ReturnLine
+from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
+
+SHIPPED = [FulfillmentStatus.shipped.value, FulfillmentStatus.delivered.value]
+
+
+def returnable(session: Session, *, order_id: int) -> dict[int, int]:
+    """Per order line: units shipped minus units already on a return."""
+    shipped = session.execute(
+        select(FulfillmentOrderLine.order_line_id, func.sum(FulfillmentOrderLine.quantity))
+        .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
+        .where(FulfillmentOrder.order_id == order_id, FulfillmentOrder.status.in_(SHIPPED))
+        .group_by(FulfillmentOrderLine.order_line_id)
+    ).all()
+    on_returns = dict(
+        session.execute(
+            select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity))
+            .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
+            .where(ReturnAuthorization.order_id == order_id)
+            .group_by(ReturnLine.order_line_id)
+        ).all()
+    )
+    return {int(line_id): int(units) - int(on_returns.get(line_id, 0)) for line_id, units in shipped}
+
+
+def create_return(
+    session: Session,
+    *,
+    merchant_scope: int | None,
+    order_id: int,
+    lines: Sequence[ReturnLineIn],
+    notes: str | None,
+    actor: str,
+) -> ReturnAuthorization:
+    """Authorize the return of shipped units; 409 for more than was shipped and not yet returned."""
+    order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    order_lines = {
+        line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
+    }
+    left = returnable(session, order_id=order.id)
+    for index, line in enumerate(lines):
+        if line.order_line_id not in order_lines:
+            raise Invalid.field(f"lines.{index}.order_line_id", f"not a line of order {order.number}")
+        available = left.get(line.order_line_id, 0)
+        if line.quantity > available:
+            raise Conflict(
+                f"line {order_lines[line.order_line_id].line_no}: {available} shipped unit(s) returnable",
+                [
+                    FieldError(
+                        f"lines.{index}.quantity", f"more than the {available} shipped and not returned"
+                    )
+                ],
+            )
+    count = session.scalar(select(func.count()).where(ReturnAuthorization.order_id == order.id)) or 0
+    rma = ReturnAuthorization(
+        merchant_id=order.merchant_id,
+        order_id=order.id,
+        number=f"RMA-{order.number}-{count + 1}",
+        status=ReturnStatus.authorized.value,
+        notes=notes,
+        currency=order.currency,
+        created_by=actor,
+    )
+    session.add(rma)
+    session.flush()
+    session.add_all(
+        ReturnLine(
+            merchant_id=order.merchant_id,
+            return_id=rma.id,
+            order_line_id=line.order_line_id,
+            sku_id=order_lines[line.order_line_id].sku_id,
+            quantity=line.quantity,
+            reason=line.reason.value,
+            quantity_received=0,
+            quantity_restocked=0,
+            quantity_disposed=0,
+        )
+        for line in lines
+    )
+    units = sum(line.quantity for line in lines)
+    _note(
+        session, order, "return_created", f"Return {rma.number} authorized for {units} unit(s).", actor, rma
+    )
+    emit(session, merchant_id=order.merchant_id, events=[Event("return.created", _payload(order, rma))])
+    return rma
+
+
+def get_return(
+    session: Session, *, merchant_scope: int | None, return_id: int, lock: bool = False
+) -> ReturnAuthorization:
+    """A return the merchant scope may see, or 404."""
+    statement = select(ReturnAuthorization).where(ReturnAuthorization.id == return_id)
+    if merchant_scope is not None:
+        statement = statement.where(ReturnAuthorization.merchant_id == merchant_scope)
+    if lock:
+        statement = statement.with_for_update()
+    rma = session.scalars(statement).one_or_none()
+    if rma is None:
+        raise NotFound(f"return {return_id} not found")
+    return rma
+
+
+def _floor_return(session: Session, scope: FloorScope, return_id: int) -> tuple[Order, ReturnAuthorization]:
+    require_floor(scope)
+    rma = get_return(session, merchant_scope=scope.merchant_id, return_id=return_id)
+    if rma.location_id is not None and not scope.sees_location(rma.location_id):
+        raise NotFound(f"return {return_id} not found")
+    order = lock_order(session, merchant_scope=rma.merchant_id, order_id=rma.order_id)
+    return order, get_return(session, merchant_scope=scope.merchant_id, return_id=return_id, lock=True)
+
+
+def receive_return(
+    session: Session,
+    *,
+    scope: FloorScope,
+    return_id: int,
+    location_id: int | None,
+    lines: Sequence[ReceiveLineIn] | None,
+) -> ReturnAuthorization:
+    """The parcel arrived: record the units per line (all authorized by default); the order's status
+    becomes partially_returned or returned."""
+    order, rma = _floor_return(session, scope, return_id)
+    if rma.status != ReturnStatus.authorized:
+        raise Conflict(f"return {rma.number} is {rma.status}: it was received already")
+    location_id = location_id if location_id is not None else scope.location_id
+    if location_id is None:
+        raise Invalid.field("location_id", "required with an operator key")
+    if not scope.sees_location(location_id):
+        raise NotFound(f"location {location_id} not found")
+    require_enabled_location(session, merchant_id=rma.merchant_id, location_id=location_id)
+    return_lines = _lines(session, rma)
+    arrived = {line.id: line.quantity for line in return_lines}
+    if lines is not None:
+        arrived = {line.id: 0 for line in return_lines}
+        for index, given in enumerate(lines):
+            line = next((rl for rl in return_lines if rl.id == given.return_line_id), None)
+            if line is None:
+                raise Invalid.field(f"lines.{index}.return_line_id", f"not a line of return {rma.number}")
+            if given.quantity > line.quantity:
+                raise Invalid.field(f"lines.{index}.quantity", f"more than the {line.quantity} authorized")
+            arrived[line.id] = given.quantity
+    if not any(arrived.values()):
+        raise Invalid.field("lines", "no unit arrived")
+    for line in return_lines:
+        line.quantity_received = arrived[line.id]
+    rma.status, rma.location_id = ReturnStatus.received.value, location_id
+    rma.received_at = rma.updated_at = utcnow()
+    units = sum(arrived.values())
+    _note(
+        session, order, "return_received", f"Return {rma.number}: {units} unit(s) received.", scope.actor, rma
+    )
+    refresh_status(session, order)
+    emit(session, merchant_id=order.merchant_id, events=[Event("return.received", _payload(order, rma))])
+    return rma
+
+
+def inspect_units(
+    session: Session, *, scope: FloorScope, return_id: int, items: Sequence[InspectionIn]
+) -> ReturnAuthorization:
+    """Decide each received unit: restock (on_hand up, ledger `return`, optionally into a bin) or
+    dispose (ledger `disposed`, no level change); 409 for more than awaits inspection."""
+    order, rma = _floor_return(session, scope, return_id)
+    if rma.status != ReturnStatus.received:
+        raise Conflict(f"return {rma.number} is {rma.status}: only received units are inspected")
+    assert rma.location_id is not None
+    lines = {line.id: line for line in _lines(session, rma)}
+    restocked: list[Movement] = []
+    disposed: list[Movement] = []
+    reference = f"return:{rma.id}"
+    for index, item in enumerate(items):
+        line = lines.get(item.return_line_id)
+        if line is None:
+            raise Invalid.field(f"items.{index}.return_line_id", f"not a line of return {rma.number}")
+        waiting = line.quantity_received - line.quantity_restocked - line.quantity_disposed
+        if item.quantity > waiting:
+            raise Conflict(
+                f"only {waiting} unit(s) of this line await inspection",
+                [FieldError(f"items.{index}.quantity", f"more than the {waiting} awaiting inspection")],
+            )
+        if item.disposition is Disposition.restock:
+            line.quantity_restocked += item.quantity
+            restocked.append(
+                Movement(
+                    line.sku_id,
+                    rma.location_id,
+                    MovementReason.return_,
+                    item.quantity,
+                    0,
+                    reference,
+                    item.note,
+                )
+            )
+            if item.bin:
+                bin_id = get_bin(
+                    session, location_id=rma.location_id, code=item.bin, field=f"items.{index}.bin"
+                ).id
+                add_to_bin(
+                    session,
+                    merchant_id=rma.merchant_id,
+                    sku_id=line.sku_id,
+                    location_id=rma.location_id,
+                    bin_id=bin_id,
+                    quantity=item.quantity,
+                )
+        else:
+            line.quantity_disposed += item.quantity
+            note = f"{item.quantity} unit(s) disposed" + (f": {item.note}" if item.note else "")
+            disposed.append(
+                Movement(line.sku_id, rma.location_id, MovementReason.disposed, 0, 0, reference, note)
+            )
+    apply(session, merchant_id=rma.merchant_id, movements=restocked, actor=scope.actor)
+    for movement in disposed:  # no level changes; the level must exist for the ledger check to agree
+        ensure_level(
+            session, merchant_id=rma.merchant_id, sku_id=movement.sku_id, location_id=movement.location_id
+        )
+    record(session, merchant_id=rma.merchant_id, movements=disposed, actor=scope.actor)
+    if all(
+        line.quantity_restocked + line.quantity_disposed == line.quantity_received for line in lines.values()
+    ):
+        rma.status = ReturnStatus.inspected.value
+    rma.updated_at = utcnow()
+    for sku_id in sorted({m.sku_id for m in restocked}):
+        allocate_backorders(
+            session,
+            merchant_id=rma.merchant_id,
+            sku_id=sku_id,
+            location_id=rma.location_id,
+            actor=scope.actor,
+        )
+    summary = f"{sum(m.delta_on_hand for m in restocked)} restocked, {len(disposed)} disposal(s)"
+    _note(session, order, "return_inspected", f"Return {rma.number} inspected: {summary}.", scope.actor, rma)
+    return rma
+
+
+def refund(
+    session: Session, *, merchant_scope: int | None, return_id: int, amount: Decimal, actor: str
+) -> ReturnAuthorization:
+    """Record the amount refunded for the received units; 422 above what they were paid."""
+    rma = get_return(session, merchant_scope=merchant_scope, return_id=return_id)
+    order = lock_order(session, merchant_scope=rma.merchant_id, order_id=rma.order_id)
+    rma = get_return(session, merchant_scope=merchant_scope, return_id=return_id, lock=True)
+    if rma.status not in (ReturnStatus.received, ReturnStatus.inspected):
+        raise Conflict(f"return {rma.number} is {rma.status}: refunds follow the receipt of the units")
+    limit = refundable_amount(session, rma)
+    if amount > limit:
+        raise Invalid.field("amount", f"more than the {limit} {rma.currency} paid for the units received")
+    rma.refund_amount, rma.status = amount, ReturnStatus.refunded.value
+    rma.refunded_at = rma.updated_at = utcnow()
+    _note(
+        session,
+        order,
+        "return_refunded",
+        f"Return {rma.number}: {amount} {rma.currency} refunded.",
+        actor,
+        rma,
+    )
+    emit(session, merchant_id=order.merchant_id, events=[Event("return.refunded", _payload(order, rma))])
+    return rma
+
+
+def refundable_amount(session: Session, rma: ReturnAuthorization) -> Decimal:
+    """What the received units were paid: unit price less their share of the discount, plus their tax."""
+    total = Decimal(0)
+    for line, order_line in session.execute(
+        select(ReturnLine, OrderLine)
+        .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+        .where(ReturnLine.return_id == rma.id)
+    ):
+        per_unit = order_line.unit_price + (order_line.tax - order_line.discount) / order_line.quantity
+        total += per_unit * line.quantity_received
+    return total.quantize(Decimal("0.01"))
+
+
+def returned_units(session: Session, *, order_id: int) -> int:
+    """Units of the order received back (what its returned / partially_returned status counts)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(ReturnLine.quantity_received), 0))
+            .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
+            .where(ReturnAuthorization.order_id == order_id)
+        )
+        or 0
+    )
+
+
+def list_returns(
+    session: Session, *, merchant_scope: int | None, order_id: int | None
+) -> list[ReturnAuthorization]:
+    statement = select(ReturnAuthorization).order_by(ReturnAuthorization.id.desc()).limit(200)
+    if merchant_scope is not None:
+        statement = statement.where(ReturnAuthorization.merchant_id == merchant_scope)
+    if order_id is not None:
+        statement = statement.where(ReturnAuthorization.order_id == order_id)
+    return list(session.scalars(statement))
+
+
+def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
+    session.flush()
+    codes = defaultdict(
+        str,
+        session.execute(
+            select(Sku.id, Sku.code).where(
+                Sku.id.in_(select(ReturnLine.sku_id).where(ReturnLine.return_id == rma.id))
+            )
+        ).all(),
+    )
+    return ReturnOut(
+        id=rma.id,
+        merchant_id=rma.merchant_id,
+        order_id=rma.order_id,
+        number=rma.number,
+        status=ReturnStatus(rma.status),
+        location_id=rma.location_id,
+        notes=rma.notes,
+        refund_amount=rma.refund_amount,
+        refundable_amount=refundable_amount(session, rma),
+        currency=rma.currency,
+        created_by=rma.created_by,
+        created_at=rma.created_at,
+        received_at=rma.received_at,
+        refunded_at=rma.refunded_at,
+        lines=[
+            ReturnLineOut(
+                id=line.id,
+                order_line_id=line.order_line_id,
+                sku_id=line.sku_id,
+                sku=codes[line.sku_id],
+                quantity=line.quantity,
+                reason=line.reason,  # type: ignore[arg-type]
+                quantity_received=line.quantity_received,
+                quantity_restocked=line.quantity_restocked,
+                quantity_disposed=line.quantity_disposed,
+            )
+            for line in _lines(session, rma)
+        ],
+    )
+
+
+def _lines(session: Session, rma: ReturnAuthorization) -> list[ReturnLine]:
+    return list(
+        session.scalars(select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(ReturnLine.id))
+    )
+
+
+def _note(
+    session: Session, order: Order, kind: str, message: str, actor: str, rma: ReturnAuthorization
+) -> None:
+    session.add(
+        OrderEvent(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            kind=kind,
+            message=message,
+            actor=actor,
+            data={"return_id": rma.id, "number": rma.number},
+        )
+    )
+
+
+def _payload(order: Order, rma: ReturnAuthorization) -> dict[str, object]:
+    return {
+        "order_id": order.id,
+        "number": order.number,
+        "return_id": rma.id,
+        "return_number": rma.number,
+        "status": rma.status,
+        "refund_amount": str(rma.refund_amount) if rma.refund_amount is not None else None,
+    }
