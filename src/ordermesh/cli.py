@@ -483,3 +483,34 @@ def _print_demo(result: DemoResult) -> None:
         table.add_row(key.label, key.role.value, key.key)
     console.print(table)
     console.print("Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/v1/orders")
+
+
+# -- routing -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def reoptimise(
+    apply: Annotated[bool, typer.Option("--apply", help="Move the reservations (default: dry run).")] = False,
+    merchant: Annotated[str | None, typer.Option(help="One merchant's code (default: all).")] = None,
+) -> None:
+    """Re-plan confirmed orders not yet released to the floor, jointly; report packages and cost saved."""
+    # Imported here: the routing service pulls in NumPy and SciPy, which other commands do not need.
+    from ordermesh.routing.service import reoptimise_orders
+
+    with reported_errors(), session_scope() as session:
+        scope = _merchant_id(session, merchant) if merchant else None
+        result = reoptimise_orders(session, merchant_scope=scope, apply_changes=apply, actor="cli:reoptimise")
+    verb = "[green]applied[/]" if result.applied else "[yellow]dry run[/] (use --apply to move reservations)"
+    console.print(
+        f"Re-optimisation {verb}: {result.orders_considered} open orders considered, "
+        f"{result.orders_improved} improved in {result.seconds:.2f} s."
+    )
+    table = Table("", "before", "after", "saved")
+    table.add_row(
+        "packages",
+        str(result.packages_before),
+        str(result.packages_after),
+        str(result.packages_before - result.packages_after),
+    )
+    table.add_row("shipping cost", str(result.cost_before), str(result.cost_after), str(result.cost_saved))
+    console.print(table)
