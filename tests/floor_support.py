@@ -5,11 +5,18 @@ from __future__ import annotations
 import base64
 import re
 import zlib
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
+from ordermesh.fulfillment.models import PickList, Shipment
+from ordermesh.orders.models import FulfillmentOrder, Order
+from ordermesh.returns import ReturnStatus
+from ordermesh.returns.models import ReturnAuthorization
 from tests.world import World
 
 TSHIRT_GTIN = "036000291452"
@@ -70,3 +77,62 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 def ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
+
+
+# Valid bodies for the floor's id routes, for the tenant isolation test (the answer must be about the id).
+FLOOR_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/locations/{location_id}/bins"): {"code": "Z-99", "pick_sequence": 1},
+    ("post", "/v1/locations/{location_id}/boxes"): {
+        "code": "XL",
+        "length_cm": "60",
+        "width_cm": "40",
+        "height_cm": "40",
+        "max_weight_kg": "20",
+    },
+    ("post", "/v1/locations/{location_id}/put-away"): {"sku": "WIDGET", "bin": "Z-99", "quantity": 1},
+    ("post", "/v1/fulfillment-orders/{fulfillment_order_id}/picks"): {"barcode": TSHIRT_GTIN},
+    ("post", "/v1/fulfillment-orders/{fulfillment_order_id}/short-picks"): {
+        "barcode": TSHIRT_GTIN,
+        "quantity_found": 0,
+    },
+    ("post", "/v1/fulfillment-orders/{fulfillment_order_id}/pack-scans"): {"barcode": TSHIRT_GTIN},
+    ("post", "/v1/shipments/{shipment_id}/tracking-events"): {"status": "delivered"},
+    ("post", "/v1/returns/{return_id}/inspections"): {
+        "items": [{"return_line_id": 1, "disposition": "restock"}]
+    },
+    ("post", "/v1/returns/{return_id}/refund"): {"amount": "1.00"},
+}
+
+
+def acme_floor_objects(factory: sessionmaker[Session], order_id: int) -> dict[str, int]:
+    """A wave, a package and a return of acme's order (rows written directly: their ids are what counts)."""
+    with factory() as session, session.begin():
+        order = session.get(Order, order_id)
+        assert order is not None
+        fo = session.scalars(select(FulfillmentOrder).where(FulfillmentOrder.order_id == order_id)).one()
+        wave = PickList(location_id=fo.location_id, filters={}, created_by="test")
+        rma = ReturnAuthorization(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            number="RMA-T-1",
+            status=ReturnStatus.authorized.value,
+            currency="USD",
+            created_by="test",
+        )
+        shipment = Shipment(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            fulfillment_order_id=fo.id,
+            location_id=fo.location_id,
+            package_no=1,
+            status="packed",
+            weight_kg=Decimal("1"),
+        )
+        session.add_all([wave, rma, shipment])
+        session.flush()
+        return {
+            "fulfillment_order_id": fo.id,
+            "pick_list_id": wave.id,
+            "shipment_id": shipment.id,
+            "return_id": rma.id,
+        }

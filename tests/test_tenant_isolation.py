@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
 from ordermesh.events.models import OutboxMessage, WebhookDelivery
+from tests.floor_support import FLOOR_BODIES, acme_floor_objects
 from tests.orders_support import order_body
 from tests.world import World
 
@@ -32,6 +33,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/orders/{order_id}/cancel"): {"reason": "not yours"},
     ("post", "/v1/orders/{order_id}/holds"): {"kind": "manual", "reason": "not yours"},
     ("patch", "/v1/webhook-subscriptions/{subscription_id}"): {"active": False},
+    **FLOOR_BODIES,
 }
 
 
@@ -91,6 +93,7 @@ def _acme_objects(client: TestClient, world: World, factory: sessionmaker[Sessio
         "subscription_id": subscription["id"],
         "delivery_id": delivery_id,
         "key_id": key["id"],
+        **acme_floor_objects(factory, order["id"]),
     }
 
 

@@ -90,8 +90,9 @@ def scanned_lines(
 
 
 def _locked(session: Session, scope: FloorScope, fulfillment_order_id: int) -> FulfillmentOrder:
-    require_floor(scope)
-    return get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
+    require_floor(scope)  # after the lookup: another merchant's order is not disclosed (404, not 403)
+    return fo
 
 
 def pick(
@@ -145,8 +146,8 @@ def short_pick(
 ) -> FulfillmentOrder:
     """Fewer units at the bin than needed: pick what was found, write the missing ones off the level
     (ledger `adjust`), and send the shortfall back to routing for another location or a backorder."""
-    require_floor(scope)
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    require_floor(scope)
     order = lock_order(session, merchant_scope=fo.merchant_id, order_id=fo.order_id)
     fo = _locked(session, scope, fulfillment_order_id)
     if fo.status not in PICKABLE:
@@ -289,8 +290,8 @@ def _box_size(box: Box) -> BoxSize:
 
 def suggest_box(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -> BoxSuggestion:
     """The smallest box of the location's catalogue for the scanned (or, before scanning, all) items."""
-    require_floor(scope)
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    require_floor(scope)
     units = _unboxed(session, fo) or [
         (fl, fl.line.quantity) for fl in floor_lines(session, fo) if fl.line.quantity
     ]

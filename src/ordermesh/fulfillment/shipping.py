@@ -76,9 +76,9 @@ def buy_labels(
     session: Session, *, scope: FloorScope, fulfillment_order_id: int, carrier_code: str, service: str
 ) -> FulfillmentOrder:
     """Buy a label for every packed package without one; 409 unless the fulfillment order is packed."""
+    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
     require_floor(scope)
     carrier = get_carrier(carrier_code)
-    fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
     if fo.status != FulfillmentStatus.packed:
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: labels are bought for packed orders")
     waiting = [p for p in packages(session, fo) if p.status == ShipmentStatus.packed]
@@ -108,8 +108,8 @@ def confirm_shipment(
 ) -> FulfillmentOrder:
     """The packages left with the carrier: stock leaves the ledger (on_hand and reserved down), the
     fulfillment order is shipped, the order's status follows and the channel is told through the outbox."""
-    require_floor(scope)
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
+    require_floor(scope)
     order = lock_order(session, merchant_scope=fo.merchant_id, order_id=fo.order_id)
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
     if fo.status != FulfillmentStatus.packed:

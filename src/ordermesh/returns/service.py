@@ -127,10 +127,10 @@ def get_return(
 
 
 def _floor_return(session: Session, scope: FloorScope, return_id: int) -> tuple[Order, ReturnAuthorization]:
-    require_floor(scope)
     rma = get_return(session, merchant_scope=scope.merchant_id, return_id=return_id)
     if rma.location_id is not None and not scope.sees_location(rma.location_id):
         raise NotFound(f"return {return_id} not found")
+    require_floor(scope)  # after the lookup: another merchant's return is not disclosed
     order = lock_order(session, merchant_scope=rma.merchant_id, order_id=rma.order_id)
     return order, get_return(session, merchant_scope=scope.merchant_id, return_id=return_id, lock=True)
 
