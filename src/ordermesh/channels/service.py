@@ -241,7 +241,7 @@ def upsert_listings(
     skus = dict(
         session.execute(
             select(Sku.code, Sku.id).where(Sku.merchant_id == channel.merchant_id, Sku.code.in_(codes))
-        )
+        ).all()
     )
     unknown = [f"listings.{n}.sku" for n, item in enumerate(items) if item.sku not in skus]
     if unknown:

@@ -1,0 +1,81 @@
+"""Helpers for the channel tests: a Shopify channel connected through the API, signed webhooks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ordermesh.channels.shopify import sign
+from tests.world import World
+
+ACCESS_TOKEN = "shpat_test_token"
+WEBHOOK_SECRET = "shopify-webhook-secret-1"
+SHOP_LOCATION = 655441491
+
+# The fixture's variants, mapped onto the test world's SKUs (TSHIRT everywhere, MUG in Dallas, HAT nowhere).
+LISTINGS = [
+    {
+        "sku": sku,
+        "channel_sku": channel_sku,
+        "external_ids": {"variant_id": variant_id, "inventory_item_id": item},
+    }
+    for sku, channel_sku, variant_id, item in [
+        ("TSHIRT", "IPOD2008GREEN", "39072856", "808950810"),
+        ("MUG", "IPOD2008RED", "49148385", "808950811"),
+        ("HAT", "IPOD2008BLACK", "457924702", "808950812"),
+    ]
+]
+
+
+def order_full(fixtures_dir: Path) -> dict[str, Any]:
+    return json.loads((fixtures_dir / "channels" / "shopify" / "order_full.json").read_text())
+
+
+def connect_shopify(
+    client: TestClient,
+    world: World,
+    base_url: str,
+    *,
+    listings: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> int:
+    """A Shopify channel for acme with the fixture's variants mapped; returns its id."""
+    body = {
+        "kind": "shopify",
+        "name": "acme shop",
+        "base_url": base_url,
+        "credentials": {"access_token": ACCESS_TOKEN, "webhook_secret": WEBHOOK_SECRET},
+        "settings": {"location_id": SHOP_LOCATION},
+        **extra,
+    }
+    response = client.post("/v1/channels", json=body, headers=world.acme)
+    assert response.status_code == 201, response.text
+    channel_id = response.json()["id"]
+    mapped = client.put(
+        f"/v1/channels/{channel_id}/listings", json={"listings": listings or LISTINGS}, headers=world.acme
+    )
+    assert mapped.status_code == 200, mapped.text
+    return int(channel_id)
+
+
+def webhook_headers(
+    body: bytes, *, topic: str = "orders/create", webhook_id: str = "wh-1", secret: str = WEBHOOK_SECRET
+) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(secret, body),
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Shop-Domain": "acme.myshopify.com",
+    }
+
+
+def variant(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of an order payload with top-level changes."""
+    copied = copy.deepcopy(payload)
+    copied.update(changes)
+    return copied

@@ -1,0 +1,376 @@
+"""Shopify orders in: mapping against the real payloads, signed webhooks, dedup, malformed payloads, pulls."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.channels.base import MappingError
+from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
+from ordermesh.channels.shopify import CONNECTOR, next_page_url
+from ordermesh.channels.sync import pull_orders
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders.models import FulfillmentOrder, Order
+from ordermesh.orders.service import refresh_status
+from tests.channels_support import (
+    ACCESS_TOKEN,
+    connect_shopify,
+    order_full,
+    variant,
+    webhook_headers,
+)
+from tests.fake_channels import FakeChannelServer, install_shopify
+from tests.world import World
+
+FIXTURE_ORDER_ID = "450789469"
+
+
+def _shopify(fixtures_dir: Path, name: str) -> dict:
+    return json.loads((fixtures_dir / "channels" / "shopify" / name).read_text())
+
+
+# -- mapping (pure) --------------------------------------------------------------------------------------
+
+
+def test_order_full_maps_field_by_field(fixtures_dir: Path) -> None:
+    payload = order_full(fixtures_dir)
+    order = CONNECTOR.map_order(payload)
+    assert order.external_id == str(payload["id"]) and order.number == payload["name"] == "#1001"
+    assert order.currency == payload["currency"] == "USD"
+    assert [(line.channel_sku, line.quantity) for line in order.lines] == [
+        (item["sku"], item["quantity"]) for item in payload["line_items"]
+    ]
+    for line, item in zip(order.lines, payload["line_items"], strict=True):
+        assert line.unit_price == Decimal(item["price"])
+        assert line.tax == sum(Decimal(t["price"]) for t in item["tax_lines"])
+        assert line.discount == sum(Decimal(d["amount"]) for d in item["discount_allocations"])
+        assert line.external_line_id == str(item["id"])
+        assert line.channel_item_ids["variant_id"] == str(item["variant_id"])
+    subtotal = sum(line.unit_price * line.quantity for line in order.lines)
+    discounts = sum(line.discount for line in order.lines)
+    taxes = sum(line.tax for line in order.lines)
+    assert subtotal == Decimal(payload["total_line_items_price"])
+    assert discounts == Decimal(payload["total_discounts"])
+    assert taxes == Decimal(payload["total_tax"])
+    assert subtotal - discounts + taxes + order.shipping_total == Decimal(payload["total_price"])
+    address = payload["shipping_address"]
+    assert order.shipping_address.name == address["name"]
+    assert order.shipping_address.address1 == address["address1"]
+    assert order.shipping_address.city == address["city"]
+    assert order.shipping_address.postal_code == address["zip"]
+    assert order.shipping_address.country == address["country_code"]
+    assert order.shipping_address.region == address["province_code"]
+    assert order.customer_email == payload["email"]
+    assert order.raw == payload
+
+
+def test_legacy_order_spreads_order_level_tax_over_lines(fixtures_dir: Path) -> None:
+    payload = _shopify(fixtures_dir, "legacy_order.json")
+    order = CONNECTOR.map_order(payload)
+    inner = payload["order"]
+    assert order.external_id == str(inner["id"]) and order.currency == inner["currency"]
+    assert [(line.channel_sku, line.quantity, line.unit_price) for line in order.lines] == [
+        (item["sku"], item["quantity"], Decimal(item["price"])) for item in inner["line_items"]
+    ]
+    # This older shape gives tax only for the whole order: it is shared out so the order keeps it.
+    assert sum(line.tax for line in order.lines) == Decimal(inner["total_tax"])
+    assert order.shipping_address.postal_code == inner["shipping_address"]["zip"]
+    assert order.shipping_address.country == "US"
+
+
+def test_legacy_orders_without_line_items_is_refused_by_name(fixtures_dir: Path) -> None:
+    (payload,) = _shopify(fixtures_dir, "legacy_orders.json")["orders"]
+    with pytest.raises(MappingError) as caught:
+        CONNECTOR.map_order(payload)
+    assert caught.value.field == "line_items"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda p: p.pop("line_items"), "line_items"),
+        (lambda p: p["line_items"][1].update(price="twelve"), "line_items.1.price"),
+        (lambda p: p["shipping_address"].update(country_code="XX"), "shipping_address.country_code"),
+        (lambda p: p["line_items"][0].update(quantity=0), "line_items.0.quantity"),
+        (lambda p: p.update(currency="EURO"), "currency"),
+    ],
+)
+def test_malformed_payloads_name_the_field(fixtures_dir: Path, change, field: str) -> None:
+    payload = order_full(fixtures_dir)
+    change(payload)
+    with pytest.raises(MappingError) as caught:
+        CONNECTOR.map_order(payload)
+    assert caught.value.field == field
+
+
+def test_link_header_next_page() -> None:
+    link = '<https://shop.example/admin/api/2024-07/orders.json?limit=2&page_info=abc>; rel="next"'
+    assert next_page_url(link) == "https://shop.example/admin/api/2024-07/orders.json?limit=2&page_info=abc"
+    assert next_page_url('<https://x/orders.json?page_info=a>; rel="previous"') is None
+
+
+# -- webhooks over HTTP ----------------------------------------------------------------------------------
+
+
+def _post(client: TestClient, channel_id: int, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=headers)
+
+
+def _counts(session: Session) -> tuple[int, int, int, int]:
+    counts = (
+        session.scalar(select(func.count()).select_from(Order)) or 0,
+        session.scalar(select(func.count()).select_from(ChannelOrder)) or 0,
+        session.scalar(select(func.count()).select_from(ChannelEvent)) or 0,
+        session.scalar(select(func.count()).select_from(ChannelError)) or 0,
+    )
+    session.rollback()  # on SQLite a transaction holds the write lock: end it before the next request
+    return counts
+
+
+def test_orders_create_webhook_lands_the_order(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    body = json.dumps(payload).encode()
+    response = _post(client, channel_id, body, webhook_headers(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "created"
+    order = client.get(f"/v1/orders/{response.json()['order_id']}", headers=world.acme).json()
+    assert order["channel"] == "shopify" and order["external_id"] == FIXTURE_ORDER_ID
+    assert order["number"] == "#1001" and order["currency"] == "USD"
+    assert [(line["sku"], line["quantity"], line["external_line_id"]) for line in order["lines"]] == [
+        ("TSHIRT", 1, "466157049"),
+        ("MUG", 1, "518995019"),
+        ("HAT", 1, "703073504"),
+    ]
+    assert Decimal(order["subtotal"]) == Decimal("597.00")
+    assert Decimal(order["discount_total"]) == Decimal(payload["total_discounts"])
+    assert Decimal(order["tax_total"]) == Decimal(payload["total_tax"])
+    assert Decimal(order["total"]) == Decimal(payload["total_price"])
+    assert (
+        order["shipping_address"]["postal_code"] == "40202" and order["shipping_address"]["country"] == "US"
+    )
+    assert order["shipping_address"]["city"] == "Louisville"
+    stored = session.scalars(select(ChannelOrder)).one()
+    assert stored.raw == payload and stored.order_id == order["id"] and stored.status == "imported"
+
+
+def test_signature_wrong_or_missing_is_401_and_stores_nothing(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    body = json.dumps(order_full(fixtures_dir)).encode()
+    before = _counts(session)
+    wrong = webhook_headers(body, secret="not-the-secret")
+    missing = {k: v for k, v in webhook_headers(body).items() if k != "X-Shopify-Hmac-Sha256"}
+    tampered = webhook_headers(body)
+    for headers, sent in ((wrong, body), (missing, body), (tampered, body.replace(b"Bob", b"Eve"))):
+        response = _post(client, channel_id, sent, headers)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    session.expire_all()
+    assert _counts(session) == before
+
+
+def test_rotated_secret_is_accepted_during_its_grace_period(
+    client: TestClient, world: World, fixtures_dir: Path
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    rotated = client.post(
+        f"/v1/channels/{channel_id}/rotate-secret",
+        json={"webhook_secret": "shopify-webhook-secret-2", "grace_hours": 1},
+        headers=world.acme,
+    )
+    assert rotated.status_code == 200 and rotated.json()["previous_secret_until"] is not None
+    assert "shopify-webhook-secret" not in rotated.text  # secrets never come back
+    payload = order_full(fixtures_dir)
+    old = json.dumps(payload).encode()
+    assert _post(client, channel_id, old, webhook_headers(old, webhook_id="a")).status_code == 200
+    new = json.dumps(variant(payload, id=2, name="#1002")).encode()
+    headers = webhook_headers(new, webhook_id="b", secret="shopify-webhook-secret-2")
+    assert _post(client, channel_id, new, headers).status_code == 200
+    # Rotating again with no grace: only the newest secret is accepted.
+    client.post(
+        f"/v1/channels/{channel_id}/rotate-secret",
+        json={"webhook_secret": "shopify-webhook-secret-3", "grace_hours": 0},
+        headers=world.acme,
+    )
+    third = json.dumps(variant(payload, id=3, name="#1003")).encode()
+    stale = webhook_headers(third, webhook_id="c", secret="shopify-webhook-secret-2")
+    assert _post(client, channel_id, third, stale).status_code == 401
+
+
+def test_same_webhook_five_times_makes_one_order(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    body = json.dumps(order_full(fixtures_dir)).encode()
+    outcomes = [_post(client, channel_id, body, webhook_headers(body)).json()["outcome"] for _ in range(5)]
+    assert outcomes == ["created"] + ["duplicate"] * 4
+    # Another delivery id for the same order (orders/updated) does not make a second order either.
+    again = _post(client, channel_id, body, webhook_headers(body, topic="orders/updated", webhook_id="wh-2"))
+    assert again.json()["outcome"] == "updated"
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    reserved = session.scalar(select(func.sum(InventoryLevel.reserved))) or 0
+    assert reserved == 2  # TSHIRT and MUG once each (HAT is backordered)
+
+
+def test_same_webhook_five_times_concurrently_makes_one_order(
+    live_server, client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    body = json.dumps(order_full(fixtures_dir)).encode()
+
+    def deliver(webhook_id: str) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            return http.post(
+                f"{live_server.url}/v1/channels/{channel_id}/webhooks",
+                content=body,
+                headers=webhook_headers(body, webhook_id=webhook_id),
+            )
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        same = list(pool.map(deliver, ["wh-same"] * 5))
+        distinct = list(pool.map(deliver, [f"wh-{n}" for n in range(5)]))
+    assert all(r.status_code == 200 for r in same + distinct), [r.text for r in same + distinct]
+    assert sorted(r.json()["outcome"] for r in same).count("created") == 1
+    assert all(r.json()["outcome"] == "duplicate" for r in distinct)
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    assert session.scalar(select(func.sum(InventoryLevel.reserved))) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda p: p.update(line_items=[]), "line_items"),
+        (lambda p: p["line_items"][0].update(price="abc"), "line_items.0.price"),
+        (lambda p: p["shipping_address"].update(country_code="ZZ"), "shipping_address.country_code"),
+    ],
+)
+def test_malformed_webhook_is_recorded_on_the_channel_and_changes_nothing(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session, change, field: str
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    change(payload)
+    body = json.dumps(payload).encode()
+    levels = session.execute(select(InventoryLevel.id, InventoryLevel.on_hand, InventoryLevel.reserved)).all()
+    session.rollback()
+    response = _post(client, channel_id, body, webhook_headers(body))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+    session.expire_all()
+    assert _counts(session)[:3] == (0, 0, 0)
+    assert (
+        session.execute(select(InventoryLevel.id, InventoryLevel.on_hand, InventoryLevel.reserved)).all()
+        == levels
+    )
+    session.rollback()
+    logged = client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"]
+    assert len(logged) == 1 and logged[0]["field"] == field and logged[0]["kind"] == "mapping"
+    assert logged[0]["external_id"] == FIXTURE_ORDER_ID
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert field in health["last_error"]
+
+
+def test_unknown_channel_sku_holds_the_order(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    payload["line_items"][2]["sku"] = "NOT-LISTED"
+    body = json.dumps(payload).encode()
+    response = _post(client, channel_id, body, webhook_headers(body))
+    assert response.status_code == 200 and response.json()["outcome"] == "held"
+    order = client.get(f"/v1/orders/{response.json()['order_id']}", headers=world.acme).json()
+    assert order["status"] == "on_hold"
+    assert [line["sku"] for line in order["lines"]] == ["TSHIRT", "MUG"]
+    (hold,) = order["holds"]
+    assert "NOT-LISTED x 1" in hold["reason"]
+    stored = session.scalars(select(ChannelOrder)).one()
+    assert stored.status == "held"
+    assert [line["channel_sku"] for line in stored.unmapped_lines] == ["NOT-LISTED"]
+
+
+def test_channel_cancel_cancels_unshipped_and_alerts_shipped(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    for number, external_id in (("#1", 1), ("#2", 2)):
+        body = json.dumps(variant(payload, id=external_id, name=number)).encode()
+        assert (
+            _post(client, channel_id, body, webhook_headers(body, webhook_id=f"c{external_id}")).status_code
+            == 200
+        )
+    with session_factory() as session, session.begin():  # order 2 ships (as the floor would record it)
+        shipped = session.scalars(select(Order).where(Order.external_id == "2")).one()
+        for fo in session.scalars(select(FulfillmentOrder).where(FulfillmentOrder.order_id == shipped.id)):
+            fo.status = "shipped"
+        refresh_status(session, shipped)
+    outcomes = {}
+    for external_id in (1, 2):
+        cancelled = variant(
+            payload, id=external_id, cancelled_at="2008-01-11T10:00:00-05:00", cancel_reason="customer"
+        )
+        body = json.dumps(cancelled).encode()
+        headers = webhook_headers(body, topic="orders/cancelled", webhook_id=f"x{external_id}")
+        outcomes[external_id] = _post(client, channel_id, body, headers).json()
+    assert outcomes[1]["outcome"] == "cancelled" and outcomes[2]["outcome"] == "alerted"
+    first = client.get(f"/v1/orders/{outcomes[1]['order_id']}", headers=world.acme).json()
+    assert first["status"] == "cancelled"
+    second = client.get(f"/v1/orders/{outcomes[2]['order_id']}", headers=world.acme).json()
+    assert second["status"] == "partially_shipped"  # HAT, out of stock, waits; the rest left: no cancel
+    events = client.get(f"/v1/orders/{outcomes[2]['order_id']}/events", headers=world.acme).json()
+    kinds = [e["kind"] for e in (events["items"] if isinstance(events, dict) else events)]
+    assert "channel_alert" in kinds
+
+
+# -- pull over real HTTP -----------------------------------------------------------------------------------
+
+
+def test_pull_follows_link_pages_and_is_idempotent(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        payload = order_full(fixtures_dir)
+        shop.orders = [variant(payload, id=100 + n, name=f"#{100 + n}") for n in range(3)]
+        shop.orders.append(_shopify(fixtures_dir, "legacy_orders.json")["orders"][0])  # no line items
+        channel_id = connect_shopify(client, world, server.url)
+        response = client.post(
+            f"/v1/channels/{channel_id}/pull", json={"since": "2008-01-01T00:00:00Z"}, headers=world.acme
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["fetched"], report["created"], report["errors"]) == (4, 3, 1)
+        pages = server.matching("GET", "/orders.json")
+        assert len(pages) == 2 and pages[0].query["updated_at_min"].startswith("2008-01-01")
+        assert pages[1].query["page_info"] == "2"
+        again = pull_orders(session_factory, channel_id=channel_id)
+        assert (again.created, again.duplicates) == (0, 3)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 3
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert health["last_pull_at"] is not None and health["pulled_until"] is not None
+
+
+def test_pull_against_a_refusing_channel_records_the_error(
+    client: TestClient, world: World, fixtures_dir: Path
+) -> None:
+    with FakeChannelServer() as server:
+        install_shopify(server, fixtures_dir, access_token="another-token")
+        channel_id = connect_shopify(client, world, server.url)
+        report = client.post(f"/v1/channels/{channel_id}/pull", json={}, headers=world.acme).json()
+    assert report["error"].startswith("HTTP 401")
+    errors = client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"]
+    assert errors[0]["kind"] == "pull"
