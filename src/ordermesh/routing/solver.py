@@ -186,12 +186,19 @@ def plan_order(
             options.sort(key=lambda option: sort_key(context.rules, option.facts))
             best, runner_up = options[0], options[1] if len(options) > 1 else None
             decided = deciding_policy(context.rules, best.facts, runner_up.facts if runner_up else None)
+            if runner_up is None and len(best.rows) == 2:
+                decided = _split_rule(context.rules)  # the one two-package plan: any other needs more
             return _build_plan(problem, best.rows, best.units, destination, context, decided, runner_up)
     wide = _problem(lines, demand, destination, usable, context, keep=MIP_HOLDERS)
     assert wide is not None
     units = _solve_mip(wide, context.rules, cap)
     rows = tuple(int(r) for r in np.flatnonzero(units.sum(axis=1)))
     return _build_plan(wide, rows, units[list(rows)], destination, context, None, None, method="mip")
+
+
+def _split_rule(rules: Rules) -> Policy:
+    fewer = [p for p in rules.tie_breakers if p in (Policy.minimise_packages, Policy.ship_complete)]
+    return fewer[0] if fewer else rules.tie_breakers[0]
 
 
 # ------------------------------------------------------------------------------------------ the problem
@@ -583,7 +590,9 @@ def explain(
     what = _what_ships(lines, allocations, packages)
     if backordered:
         what += "; " + _backorder_clause(backordered)
-    if decided is not None and runner_up is not None:
+    if decided is not None and runner_up is None:
+        sentence = f"{LABELS[decided]}: {what}; every other plan needs more packages"
+    elif decided is not None and runner_up is not None:
         earlier = rules.tie_breakers[: rules.tie_breakers.index(decided)]
         reason = _comparison(decided, facts, runner_up, rules)
         if earlier:
