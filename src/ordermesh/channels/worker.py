@@ -321,7 +321,7 @@ def _prepare(job: PushJob, factory: sessionmaker[Session], client: httpx.Client)
             ).one()
             requests = connector.acknowledge_requests(config, connector.map_order(record.raw))
         session.rollback()  # nothing written: the transaction ends before any call
-    http = ChannelHttp(config, connector, client=client, bucket=bucket_for(channel.id, connector))
+    http = ChannelHttp(config, connector, client=client, bucket=bucket_for(config.channel_id, connector))
     return _Prepared(http, requests, quantity)
 
 
