@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.channels import amazon
+from ordermesh.channels import amazon, sync
 from ordermesh.channels.base import MappingError
-from ordermesh.channels.connector import FulfilledLine, FulfillmentPush, Listing
+from ordermesh.channels.connector import (
+    ChannelConfig,
+    ChannelHttp,
+    ChannelHttpError,
+    FulfilledLine,
+    FulfillmentPush,
+    Listing,
+    RateLimit,
+    TokenBucket,
+)
+from ordermesh.channels.models import Channel, ChannelOrder
+from ordermesh.channels.service import channel_quantity
+from ordermesh.channels.tokens import TokenCache
+from ordermesh.channels.worker import run_channel_worker
+from ordermesh.events.outbox import Event, emit
+from ordermesh.orders.models import Order
+from tests.fake_channels import FakeAmazon, FakeChannelServer, form, install_amazon
+from tests.world import World
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "amazon"
 
@@ -203,9 +225,7 @@ def test_confirm_shipment_names_the_order_items_carrier_and_tracking() -> None:
     assert package["orderItems"] == [{"orderItemId": "77", "quantity": 2}]
 
 
-def amazon_config(base_url: str = amazon.API_URL, channel_id: int = 1) -> Any:
-    from ordermesh.channels.connector import ChannelConfig
-
+def amazon_config(base_url: str = amazon.API_URL, channel_id: int = 1) -> ChannelConfig:
     return ChannelConfig(
         channel_id=channel_id,
         merchant_id=1,
@@ -218,3 +238,340 @@ def amazon_config(base_url: str = amazon.API_URL, channel_id: int = 1) -> Any:
             "seller_id": "A1SELLER",
         },
     )
+
+
+# -- over real HTTP, against the fake Selling Partner API ---------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Iterator[FakeChannelServer]:
+    with FakeChannelServer() as fake_server:
+        yield fake_server
+
+
+@pytest.fixture
+def amazon_api(server: FakeChannelServer) -> FakeAmazon:
+    return install_amazon(server)
+
+
+@pytest.fixture
+def http_client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+def live_config(server: FakeChannelServer) -> ChannelConfig:
+    return ChannelConfig(
+        channel_id=7,
+        merchant_id=1,
+        kind="amazon",
+        base_url=server.url,
+        credentials={
+            "client_id": FakeAmazon.CLIENT_ID,
+            "client_secret": FakeAmazon.CLIENT_SECRET,
+            "refresh_token": FakeAmazon.REFRESH_TOKEN,
+            "seller_id": FakeAmazon.SELLER_ID,
+        },
+    )
+
+
+def connect(server: FakeChannelServer, client: httpx.Client, clock: Clock | None = None) -> ChannelHttp:
+    """A fresh connector (its own token cache, on `clock`) talking to the fake over HTTP."""
+    connector = amazon.AmazonConnector()
+    if clock is not None:
+        connector.tokens = TokenCache(clock=clock)
+    bucket = TokenBucket(RateLimit(rate=1000, burst=1000))
+    return ChannelHttp(live_config(server), connector, client=client, bucket=bucket)
+
+
+SINCE = datetime(2017, 1, 1, tzinfo=UTC)
+
+
+def test_pull_follows_next_token_and_takes_only_mfn_orders_ready_to_ship(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+
+    assert [p.external_id for p in pulled] == ["902-1845936-5435065", "902-8745147-1934268"]
+    assert all(p.error is None and p.order is not None for p in pulled)
+    # Three pages: the time filter, then each NextToken alone (the published one on the last).
+    queries = amazon_api.order_queries
+    assert queries[0] == {"MarketplaceIds": "ATVPDKIKX0DER", "LastUpdatedAfter": "2017-01-01T00:00:00Z"}
+    assert queries[1:] == [
+        {"MarketplaceIds": "ATVPDKIKX0DER", "NextToken": "page-2"},
+        {"MarketplaceIds": "ATVPDKIKX0DER", "NextToken": "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"},
+    ]
+    # Items and address were asked for the orders taken, never for the Pending one.
+    fetched = {r.path for r in server.matching("GET", "/orders/v0/orders/")}
+    assert fetched == {
+        f"/orders/v0/orders/{order_id}/{part}"
+        for order_id in ("902-1845936-5435065", "902-8745147-1934268")
+        for part in ("orderItems", "address")
+    }
+    first = pulled[0].order
+    assert first is not None
+    source_items = fixture("getOrderItems_1.json")["payload"]["OrderItems"]
+    assert [(ln.channel_sku, ln.quantity) for ln in first.lines] == [
+        (i["SellerSKU"], i["QuantityOrdered"]) for i in source_items
+    ]
+    assert first.currency == "USD" and first.shipping_address.postal_code == "98121-2778"
+    # One Login with Amazon token served every call.
+    assert amazon_api.tokens_issued == ["Atza|token-1"]
+    sp_calls = [r for r in server.requests if not r.path.startswith("/auth/")]
+    assert {r.headers["x-amz-access-token"] for r in sp_calls} == {"Atza|token-1"}
+
+
+def test_a_pending_order_is_taken_by_a_later_poll_once_unshipped(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    first_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE)]
+    assert "902-3159896-1390916" not in first_poll
+
+    amazon_api.set_status("902-3159896-1390916", "Unshipped")
+    second_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE)]
+    assert "902-3159896-1390916" in second_poll
+
+
+def test_the_token_is_refreshed_before_it_expires_and_when_refused(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    clock = Clock()
+    http = connect(server, http_client, clock)
+    amazon_api.token_ttl = 3600
+    http.connector.order_address(http, "902-1845936-5435065")
+    clock.now += 3600 - 120  # two minutes left: still used
+    http.connector.order_address(http, "902-1845936-5435065")
+    assert amazon_api.tokens_issued == ["Atza|token-1"]
+
+    clock.now += 90  # 30 seconds left: inside the refresh margin, a new token before the call
+    http.connector.order_address(http, "902-1845936-5435065")
+    assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
+    last = server.matching("GET", "")[-1]
+    assert last.headers["x-amz-access-token"] == "Atza|token-2"
+
+    amazon_api.valid_tokens.clear()  # revoked early: the 403 leads to a new token and one more try
+    http.connector.order_address(http, "902-1845936-5435065")
+    assert amazon_api.tokens_issued[-1] == "Atza|token-3"
+    assert server.matching("GET", "")[-1].headers["x-amz-access-token"] == "Atza|token-3"
+    token_form = form(server.matching("POST", "/auth/o2/token")[0])
+    assert (
+        token_form["grant_type"] == "refresh_token"
+        and token_form["refresh_token"] == FakeAmazon.REFRESH_TOKEN
+    )
+
+
+def test_a_malformed_order_is_reported_and_the_pull_goes_on(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    items = copy.deepcopy(fixture("getOrderItems_1.json")["payload"]["OrderItems"])
+    items[0]["ItemPrice"]["Amount"] = "ten dollars"
+    amazon_api.items["902-8745147-1934268"] = items
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+
+    good, bad = pulled
+    assert good.order is not None and good.error is None
+    assert bad.external_id == "902-8745147-1934268" and bad.order is None
+    assert bad.error is not None and bad.error.field == "OrderItems.0.ItemPrice.Amount"
+
+
+def test_throttling_is_reported_with_its_retry_after(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    server.fail_next(1, 429, retry_after="3", path_contains="/orders/v0/orders")
+    with pytest.raises(ChannelHttpError) as raised:
+        list(http.connector.pull_orders(http, since=SINCE))
+    assert (raised.value.status_code, raised.value.retry_after, raised.value.retryable) == (429, 3.0, True)
+
+
+def test_stock_and_a_shipment_reach_amazon(
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    config = http.config
+    listing = Listing("ACME-1", "NABetaASINB00551Q3CS", {"asin": "B00551Q3CS"})
+    for request in http.connector.inventory_requests(config, listing, 42):
+        http.send(request)
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 42}
+    [patch] = amazon_api.patches
+    assert patch.query == {"marketplaceIds": "ATVPDKIKX0DER"}
+
+    pulled = next(http.connector.pull_orders(http, since=SINCE))
+    assert pulled.order is not None
+    line = pulled.order.lines[0]
+    push = FulfillmentPush(
+        order_external_id=pulled.external_id,
+        order_number=pulled.order.number,
+        tracking_number="9400111899223197428490",
+        carrier="USPS",
+        lines=[FulfilledLine(line.channel_sku, line.quantity, external_line_id=line.external_line_id)],
+        shipped_at=datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+        raw_order=pulled.order.raw,
+    )
+    for request in http.connector.fulfillment_requests(config, push):
+        http.send(request)
+    [confirmation] = amazon_api.confirmations
+    assert confirmation["order_id"] == "902-1845936-5435065"
+    package = confirmation["packageDetail"]
+    assert (package["carrierCode"], package["trackingNumber"]) == ("USPS", "9400111899223197428490")
+    assert package["orderItems"] == [{"orderItemId": "05015851154158", "quantity": 1}]
+
+
+# -- end to end: Ordermesh orders from Amazon, stock and tracking back through the worker --------------
+LISTING = {"sku": "TSHIRT", "channel_sku": "NABetaASINB00551Q3CS", "external_ids": {"asin": "B00551Q3CS"}}
+
+
+@pytest.fixture
+def fresh_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with full rate-limit buckets (channel ids repeat from one test to the next)."""
+    monkeypatch.setattr(sync, "_buckets", {})
+
+
+def connect_amazon(client: TestClient, world: World, base_url: str) -> int:
+    body = {
+        "kind": "amazon",
+        "name": "acme on amazon",
+        "base_url": base_url,
+        "credentials": dict(live_config_credentials()),
+    }
+    response = client.post("/v1/channels", json=body, headers=world.acme)
+    assert response.status_code == 201, response.text
+    assert FakeAmazon.REFRESH_TOKEN not in response.text and FakeAmazon.CLIENT_SECRET not in response.text
+    channel_id = int(response.json()["id"])
+    mapped = client.put(
+        f"/v1/channels/{channel_id}/listings", json={"listings": [LISTING]}, headers=world.acme
+    )
+    assert mapped.status_code == 200, mapped.text
+    return channel_id
+
+
+def live_config_credentials() -> dict[str, str]:
+    return {
+        "client_id": FakeAmazon.CLIENT_ID,
+        "client_secret": FakeAmazon.CLIENT_SECRET,
+        "refresh_token": FakeAmazon.REFRESH_TOKEN,
+        "seller_id": FakeAmazon.SELLER_ID,
+    }
+
+
+def read(factory: sessionmaker[Session], statement: Any) -> list[Any]:
+    """Rows read in a short transaction of their own (SQLite's write lock is not held across API calls)."""
+    with factory() as session:
+        return list(session.scalars(statement))
+
+
+def pull(client: TestClient, world: World, channel_id: int) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/channels/{channel_id}/pull", json={"since": "2017-01-01T00:00:00Z"}, headers=world.acme
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_pulled_orders_land_in_ordermesh_with_amazons_figures(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    report = pull(client, world, channel_id)
+    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (2, 2, 0, None)
+
+    ids = read(session_factory, select(Order.id).where(Order.channel == "amazon").order_by(Order.external_id))
+    source = fixture("getOrder_1.json")["payload"]
+    item = fixture("getOrderItems_1.json")["payload"]["OrderItems"][0]
+    order = client.get(f"/v1/orders/{ids[0]}", headers=world.acme).json()
+    assert (order["external_id"], order["number"]) == ("902-1845936-5435065", "902-1845936-5435065")
+    assert order["currency"] == source["OrderTotal"]["CurrencyCode"]
+    assert [(ln["sku"], ln["quantity"], ln["external_line_id"]) for ln in order["lines"]] == [
+        ("TSHIRT", item["QuantityOrdered"], item["OrderItemId"])
+    ]
+    assert Decimal(order["lines"][0]["unit_price"]) == Decimal(item["ItemPrice"]["Amount"])
+    assert Decimal(order["tax_total"]) == Decimal(item["ItemTax"]["Amount"])
+    assert Decimal(order["total"]) == Decimal(source["OrderTotal"]["Amount"])
+    assert order["status"] == "confirmed"
+    address = order["shipping_address"]
+    assert (address["city"], address["region"], address["postal_code"], address["country"]) == (
+        "SEATTLE", "WA", "98121-2778", "US",
+    )  # fmt: skip
+    [stored] = read(session_factory, select(ChannelOrder).where(ChannelOrder.order_id == ids[0]))
+    assert stored.raw["order"]["AmazonOrderId"] == "902-1845936-5435065" and stored.raw["items"] == [item]
+
+    again = pull(client, world, channel_id)  # the same orders again: nothing new
+    assert (again["created"], again["duplicates"]) == (0, 2)
+    amazon_api.set_status("902-3159896-1390916", "Unshipped")  # the Pending order is paid for
+    later = pull(client, world, channel_id)
+    assert later["created"] == 1
+    assert read(session_factory, select(func.count()).select_from(Order)) == [3]
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert health["last_pull_at"] is not None and health["last_error"] is None
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_malformed_amazon_order_is_recorded_on_the_channel_and_nothing_else_changes(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    items = copy.deepcopy(fixture("getOrderItems_1.json")["payload"]["OrderItems"])
+    items[0]["ItemPrice"]["Amount"] = "N/A"
+    amazon_api.items["902-8745147-1934268"] = items
+    amazon_api.address = {**amazon_api.address, "CountryCode": "QQ"}  # every order's address is bad now
+    report = pull(client, world, channel_id)
+
+    assert (report["fetched"], report["created"], report["errors"]) == (2, 0, 2)
+    assert read(session_factory, select(func.count()).select_from(Order)) == [0]
+    errors = client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"]
+    assert {(e["external_id"], e["field"]) for e in errors} == {
+        ("902-1845936-5435065", "ShippingAddress.CountryCode"),
+        ("902-8745147-1934268", "OrderItems.0.ItemPrice.Amount"),
+    }
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_stock_and_tracking_reach_amazon_through_the_worker(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    assert pull(client, world, channel_id)["created"] == 2  # two T-shirts reserved
+    run_channel_worker(session_factory, once=True, pulls=False)
+    # The reservations changed the T-shirt's stock: the listing got the figure Ordermesh holds.
+    with session_factory() as session:
+        channel = session.get(Channel, channel_id)
+        assert channel is not None
+        expected = channel_quantity(session, channel=channel, sku_id=world.acme_skus["TSHIRT"])
+    assert expected == 30 - 2
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": expected}
+
+    [order_id] = read(session_factory, select(Order.id).where(Order.external_id == "902-1845936-5435065"))
+    with session_factory() as session, session.begin():
+        shipment = {"order_id": order_id, "tracking_number": "1Z999AA10123456784", "carrier": "UPS",
+                    "lines": [{"sku": "TSHIRT", "quantity": 1}]}  # fmt: skip
+        emit(session, merchant_id=world.acme_id, events=[Event("shipment.created", shipment)])
+    run_channel_worker(session_factory, once=True, pulls=False)
+    [confirmation] = amazon_api.confirmations
+    assert confirmation["order_id"] == "902-1845936-5435065"
+    package = confirmation["packageDetail"]
+    assert (package["carrierCode"], package["trackingNumber"]) == ("UPS", "1Z999AA10123456784")
+    assert package["orderItems"] == [{"orderItemId": "05015851154158", "quantity": 1}]
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0) and health["last_push_at"]

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 from ordermesh.channels import walmart
 from ordermesh.channels.base import MappingError
-from ordermesh.channels.connector import ChannelConfig, FulfilledLine, FulfillmentPush, Listing
+from ordermesh.channels.connector import (
+    ChannelConfig,
+    ChannelHttp,
+    ChannelHttpError,
+    FulfilledLine,
+    FulfillmentPush,
+    Listing,
+    RateLimit,
+    TokenBucket,
+)
 from ordermesh.channels.payload import loads
+from ordermesh.channels.tokens import TokenCache
+from tests.fake_channels import FakeChannelServer, FakeWalmart, form, install_walmart
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "walmart"
 
@@ -206,3 +220,167 @@ def test_an_imported_order_is_acknowledged() -> None:
     order = walmart.map_order(fixture("order_with_attributes.json"))
     [request] = walmart.CONNECTOR.acknowledge_requests(walmart_config(), order)
     assert (request.method, request.path) == ("POST", "/v3/orders/1796277083022/acknowledge")
+
+
+# -- over real HTTP, against the fake Walmart Marketplace ---------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Iterator[FakeChannelServer]:
+    with FakeChannelServer() as fake_server:
+        yield fake_server
+
+
+@pytest.fixture
+def walmart_api(server: FakeChannelServer) -> FakeWalmart:
+    return install_walmart(server)
+
+
+@pytest.fixture
+def http_client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+def connect(server: FakeChannelServer, client: httpx.Client, clock: Clock | None = None) -> ChannelHttp:
+    """A fresh connector (its own token cache, on `clock`) talking to the fake over HTTP."""
+    connector = walmart.WalmartConnector()
+    if clock is not None:
+        connector.tokens = TokenCache(clock=clock)
+    config = ChannelConfig(
+        channel_id=9,
+        merchant_id=1,
+        kind="walmart",
+        base_url=server.url,
+        credentials={"client_id": FakeWalmart.CLIENT_ID, "client_secret": FakeWalmart.CLIENT_SECRET},
+    )
+    return ChannelHttp(config, connector, client=client, bucket=TokenBucket(RateLimit(rate=1000, burst=1000)))
+
+
+SINCE = datetime(2019, 1, 1, tzinfo=UTC)
+
+
+def test_pull_follows_the_next_cursor_and_skips_orders_shipped_already(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+
+    page_one = fixture("orders_list.json")["list"]["elements"]["order"]
+    unshipped = [o["purchaseOrderId"] for o in page_one if walmart.skip_reason(o) is None]
+    assert len(unshipped) == 7  # three of the ten had shipped
+    assert [p.external_id for p in pulled] == [*unshipped, "1815367951431"]  # page two's order last
+    assert all(p.order is not None and p.error is None for p in pulled)
+    first_query, second_query = walmart_api.order_queries
+    assert dict(parse_qsl(first_query)) == {
+        "lastModifiedStartDate": "2019-01-01T00:00:00.000Z",
+        "limit": "100",
+    }
+    cursor = fixture("orders_list.json")["list"]["meta"]["nextCursor"]
+    assert dict(parse_qsl(second_query)) == dict(parse_qsl(cursor.lstrip("?")))
+    last = pulled[-1].order
+    assert last is not None
+    assert [(ln.channel_sku, ln.quantity, ln.unit_price) for ln in last.lines] == [
+        ("YHY-FN25200B2", 1, Decimal("5.00"))
+    ]
+    assert last.shipping_address.country == "US"
+    # One client-credentials token, sent as WM_SEC.ACCESS_TOKEN with the service headers on every call.
+    [token_request] = server.matching("POST", "/v3/token")
+    assert token_request.headers["authorization"].startswith("Basic ")
+    assert form(token_request) == {"grant_type": "client_credentials"}
+    calls = server.matching("GET", "/v3/orders")
+    assert {c.headers["wm_sec.access_token"] for c in calls} == {"wm-token-1"}
+    assert all(c.headers["wm_svc.name"] and c.headers["wm_qos.correlation_id"] for c in calls)
+    assert len({c.headers["wm_qos.correlation_id"] for c in calls}) == len(calls)
+
+
+def test_imported_orders_are_acknowledged(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    for item in pulled:
+        assert item.order is not None
+        for request in http.connector.acknowledge_requests(http.config, item.order):
+            http.send(request)
+    cancelled = {p.external_id for p in pulled if p.order is not None and p.order.cancelled}
+    assert cancelled  # Walmart's list has cancelled orders: nothing to acknowledge there
+    assert walmart_api.acknowledged == [p.external_id for p in pulled if p.external_id not in cancelled]
+
+
+def test_the_token_is_renewed_before_expiry_and_when_refused(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    clock = Clock()
+    http = connect(server, http_client, clock)
+    list(http.connector.pull_orders(http, since=SINCE))
+    clock.now += 900 - 59  # within a minute of the 15-minute expiry
+    list(http.connector.pull_orders(http, since=SINCE))
+    assert walmart_api.tokens_issued == ["wm-token-1", "wm-token-2"]
+    walmart_api.valid_tokens.clear()
+    assert list(http.connector.pull_orders(http, since=SINCE))  # 401, a fresh token, the same call again
+    assert walmart_api.tokens_issued[-1] == "wm-token-3"
+
+
+def test_a_malformed_order_is_reported_and_the_pull_goes_on(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    walmart_api.pages[0]["list"]["elements"]["order"][0]["shippingInfo"]["postalAddress"]["country"] = "XYZ"
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    bad = pulled[0]
+    assert bad.order is None and bad.error is not None
+    assert bad.error.field == "shippingInfo.postalAddress.country"
+    assert all(p.order is not None for p in pulled[1:])
+
+
+def test_stock_and_a_shipping_update_reach_walmart(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    for request in http.connector.inventory_requests(http.config, Listing("ACME-1", "YHY-FN25200B2"), 12):
+        http.send(request)
+    assert walmart_api.inventory == {"YHY-FN25200B2": 12}
+
+    order = walmart.map_order(fixture("order.json"))
+    push = FulfillmentPush(
+        order_external_id=order.external_id,
+        order_number=order.number,
+        tracking_number="435678956435467",
+        carrier="USPS",
+        lines=[
+            FulfilledLine(ln.channel_sku, ln.quantity, external_line_id=ln.external_line_id)
+            for ln in order.lines
+        ],
+        shipped_at=datetime(2021, 6, 16, 9, 30, 55, tzinfo=UTC),
+        raw_order=order.raw,
+    )
+    [request] = http.connector.fulfillment_requests(http.config, push)
+    answer = http.send(request).json()
+    assert answer["order"]["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][0][
+        "status"
+    ] == ("Shipped")
+    [shipment] = walmart_api.shipments
+    assert shipment["purchaseOrderId"] == "1815367951431"
+    status = shipment["orderShipment"]["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][
+        0
+    ]
+    assert status["trackingInfo"]["trackingNumber"] == "435678956435467"
+
+
+def test_throttling_is_reported_with_its_retry_after(
+    server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    server.fail_next(1, 429, retry_after="5", path_contains="/v3/inventory")
+    [request] = http.connector.inventory_requests(http.config, Listing("ACME-1", "YHY-FN25200B2"), 1)
+    with pytest.raises(ChannelHttpError) as raised:
+        http.send(request)
+    assert (raised.value.status_code, raised.value.retry_after) == (429, 5.0)
+    assert walmart_api.inventory == {}

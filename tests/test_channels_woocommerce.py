@@ -7,16 +7,28 @@ import copy
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ordermesh.channels import woocommerce
 from ordermesh.channels.base import MappingError
-from ordermesh.channels.connector import ChannelConfig, FulfilledLine, FulfillmentPush, Listing
+from ordermesh.channels.connector import (
+    ChannelConfig,
+    ChannelHttp,
+    ChannelHttpError,
+    FulfilledLine,
+    FulfillmentPush,
+    Listing,
+    RateLimit,
+    TokenBucket,
+)
+from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "woocommerce"
 SECRET = "woo-webhook-secret"
@@ -198,3 +210,113 @@ def test_a_shipment_adds_a_tracking_note_and_completes_the_order() -> None:
     assert (completion.method, completion.path, completion.json) == (
         "PUT", "/wp-json/wc/v3/orders/727", {"status": "completed"},
     )  # fmt: skip
+
+
+# -- over real HTTP, against a fake WooCommerce store -------------------------------------------------
+@pytest.fixture
+def server() -> Iterator[FakeChannelServer]:
+    with FakeChannelServer() as fake_server:
+        yield fake_server
+
+
+@pytest.fixture
+def store(server: FakeChannelServer) -> FakeWooCommerce:
+    return install_woocommerce(server)
+
+
+@pytest.fixture
+def http_client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+def connect(server: FakeChannelServer, client: httpx.Client, **credentials: str) -> ChannelHttp:
+    config = ChannelConfig(
+        channel_id=11,
+        merchant_id=1,
+        kind="woocommerce",
+        base_url=server.url,
+        credentials={
+            "consumer_key": FakeWooCommerce.CONSUMER_KEY,
+            "consumer_secret": FakeWooCommerce.CONSUMER_SECRET,
+            "webhook_secret": FakeWooCommerce.WEBHOOK_SECRET,
+            **credentials,
+        },
+    )
+    bucket = TokenBucket(RateLimit(rate=1000, burst=1000))
+    return ChannelHttp(config, woocommerce.CONNECTOR, client=client, bucket=bucket)
+
+
+SINCE = datetime(2017, 1, 1, tzinfo=UTC)
+
+
+def test_pull_reads_every_page_and_takes_paid_orders(
+    server: FakeChannelServer, store: FakeWooCommerce, http_client: httpx.Client
+) -> None:
+    store.max_per_page = 1  # two orders, two pages
+    http = connect(server, http_client)
+    pulled = list(http.connector.pull_orders(http, since=SINCE))
+
+    assert [p.external_id for p in pulled] == ["727"]  # 723 is completed already: not Ordermesh's to ship
+    assert [q["page"] for q in store.order_queries] == ["1", "2"]
+    first = store.order_queries[0]
+    assert (first["modified_after"], first["dates_are_gmt"]) == ("2017-01-01T00:00:00", "true")
+    order = pulled[0].order
+    assert order is not None
+    source = fixture("order.json")
+    assert [(ln.channel_sku, ln.quantity) for ln in order.lines] == [
+        (item["sku"] or str(item["product_id"]), item["quantity"]) for item in source["line_items"]
+    ]
+    assert order.shipping_total == Decimal(source["shipping_total"])
+
+
+def test_a_wrong_api_key_is_refused(
+    server: FakeChannelServer, store: FakeWooCommerce, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client, consumer_secret="cs_wrong")
+    with pytest.raises(ChannelHttpError) as raised:
+        list(http.connector.pull_orders(http, since=SINCE))
+    assert raised.value.status_code == 401 and not raised.value.retryable
+
+
+def test_a_malformed_order_is_reported_and_the_pull_goes_on(
+    server: FakeChannelServer, store: FakeWooCommerce, http_client: httpx.Client
+) -> None:
+    store.orders[1]["status"] = "processing"
+    store.orders[1]["line_items"][0]["total"] = "nine"
+    http = connect(server, http_client)
+    good, bad = http.connector.pull_orders(http, since=SINCE)
+    assert good.order is not None and good.external_id == "727"
+    assert bad.order is None and bad.error is not None and bad.error.field == "line_items.0.total"
+
+
+def test_stock_and_a_completion_reach_the_store(
+    server: FakeChannelServer, store: FakeWooCommerce, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    simple = Listing("ACME-1", "93", {"product_id": "93"})
+    variation = Listing("ACME-2", "Bar3", {"product_id": "22", "variation_id": "23"})
+    for listing, available in ((simple, 5), (variation, 0)):
+        for request in http.connector.inventory_requests(http.config, listing, available):
+            http.send(request)
+    assert store.stock == {"product/93": 5, "product/22/variation/23": 0}
+
+    push = FulfillmentPush(
+        order_external_id="727",
+        order_number="727",
+        tracking_number="1Z999AA10123456784",
+        carrier="UPS",
+        lines=[
+            FulfilledLine("93", 2, external_line_id="315"),
+            FulfilledLine("Bar3", 1, external_line_id="316"),
+        ],
+        shipped_at=datetime(2026, 11, 26, tzinfo=UTC),
+        tracking_url="https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    )
+    for request in http.connector.fulfillment_requests(http.config, push):
+        http.send(request)
+    store_order = store.order("727")
+    assert store_order is not None and store_order["status"] == "completed"
+    [note] = store.notes["727"]
+    assert note["customer_note"] is True
+    assert "1Z999AA10123456784" in note["note"] and "UPS" in note["note"]

@@ -276,9 +276,9 @@ def _order_item_id(push: FulfillmentPush, index: int) -> str:
 class AmazonConnector:
     kind: ClassVar[str] = "amazon"
     default_base_url: ClassVar[str] = API_URL
-    # getOrderItems and confirmShipment allow 0.5 requests/s with bursts of 30 and 10; getOrders fewer,
-    # and Amazon's 429 (with its rate-limit header) is honoured by the caller.
-    rate_limit: ClassVar[RateLimit] = RateLimit(rate=0.5, burst=10)
+    # getOrderItems and getOrderAddress, most of a pull's calls, allow 0.5 requests/s in bursts of 30.
+    # Operations with a lower limit (getOrders) answer 429 when exceeded, and Retry-After is honoured.
+    rate_limit: ClassVar[RateLimit] = RateLimit(rate=0.5, burst=30)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "client_id",
         "client_secret",
@@ -393,12 +393,12 @@ class AmazonConnector:
         return address if isinstance(address, dict) else None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str]) -> Any:
-        """A GET; a 401 (the token revoked before its time) is retried once with a fresh token."""
+        """A GET; a token refused before its time (401 or 403) is renewed and the call made once more."""
         request = OutboundRequest("GET", path, params=params)
         try:
             return loads(http.send(request).content)
         except ChannelHttpError as error:
-            if error.status_code != 401:
+            if error.status_code not in (401, 403):
                 raise
             self.tokens.invalidate(self._token_key(http.config))
             return loads(http.send(request).content)
