@@ -1,0 +1,322 @@
+"""Stock and shipments out: coalescing, the worker against a fake Shopify, 429, dead letters, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.catalog.models import Sku
+from ordermesh.channels.models import Channel, ChannelPush
+from ordermesh.channels.service import channel_quantity, queue_fulfillment_push
+from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
+from tests.channels_support import (
+    ACCESS_TOKEN,
+    SHOP_LOCATION,
+    connect_shopify,
+    order_full,
+    webhook_headers,
+)
+from tests.fake_channels import FakeChannelServer, install_shopify
+from tests.world import World
+
+FAST = ChannelWorkerSettings(
+    lease_seconds=2,
+    max_attempts=3,
+    backoff_base_seconds=0.05,
+    backoff_max_seconds=0.2,
+    feed_grace_seconds=0,
+    timeout_seconds=5,
+)
+TSHIRT_ITEM, MUG_ITEM, HAT_ITEM = 808950810, 808950811, 808950812
+
+
+def _listing(sku: str, channel_sku: str, item: int) -> dict[str, object]:
+    return {"sku": sku, "channel_sku": channel_sku, "external_ids": {"inventory_item_id": str(item)}}
+
+
+def _drain(factory: sessionmaker[Session], settings: ChannelWorkerSettings = FAST) -> None:
+    run_channel_worker(factory, once=True, settings=settings, pulls=False, poll_interval=0.05)
+
+
+def _expected(factory: sessionmaker[Session], sku_code: str) -> int:
+    """What Ordermesh says the channel should show for a SKU, read now."""
+    with factory() as session:
+        channel = session.scalars(select(Channel)).one()
+        sku_id = session.scalar(select(Sku.id).where(Sku.code == sku_code))
+        assert sku_id is not None
+        return channel_quantity(session, channel=channel, sku_id=sku_id)
+
+
+def _receive(factory: sessionmaker[Session], world: World, sku: str, location: str, quantity: int) -> None:
+    with factory() as session, session.begin():
+        apply(
+            session,
+            merchant_id=world.acme_id,
+            movements=[
+                Movement(
+                    world.acme_skus[sku],
+                    world.locations[location],
+                    MovementReason.receive,
+                    delta_on_hand=quantity,
+                )
+            ],
+            actor="test",
+        )
+
+
+def test_listings_get_their_figure_with_locations_and_buffer(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        connect_shopify(
+            client,
+            world,
+            server.url,
+            location_ids=[world.locations["NJ1"], world.locations["TX1"]],
+            stock_buffer=3,
+        )
+        _drain(session_factory)
+        # TSHIRT: 10 at NJ1 + 10 at TX1 (NV1 not selling) - 3; MUG: 5 at TX1 - 3; HAT: none, never below 0.
+        assert shop.levels == {
+            (SHOP_LOCATION, TSHIRT_ITEM): 17,
+            (SHOP_LOCATION, MUG_ITEM): 2,
+            (SHOP_LOCATION, HAT_ITEM): 0,
+        }
+        (request,) = [
+            r
+            for r in server.matching("POST", "inventory_levels/set")
+            if r.json()["inventory_item_id"] == TSHIRT_ITEM
+        ]
+        assert request.headers["x-shopify-access-token"] == ACCESS_TOKEN
+        listings = client.get("/v1/channels/1/listings", headers=world.acme).json()["items"]
+        assert {item["sku"]: item["last_pushed_quantity"] for item in listings} == {
+            "TSHIRT": 17,
+            "MUG": 2,
+            "HAT": 0,
+        }
+
+
+def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        connect_shopify(client, world, server.url)
+        _drain(session_factory)
+        before = len(shop.level_history)
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=run_channel_worker,
+            args=(session_factory,),
+            kwargs={"stop": stop, "settings": FAST, "pulls": False, "poll_interval": 0.05},
+        )
+        worker.start()
+        try:
+            for _ in range(100):  # 1,000 level changes to one SKU, 10 per transaction, while the worker runs
+                with session_factory() as session, session.begin():
+                    for _ in range(10):
+                        apply(
+                            session,
+                            merchant_id=world.acme_id,
+                            actor="test",
+                            movements=[
+                                Movement(
+                                    world.acme_skus["TSHIRT"],
+                                    world.locations["NJ1"],
+                                    MovementReason.receive,
+                                    delta_on_hand=1,
+                                )
+                            ],
+                        )
+        finally:
+            time.sleep(0.5)
+            stop.set()
+            worker.join(timeout=30)
+        _drain(session_factory)
+        pushes = [entry for entry in shop.level_history[before:] if entry[1] == TSHIRT_ITEM]
+        assert 1 <= len(pushes) <= 50, len(pushes)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == _expected(session_factory, "TSHIRT") == 1030
+
+
+def test_throttled_push_waits_for_retry_after_then_lands(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        server.fail_next(1, 429, retry_after="1", path_contains="inventory_levels")
+        connect_shopify(
+            client, world, server.url, listings=[_listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM)]
+        )
+        deadline = time.monotonic() + 10
+        while (SHOP_LOCATION, TSHIRT_ITEM) not in shop.levels and time.monotonic() < deadline:
+            _drain(session_factory)
+            time.sleep(0.1)
+        calls = server.matching("POST", "inventory_levels/set")
+        assert len(calls) == 2 and calls[1].received_at - calls[0].received_at >= 0.95
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30
+        with session_factory() as session:
+            push = session.scalars(select(ChannelPush)).one()
+            assert (push.status, push.attempts) == ("done", 1)  # the 429 did not count as a failed attempt
+
+
+def test_refused_push_is_a_dead_letter_until_replayed(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        server.fail_next(1, 422, path_contains="inventory_levels")
+        server.fail_next(3, 503, path_contains="inventory_levels")
+        channel_id = connect_shopify(
+            client,
+            world,
+            server.url,
+            listings=[
+                _listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM),
+                _listing("MUG", "IPOD2008RED", MUG_ITEM),
+            ],
+        )
+        for _ in range(10):
+            _drain(session_factory)
+            time.sleep(0.2)
+        dead = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
+        assert len(dead) == 2  # one refused at once (422), one after its 3 attempts (503)
+        assert sorted(d["last_status_code"] for d in dead) == [422, 503]
+        health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+        assert (health["dead_letters"], health["pending_pushes"]) == (2, 0)
+        assert "gave up" in health["last_error"]
+        assert shop.levels == {}
+        replayed = client.post(f"/v1/channels/{channel_id}/dead-letters/replay", json={}, headers=world.acme)
+        assert replayed.json() == {"count": 2}
+        _drain(session_factory)
+        assert shop.levels == {(SHOP_LOCATION, TSHIRT_ITEM): 30, (SHOP_LOCATION, MUG_ITEM): 5}
+        assert client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()["dead_letters"] == 0
+
+
+def test_shipment_tracking_reaches_shopify_as_a_fulfillment(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        payload = order_full(fixtures_dir)
+        shop.orders = [payload]
+        channel_id = connect_shopify(client, world, server.url)
+        body = json.dumps(payload).encode()
+        order_id = client.post(
+            f"/v1/channels/{channel_id}/webhooks", content=body, headers=webhook_headers(body)
+        ).json()["order_id"]
+        with session_factory() as session, session.begin():
+            queued = queue_fulfillment_push(
+                session,
+                order_id=order_id,
+                tracking_number="1Z999AA10123456784",
+                carrier="UPS",
+                lines=[{"sku": "TSHIRT", "quantity": 1}, {"sku": "MUG", "quantity": 1}],
+            )
+        assert queued == channel_id
+        _drain(session_factory)
+        (fulfillment,) = shop.fulfillments
+        assert fulfillment["tracking_info"] == {"number": "1Z999AA10123456784", "company": "UPS"}
+        (group,) = fulfillment["line_items_by_fulfillment_order"]
+        # The fake's fulfillment order line ids are the order line ids + 1.
+        assert group["fulfillment_order_line_items"] == [
+            {"id": 466157050, "quantity": 1},
+            {"id": 518995020, "quantity": 1},
+        ]
+
+
+def test_worker_killed_mid_push_then_restarted_delivers_everything(
+    client: TestClient,
+    world: World,
+    fixtures_dir: Path,
+    session_factory: sessionmaker[Session],
+    database_url: str,
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        payload = order_full(fixtures_dir)
+        shop.orders = [payload]
+        server.hang_next(1, path_contains="inventory_levels")
+        channel_id = connect_shopify(client, world, server.url)
+        body = json.dumps(payload).encode()
+        order_id = client.post(
+            f"/v1/channels/{channel_id}/webhooks", content=body, headers=webhook_headers(body)
+        ).json()["order_id"]
+        with session_factory() as session, session.begin():
+            queue_fulfillment_push(
+                session,
+                order_id=order_id,
+                tracking_number="TRK1",
+                carrier="USPS",
+                lines=[{"sku": "TSHIRT", "quantity": 1}],
+            )
+        env = {
+            **os.environ,
+            "ORDERMESH_DATABASE_URL": database_url,
+            "ORDERMESH_CHANNEL_LEASE": "2",
+            "ORDERMESH_CHANNEL_FEED_GRACE": "0",
+            "ORDERMESH_LOG_JSON": "0",
+        }
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ordermesh.channels.worker",
+                "--concurrency",
+                "1",
+                "--poll-interval",
+                "0.1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            server.wait_for(lambda: server.hanging == 1, timeout=30)  # the worker is mid-push
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        server.release()
+        _receive(session_factory, world, "TSHIRT", "NV1", 7)  # stock moves while no worker runs
+        time.sleep(2.1)  # the dead worker's leases run out
+        _drain(session_factory)
+        for sku, item in (("TSHIRT", TSHIRT_ITEM), ("MUG", MUG_ITEM), ("HAT", HAT_ITEM)):
+            assert shop.levels[(SHOP_LOCATION, item)] == _expected(session_factory, sku)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30 + 7 - 1
+        assert [f["tracking_info"]["number"] for f in shop.fulfillments] == ["TRK1"]
+        with session_factory() as session:
+            statuses = session.execute(
+                select(ChannelPush.status, func.count()).group_by(ChannelPush.status)
+            ).all()
+        assert dict(statuses) == {"done": 4}
+
+
+def test_reconcile_pushes_every_listing(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        channel_id = connect_shopify(client, world, server.url)
+        _drain(session_factory)
+        shop.levels.clear()  # the channel lost its figures
+        assert client.post(f"/v1/channels/{channel_id}/reconcile", headers=world.acme).json() == {"count": 3}
+        _drain(session_factory)
+        assert shop.levels == {
+            (SHOP_LOCATION, TSHIRT_ITEM): 30,
+            (SHOP_LOCATION, MUG_ITEM): 5,
+            (SHOP_LOCATION, HAT_ITEM): 0,
+        }
