@@ -19,6 +19,7 @@ from ordermesh.catalog.models import Sku
 from ordermesh.channels.models import Channel, ChannelPush
 from ordermesh.channels.service import channel_quantity, queue_fulfillment_push
 from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
+from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from tests.channels_support import (
@@ -320,3 +321,44 @@ def test_reconcile_pushes_every_listing(
             (SHOP_LOCATION, MUG_ITEM): 5,
             (SHOP_LOCATION, HAT_ITEM): 0,
         }
+
+
+def test_shipment_created_outbox_message_reaches_the_channel(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        payload = order_full(fixtures_dir)
+        shop.orders = [payload]
+        channel_id = connect_shopify(client, world, server.url)
+        body = json.dumps(payload).encode()
+        response = client.post(
+            f"/v1/channels/{channel_id}/webhooks", content=body, headers=webhook_headers(body)
+        )
+        order = client.get(f"/v1/orders/{response.json()['order_id']}", headers=world.acme).json()
+        line_id = order["lines"][1]["id"]  # MUG
+        with session_factory() as session, session.begin():
+            emit(
+                session,
+                merchant_id=world.acme_id,
+                events=[
+                    Event(
+                        "shipment.created",
+                        {
+                            "order_id": order["id"],
+                            "number": order["number"],
+                            "external_id": order["external_id"],
+                            "channel": "shopify",
+                            "carrier": "FedEx",
+                            "tracking_number": "7489",
+                            "shipment_id": 1,
+                            "lines": [{"order_line_id": line_id, "quantity": 1}],
+                        },
+                    )
+                ],
+            )
+        _drain(session_factory)
+        (fulfillment,) = shop.fulfillments
+        assert fulfillment["tracking_info"] == {"number": "7489", "company": "FedEx"}
+        items = fulfillment["line_items_by_fulfillment_order"][0]["fulfillment_order_line_items"]
+        assert items == [{"id": 518995020, "quantity": 1}]

@@ -65,7 +65,9 @@ from ordermesh.config import get_settings
 from ordermesh.db import make_engine, session_scope
 from ordermesh.errors import DomainError
 from ordermesh.events.models import OutboxMessage
+from ordermesh.fulfillment.models import ShipmentItem
 from ordermesh.observability import configure_logging
+from ordermesh.orders.models import FulfillmentOrderLine
 
 log = logging.getLogger("ordermesh.channels.worker")
 
@@ -188,17 +190,33 @@ def _advance_floor(
 
 
 def _queue_shipment(session: Session, payload: dict[str, Any]) -> None:
+    """A package shipped (the floor's `shipment.created`): its tracking goes to the order's channel."""
+    if payload.get("channel") in ("api", "csv") or not payload.get("tracking_number"):
+        return
     try:
+        lines = payload.get("lines") or _package_lines(session, int(payload["shipment_id"]))
         queue_fulfillment_push(
             session,
             order_id=int(payload["order_id"]),
             tracking_number=str(payload["tracking_number"]),
             carrier=str(payload.get("carrier") or ""),
-            lines=list(payload.get("lines") or []),
+            lines=list(lines),
             tracking_url=payload.get("tracking_url"),
         )
     except (KeyError, TypeError, ValueError, DomainError) as error:
         log.warning("shipment.created message not usable for channels: %s", error)
+
+
+def _package_lines(session: Session, shipment_id: int) -> list[dict[str, int]]:
+    """The order lines and units packed in one package."""
+    rows = session.execute(
+        select(FulfillmentOrderLine.order_line_id, func.sum(ShipmentItem.quantity))
+        .join(FulfillmentOrderLine, FulfillmentOrderLine.id == ShipmentItem.fulfillment_order_line_id)
+        .where(ShipmentItem.shipment_id == shipment_id)
+        .group_by(FulfillmentOrderLine.order_line_id)
+        .order_by(FulfillmentOrderLine.order_line_id)
+    ).all()
+    return [{"order_line_id": line_id, "quantity": int(quantity)} for line_id, quantity in rows]
 
 
 # -- 2. claims ---------------------------------------------------------------------------------------------
