@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from ordermesh import __version__
 from ordermesh.catalog.models import Sku
+from ordermesh.channels.cli import channels_app
+from ordermesh.channels.worker import run_channel_worker
 from ordermesh.config import get_settings
 from ordermesh.csvio.layouts import LAYOUTS
 from ordermesh.csvio.parse import ParseResult, parse_csv, write_csv
@@ -60,6 +62,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(channels_app, name="channels")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -278,6 +281,14 @@ def worker(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Channel pushes and pulls run beside the webhook deliveries, on their own thread.
+    channels = threading.Thread(
+        target=run_channel_worker,
+        args=(get_sessionmaker(),),
+        kwargs={"once": once, "stop": stop, "poll_interval": poll_interval},
+        name="ordermesh-channels",
+    )
+    channels.start()
     try:
         stats = run_worker(
             get_sessionmaker(),
@@ -288,6 +299,9 @@ def worker(
             settings=settings,
         )
     finally:
+        if not once:
+            stop.set()
+        channels.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     summary = ", ".join(f"{name} {value}" for name, value in stats.as_dict().items())
