@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,7 +45,6 @@ from ordermesh.routing.policies import (
     Rules,
     deciding_policy,
     describe_policies,
-    sort_key,
 )
 from ordermesh.routing.promise import ShippingClock, promise
 
@@ -170,26 +170,27 @@ def plan_order(
 ) -> RoutingPlan:
     """Decide where each line ships from by the merchant's rules; explain the decision in plain words.
 
-    `method` "mip" skips enumeration (the benchmark's per-order optimum).
+    `method` "mip" skips enumeration; "optimum" also skips pruning (the benchmark's per-order optimum).
     """
     demand = _demand(lines)
     if not demand:
         return RoutingPlan([], {}, "Nothing to ship.", method="none")
-    usable = [c for c in candidates if c.location_id not in context.rules.excluded]
+    excluded = context.rules.excluded
+    usable = [c for c in candidates if c.location_id not in excluded] if excluded else list(candidates)
     problem = _problem(lines, demand, destination, usable, context)
     if problem is None:
         return _nothing_plan(lines, destination, context)
     cap = context.rules.package_cap
     if method == "auto" and len(problem.skus) <= MAX_ENUMERATED_SKUS:
-        options = _enumerate(problem, context.rules, cap)
-        if options:
-            options.sort(key=lambda option: sort_key(context.rules, option.facts))
-            best, runner_up = options[0], options[1] if len(options) > 1 else None
+        found = _enumerate(problem, context.rules, cap)
+        if found is not None:
+            best, runner_up = found
             decided = deciding_policy(context.rules, best.facts, runner_up.facts if runner_up else None)
-            if runner_up is None and len(best.rows) == 2:
-                decided = _split_rule(context.rules)  # the one two-package plan: any other needs more
+            if runner_up is None and len(problem.candidates) > 1 and (cap is None or cap > 1):
+                decided = _split_rule(context.rules)  # any other plan needs more packages
             return _build_plan(problem, best.rows, best.units, destination, context, decided, runner_up)
-    wide = _problem(lines, demand, destination, usable, context, keep=MIP_HOLDERS)
+    keep = len(usable) if method == "optimum" else MIP_HOLDERS
+    wide = _problem(lines, demand, destination, usable, context, keep=keep)
     assert wide is not None
     units = _solve_mip(wide, context.rules, cap)
     rows = tuple(int(r) for r in np.flatnonzero(units.sum(axis=1)))
@@ -234,14 +235,21 @@ def _problem(
 ) -> _Problem | None:
     skus = list(demand)
     need = np.array([demand[s] for s in skus], dtype=np.int64)
-    holders = [c for c in candidates if any(c.available.get(s, 0) > 0 for s in skus)]
-    if not holders:
+    if not candidates:
         return None
-    stock = np.array([[max(c.available.get(s, 0), 0) for s in skus] for c in holders], dtype=np.int64)
-    stock = np.minimum(stock, need)
+    every = np.array([[c.available.get(s, 0) for s in skus] for c in candidates], dtype=np.int64)
+    every = np.clip(every, 0, need)
+    held = np.flatnonzero(every.any(axis=1))
+    if not len(held):
+        return None
+    holders = [candidates[i] for i in held.tolist()]
+    stock = every[held]
     point = destination.point if destination else None
     distance = distances_km(holders, point)
-    order = sorted(range(len(holders)), key=lambda i: (distance[i], holders[i].code))
+    if point is None:  # no distances: location code order, stated in the explanation
+        order = sorted(range(len(holders)), key=lambda i: holders[i].code)
+    else:
+        order = np.argsort(distance, kind="stable").tolist()
     chosen = _prune(order, stock, need, holders, context.rules, keep)
     rows = np.array(chosen, dtype=np.int64)
     kept = [holders[i] for i in chosen]
@@ -272,17 +280,19 @@ def _prune(
     order: list[int], stock: IntArray, need: IntArray, holders: list[Candidate], rules: Rules, keep: int
 ) -> list[int]:
     """Nearest-first candidate rows worth considering (see the module docstring)."""
+    ranked_stock = stock[order]  # rows nearest first
+    position = np.asarray(order)
     chosen = dict.fromkeys(order[:keep])
-    whole = [i for i in order if bool((stock[i] >= need).all())]
-    chosen.update(dict.fromkeys(whole[:NEAREST_WHOLE]))
-    for column in range(len(need)):
-        nearest = next((i for i in order if stock[i, column] > 0), None)
-        if nearest is not None:
-            chosen[nearest] = None
+    whole = np.flatnonzero((ranked_stock >= need).all(axis=1))[:NEAREST_WHOLE]
+    chosen.update(dict.fromkeys(position[whole].tolist()))
+    holds = ranked_stock > 0
+    for column in np.flatnonzero(holds.any(axis=0)).tolist():  # the nearest holder of each SKU
+        chosen[int(position[int(holds[:, column].argmax())])] = None
     if Policy.ranked_locations in rules.tie_breakers:
         ranked = set(rules.ranked_location_ids)
         chosen.update(dict.fromkeys(i for i in order if holders[i].location_id in ranked))
-    return sorted(chosen, key=order.index)
+    rank_of = {row: index for index, row in enumerate(order)}
+    return sorted(chosen, key=rank_of.__getitem__)
 
 
 # ------------------------------------------------------------------------------------------ enumeration
@@ -293,42 +303,113 @@ def _package_cents(problem: _Problem, rows: IntArray, grams: IntArray, volume: I
     return problem.first[rows] + problem.per_kg[rows] * (kg - 1) + problem.handling
 
 
-def _enumerate(problem: _Problem, rules: Rules, cap: int | None) -> list[_Option]:
-    """Every one-package plan and each pair's cheapest two-package plan that ships the whole order."""
-    options: list[_Option] = []
+@dataclass(frozen=True)
+class _Options:
+    """Every enumerated plan as parallel arrays: row b is -1 for one-package plans."""
+
+    row_a: IntArray
+    row_b: IntArray
+    cost: IntArray
+    units_a: IntArray  # (n, S): units at row a (row b takes the rest of the demand)
+
+
+def _enumerate(problem: _Problem, rules: Rules, cap: int | None) -> tuple[_Option, _Option | None] | None:
+    """The best and next-best plans among every one-package plan and each pair's cheapest split."""
     need, stock = problem.demand, problem.available
-    total_units = int(need.sum())
     whole = np.flatnonzero((stock >= need).all(axis=1))
-    if len(whole):
-        grams = np.full(len(whole), int(need @ problem.grams))
-        volume = np.full(len(whole), int(need @ problem.volume))
-        costs = _package_cents(problem, whole, grams, volume)
-        for row, cost in zip(whole.tolist(), costs.tolist(), strict=True):
-            options.append(_Option((row,), need[None, :].copy(), _facts(problem, (row,), total_units, cost)))
-    if (cap is None or cap >= 2) and len(problem.candidates) >= 2:
-        options.extend(_pairs(problem, total_units))
-    return options
+    singles = _Options(
+        whole,
+        np.full(len(whole), -1),
+        _package_cents(
+            problem,
+            whole,
+            np.full(len(whole), int(need @ problem.grams)),
+            np.full(len(whole), int(need @ problem.volume)),
+        ),
+        np.repeat(need[None, :], len(whole), axis=0),
+    )
+    # Fewest packages first: with a one-package plan in hand, no split can win.
+    fewer_first = rules.tie_breakers[0] in (Policy.minimise_packages, Policy.ship_complete)
+    pairs = None
+    if (cap is None or cap >= 2) and len(problem.candidates) >= 2 and not (len(whole) and fewer_first):
+        pairs = _pairs(problem)
+    options = (
+        singles
+        if pairs is None
+        else _Options(
+            np.concatenate([singles.row_a, pairs.row_a]),
+            np.concatenate([singles.row_b, pairs.row_b]),
+            np.concatenate([singles.cost, pairs.cost]),
+            np.concatenate([singles.units_a, pairs.units_a]),
+        )
+    )
+    if not len(options.row_a):
+        return None
+    order = np.lexsort(tuple(reversed(_keys(problem, rules, options))))
+    best = _option(problem, options, int(order[0]))
+    runner_up = _option(problem, options, int(order[1])) if len(order) > 1 else None
+    return best, runner_up
 
 
-def _pairs(problem: _Problem, total_units: int) -> list[_Option]:
+def _keys(problem: _Problem, rules: Rules, options: _Options) -> list[NDArray[Any]]:
+    """Sort keys in rule order (as policies.sort_key computes them for one plan), ids last for stability."""
+    paired = options.row_b >= 0
+    row_b = np.where(paired, options.row_b, 0)
+
+    def both(values: NDArray[Any]) -> NDArray[Any]:
+        return values[options.row_a] + np.where(paired, values[row_b], 0)
+
+    packages = 1 + paired.astype(np.int64)
+    keys: list[NDArray[Any]] = []
+    for policy in rules.tie_breakers:
+        if policy is Policy.ship_complete:
+            keys.append(paired.astype(np.int64))
+        elif policy is Policy.minimise_packages:
+            keys.append(packages)
+        elif policy is Policy.lowest_cost:
+            keys.append(options.cost)
+        elif policy is Policy.closest:
+            keys.append(np.round(both(problem.distance), 3))
+        elif policy is Policy.ranked_locations:
+            keys.append(both(problem.rank))
+        elif policy is Policy.same_country:
+            keys.append(both(problem.foreign))
+    ids = np.array([c.location_id for c in problem.candidates], dtype=np.int64)
+    first_id, second_id = ids[options.row_a], np.where(paired, ids[row_b], -1)
+    keys += [np.minimum(first_id, np.where(paired, second_id, first_id)), np.maximum(first_id, second_id)]
+    return keys
+
+
+def _option(problem: _Problem, options: _Options, k: int) -> _Option:
+    need = problem.demand
+    if options.row_b[k] < 0:
+        rows: tuple[int, ...] = (int(options.row_a[k]),)
+        units = need[None, :].copy()
+    else:
+        rows = (int(options.row_a[k]), int(options.row_b[k]))
+        units = np.stack([options.units_a[k], need - options.units_a[k]])
+    return _Option(rows, units, _facts(problem, rows, int(need.sum()), int(options.cost[k])))
+
+
+def _pairs(problem: _Problem) -> _Options | None:
+    """Each pair of locations able to ship the order together, at its cheapest split."""
     need, stock = problem.demand, problem.available
     first, second = np.triu_indices(len(problem.candidates), 1)
     feasible = ((stock[first] + stock[second]) >= need).all(axis=1)
     first, second = first[feasible], second[feasible]
     if not len(first):
-        return []
+        return None
     columns = len(need)
     # bits[m, s] = 1: SKU s goes first to the pair's first location (the rest to the second), 0: reversed.
     bits = ((np.arange(1 << columns)[:, None] >> np.arange(columns)) & 1).astype(np.int64)
     at_first_if_first = stock[first]  # (P, S) units at the first location when it is filled first
     at_first_if_second = need - stock[second]  # what is left for the first when the second fills first
-    units_a = at_first_if_first @ bits.T + at_first_if_second @ (1 - bits).T  # (P, M)
-    grams_a = (at_first_if_first * problem.grams) @ bits.T + (at_first_if_second * problem.grams) @ (
-        1 - bits
-    ).T
-    volume_a = (at_first_if_first * problem.volume) @ bits.T + (at_first_if_second * problem.volume) @ (
-        1 - bits
-    ).T
+    flipped = 1 - bits
+    units_a = at_first_if_first @ bits.T + at_first_if_second @ flipped.T  # (P, M)
+    grams_a = (at_first_if_first * problem.grams) @ bits.T + (at_first_if_second * problem.grams) @ flipped.T
+    volume_a = (at_first_if_first * problem.volume) @ bits.T + (
+        at_first_if_second * problem.volume
+    ) @ flipped.T
     grams_b = int(need @ problem.grams) - grams_a
     volume_b = int(need @ problem.volume) - volume_a
     cost = (
@@ -336,18 +417,14 @@ def _pairs(problem: _Problem, total_units: int) -> list[_Option]:
         + _package_cents(problem, second[:, None], grams_b, volume_b)
         + problem.split
     )
-    both_used = (units_a > 0) & (units_a < total_units)
+    both_used = (units_a > 0) & (units_a < int(need.sum()))
     cost = np.where(both_used, cost, np.iinfo(np.int64).max)
     best = cost.argmin(axis=1)
     best_cost = cost[np.arange(len(first)), best]
-    options = []
-    for k in np.flatnonzero(best_cost < np.iinfo(np.int64).max).tolist():
-        mask = bits[best[k]]
-        a_units = np.where(mask == 1, at_first_if_first[k], at_first_if_second[k])
-        rows = (int(first[k]), int(second[k]))
-        units = np.stack([a_units, need - a_units])
-        options.append(_Option(rows, units, _facts(problem, rows, total_units, int(best_cost[k]))))
-    return options
+    valid = best_cost < np.iinfo(np.int64).max
+    mask = bits[best[valid]]
+    split = np.where(mask == 1, at_first_if_first[valid], at_first_if_second[valid])
+    return _Options(first[valid], second[valid], best_cost[valid], split)
 
 
 def _facts(problem: _Problem, rows: tuple[int, ...], units: int, cost_cents: int) -> PlanFacts:
