@@ -4,6 +4,7 @@ refusals on the way (wrong item, over-picking, one too many, shipping a cancelle
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ordermesh.config import get_settings
+from ordermesh.fulfillment.scope import FloorScope
+from ordermesh.fulfillment.waves import latest_cutoff, release_due
 from ordermesh.inventory.models import InventoryMovement
+from ordermesh.locations.models import Location
+from tests.cli_support import run, use_database
 from tests.floor_support import MUG_GTIN, SECRET, TSHIRT_GTIN, ok, pdf_text, set_up_floor, signed
 from tests.orders_support import counts, ledger_breaches, level, order_body, outbox_topics
 from tests.world import World
+
+OPERATOR_FLOOR = FloorScope(merchant_id=None, location_id=None, floor=True, actor="operator:test")
 
 
 @pytest.fixture
@@ -366,3 +373,37 @@ def test_warehouse_keys_act_on_their_own_location_only(client: TestClient, world
     # The Edison key works across merchants at its own location.
     nj_list = ok(client.get("/v1/fulfillment-orders", headers=world.warehouse_nj))["items"]
     assert [f["id"] for f in nj_list] == [fo_id] and order["id"] == nj_list[0]["order_id"]
+
+
+def test_release_command_releases_by_cut_off_or_all(
+    client: TestClient, world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    with use_database(monkeypatch, database_url):
+        unknown = run("release", "--location", "XX9")
+        assert unknown.exit_code == 2
+        result = run("release", "--location", "NJ1", "--all")
+    assert result.exit_code == 0, result.output
+    assert "released 1 fulfillment order(s)" in result.output
+    assert ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))["status"] == "processing"
+
+
+def test_the_cut_off_run_takes_orders_placed_before_the_latest_cut_off(
+    client: TestClient, world: World, session: Session
+) -> None:
+    nj1 = session.get(Location, world.locations["NJ1"])
+    assert nj1 is not None
+    afternoon = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)  # 15:30 in Edison: today's 15:00 cut-off passed
+    morning = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in Edison: yesterday's cut-off is the latest
+    assert latest_cutoff(nj1, afternoon) == datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+    assert latest_cutoff(nj1, morning) == datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
+    session.rollback()
+    early = order_body([("TSHIRT", 1)], placed_at="2026-03-02T19:00:00Z")
+    late = order_body([("TSHIRT", 1)], placed_at="2026-03-02T20:10:00Z")
+    first = ok(client.post("/v1/orders", json=early, headers=world.acme), 201)
+    ok(client.post("/v1/orders", json=late, headers=world.acme), 201)
+    with session.begin():
+        released = release_due(
+            session, scope=OPERATOR_FLOOR, location_id=None, release_all=False, now=afternoon
+        )
+    assert released == [first["fulfillment_orders"][0]["id"]]

@@ -262,6 +262,29 @@ def check() -> None:
     raise typer.Exit(1)
 
 
+# -- the floor ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def release(
+    location: Annotated[
+        str | None, typer.Option(help="Location code; every active location if omitted.")
+    ] = None,
+    release_all: Annotated[
+        bool, typer.Option("--all", help="Release every eligible order, whatever the cut-off.")
+    ] = False,
+) -> None:
+    """Release open fulfillment orders of confirmed, unheld orders placed before their location's cut-off."""
+    from ordermesh.fulfillment.scope import FloorScope
+    from ordermesh.fulfillment.waves import release_due
+
+    scope = FloorScope(merchant_id=None, location_id=None, floor=True, actor="operator:cli")
+    with reported_errors(), session_scope() as session:
+        location_id = _location_id(session, location) if location else None
+        released = release_due(session, scope=scope, location_id=location_id, release_all=release_all)
+    console.print(f"[bold green]released[/] {len(released)} fulfillment order(s) to the floor")
+
+
 # -- webhooks ------------------------------------------------------------------------------------------
 
 
