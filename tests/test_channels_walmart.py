@@ -12,8 +12,12 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.channels import walmart
+from ordermesh.base import utcnow
+from ordermesh.channels import sync, walmart
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import (
     ChannelConfig,
@@ -25,9 +29,14 @@ from ordermesh.channels.connector import (
     RateLimit,
     TokenBucket,
 )
+from ordermesh.channels.models import ChannelPush
 from ordermesh.channels.payload import loads
 from ordermesh.channels.tokens import TokenCache
+from ordermesh.channels.worker import run_channel_worker
+from ordermesh.events.outbox import Event, emit
+from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWalmart, form, install_walmart
+from tests.world import World
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "walmart"
 
@@ -384,3 +393,134 @@ def test_throttling_is_reported_with_its_retry_after(
         http.send(request)
     assert (raised.value.status_code, raised.value.retry_after) == (429, 5.0)
     assert walmart_api.inventory == {}
+
+
+# -- end to end: Walmart orders into Ordermesh, acknowledgements, stock and tracking through the worker --
+LISTINGS = [{"sku": "TSHIRT", "channel_sku": "YHY-FN25200B2"}, {"sku": "MUG", "channel_sku": "test1"}]
+
+
+@pytest.fixture
+def fresh_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with full rate-limit buckets (channel ids repeat from one test to the next)."""
+    monkeypatch.setattr(sync, "_buckets", {})
+
+
+def read(factory: sessionmaker[Session], statement: Any) -> list[Any]:
+    """Rows read in a short transaction of their own (SQLite's write lock is not held across API calls)."""
+    with factory() as session:
+        return list(session.scalars(statement))
+
+
+def connect_walmart(client: TestClient, world: World, base_url: str) -> int:
+    body = {
+        "kind": "walmart",
+        "name": "acme on walmart",
+        "base_url": base_url,
+        "credentials": {"client_id": FakeWalmart.CLIENT_ID, "client_secret": FakeWalmart.CLIENT_SECRET},
+    }
+    response = client.post("/v1/channels", json=body, headers=world.acme)
+    assert response.status_code == 201, response.text
+    channel_id = int(response.json()["id"])
+    mapped = client.put(
+        f"/v1/channels/{channel_id}/listings", json={"listings": LISTINGS}, headers=world.acme
+    )
+    assert mapped.status_code == 200, mapped.text
+    return channel_id
+
+
+def pull(client: TestClient, world: World, channel_id: int) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/channels/{channel_id}/pull", json={"since": "2019-01-01T00:00:00Z"}, headers=world.acme
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_walmart_orders_land_are_acknowledged_and_get_stock_and_tracking(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    walmart_api: FakeWalmart,
+) -> None:
+    channel_id = connect_walmart(client, world, server.url)
+    report = pull(client, world, channel_id)
+    # Eight orders not shipped yet: two to make, six cancelled before Ordermesh ever saw them.
+    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (8, 2, 0, None)
+
+    [order_id] = read(session_factory, select(Order.id).where(Order.external_id == "1796277083022"))
+    order = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
+    source = fixture("orders_list.json")["list"]["elements"]["order"][0]
+    assert (order["channel"], order["number"], order["currency"]) == (
+        "walmart",
+        source["customerOrderId"],
+        "USD",
+    )
+    assert [(ln["sku"], ln["quantity"], ln["external_line_id"]) for ln in order["lines"]] == [("MUG", 1, "4")]
+    assert Decimal(order["lines"][0]["unit_price"]) == Decimal("10.00")
+    assert (Decimal(order["tax_total"]), Decimal(order["total"])) == (Decimal("0.80"), Decimal("10.80"))
+    assert order["placed_at"].startswith("2019-09-14T13:09:31")  # orderDate 1568466571000 ms
+    address = order["shipping_address"]
+    assert (address["address2"], address["city"], address["postal_code"], address["country"]) == (
+        "Garage", "Warners", "13164", "US",
+    )  # fmt: skip
+    assert read(session_factory, select(func.count()).select_from(Order)) == [2]
+
+    run_channel_worker(session_factory, once=True, pulls=False)
+    assert sorted(walmart_api.acknowledged) == ["1796277083022", "1815367951431"]
+    # Both orders reserved stock: each listing got the figure Ordermesh holds.
+    assert walmart_api.inventory == {"YHY-FN25200B2": 30 - 1, "test1": 5 - 1}
+
+    [shipped_id] = read(session_factory, select(Order.id).where(Order.external_id == "1815367951431"))
+    with session_factory() as session, session.begin():
+        shipment = {"order_id": shipped_id, "tracking_number": "9400111899223197428490", "carrier": "USPS",
+                    "lines": [{"sku": "TSHIRT", "quantity": 1}]}  # fmt: skip
+        emit(session, merchant_id=world.acme_id, events=[Event("shipment.created", shipment)])
+    run_channel_worker(session_factory, once=True, pulls=False)
+    [update] = walmart_api.shipments
+    assert update["purchaseOrderId"] == "1815367951431"
+    [line] = update["orderShipment"]["orderLines"]["orderLine"]
+    status = line["orderLineStatuses"]["orderLineStatus"][0]
+    assert (line["lineNumber"], status["status"]) == ("1", "Shipped")
+    assert status["trackingInfo"]["carrierName"] == {"carrier": "USPS"}
+    assert status["trackingInfo"]["trackingNumber"] == "9400111899223197428490"
+
+    again = pull(client, world, channel_id)  # nothing new, nothing acknowledged twice
+    assert (again["created"], again["duplicates"]) == (0, 8)
+    run_channel_worker(session_factory, once=True, pulls=False)
+    assert len(walmart_api.acknowledged) == 2
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_throttled_inventory_push_waits_for_retry_after_then_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    walmart_api: FakeWalmart,
+) -> None:
+    channel_id = connect_walmart(client, world, server.url)
+    server.fail_next(1, 429, retry_after="1", path_contains="/v3/inventory")
+    assert client.post(f"/v1/channels/{channel_id}/reconcile", headers=world.acme).json() == {"count": 2}
+    for _ in range(3):  # the worker stops when nothing is due: run it again once the retry is
+        run_channel_worker(session_factory, once=True, pulls=False)
+        if len(walmart_api.inventory) == 2:
+            break
+        server.wait_for(lambda: _due(session_factory), timeout=5)
+
+    assert walmart_api.inventory == {"YHY-FN25200B2": 30, "test1": 5}
+    throttled, *sent = server.matching("PUT", "/v3/inventory")
+    assert len(sent) == 2
+    again = next(r for r in sent if r.query["sku"] == throttled.query["sku"])
+    assert again.received_at - throttled.received_at >= 0.95  # not before Retry-After
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+def _due(factory: sessionmaker[Session]) -> bool:
+    """Whether the throttled push may go again (its Retry-After has passed)."""
+    waiting = select(ChannelPush.id).where(
+        ChannelPush.status == "pending", ChannelPush.next_attempt_at > utcnow()
+    )
+    return not read(factory, waiting)

@@ -50,7 +50,7 @@ from ordermesh.channels.payload import (
     text,
     utc_from_iso,
 )
-from ordermesh.channels.tokens import IssuedToken, TokenCache
+from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +298,13 @@ class AmazonConnector:
             return str(config.settings["token_url"])
         return TOKEN_URL if config.base_url.rstrip("/") == API_URL else TOKEN_PATH
 
-    def _token_key(self, config: ChannelConfig) -> tuple[int, str]:
-        return (config.channel_id, config.credentials["refresh_token"])
+    def _token_key(self, config: ChannelConfig) -> tuple[int, str, str]:
+        credentials = config.credentials
+        return cache_key(
+            config.channel_id,
+            config.base_url,
+            *(credentials[k] for k in ("client_id", "client_secret", "refresh_token")),
+        )
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
         token = self.tokens.get(self._token_key(http.config), lambda: self._fetch_token(http))

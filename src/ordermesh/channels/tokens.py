@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -51,3 +52,9 @@ class TokenCache:
         """Forget a token the channel refused (401): the next call fetches a fresh one."""
         with self._lock:
             self._tokens.pop(key, None)
+
+
+def cache_key(channel_id: int, base_url: str, *credentials: str) -> tuple[int, str, str]:
+    """A channel's token key: a new base URL or new credentials (rotated, reconnected) fetch a new token."""
+    digest = hashlib.sha256("\x00".join(credentials).encode()).hexdigest()
+    return (channel_id, base_url, digest)

@@ -46,7 +46,7 @@ from ordermesh.channels.payload import (
     text,
     utc_from_epoch_ms,
 )
-from ordermesh.channels.tokens import IssuedToken, TokenCache
+from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,11 @@ class WalmartConnector:
             "Accept": "application/json",
         }
 
-    def _token_key(self, config: ChannelConfig) -> tuple[int, str]:
-        return (config.channel_id, config.credentials["client_id"])
+    def _token_key(self, config: ChannelConfig) -> tuple[int, str, str]:
+        credentials = config.credentials
+        return cache_key(
+            config.channel_id, config.base_url, *(credentials[k] for k in ("client_id", "client_secret"))
+        )
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
         token = self.tokens.get(self._token_key(http.config), lambda: self._fetch_token(http))
