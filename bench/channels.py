@@ -1,0 +1,318 @@
+"""Channel benchmark: Shopify webhook intake per second, and inventory fan-out latency and push count.
+
+    .venv/bin/python bench/channels.py [--seconds 15] [--senders 16] [--workers 2] [--changes 1000]
+
+1. Webhook intake, end to end on PostgreSQL: the API runs as a subprocess (uvicorn, --workers); 16
+   sender threads post Shopify orders/create payloads (order_full.json with distinct ids, pre-signed with
+   X-Shopify-Hmac-Sha256) for --seconds. Every request is verified, mapped, routed, reserved and committed.
+   The orders in the database are counted against the senders' "created" answers. The senders' own CPU
+   time is printed, to show whether they (not the server) were the limit.
+2. Inventory fan-out: a fake Shopify on 127.0.0.1 and the channel worker (in this process) run while
+   --changes stock changes to one SKU are committed one by one. For each change: the time from its commit
+   to the fake receiving a level that includes it (p50/p99), and how many inventory_levels/set calls the
+   whole burst caused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
+
+from ordermesh.auth import create_api_key  # noqa: E402
+from ordermesh.catalog.models import Sku  # noqa: E402
+from ordermesh.channels.models import Channel  # noqa: E402
+from ordermesh.channels.schemas import ChannelCreate, ListingIn  # noqa: E402
+from ordermesh.channels.service import create_channel, upsert_listings  # noqa: E402
+from ordermesh.channels.shopify import sign  # noqa: E402
+from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker  # noqa: E402
+from ordermesh.db import make_engine  # noqa: E402
+from ordermesh.inventory import MovementReason  # noqa: E402
+from ordermesh.inventory.ledger import Movement, apply  # noqa: E402
+from ordermesh.locations.models import Location, MerchantLocation  # noqa: E402
+from ordermesh.merchants import Role  # noqa: E402
+from ordermesh.merchants.models import Merchant  # noqa: E402
+from ordermesh.migrate import upgrade  # noqa: E402
+from ordermesh.orders.models import Order  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ordermesh_bench_channels"
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+SECRET = "bench-webhook-secret"
+TOKEN = "bench-token"
+SKUS = ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK")
+LOCATIONS = [
+    ("NJ1", "Edison", "NJ", "08817", 40.5187, -74.3932),
+    ("TX1", "Dallas", "TX", "75201", 32.7876, -96.7994),
+    ("NV1", "Reno", "NV", "89502", 39.4975, -119.7761),
+]
+
+
+def fresh_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        )
+        if not exists.first():
+            connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    admin.dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    upgrade(url)
+
+
+def seed(factory: sessionmaker[Session], base_url: str) -> tuple[int, int, str]:
+    """One merchant, three DCs stocking three listed SKUs, a Shopify channel, a key."""
+    with factory() as session, session.begin():
+        merchant = Merchant(code="bench", name="Bench Brand")
+        session.add(merchant)
+        session.flush()
+        location_ids = []
+        for code, city, region, postal, lat, lon in LOCATIONS:
+            location = Location(
+                code=code,
+                name=code,
+                kind="warehouse",
+                address1="1 Way",
+                city=city,
+                region=region,
+                postal_code=postal,
+                country="US",
+                latitude=lat,
+                longitude=lon,
+                timezone="America/New_York",
+                cutoff_time=clock_time(15, 0),
+            )
+            session.add(location)
+            session.flush()
+            location_ids.append(location.id)
+            session.add(MerchantLocation(merchant_id=merchant.id, location_id=location.id))
+        skus = [Sku(merchant_id=merchant.id, code=code, name=code, price=Decimal("199.00")) for code in SKUS]
+        session.add_all(skus)
+        session.flush()
+        apply(
+            session,
+            merchant_id=merchant.id,
+            movements=[
+                Movement(s.id, loc, MovementReason.receive, delta_on_hand=1_000_000)
+                for s in skus
+                for loc in location_ids
+            ],
+            actor="bench",
+        )
+        channel = create_channel(
+            session,
+            merchant_id=merchant.id,
+            data=ChannelCreate(
+                kind="shopify",
+                name="bench shop",
+                base_url=base_url,
+                credentials={"access_token": TOKEN, "webhook_secret": SECRET},
+                settings={"location_id": 1},
+            ),
+        )
+        upsert_listings(
+            session,
+            merchant_scope=merchant.id,
+            channel_id=channel.id,
+            items=[
+                ListingIn(sku=code, channel_sku=code, external_ids={"inventory_item_id": str(900 + n)})
+                for n, code in enumerate(SKUS)
+            ],
+        )
+        _, key = create_api_key(session, role=Role.merchant, name="bench", merchant_id=merchant.id)
+        return merchant.id, channel.id, key
+
+
+def signed_payloads(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    template = json.loads((FIXTURES / "channels" / "shopify" / "order_full.json").read_text())
+    payloads = []
+    for n in range(count):
+        template["id"], template["name"] = 10_000_000 + n, f"#B{n}"
+        body = json.dumps(template).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sign(SECRET, body),
+            "X-Shopify-Webhook-Id": f"bench-{n}",
+        }
+        payloads.append((body, headers))
+    return payloads
+
+
+def run_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ORDERMESH_DATABASE_URL": url,
+        "ORDERMESH_LOG_LEVEL": "WARNING",
+        "ORDERMESH_DB_POOL_SIZE": "10",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "ordermesh.app:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def webhook_intake(url: str, channel_id: int, *, seconds: float, senders: int, workers: int) -> None:
+    payloads = signed_payloads(200_000)
+    port = 8765
+    server = run_server(url, port, workers)
+    cursor = iter(range(len(payloads)))
+    lock = threading.Lock()
+    outcomes: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+
+    def sender() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    body, headers = payloads[next(cursor)]
+                response = client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=headers)
+                outcome = response.json().get("outcome", f"http {response.status_code}")
+                with lock:
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    cpu_before, started = time.process_time(), time.monotonic()
+    try:
+        with ThreadPoolExecutor(senders) as pool:
+            for future in [pool.submit(sender) for _ in range(senders)]:
+                future.result()
+        elapsed = time.monotonic() - started
+        sender_cpu = time.process_time() - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    engine = make_engine(url, pool_size=2)
+    with engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(Order)).scalar_one()
+    engine.dispose()
+    created = outcomes.get("created", 0)
+    print(
+        f"webhook intake: {created / elapsed:.0f} orders/s ({created} orders/create in {elapsed:.1f} s, "
+        f"{senders} senders, {workers} server workers); answers {outcomes}; orders in the database {stored}"
+    )
+    print(f"  sender CPU {sender_cpu:.1f} s of {elapsed:.1f} s wall ({sender_cpu / elapsed:.0%} of one core)")
+
+
+def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> None:
+    engine = make_engine(url, pool_size=8)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    settings = ChannelWorkerSettings(feed_grace_seconds=1, lease_seconds=30)
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, FIXTURES, access_token=TOKEN)
+        with factory() as session:
+            session.execute(sa.update(Channel).where(Channel.id == channel_id).values(base_url=server.url))
+            session.commit()
+            sku_id = session.scalar(select(Sku.id).where(Sku.code == SKUS[0]))
+            location_id = session.scalar(select(Location.id).where(Location.code == "NJ1"))
+        run_channel_worker(factory, once=True, settings=settings, pulls=False)  # the initial figures
+        baseline = len(shop.level_history)
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=run_channel_worker,
+            args=(factory,),
+            kwargs={"stop": stop, "settings": settings, "pulls": False, "poll_interval": 0.01},
+        )
+        worker.start()
+        # Each change moves one unit in: the channel's figure after change i is start + i.
+        start_figure = shop.levels[(1, 900)]
+        committed: list[float] = []
+        for _ in range(changes):
+            with factory() as session, session.begin():
+                apply(
+                    session,
+                    merchant_id=merchant_id,
+                    actor="bench",
+                    movements=[Movement(sku_id, location_id, MovementReason.receive, delta_on_hand=1)],
+                )
+            committed.append(time.monotonic())
+        final = start_figure + changes
+        server.wait_for(lambda: shop.levels.get((1, 900)) == final, timeout=60)
+        stop.set()
+        worker.join(timeout=30)
+        received = [r for r in server.matching("POST", "inventory_levels/set")][baseline:]
+        arrivals = [
+            (r.received_at, r.json()["available"]) for r in received if r.json()["inventory_item_id"] == 900
+        ]
+    engine.dispose()
+    latencies = []
+    for index, at in enumerate(committed, start=1):
+        wanted = start_figure + index
+        latencies.append(min(t for t, figure in arrivals if figure >= wanted) - at)
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"inventory fan-out: {changes} changes to one SKU -> {len(arrivals)} pushes to the fake Shopify; "
+        f"change-to-channel latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; final figure {final}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default=os.environ.get("ORDERMESH_BENCH_URL", DEFAULT_URL))
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--changes", type=int, default=1000)
+    args = parser.parse_args()
+    fresh_database(args.url)
+    engine = make_engine(args.url, pool_size=4)
+    merchant_id, channel_id, _ = seed(sessionmaker(bind=engine, expire_on_commit=False), "http://127.0.0.1:9")
+    engine.dispose()
+    print(
+        f"PostgreSQL {make_url(args.url).render_as_string(hide_password=True)}; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    webhook_intake(args.url, channel_id, seconds=args.seconds, senders=args.senders, workers=args.workers)
+    fan_out(args.url, merchant_id, channel_id, changes=args.changes)
+
+
+if __name__ == "__main__":
+    main()
