@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,8 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.channels import woocommerce
+from ordermesh.channels import sync, woocommerce
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import (
     ChannelConfig,
@@ -28,7 +32,13 @@ from ordermesh.channels.connector import (
     RateLimit,
     TokenBucket,
 )
+from ordermesh.channels.models import ChannelEvent, ChannelOrder
+from ordermesh.channels.worker import run_channel_worker
+from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
+from tests.world import World
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "woocommerce"
 SECRET = "woo-webhook-secret"
@@ -320,3 +330,195 @@ def test_stock_and_a_completion_reach_the_store(
     [note] = store.notes["727"]
     assert note["customer_note"] is True
     assert "1Z999AA10123456784" in note["note"] and "UPS" in note["note"]
+
+
+# -- end to end: WooCommerce webhooks and pulls into Ordermesh, stock and completion through the worker --
+LISTINGS = [
+    {"sku": "TSHIRT", "channel_sku": "93", "external_ids": {"product_id": "93"}},
+    {"sku": "MUG", "channel_sku": "Bar3", "external_ids": {"product_id": "22", "variation_id": "23"}},
+]
+
+
+@pytest.fixture
+def fresh_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with full rate-limit buckets (channel ids repeat from one test to the next)."""
+    monkeypatch.setattr(sync, "_buckets", {})
+
+
+def read(factory: sessionmaker[Session], statement: Any) -> list[Any]:
+    """Rows read in a short transaction of their own (SQLite's write lock is not held across API calls)."""
+    with factory() as session:
+        return list(session.scalars(statement))
+
+
+def counts(factory: sessionmaker[Session]) -> tuple[int, int, int, int]:
+    """Orders, channel orders, webhook deliveries taken, reserved units."""
+    with factory() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Order)) or 0,
+            session.scalar(select(func.count()).select_from(ChannelOrder)) or 0,
+            session.scalar(select(func.count()).select_from(ChannelEvent)) or 0,
+            session.scalar(select(func.sum(InventoryLevel.reserved))) or 0,
+        )
+
+
+def connect_store(client: TestClient, world: World, base_url: str) -> int:
+    body = {
+        "kind": "woocommerce",
+        "name": "acme store",
+        "base_url": base_url,
+        "credentials": {
+            "consumer_key": FakeWooCommerce.CONSUMER_KEY,
+            "consumer_secret": FakeWooCommerce.CONSUMER_SECRET,
+            "webhook_secret": FakeWooCommerce.WEBHOOK_SECRET,
+        },
+    }
+    response = client.post("/v1/channels", json=body, headers=world.acme)
+    assert response.status_code == 201, response.text
+    assert FakeWooCommerce.WEBHOOK_SECRET not in response.text
+    channel_id = int(response.json()["id"])
+    mapped = client.put(
+        f"/v1/channels/{channel_id}/listings", json={"listings": LISTINGS}, headers=world.acme
+    )
+    assert mapped.status_code == 200, mapped.text
+    return channel_id
+
+
+def deliver(client: TestClient, channel_id: int, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=headers)
+
+
+def test_an_order_webhook_lands_the_order_with_the_stores_figures(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    source = fixture("order.json")
+    body = json.dumps(source).encode()
+    response = deliver(client, channel_id, body, FakeWooCommerce.webhook_headers(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "created"
+
+    order = client.get(f"/v1/orders/{response.json()['order_id']}", headers=world.acme).json()
+    assert (order["channel"], order["external_id"], order["number"]) == ("woocommerce", "727", "727")
+    assert [(ln["sku"], ln["quantity"], ln["external_line_id"]) for ln in order["lines"]] == [
+        ("TSHIRT", 2, "315"),
+        ("MUG", 1, "316"),
+    ]
+    assert [Decimal(ln["unit_price"]) for ln in order["lines"]] == [Decimal("3.00"), Decimal("12.00")]
+    assert Decimal(order["tax_total"]) == Decimal(source["total_tax"])
+    assert Decimal(order["shipping_total"]) == Decimal(source["shipping_total"])
+    assert Decimal(order["total"]) == Decimal(source["total"])
+    assert order["currency"] == source["currency"]
+    address = order["shipping_address"]
+    assert (address["name"], address["address1"], address["city"], address["region"]) == (
+        "John Doe", "969 Market", "San Francisco", "CA",
+    )  # fmt: skip
+    assert (address["postal_code"], address["country"]) == ("94103", "US")
+    assert order["customer"]["email"] == "john.doe@example.com"
+    [stored] = read(session_factory, select(ChannelOrder))
+    assert stored.raw == source and stored.order_id == order["id"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda body: FakeWooCommerce.webhook_headers(body, secret="not-the-secret"),
+        lambda body: {k: v for k, v in FakeWooCommerce.webhook_headers(body).items() if "Signature" not in k},
+        lambda body: FakeWooCommerce.webhook_headers(body + b" "),  # signed over other bytes
+    ],
+)
+def test_a_webhook_with_a_wrong_or_missing_signature_is_refused_and_stores_nothing(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], headers: Any
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    body = json.dumps(fixture("order.json")).encode()
+    response = deliver(client, channel_id, body, headers(body))
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert counts(session_factory) == (0, 0, 0, 0)
+    assert client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"] == []
+
+
+def test_the_same_delivery_five_times_concurrently_makes_one_order(
+    live_server: Any, client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    body = json.dumps(fixture("order.json")).encode()
+
+    def send(delivery_id: str) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            return http.post(
+                f"{live_server.url}/v1/channels/{channel_id}/webhooks",
+                content=body,
+                headers=FakeWooCommerce.webhook_headers(body, delivery_id=delivery_id),
+            )
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        same = list(pool.map(send, ["delivery-1"] * 5))
+    again = [send("delivery-1") for _ in range(5)]  # and five times more, one after the other
+    assert all(r.status_code == 200 for r in same + again), [r.text for r in same + again]
+    assert [r.json()["outcome"] for r in same].count("created") == 1
+    assert {r.json()["outcome"] for r in again} == {"duplicate"}
+    updated = send("delivery-2")  # the store's order.updated for the same order: still one order
+    assert updated.status_code == 200 and updated.json()["outcome"] == "duplicate"
+    assert counts(session_factory) == (1, 1, 2, 3)  # 2 T-shirts and a mug reserved, once
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda p: p.update(line_items=[]), "line_items"),
+        (lambda p: p["line_items"][1].update(price="twelve dollars"), "line_items.1.price"),
+        (lambda p: p["shipping"].update(country="Atlantis"), "shipping.country"),
+    ],
+)
+def test_a_malformed_webhook_is_recorded_on_the_channel_and_nothing_else_changes(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], change: Any, field: str
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    payload = fixture("order.json")
+    change(payload)
+    body = json.dumps(payload).encode()
+    response = deliver(client, channel_id, body, FakeWooCommerce.webhook_headers(body))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+    assert counts(session_factory) == (0, 0, 0, 0)
+    [logged] = client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"]
+    assert (logged["kind"], logged["field"], logged["external_id"]) == ("mapping", field, "727")
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_pulled_orders_get_stock_and_completion_back_through_the_worker(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    store: FakeWooCommerce,
+) -> None:
+    store.max_per_page = 1
+    channel_id = connect_store(client, world, server.url)
+    response = client.post(
+        f"/v1/channels/{channel_id}/pull", json={"since": "2017-01-01T00:00:00Z"}, headers=world.acme
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (1, 1, 0, None)
+    assert [q["page"] for q in store.order_queries] == ["1", "2"]
+
+    run_channel_worker(session_factory, once=True, pulls=False)
+    # The order reserved 2 T-shirts and a mug: the product and the variation show what is left.
+    assert store.stock == {"product/93": 30 - 2, "product/22/variation/23": 5 - 1}
+
+    [order_id] = read(session_factory, select(Order.id).where(Order.external_id == "727"))
+    with session_factory() as session, session.begin():
+        shipment = {"order_id": order_id, "tracking_number": "1Z999AA10123456784", "carrier": "UPS",
+                    "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+                    "lines": [{"sku": "TSHIRT", "quantity": 2}, {"sku": "MUG", "quantity": 1}]}  # fmt: skip
+        emit(session, merchant_id=world.acme_id, events=[Event("shipment.created", shipment)])
+    run_channel_worker(session_factory, once=True, pulls=False)
+    store_order = store.order("727")
+    assert store_order is not None and store_order["status"] == "completed"
+    [note] = store.notes["727"]
+    assert note["customer_note"] is True and "1Z999AA10123456784" in note["note"]
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
