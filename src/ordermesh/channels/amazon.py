@@ -87,7 +87,7 @@ def skip_reason(order: Mapping[str, Any]) -> str | None:
         return f"{order_id}: Pending (payment not authorised yet); taken once Unshipped"
     if status in SHIPPABLE or status == "Canceled":
         return None
-    return f"{order_id}: status {status}, nothing left to ship"
+    return f"{order_id}: {status}, not an order to ship now"
 
 
 def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
