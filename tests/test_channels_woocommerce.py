@@ -522,3 +522,18 @@ def test_pulled_orders_get_stock_and_completion_back_through_the_worker(
     assert note["customer_note"] is True and "1Z999AA10123456784" in note["note"]
     health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
     assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+def test_the_stores_ping_on_saving_a_webhook_is_answered_and_stores_nothing(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    ping = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "WooCommerce/8.0 Hookshot"}
+    response = deliver(client, channel_id, b"webhook_id=17", ping)
+    assert response.status_code == 200 and response.json()["outcome"] == "ignored"
+    # Only that exact unsigned ping: anything else unsigned is refused.
+    topic = {**ping, "X-WC-Webhook-Topic": "order.created"}
+    assert deliver(client, channel_id, b"webhook_id=17", topic).status_code == 401
+    assert deliver(client, channel_id, json.dumps(fixture("order.json")).encode(), ping).status_code == 401
+    assert counts(session_factory) == (0, 0, 0, 0)
+    assert client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"] == []

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ TOPICS = {
 }
 READY = {"processing"}  # paid and waiting to be shipped
 CANCELLED = {"cancelled", "refunded"}
+PING = re.compile(rb"webhook_id=\d+")
 
 
 # -- orders in: pure -------------------------------------------------------------------------------
@@ -201,6 +203,16 @@ def signed_by_any(secrets: list[str], body: bytes, header: str | None) -> bool:
     return any(matches)
 
 
+def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
+    """WooCommerce's test delivery when a webhook is saved: `webhook_id=<n>`, unsigned, no topic header.
+
+    The store reports an error when the webhook is saved unless this answers 200: it is accepted, then
+    ignored (topic "ping": nothing is read from it or stored).
+    """
+    unsigned = "x-wc-webhook-signature" not in headers and "x-wc-webhook-topic" not in headers
+    return unsigned and PING.fullmatch(body) is not None
+
+
 # -- stock and shipments out: pure -----------------------------------------------------------------
 def stock_request(listing: Listing, available: int) -> OutboundRequest:
     """PUT products/{id} (or products/{id}/variations/{id}): stock_quantity, with stock managed."""
@@ -236,6 +248,8 @@ class WooCommerceConnector:
         return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        if is_ping(body, headers):
+            return True  # answered 200 and ignored (its topic is "ping"): nothing is taken from it
         secrets = [
             config.credentials.get("webhook_secret", ""),
             config.credentials.get("previous_webhook_secret", ""),
@@ -244,6 +258,8 @@ class WooCommerceConnector:
 
     def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
         topic = headers.get("x-wc-webhook-topic", "")
+        if not topic and "x-wc-webhook-signature" not in headers:
+            return WebhookEvent(topic="ping", event_id=None)
         return WebhookEvent(topic=TOPICS.get(topic, topic), event_id=headers.get("x-wc-webhook-delivery-id"))
 
     def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
