@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -294,12 +295,26 @@ SINCE = datetime(2017, 1, 1, tzinfo=UTC)
 
 
 def test_pull_follows_next_token_and_takes_only_mfn_orders_ready_to_ship(
-    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+    http_client: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # The sandbox's AFN order (shipped by Amazon) is on the last page too.
+    amazon_api.pages["2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"]["payload"]["Orders"].append(
+        fixture("getOrder_2.json")["payload"]
+    )
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    with caplog.at_level(logging.INFO, logger="ordermesh.channels.amazon"):
+        pulled = list(http.connector.pull_orders(http, since=SINCE))
 
     assert [p.external_id for p in pulled] == ["902-1845936-5435065", "902-8745147-1934268"]
+    reasons = [r.getMessage() for r in caplog.records]
+    assert (
+        "amazon order not taken: 921-3175655-0452641: fulfilled by Amazon (AFN), not by the merchant"
+        in reasons
+    )
+    assert sum("902-3159896-1390916: Pending" in reason for reason in reasons) == 2  # on pages two and three
     assert all(p.error is None and p.order is not None for p in pulled)
     # Three pages: the time filter, then each NextToken alone (the published one on the last).
     queries = amazon_api.order_queries

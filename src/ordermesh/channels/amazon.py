@@ -345,7 +345,9 @@ class AmazonConnector:
             order_id = str(order.get("AmazonOrderId"))
             if reason is not None:
                 log.info(
-                    "amazon order not taken", extra={"channel_id": http.config.channel_id, "reason": reason}
+                    "amazon order not taken: %s",
+                    reason,
+                    extra={"fields": {"channel_id": http.config.channel_id}},
                 )
                 continue
             payload = {

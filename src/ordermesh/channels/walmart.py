@@ -323,8 +323,9 @@ class WalmartConnector:
                 reason = skip_reason(order)
                 if reason is not None:
                     log.info(
-                        "walmart order not taken",
-                        extra={"channel_id": http.config.channel_id, "reason": reason},
+                        "walmart order not taken: %s",
+                        reason,
+                        extra={"fields": {"channel_id": http.config.channel_id}},
                     )
                     continue
                 try:

@@ -288,7 +288,9 @@ class WooCommerceConnector:
             reason = skip_reason(order)
             if reason is not None:
                 log.info(
-                    "woocommerce order not taken", extra={"channel_id": config.channel_id, "reason": reason}
+                    "woocommerce order not taken: %s",
+                    reason,
+                    extra={"fields": {"channel_id": config.channel_id}},
                 )
                 continue
             try:
