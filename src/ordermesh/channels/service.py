@@ -80,12 +80,15 @@ def create_channel(session: Session, *, merchant_id: int, data: ChannelCreate) -
     ):
         raise Conflict(f"a channel named {data.name!r} exists already")
     _check_credentials(data.kind, data.credentials)
+    base_url = data.base_url or default_base_url(data.kind)
+    if data.kind in CONNECTED_KINDS and not base_url:  # a WooCommerce store has no central address
+        raise Invalid.field("base_url", f"a {data.kind.value} channel needs its address (https://...)")
     now = utcnow()
     channel = Channel(
         merchant_id=merchant_id,
         kind=data.kind.value,
         name=data.name,
-        base_url=data.base_url or default_base_url(data.kind),
+        base_url=base_url,
         credentials_encrypted=encrypt_credentials(dict(data.credentials)),
         settings=dict(data.settings),
         stock_buffer=data.stock_buffer,
