@@ -537,3 +537,26 @@ def test_the_stores_ping_on_saving_a_webhook_is_answered_and_stores_nothing(
     assert deliver(client, channel_id, json.dumps(fixture("order.json")).encode(), ping).status_code == 401
     assert counts(session_factory) == (0, 0, 0, 0)
     assert client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda body: body.pop("base_url"), "base_url"),  # a store has no central address to default to
+        (lambda body: body["credentials"].pop("webhook_secret"), "credentials"),
+    ],
+)
+def test_connecting_a_store_needs_its_address_and_every_credential(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], change: Any, field: str
+) -> None:
+    body: dict[str, Any] = {
+        "kind": "woocommerce",
+        "name": "acme store",
+        "base_url": "https://shop.example.com",
+        "credentials": {"consumer_key": "ck", "consumer_secret": "cs", "webhook_secret": "whs"},
+    }
+    change(body)
+    response = client.post("/v1/channels", json=body, headers=world.acme)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert client.get("/v1/channels", headers=world.acme).json()["items"] == []
