@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +33,7 @@ from ordermesh.channels.connector import (
 )
 from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.channels.service import channel_quantity
-from ordermesh.channels.tokens import TokenCache
+from ordermesh.channels.tokens import IssuedToken, TokenCache
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.orders.models import Order
@@ -590,3 +592,22 @@ def test_stock_and_tracking_reach_amazon_through_the_worker(
     assert package["orderItems"] == [{"orderItemId": "05015851154158", "quantity": 1}]
     health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
     assert (health["pending_pushes"], health["dead_letters"]) == (0, 0) and health["last_push_at"]
+
+
+def test_a_burst_of_calls_fetches_one_token_and_a_slow_issuer_holds_up_only_its_channel() -> None:
+    cache = TokenCache()
+    fetched: list[str] = []
+    release = threading.Event()
+
+    def slow_fetch() -> IssuedToken:
+        fetched.append("slow")
+        release.wait(5)
+        return IssuedToken("token-a", 3600)
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        waiting = [pool.submit(cache.get, "channel-a", slow_fetch) for _ in range(8)]
+        other = pool.submit(cache.get, "channel-b", lambda: IssuedToken("token-b", 3600))
+        assert other.result(timeout=2) == "token-b"  # not held up by channel a's issuer
+        release.set()
+        assert {future.result(timeout=5) for future in waiting} == {"token-a"}
+    assert fetched == ["slow"]

@@ -28,7 +28,8 @@ class TokenCache:
     """Access tokens by key (a channel and its credentials), shared by threads.
 
     A token is fetched when there is none for the key or it is within the margin of its expiry; one
-    thread fetches while the others wait, so a burst of calls makes one token request, not many.
+    thread fetches while the others needing that key wait, so a burst of calls makes one token request.
+    Other keys are not held up by a slow token endpoint: each key has its own lock.
     """
 
     def __init__(
@@ -36,11 +37,16 @@ class TokenCache:
     ) -> None:
         self._margin = margin
         self._clock = clock
-        self._lock = threading.Lock()
+        self._locks_lock = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
         self._tokens: dict[Hashable, _Held] = {}
 
+    def _lock(self, key: Hashable) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
+
     def get(self, key: Hashable, fetch: Callable[[], IssuedToken]) -> str:
-        with self._lock:
+        with self._lock(key):
             held = self._tokens.get(key)
             if held is None or self._clock() >= held.expires_at - self._margin:
                 issued = fetch()
@@ -50,7 +56,7 @@ class TokenCache:
 
     def invalidate(self, key: Hashable) -> None:
         """Forget a token the channel refused (401): the next call fetches a fresh one."""
-        with self._lock:
+        with self._lock(key):
             self._tokens.pop(key, None)
 
 
