@@ -33,8 +33,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/orders/{order_id}/cancel"): {"reason": "not yours"},
     ("post", "/v1/orders/{order_id}/holds"): {"kind": "manual", "reason": "not yours"},
     ("patch", "/v1/webhook-subscriptions/{subscription_id}"): {"active": False},
+    ("patch", "/v1/channels/{channel_id}"): {"stock_buffer": 5},
+    ("post", "/v1/channels/{channel_id}/rotate-secret"): {"webhook_secret": "not-yours-123"},
+    ("put", "/v1/channels/{channel_id}/listings"): {"listings": [{"sku": "WIDGET", "channel_sku": "W-1"}]},
+    ("post", "/v1/channels/{channel_id}/pull"): {},
+    ("post", "/v1/channels/{channel_id}/dead-letters/replay"): {},
     **FLOOR_BODIES,
 }
+
+# Routes a channel calls, authenticated by its signature rather than an API key: a key opens nothing.
+SIGNED_BY_CHANNEL = {("post", "/v1/channels/{channel_id}/webhooks")}
 
 
 def _acme_objects(client: TestClient, world: World, factory: sessionmaker[Session]) -> dict[str, int]:
@@ -84,8 +92,25 @@ def _acme_objects(client: TestClient, world: World, factory: sessionmaker[Sessio
         session.add(delivery)
         session.flush()
         delivery_id = delivery.id
+    channel = client.post(
+        "/v1/channels",
+        json={
+            "kind": "shopify",
+            "name": "Acme store",
+            "base_url": "http://127.0.0.1:9",
+            "credentials": {"access_token": "shpat_acme", "webhook_secret": "acme-secret-1"},
+        },
+        headers=world.acme,
+    ).json()
+    listing = client.put(
+        f"/v1/channels/{channel['id']}/listings",
+        json={"listings": [{"sku": "TSHIRT", "channel_sku": "ACME-TS"}]},
+        headers=world.acme,
+    ).json()[0]
     return {
         "merchant_id": world.acme_id,
+        "channel_id": channel["id"],
+        "listing_id": listing["id"],
         "location_id": location["id"],
         "sku_id": world.acme_skus["TSHIRT"],
         "order_id": order["id"],
@@ -111,7 +136,13 @@ def test_every_route_with_an_id_answers_404_for_another_merchants_object(
             if (method, path) in BODIES:
                 kwargs["json"] = BODIES[(method, path)]
             response = client.request(method.upper(), url, **kwargs)
-            expected = 403 if (method, path) in OPERATOR_ONLY else 404
+            expected = (
+                403
+                if (method, path) in OPERATOR_ONLY
+                else 401
+                if (method, path) in SIGNED_BY_CHANNEL
+                else 404
+            )
             assert response.status_code == expected, (
                 f"{method.upper()} {url}: {response.status_code} {response.text}"
             )
