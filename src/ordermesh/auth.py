@@ -118,11 +118,15 @@ class _KeyCache:
 key_cache = _KeyCache()
 
 
-def authenticate(session: Session, authorization: str | None, *, cache_seconds: float) -> Principal:
-    """The principal behind an `Authorization: Bearer <key>` header, or 401."""
+def bearer_key_hash(authorization: str | None) -> str:
+    """The SHA-256 of the key in an `Authorization: Bearer <key>` header, or 401."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("missing bearer API key (Authorization: Bearer <key>)")
-    key_hash = hash_key(authorization.removeprefix("Bearer ").strip())
+    return hash_key(authorization.removeprefix("Bearer ").strip())
+
+
+def authenticate(session: Session, key_hash: str, *, cache_seconds: float) -> Principal:
+    """The principal of a key (by its hash), from the cache or the database; 401 if unknown or revoked."""
     principal = key_cache.get(key_hash)
     if principal is not None:
         return principal
