@@ -179,6 +179,8 @@ def list_fulfillment_orders(
                 order_id=fo.order_id,
                 location_id=fo.location_id,
                 status=fo.status,
+                promised_ship_date=fo.promised_ship_date,
+                promised_delivery_date=fo.promised_delivery_date,
                 updated_at=fo.updated_at,
             )
             for fo in rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -107,12 +107,19 @@ class PickListIn(Input):
     placed_before: AwareDatetime | None = Field(
         default=None, description="Only orders placed before this time (the oldest promises first)"
     )
+    promised_ship_by: date | None = Field(
+        default=None, description="Only fulfillment orders promised to ship on or before this day"
+    )
+    promised_delivery_by: date | None = Field(
+        default=None, description="Only fulfillment orders promised to arrive on or before this day"
+    )
 
 
 class PickOrderOut(BaseModel):
     fulfillment_order_id: int
     order_number: str
     quantity: int
+    promised_ship_date: date | None = None
 
 
 class PickLineOut(BaseModel):
@@ -254,6 +261,8 @@ class FulfillmentOrderOut(BaseModel):
     location_id: int
     status: str
     pick_list_id: int | None
+    promised_ship_date: date | None
+    promised_delivery_date: date | None
     lines: list[FulfillmentLineOut]
     shipments: list[ShipmentOut]
     created_at: datetime
@@ -266,6 +275,8 @@ class FulfillmentOrderSummary(BaseModel):
     order_id: int
     location_id: int
     status: str
+    promised_ship_date: date | None = None
+    promised_delivery_date: date | None = None
     updated_at: datetime
 
 

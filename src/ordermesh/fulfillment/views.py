@@ -103,6 +103,8 @@ def fulfillment_order_out(session: Session, fo: FulfillmentOrder) -> Fulfillment
         location_id=fo.location_id,
         status=fo.status,
         pick_list_id=pick_list_id,
+        promised_ship_date=fo.promised_ship_date,
+        promised_delivery_date=fo.promised_delivery_date,
         lines=[
             FulfillmentLineOut(
                 id=line.id,

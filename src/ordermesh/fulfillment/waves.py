@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -29,6 +29,24 @@ from ordermesh.orders.service import refresh_status
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
 # Most urgent service level first.
 PRIORITY = {level.value: rank for rank, level in enumerate(ServicePriority)}
+
+
+def _latest_when_missing(day: ColumnElement[date | None]) -> ColumnElement[int]:
+    """Sorts a fulfillment order without a promise after every promised one (on SQLite and PostgreSQL)."""
+    return case((day.is_(None), 1), else_=0)
+
+
+# A wave's order of urgency: the day the promise says the parcel must leave the building, then the day
+# the customer was promised it, then the service level and the age of the order.
+MOST_URGENT_FIRST = (
+    _latest_when_missing(FulfillmentOrder.promised_ship_date),
+    FulfillmentOrder.promised_ship_date,
+    _latest_when_missing(FulfillmentOrder.promised_delivery_date),
+    FulfillmentOrder.promised_delivery_date,
+    case(PRIORITY, value=Order.service_level, else_=len(PRIORITY)),
+    Order.placed_at,
+    FulfillmentOrder.id,
+)
 
 
 def release(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -> FulfillmentOrder:
@@ -146,20 +164,24 @@ def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -
     """Put up to max_orders released fulfillment orders of one location in a new wave, most urgent first."""
     require_floor(scope)
     location = floor_location(session, scope=scope, location_id=data.location_id)
-    urgency = case(PRIORITY, value=Order.service_level, else_=len(PRIORITY))
     statement = (
         select(FulfillmentOrder.id)
         .join(Order, Order.id == FulfillmentOrder.order_id)
         .where(
             FulfillmentOrder.location_id == location.id, FulfillmentOrder.status == FulfillmentStatus.released
         )
-        .order_by(urgency, Order.placed_at, FulfillmentOrder.id)
+        .order_by(*MOST_URGENT_FIRST)
         .limit(data.max_orders)
     )
     if data.service_levels:
         statement = statement.where(Order.service_level.in_([level.value for level in data.service_levels]))
     if data.placed_before is not None:
         statement = statement.where(Order.placed_at < data.placed_before)
+    # A fulfillment order without a promise cannot be shown to be due by a date: a date filter leaves it out.
+    if data.promised_ship_by is not None:
+        statement = statement.where(FulfillmentOrder.promised_ship_date <= data.promised_ship_by)
+    if data.promised_delivery_by is not None:
+        statement = statement.where(FulfillmentOrder.promised_delivery_date <= data.promised_delivery_by)
     candidates = list(session.scalars(statement))
     if not candidates:
         raise Conflict("no released fulfillment orders at this location match the filters")
@@ -236,6 +258,7 @@ def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) ->
         select(
             FulfillmentOrder.id,
             FulfillmentOrder.status,
+            FulfillmentOrder.promised_ship_date,
             Order.number,
             FulfillmentOrderLine.merchant_id,
             FulfillmentOrderLine.sku_id,
@@ -254,13 +277,17 @@ def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) ->
     ).all()
     lines: dict[tuple[int, int], _Line] = {}
     fo_status: dict[int, str] = {}
-    for fo_id, status, number, merchant_id, sku_id, quantity, code, name, barcode in rows:
+    for fo_id, status, ship_by, number, merchant_id, sku_id, quantity, code, name, barcode in rows:
         fo_status[fo_id] = status
         if status == FulfillmentStatus.cancelled or quantity <= 0:
             continue  # a cancelled order's units stay on the shelf
         line = lines.setdefault((merchant_id, sku_id), _Line(merchant_id, sku_id, code, name, barcode, 0, []))
         line.quantity += quantity
-        line.orders.append(PickOrderOut(fulfillment_order_id=fo_id, order_number=number, quantity=quantity))
+        line.orders.append(
+            PickOrderOut(
+                fulfillment_order_id=fo_id, order_number=number, quantity=quantity, promised_ship_date=ship_by
+            )
+        )
     bins = primary_bins(session, location_id=location.id, sku_ids={sku_id for _m, sku_id in lines})
     walk = sorted(lines.values(), key=lambda line: _walk_key(line, bins.get((line.merchant_id, line.sku_id))))
     item_ids = session.scalars(
