@@ -17,6 +17,8 @@ class Settings:
     # Largest request body accepted, in bytes; larger ones answer 413 before any parsing.
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "20")))
+    # Threads per server process for request work (database calls block); see app.lifespan.
+    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "8")))
     # How long a verified API key is trusted from memory before it is looked up again (revocation delay).
     api_key_cache_seconds: float = field(default_factory=lambda: float(_env("API_KEY_CACHE_SECONDS", "30")))
     webhook_timeout_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "10")))
