@@ -360,26 +360,22 @@ def record_order(
     ]
     insert_rows(session, FulfillmentOrderLine, [_row(fo_line) for fo_line in fo_lines])
 
-    reference = f"order:{order.id}"
-    record(
-        session,
-        merchant_id=order.merchant_id,
-        movements=[
-            Movement(
-                a.sku_id,
-                a.location_id,
-                MovementReason.reserve,
-                delta_reserved=a.quantity,
-                reference=reference,
-            )
-            for a in reserved
-        ],
-        actor=actor,
-    )
+    movements = reservation_movements(reserved, reference=f"order:{order.id}")
+    record(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
     insert_rows(session, OrderEvent, _timeline(order, lines, plan, destination, actor, now))
     emit(session, merchant_id=order.merchant_id, events=_outbox_events(order, lines, snapshots))
     ORDERS_CREATED.labels(order.channel, order.status).inc()
     return order_out(order, lines, fulfillment_orders, fo_lines, [])
+
+
+def reservation_movements(allocations: Sequence[Allocation], *, reference: str) -> list[Movement]:
+    """The ledger rows for reservations already made with try_reserve."""
+    return [
+        Movement(
+            a.sku_id, a.location_id, MovementReason.reserve, delta_reserved=a.quantity, reference=reference
+        )
+        for a in allocations
+    ]
 
 
 def _row(instance: Any, **overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import DuplicateOrder, ReservationRaced, create_order, request_fingerprint
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import (
@@ -375,17 +377,7 @@ def _reserve_up_to(
 def _attach_to_fulfillment(
     session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
 ) -> None:
-    fo = session.scalars(
-        select(FulfillmentOrder).where(
-            FulfillmentOrder.order_id == order.id,
-            FulfillmentOrder.location_id == location_id,
-            FulfillmentOrder.status == FulfillmentStatus.open,
-        )
-    ).first()
-    if fo is None:
-        fo = FulfillmentOrder(merchant_id=order.merchant_id, order_id=order.id, location_id=location_id)
-        session.add(fo)
-        session.flush()
+    fo = open_fulfillment_order(session, order=order, location_id=location_id)
     session.add(
         FulfillmentOrderLine(
             merchant_id=order.merchant_id,
@@ -453,6 +445,70 @@ def refresh_status(session: Session, order: Order) -> OrderStatus:
     order.status = status.value
     order.updated_at = utcnow()
     return status
+
+
+STATUS_BATCH = 1000  # order ids per statement: keeps IN lists well within every database's limits
+
+
+def refresh_statuses(session: Session, *, order_ids: Sequence[int]) -> dict[int, OrderStatus]:
+    """refresh_status for many orders (locked by the caller) with a few set-based queries per batch."""
+    ids = sorted(set(order_ids))
+    session.flush()
+    derived: dict[int, OrderStatus] = {}
+    for start in range(0, len(ids), STATUS_BATCH):
+        derived.update(_derive_statuses(session, ids[start : start + STATUS_BATCH]))
+    now = utcnow()
+    by_status: dict[OrderStatus, list[int]] = defaultdict(list)
+    for order_id, status in derived.items():
+        by_status[status].append(order_id)
+    for status, members in by_status.items():
+        for start in range(0, len(members), STATUS_BATCH):
+            session.execute(
+                update(Order)
+                .where(Order.id.in_(members[start : start + STATUS_BATCH]))
+                .values(status=status.value, updated_at=now)
+            )
+    return derived
+
+
+def _derive_statuses(session: Session, ids: list[int]) -> dict[int, OrderStatus]:
+    from ordermesh.returns.service import returned_units_by_order  # returns build on orders: import late
+
+    cancelled = dict(session.execute(select(Order.id, Order.cancelled_at).where(Order.id.in_(ids))).all())
+    totals = {
+        order_id: (int(ordered), int(backordered))
+        for order_id, ordered, backordered in session.execute(
+            select(OrderLine.order_id, func.sum(OrderLine.quantity), func.sum(OrderLine.quantity_backordered))
+            .where(OrderLine.order_id.in_(ids))
+            .group_by(OrderLine.order_id)
+        )
+    }
+    holds = dict(
+        session.execute(
+            select(OrderHold.order_id, func.count())
+            .where(OrderHold.order_id.in_(ids), OrderHold.released_at.is_(None))
+            .group_by(OrderHold.order_id)
+        ).all()
+    )
+    fo_states: dict[int, list[str]] = defaultdict(list)
+    for order_id, fo_status in session.execute(
+        select(FulfillmentOrder.order_id, FulfillmentOrder.status).where(FulfillmentOrder.order_id.in_(ids))
+    ):
+        fo_states[order_id].append(fo_status)
+    returned = returned_units_by_order(session, order_ids=ids)
+    return {
+        order_id: derive_status(
+            OrderFacts(
+                cancelled=cancelled_at is not None,
+                active_holds=int(holds.get(order_id, 0)),
+                quantity_ordered=totals.get(order_id, (0, 0))[0],
+                quantity_backordered=totals.get(order_id, (0, 0))[1],
+                quantity_returned=returned.get(order_id, 0),
+                fulfillment_statuses=statuses(fo_states[order_id]),
+            )
+        )
+        for order_id, cancelled_at in cancelled.items()
+    }
 
 
 def _note(

@@ -29,7 +29,8 @@ from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
-from ordermesh.orders.intake import load_stock, merge_candidates
+from ordermesh.orders.fulfillment_orders import open_fulfillment_order
+from ordermesh.orders.intake import load_stock, merge_candidates, reservation_movements
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.routing import Policy
@@ -475,7 +476,7 @@ def _reserve_again(
             continue
         snapshots.append(snapshot)
         moved.append(a)
-        fo = _open_fulfillment(session, order, a.location_id)
+        fo = open_fulfillment_order(session, order=order, location_id=a.location_id)
         package = promised.get(a.location_id)
         if package is not None and fo.promised_delivery_date is None:
             fo.promised_ship_date, fo.promised_delivery_date = package.ship_date, package.delivery_date
@@ -491,44 +492,12 @@ def _reserve_again(
     record(
         session,
         merchant_id=order.merchant_id,
-        movements=[
-            Movement(
-                a.sku_id,
-                a.location_id,
-                MovementReason.reserve,
-                delta_reserved=a.quantity,
-                reference=reference,
-            )
-            for a in moved
-        ],
+        movements=reservation_movements(moved, reference=reference),
         actor=actor,
     )
     emit(session, merchant_id=order.merchant_id, events=changed_events(snapshots))
     session.flush()
     return moved, short
-
-
-def _open_fulfillment(session: Session, order: Order, location_id: int) -> FulfillmentOrder:
-    fo = session.scalars(
-        select(FulfillmentOrder).where(
-            FulfillmentOrder.order_id == order.id,
-            FulfillmentOrder.location_id == location_id,
-            FulfillmentOrder.status == FulfillmentStatus.open,
-        )
-    ).first()
-    if fo is None:
-        now = utcnow()
-        fo = FulfillmentOrder(
-            merchant_id=order.merchant_id,
-            order_id=order.id,
-            location_id=location_id,
-            status=FulfillmentStatus.open.value,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(fo)
-        session.flush()
-    return fo
 
 
 def _refresh_promise(session: Session, order: Order) -> None:
