@@ -11,6 +11,9 @@
    --changes stock changes to one SKU are committed one by one. For each change: the time from its commit
    to the fake receiving a level that includes it (p50/p99), and how many inventory_levels/set calls the
    whole burst caused.
+3. Statements per webhook: --count orders/create webhooks taken in-process (the same receive path the
+   API calls, on an engine that counts every `before_cursor_execute`), with the transactions, the time
+   each took, and the statements of the last one with --show-sql.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +48,7 @@ from ordermesh.channels.models import Channel  # noqa: E402
 from ordermesh.channels.schemas import ChannelCreate, ListingIn  # noqa: E402
 from ordermesh.channels.service import create_channel, upsert_listings  # noqa: E402
 from ordermesh.channels.shopify import sign  # noqa: E402
+from ordermesh.channels.sync import receive_webhook  # noqa: E402
 from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker  # noqa: E402
 from ordermesh.db import make_engine  # noqa: E402
 from ordermesh.inventory import MovementReason  # noqa: E402
@@ -148,17 +152,17 @@ def seed(factory: sessionmaker[Session], base_url: str) -> tuple[int, int, str]:
         return merchant.id, channel.id, key
 
 
-def signed_payloads(count: int) -> list[tuple[bytes, dict[str, str]]]:
+def signed_payloads(count: int, first_id: int = 10_000_000) -> list[tuple[bytes, dict[str, str]]]:
     template = json.loads((FIXTURES / "channels" / "shopify" / "order_full.json").read_text())
     payloads = []
     for n in range(count):
-        template["id"], template["name"] = 10_000_000 + n, f"#B{n}"
+        template["id"], template["name"] = first_id + n, f"#B{first_id + n}"
         body = json.dumps(template).encode()
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Topic": "orders/create",
             "X-Shopify-Hmac-Sha256": sign(SECRET, body),
-            "X-Shopify-Webhook-Id": f"bench-{n}",
+            "X-Shopify-Webhook-Id": f"bench-{first_id + n}",
         }
         payloads.append((body, headers))
     return payloads
@@ -238,6 +242,38 @@ def webhook_intake(url: str, channel_id: int, *, seconds: float, senders: int, w
     print(f"  sender CPU {sender_cpu:.1f} s of {elapsed:.1f} s wall ({sender_cpu / elapsed:.0%} of one core)")
 
 
+def statements_per_webhook(url: str, channel_id: int, *, count: int, show_sql: bool) -> None:
+    """orders/create webhooks taken in-process, every SQL statement counted."""
+    engine = make_engine(url, pool_size=2)
+    statements: list[str] = []
+    transactions = [0]
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(engine, "commit", lambda *_args: transactions.__setitem__(0, transactions[0] + 1))
+    event.listen(engine, "rollback", lambda *_args: transactions.__setitem__(0, transactions[0] + 1))
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    payloads = signed_payloads(count + 1, first_id=20_000_000)
+    receive_webhook(factory, channel_id=channel_id, body=payloads[0][0], headers=payloads[0][1])  # warm-up
+    statements.clear()
+    transactions[0] = 0
+    last: list[str] = []
+    started = time.monotonic()
+    for body, headers in payloads[1:]:
+        before = len(statements)
+        outcome = receive_webhook(factory, channel_id=channel_id, body=body, headers=headers)
+        assert outcome.outcome == "created", outcome
+        last = statements[before:]
+    elapsed = time.monotonic() - started
+    engine.dispose()
+    print(
+        f"statements per orders/create webhook: {len(statements) / count:.1f} "
+        f"({transactions[0] / count:.1f} transactions; {count} webhooks in-process, one at a time, "
+        f"{elapsed / count * 1000:.1f} ms each)"
+    )
+    if show_sql:
+        for statement in last:
+            print("   ", " ".join(statement.split())[:160])
+
+
 def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> None:
     engine = make_engine(url, pool_size=8)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
@@ -301,6 +337,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--count", type=int, default=200, help="webhooks whose statements are counted")
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of one webhook")
     args = parser.parse_args()
     fresh_database(args.url)
     engine = make_engine(args.url, pool_size=4)
@@ -311,6 +349,7 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f}"
     )
     webhook_intake(args.url, channel_id, seconds=args.seconds, senders=args.senders, workers=args.workers)
+    statements_per_webhook(args.url, channel_id, count=args.count, show_sql=args.show_sql)
     fan_out(args.url, merchant_id, channel_id, changes=args.changes)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
 from ordermesh.channels.shopify import CONNECTOR, next_page_url
 from ordermesh.channels.sync import pull_orders
 from ordermesh.inventory.models import InventoryLevel
+from ordermesh.inventory.service import check_ledger
 from ordermesh.orders.models import FulfillmentOrder, Order
 from ordermesh.orders.service import refresh_status
 from tests.channels_support import (
@@ -246,6 +248,35 @@ def test_same_webhook_five_times_concurrently_makes_one_order(
     assert all(r.json()["outcome"] == "duplicate" for r in distinct)
     assert session.scalar(select(func.count()).select_from(Order)) == 1
     assert session.scalar(select(func.sum(InventoryLevel.reserved))) == 2
+
+
+def test_one_order_in_distinct_deliveries_at_once_makes_one_order(
+    live_server, client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    """orders/create and orders/updated of one order racing: the losers roll back their reservations."""
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    body = json.dumps(order_full(fixtures_dir)).encode()
+    barrier = threading.Barrier(6)
+
+    def deliver(webhook_id: str) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            barrier.wait(timeout=10)
+            return http.post(
+                f"{live_server.url}/v1/channels/{channel_id}/webhooks",
+                content=body,
+                headers=webhook_headers(body, webhook_id=webhook_id),
+            )
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(deliver, [f"race-{n}" for n in range(6)]))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    outcomes = sorted(r.json()["outcome"] for r in answers)
+    assert outcomes == ["created"] + ["duplicate"] * 5
+    assert len({r.json()["order_id"] for r in answers}) == 1
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    assert session.scalar(select(func.count()).select_from(ChannelOrder)) == 1
+    assert session.scalar(select(func.sum(InventoryLevel.reserved))) == 2
+    assert check_ledger(session) == []
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import Channel as OrderChannel
 from ordermesh.orders import HoldKind, OrderStatus
-from ordermesh.orders.intake import DuplicateOrder, create_order
+from ordermesh.orders.intake import create_order
 from ordermesh.orders.models import Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import SHIPPED_ORDER_STATES, cancel_order, place_hold
@@ -359,17 +360,19 @@ def ingest_order(
 ) -> IngestResult:
     """Take a mapped channel order in, in the caller's transaction; idempotent on the channel's order id
     (and on the webhook delivery id when there is one). Raises MappingError when the order is not valid
-    here (nothing written: the caller rolls back and records the error)."""
+    here (nothing written: the caller rolls back and records the error), and DuplicateOrder when a
+    concurrent transaction created the same order first (the caller runs the transaction again, and
+    this time finds it)."""
     if event is not None and event.event_id and not _first_delivery(session, channel, event):
         return IngestResult("duplicate", _order_id(session, channel, mapped.external_id))
-    record = _channel_order(session, channel, mapped)
     existing = _order_id(session, channel, mapped.external_id)
+    if existing is None and not mapped.cancelled:
+        return _create_from_channel(session, channel, mapped, actor)
+    record = _channel_order(session, channel, mapped)
     if mapped.cancelled:
         return _cancel_from_channel(session, channel, record, existing, actor)
-    if existing is not None:
-        record.order_id = existing
-        return IngestResult("updated" if event and event.topic.endswith("updated") else "duplicate", existing)
-    return _create_from_channel(session, channel, record, mapped, actor)
+    record.order_id = existing
+    return IngestResult("updated" if event and event.topic.endswith("updated") else "duplicate", existing)
 
 
 def _first_delivery(session: Session, channel: Channel, event: WebhookEvent) -> bool:
@@ -398,7 +401,7 @@ def _order_id(session: Session, channel: Channel, external_id: str) -> int | Non
 
 
 def _channel_order(session: Session, channel: Channel, mapped: MappedOrder) -> ChannelOrder:
-    """The channel order row, created on first sight; the latest raw payload kept for audit."""
+    """The channel order row of an order seen before, created if missing; the latest raw payload kept."""
     now = utcnow()
     session.execute(
         insert_ignoring_conflicts(session, ChannelOrder).values(
@@ -423,65 +426,89 @@ def _channel_order(session: Session, channel: Channel, mapped: MappedOrder) -> C
     return record
 
 
-def _create_from_channel(
-    session: Session, channel: Channel, record: ChannelOrder, mapped: MappedOrder, actor: str
-) -> IngestResult:
+def _save_channel_order(
+    session: Session,
+    channel: Channel,
+    mapped: MappedOrder,
+    *,
+    order_id: int | None,
+    status: ChannelOrderStatus,
+    unmapped_lines: list[dict[str, Any]],
+) -> None:
+    """Write the channel order row with what the order became, in one statement (created, or replaced)."""
+    now = utcnow()
+    session.execute(
+        _channel_order_upsert(session.get_bind().dialect.name),
+        {
+            "merchant_id": channel.merchant_id,
+            "channel_id": channel.id,
+            "external_id": mapped.external_id,
+            "order_id": order_id,
+            "status": status.value,
+            "raw": mapped.raw,
+            "unmapped_lines": unmapped_lines,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+@lru_cache
+def _channel_order_upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (merchant, channel, external id) DO UPDATE, built once per dialect."""
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = dialect_insert(ChannelOrder.__table__)
+    replaced = ("order_id", "status", "raw", "unmapped_lines", "updated_at")
+    return statement.on_conflict_do_update(
+        index_elements=["merchant_id", "channel_id", "external_id"],
+        set_={name: statement.excluded[name] for name in replaced},
+    )
+
+
+def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder, actor: str) -> IngestResult:
+    """A new order: route and reserve it (held when some of its SKUs are unknown), then its channel row."""
     known, unknown = resolve_lines(session, channel=channel, mapped=mapped)
-    record.unmapped_lines = unknown
     if not known:
-        record.status = ChannelOrderStatus.unmapped.value
         skus = ", ".join(line["channel_sku"] for line in unknown)
         raise MappingError(
             "line_items", f"no line's SKU is known here ({skus}): map them as channel listings"
         )
     data = order_create(channel, mapped, known)
-    savepoint = session.begin_nested()
-    try:
-        order = create_order(session, merchant_id=channel.merchant_id, data=data, actor=actor)
-    except DuplicateOrder:  # a concurrent delivery of the same order got there first
-        savepoint.rollback()
-        order_id = _order_id(session, channel, mapped.external_id)
-        record.order_id = order_id
-        return IngestResult("duplicate", order_id)
-    savepoint.commit()
-    record.order_id = order.id
+    # A concurrent delivery of the same order that got there first raises DuplicateOrder: the
+    # reservations made here must go, so the caller rolls the whole transaction back and runs it again.
+    order = create_order(session, merchant_id=channel.merchant_id, data=data, actor=actor)
+    status = ChannelOrderStatus.imported
+    if unknown:
+        described = ", ".join(f"{line['channel_sku']} x {line['quantity']}" for line in unknown)
+        reason = (
+            f"Unknown channel SKU(s) from {channel.name}: {described}. "
+            "Map them (channel listings), then release."
+        )
+        place_hold(
+            session,
+            merchant_scope=channel.merchant_id,
+            order_id=order.id,
+            kind=HoldKind.manual,
+            reason=reason[:500],
+            actor=actor,
+        )
+        status = ChannelOrderStatus.held
+    _save_channel_order(session, channel, mapped, order_id=order.id, status=status, unmapped_lines=unknown)
     _queue_acknowledgement(session, channel, mapped)
-    if not unknown:
-        return IngestResult("created", order.id)
-    described = ", ".join(f"{line['channel_sku']} x {line['quantity']}" for line in unknown)
-    reason = (
-        f"Unknown channel SKU(s) from {channel.name}: {described}. Map them (channel listings), then release."
-    )
-    place_hold(
-        session,
-        merchant_scope=channel.merchant_id,
-        order_id=order.id,
-        kind=HoldKind.manual,
-        reason=reason[:500],
-        actor=actor,
-    )
-    record.status = ChannelOrderStatus.held.value
-    return IngestResult("held", order.id)
+    return IngestResult("held" if unknown else "created", order.id)
 
 
 def resolve_lines(
     session: Session, *, channel: Channel, mapped: MappedOrder
-) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[int, str]], list[dict[str, Any]]]:
     """Each line's SKU code (by listing, else a SKU of the same code): (line index, code) pairs for the
-    known lines, and the unknown lines as kept on the channel order."""
-    channel_skus = {line.channel_sku for line in mapped.lines}
-    by_listing = dict(
-        session.execute(
-            select(ChannelListing.channel_sku, Sku.code)
-            .join(Sku, Sku.id == ChannelListing.sku_id)
-            .where(ChannelListing.channel_id == channel.id, ChannelListing.channel_sku.in_(channel_skus))
-        ).all()
-    )
-    own_codes = set(
-        session.scalars(
-            select(Sku.code).where(Sku.merchant_id == channel.merchant_id, Sku.code.in_(channel_skus))
-        )
-    )
+    known lines, and the unknown lines as kept on the channel order. One query for both lookups."""
+    channel_skus = sorted({line.channel_sku for line in mapped.lines})
+    rows = session.execute(
+        _SKU_LOOKUP, {"p_channel": channel.id, "p_merchant": channel.merchant_id, "p_skus": channel_skus}
+    ).all()
+    by_listing = {row.channel_sku: row.code for row in rows if row.listed}
+    own_codes = {row.code for row in rows if not row.listed}
     known, unknown = [], []
     for index, line in enumerate(mapped.lines):
         code = by_listing.get(line.channel_sku) or (
@@ -501,6 +528,24 @@ def resolve_lines(
         else:
             known.append((index, code))
     return known, unknown
+
+
+def _sku_lookup() -> Any:
+    """The channel's listings of the given channel SKUs, and the merchant's own SKUs of those codes."""
+    skus = bindparam("p_skus", expanding=True)
+    listed = (
+        select(ChannelListing.channel_sku, Sku.code, literal(True).label("listed"))
+        .join(Sku, Sku.id == ChannelListing.sku_id)
+        .where(ChannelListing.channel_id == bindparam("p_channel"), ChannelListing.channel_sku.in_(skus))
+    )
+    own = select(Sku.code.label("channel_sku"), Sku.code, literal(False).label("listed")).where(
+        Sku.merchant_id == bindparam("p_merchant"), Sku.code.in_(skus)
+    )
+    return union_all(listed, own)
+
+
+# Built once: every order from a channel runs it.
+_SKU_LOOKUP = _sku_lookup()
 
 
 def order_create(channel: Channel, mapped: MappedOrder, known: Sequence[tuple[int, str]]) -> OrderCreate:

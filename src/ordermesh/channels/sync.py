@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import update
@@ -31,11 +31,13 @@ from ordermesh.channels.connector import (
 from ordermesh.channels.models import Channel
 from ordermesh.channels.service import IngestResult, channel_config, get_channel, ingest_order, record_error
 from ordermesh.errors import Invalid, NotFound, Unauthorized
+from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction
 
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/edited"}
 PULL_OVERLAP = timedelta(minutes=2)  # the next pull starts a little before this one began
 DEFAULT_FIRST_PULL = timedelta(days=1)
+T = TypeVar("T")
 
 _buckets: dict[int, TokenBucket] = {}
 _buckets_lock = threading.Lock()
@@ -66,33 +68,65 @@ class WebhookOutcome:
 def receive_webhook(
     factory: sessionmaker[Session], *, channel_id: int, body: bytes, headers: Mapping[str, str]
 ) -> WebhookOutcome:
-    """Verify, map and take in one webhook delivery. 401 (nothing stored) for a bad signature; a payload
-    that cannot be mapped is recorded on the channel's error log and answered 422."""
+    """Verify, map and take in one webhook delivery, in one transaction that reads the channel once.
+
+    401 (nothing stored) for a bad signature; a payload that cannot be mapped or taken in is recorded on
+    the channel's error log (after the rollback) and answered 422.
+    """
     lowered = {k.lower(): v for k, v in headers.items()}
-    with factory() as session:
+
+    def attempt(session: Session, _final: bool) -> WebhookOutcome:
         channel = session.get(Channel, channel_id)
         if channel is None or channel.kind not in CONNECTED_KINDS:
             raise NotFound(f"channel {channel_id} not found")
-        config, connector = channel_config(channel), connector_for(channel.kind)
-    if not connector.verify_webhook(config, body=body, headers=lowered):
-        raise Unauthorized("webhook signature missing or wrong")
-    event = connector.webhook_event(lowered)
-    if event.topic and event.topic not in ORDER_TOPICS:
-        return WebhookOutcome("ignored")
+        connector = connector_for(channel.kind)
+        if not connector.verify_webhook(channel_config(channel), body=body, headers=lowered):
+            raise Unauthorized("webhook signature missing or wrong")
+        event = connector.webhook_event(lowered)
+        if event.topic and event.topic not in ORDER_TOPICS:
+            return WebhookOutcome("ignored")
+        try:
+            mapped = connector.map_order(_json_object(body))
+            result = ingest_order(
+                session, channel=channel, mapped=mapped, event=event, actor=f"channel:{channel.kind}"
+            )
+        except MappingError as error:
+            raise _Refused(error, event) from None
+        return WebhookOutcome(result.outcome, result.order_id)
+
+    try:
+        return _in_transaction(factory, attempt)
+    except _Refused as refused:
+        field, message = refused.error.field, refused.error.message
+        _log_mapping_error(factory, channel_id, field, message, _payload_or_none(body), refused.event)
+        raise Invalid.field(field, message) from None
+
+
+class _Refused(Exception):
+    """A delivery whose payload cannot be taken in: logged on the channel once its transaction is over."""
+
+    def __init__(self, error: MappingError, event: WebhookEvent) -> None:
+        super().__init__(str(error))
+        self.error, self.event = error, event
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-        if not isinstance(payload, dict):
-            raise MappingError("body", "not a JSON object")
-        mapped = connector.map_order(payload)
-    except (ValueError, MappingError) as error:
-        field = error.field if isinstance(error, MappingError) else "body"
-        message = error.message if isinstance(error, MappingError) else f"not JSON: {error}"
-        _log_mapping_error(factory, channel_id, field, message, _payload_or_none(body), event)
-        raise Invalid.field(field, message) from None
-    result = take_in(
-        factory, channel_id=channel_id, mapped=mapped, event=event, actor=f"channel:{config.kind}"
-    )
-    return WebhookOutcome(result.outcome, result.order_id)
+    except ValueError as error:
+        raise MappingError("body", f"not JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise MappingError("body", "not a JSON object")
+    return payload
+
+
+def _in_transaction(factory: sessionmaker[Session], work: Callable[[Session, bool], T]) -> T:
+    """run_transaction, and once more when a concurrent delivery created the same order first: the
+    reservations of the losing run are rolled back with it, and the second run finds the order."""
+    try:
+        return run_transaction(factory, work)
+    except DuplicateOrder:
+        return run_transaction(factory, work)
 
 
 def take_in(
@@ -112,7 +146,7 @@ def take_in(
         return ingest_order(session, channel=channel, mapped=mapped, actor=actor, event=event)
 
     try:
-        return run_transaction(factory, attempt)
+        return _in_transaction(factory, attempt)
     except MappingError as error:
         _log_mapping_error(
             factory, channel_id, error.field, error.message, mapped.raw, event, mapped.external_id
