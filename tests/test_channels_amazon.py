@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -297,27 +296,32 @@ SINCE = datetime(2017, 1, 1, tzinfo=UTC)
 
 
 def test_pull_follows_next_token_and_takes_only_mfn_orders_ready_to_ship(
-    server: FakeChannelServer,
-    amazon_api: FakeAmazon,
-    http_client: httpx.Client,
-    caplog: pytest.LogCaptureFixture,
+    server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
 ) -> None:
     # The sandbox's AFN order (shipped by Amazon) is on the last page too.
     amazon_api.pages["2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"]["payload"]["Orders"].append(
         fixture("getOrder_2.json")["payload"]
     )
     http = connect(server, http_client)
-    with caplog.at_level(logging.INFO, logger="ordermesh.channels.amazon"):
-        pulled = list(http.connector.pull_orders(http, since=SINCE))
+    listed = list(http.connector.pull_orders(http, since=SINCE))
 
+    pulled = [p for p in listed if p.order is not None]
     assert [p.external_id for p in pulled] == ["902-1845936-5435065", "902-8745147-1934268"]
-    reasons = [r.getMessage() for r in caplog.records]
-    assert (
-        "amazon order not taken: 921-3175655-0452641: fulfilled by Amazon (AFN), not by the merchant"
-        in reasons
-    )
-    assert sum("902-3159896-1390916: Pending" in reason for reason in reasons) == 2  # on pages two and three
-    assert all(p.error is None and p.order is not None for p in pulled)
+    # The others are listed as they came, unmapped, for the framework to log why they are not taken.
+    skipped = [(p.external_id, amazon.CONNECTOR.skip_reason(p.raw or {})) for p in listed if p.order is None]
+    assert skipped == [
+        (
+            "902-3159896-1390916",
+            "902-3159896-1390916: Pending (payment not authorised yet); taken once Unshipped",
+        ),
+        (
+            "902-3159896-1390916",
+            "902-3159896-1390916: Pending (payment not authorised yet); taken once Unshipped",
+        ),
+        ("921-3175655-0452641", "921-3175655-0452641: fulfilled by Amazon (AFN), not by the merchant"),
+    ]  # the Pending order is on pages two and three
+    assert all(p.error is None for p in listed)
+    assert all(amazon.CONNECTOR.skip_reason(p.raw or {}) is None for p in pulled)
     # Three pages: the time filter, then each NextToken alone (the published one on the last).
     queries = amazon_api.order_queries
     assert queries[0] == {"MarketplaceIds": "ATVPDKIKX0DER", "LastUpdatedAfter": "2017-01-01T00:00:00Z"}
@@ -349,11 +353,11 @@ def test_a_pending_order_is_taken_by_a_later_poll_once_unshipped(
     server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
 ) -> None:
     http = connect(server, http_client)
-    first_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE)]
+    first_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
     assert "902-3159896-1390916" not in first_poll
 
     amazon_api.set_status("902-3159896-1390916", "Unshipped")
-    second_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE)]
+    second_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
     assert "902-3159896-1390916" in second_poll
 
 
@@ -394,7 +398,7 @@ def test_a_malformed_order_is_reported_and_the_pull_goes_on(
     http = connect(server, http_client)
     pulled = list(http.connector.pull_orders(http, since=SINCE))
 
-    good, bad = pulled
+    good, bad = [p for p in pulled if amazon.skip_reason(p.raw or {}) is None]
     assert good.order is not None and good.error is None
     assert bad.external_id == "902-8745147-1934268" and bad.order is None
     assert bad.error is not None and bad.error.field == "OrderItems.0.ItemPrice.Amount"
@@ -504,7 +508,13 @@ def test_pulled_orders_land_in_ordermesh_with_amazons_figures(
 ) -> None:
     channel_id = connect_amazon(client, world, server.url)
     report = pull(client, world, channel_id)
-    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (2, 2, 0, None)
+    # Four listed: two to take, and the Pending order twice (on pages two and three), not taken yet.
+    assert (report["fetched"], report["created"], report["skipped"], report["errors"]) == (4, 2, 2, 0)
+    assert report["error"] is None
+    [waiting] = client.get(
+        f"/v1/channels/{channel_id}/errors", params={"kind": "skipped"}, headers=world.acme
+    ).json()["items"]  # logged once: the second listing is the same document
+    assert waiting["external_id"] == "902-3159896-1390916" and "Pending" in waiting["message"]
 
     ids = read(session_factory, select(Order.id).where(Order.channel == "amazon").order_by(Order.external_id))
     source = fixture("getOrder_1.json")["payload"]
@@ -526,14 +536,19 @@ def test_pulled_orders_land_in_ordermesh_with_amazons_figures(
     [stored] = read(session_factory, select(ChannelOrder).where(ChannelOrder.order_id == ids[0]))
     assert stored.raw["order"]["AmazonOrderId"] == "902-1845936-5435065" and stored.raw["items"] == [item]
 
-    again = pull(client, world, channel_id)  # the same orders again: nothing new
-    assert (again["created"], again["duplicates"]) == (0, 2)
+    again = pull(client, world, channel_id)  # the same orders again: nothing new, nothing logged again
+    assert (again["created"], again["duplicates"], again["skipped"]) == (0, 2, 2)
     amazon_api.set_status("902-3159896-1390916", "Unshipped")  # the Pending order is paid for
     later = pull(client, world, channel_id)
-    assert later["created"] == 1
+    assert (later["created"], later["skipped"]) == (1, 0)
     assert read(session_factory, select(func.count()).select_from(Order)) == [3]
+    [taken] = read(
+        session_factory, select(ChannelOrder).where(ChannelOrder.external_id == "902-3159896-1390916")
+    )
+    assert taken.status == "imported" and taken.order_id is not None
     health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
-    assert health["last_pull_at"] is not None and health["last_error"] is None
+    assert health["last_pull_at"] is not None and health["last_error"] is None  # a skip is not an error
+    assert (health["skipped_last_24h"], health["errors_last_24h"]) == (1, 0)
 
 
 @pytest.mark.usefixtures("fresh_buckets")
@@ -551,9 +566,11 @@ def test_a_malformed_amazon_order_is_recorded_on_the_channel_and_nothing_else_ch
     amazon_api.address = {**amazon_api.address, "CountryCode": "QQ"}  # every order's address is bad now
     report = pull(client, world, channel_id)
 
-    assert (report["fetched"], report["created"], report["errors"]) == (2, 0, 2)
+    assert (report["fetched"], report["created"], report["errors"], report["skipped"]) == (4, 0, 2, 2)
     assert read(session_factory, select(func.count()).select_from(Order)) == [0]
-    errors = client.get(f"/v1/channels/{channel_id}/errors", headers=world.acme).json()["items"]
+    errors = client.get(
+        f"/v1/channels/{channel_id}/errors", params={"kind": "mapping"}, headers=world.acme
+    ).json()["items"]
     assert {(e["external_id"], e["field"]) for e in errors} == {
         ("902-1845936-5435065", "ShippingAddress.CountryCode"),
         ("902-8745147-1934268", "OrderItems.0.ItemPrice.Amount"),

@@ -279,13 +279,14 @@ def test_pull_follows_the_next_cursor_and_skips_orders_shipped_already(
     server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
 ) -> None:
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    listed = list(http.connector.pull_orders(http, since=SINCE))
 
     page_one = fixture("orders_list.json")["list"]["elements"]["order"]
     unshipped = [o["purchaseOrderId"] for o in page_one if walmart.skip_reason(o) is None]
-    assert len(unshipped) == 7  # three of the ten had shipped
+    assert len(unshipped) == 7  # three of the ten had shipped: listed, for the framework to skip
+    assert len(listed) == 11 and all(p.order is not None and p.error is None for p in listed)
+    pulled = [p for p in listed if walmart.CONNECTOR.skip_reason(p.raw or {}) is None]
     assert [p.external_id for p in pulled] == [*unshipped, "1815367951431"]  # page two's order last
-    assert all(p.order is not None and p.error is None for p in pulled)
     first_query, second_query = walmart_api.order_queries
     assert dict(parse_qsl(first_query)) == {
         "lastModifiedStartDate": "2019-01-01T00:00:00.000Z",
@@ -313,7 +314,8 @@ def test_imported_orders_are_acknowledged(
     server: FakeChannelServer, walmart_api: FakeWalmart, http_client: httpx.Client
 ) -> None:
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    listed = http.connector.pull_orders(http, since=SINCE)
+    pulled = [p for p in listed if walmart.skip_reason(p.raw) is None]
     for item in pulled:
         assert item.order is not None
         for request in http.connector.acknowledge_requests(http.config, item.order):
@@ -446,8 +448,14 @@ def test_walmart_orders_land_are_acknowledged_and_get_stock_and_tracking(
 ) -> None:
     channel_id = connect_walmart(client, world, server.url)
     report = pull(client, world, channel_id)
-    # Eight orders not shipped yet: two to make, six cancelled before Ordermesh ever saw them.
-    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (8, 2, 0, None)
+    # Eleven listed: three shipped already (not taken), and of the eight not shipped yet two to make and
+    # six cancelled before Ordermesh ever saw them.
+    assert (report["fetched"], report["created"], report["skipped"], report["errors"]) == (11, 2, 3, 0)
+    assert report["error"] is None
+    skipped = client.get(
+        f"/v1/channels/{channel_id}/errors", params={"kind": "skipped"}, headers=world.acme
+    ).json()["items"]
+    assert len(skipped) == 3 and all("nothing left to ship" in entry["message"] for entry in skipped)
 
     [order_id] = read(session_factory, select(Order.id).where(Order.external_id == "1796277083022"))
     order = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
@@ -486,8 +494,10 @@ def test_walmart_orders_land_are_acknowledged_and_get_stock_and_tracking(
     assert status["trackingInfo"]["carrierName"] == {"carrier": "USPS"}
     assert status["trackingInfo"]["trackingNumber"] == "9400111899223197428490"
 
-    again = pull(client, world, channel_id)  # nothing new, nothing acknowledged twice
-    assert (again["created"], again["duplicates"]) == (0, 8)
+    again = pull(client, world, channel_id)  # nothing new, nothing acknowledged or logged twice
+    assert (again["created"], again["duplicates"], again["skipped"]) == (0, 8, 3)
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["skipped_last_24h"], health["last_error"]) == (3, None)
     run_channel_worker(session_factory, once=True, pulls=False)
     assert len(walmart_api.acknowledged) == 2
 

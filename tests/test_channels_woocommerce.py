@@ -36,6 +36,7 @@ from ordermesh.channels.models import ChannelEvent, ChannelOrder
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory.models import InventoryLevel
+from ordermesh.inventory.service import check_ledger
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
 from tests.world import World
@@ -265,8 +266,9 @@ def test_pull_reads_every_page_and_takes_paid_orders(
 ) -> None:
     store.max_per_page = 1  # two orders, two pages
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
-
+    listed = list(http.connector.pull_orders(http, since=SINCE))
+    assert [p.external_id for p in listed] == ["727", "723"]
+    pulled = [p for p in listed if woocommerce.skip_reason(p.raw) is None]
     assert [p.external_id for p in pulled] == ["727"]  # 723 is completed already: not Ordermesh's to ship
     assert [q["page"] for q in store.order_queries] == ["1", "2"]
     first = store.order_queries[0]
@@ -502,7 +504,8 @@ def test_pulled_orders_get_stock_and_completion_back_through_the_worker(
     )
     assert response.status_code == 200, response.text
     report = response.json()
-    assert (report["fetched"], report["created"], report["errors"], report["error"]) == (1, 1, 0, None)
+    assert (report["fetched"], report["created"], report["skipped"], report["errors"]) == (2, 1, 1, 0)
+    assert report["error"] is None
     assert [q["page"] for q in store.order_queries] == ["1", "2"]
 
     run_channel_worker(session_factory, once=True, pulls=False)
@@ -560,3 +563,80 @@ def test_connecting_a_store_needs_its_address_and_every_credential(
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
     assert client.get("/v1/channels", headers=world.acme).json()["items"] == []
+
+
+# -- orders not paid yet: "not now", said on the channel -------------------------------------------------
+def with_status(status: str) -> bytes:
+    return json.dumps({**fixture("order.json"), "status": status}).encode()
+
+
+def skipped_log(client: TestClient, world: World, channel_id: int) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/channels/{channel_id}/errors", params={"kind": "skipped"}, headers=world.acme)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def test_an_unpaid_order_webhook_is_skipped_then_taken_once_processing(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    pending = with_status("pending")
+    response = deliver(
+        client, channel_id, pending, FakeWooCommerce.webhook_headers(pending, delivery_id="d1")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"outcome": "skipped", "order_id": None}
+    assert counts(session_factory) == (0, 1, 1, 0)  # no order, nothing reserved; the delivery is known
+    [entry] = skipped_log(client, world, channel_id)
+    assert entry["external_id"] == "727" and "pending (not paid yet)" in entry["message"]
+
+    # The store sends the same unpaid order again (order.updated): still skipped, not logged twice.
+    headers = FakeWooCommerce.webhook_headers(pending, topic="order.updated", delivery_id="d2")
+    assert deliver(client, channel_id, pending, headers).json()["outcome"] == "skipped"
+    assert len(skipped_log(client, world, channel_id)) == 1
+    on_hold = with_status("on-hold")  # a change: logged with its own reason
+    headers = FakeWooCommerce.webhook_headers(on_hold, topic="order.updated", delivery_id="d3")
+    assert deliver(client, channel_id, on_hold, headers).json()["outcome"] == "skipped"
+    assert ["on-hold" in e["message"] for e in skipped_log(client, world, channel_id)] == [True, False]
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["skipped_last_24h"], health["errors_last_24h"], health["last_error"]) == (2, 0, None)
+    assert client.get(f"/v1/channels/{channel_id}/errors?kind=later", headers=world.acme).status_code == 422
+    assert counts(session_factory)[3] == 0
+
+    paid = with_status("processing")
+    headers = FakeWooCommerce.webhook_headers(paid, topic="order.updated", delivery_id="d4")
+    response = deliver(client, channel_id, paid, headers)
+    assert response.status_code == 200 and response.json()["outcome"] == "created"
+    assert counts(session_factory) == (1, 1, 4, 3)  # 2 T-shirts and a mug reserved now
+    [record] = read(session_factory, select(ChannelOrder))
+    assert (record.status, record.order_id) == ("imported", response.json()["order_id"])
+    with session_factory() as session:
+        assert check_ledger(session) == []
+
+
+def test_a_draft_order_webhook_is_skipped_and_a_later_pull_takes_it_paid(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    store: FakeWooCommerce,
+) -> None:
+    channel_id = connect_store(client, world, server.url)
+    draft = with_status("checkout-draft")
+    response = deliver(client, channel_id, draft, FakeWooCommerce.webhook_headers(draft))
+    assert response.json()["outcome"] == "skipped"
+    assert (
+        counts(session_factory)[0] == 0
+        and "checkout-draft" in skipped_log(client, world, channel_id)[0]["message"]
+    )
+
+    # The store lists 727 as processing (paid) now, and 723 as completed (not Ordermesh's to ship).
+    report = client.post(
+        f"/v1/channels/{channel_id}/pull", json={"since": "2017-01-01T00:00:00Z"}, headers=world.acme
+    ).json()
+    assert (report["fetched"], report["created"], report["skipped"]) == (2, 1, 1)
+    assert read(session_factory, select(Order.external_id)) == ["727"]
+    assert [e["external_id"] for e in skipped_log(client, world, channel_id)] == [
+        "723",
+        "727",
+    ]  # newest first

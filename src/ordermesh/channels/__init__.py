@@ -29,6 +29,9 @@ class ChannelOrderStatus(StrEnum):
     held = "held"  # some lines' channel SKUs are unknown: the order waits on a hold
     unmapped = "unmapped"  # no line is known: no order was made
     cancelled = "cancelled"
+    skipped = (
+        "skipped"  # not to be taken now (unpaid, fulfilled elsewhere): its reason is on the channel's log
+    )
 
 
 # Kinds with a connector module (the others take orders only through files or the API).

@@ -15,7 +15,6 @@ product_type (for listings patches; default PRODUCT).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,8 +51,6 @@ from ordermesh.channels.payload import (
 )
 from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
 
-log = logging.getLogger(__name__)
-
 API_URL = "https://sellingpartnerapi-na.amazon.com"
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 TOKEN_PATH = "/auth/o2/token"
@@ -76,8 +73,10 @@ NEWEST_ALLOWED = timedelta(minutes=2)
 
 
 # -- orders in: pure -------------------------------------------------------------------------------
-def skip_reason(order: Mapping[str, Any]) -> str | None:
-    """Why an order from getOrders is not taken now, or None when it is."""
+def skip_reason(payload: Mapping[str, Any]) -> str | None:
+    """Why an order (from getOrders, or the raw {"order": ...} of a mapped one) is not taken now, or None
+    when it is."""
+    order = payload.get("order") if isinstance(payload.get("order"), Mapping) else payload
     order_id = order.get("AmazonOrderId", "?")
     channel = order.get("FulfillmentChannel")
     if channel != "MFN":
@@ -292,6 +291,9 @@ class AmazonConnector:
     def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
         return map_order(payload)
 
+    def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
+        return skip_reason(payload)
+
     # -- Login with Amazon
     def token_url(self, config: ChannelConfig) -> str:
         if config.settings.get("token_url"):
@@ -341,14 +343,9 @@ class AmazonConnector:
     def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
         """getOrders updated since `since` (every page), then the items and address of each order taken."""
         for order in self.list_orders(http, last_updated_after=since):
-            reason = skip_reason(order)
             order_id = str(order.get("AmazonOrderId"))
-            if reason is not None:
-                log.info(
-                    "amazon order not taken: %s",
-                    reason,
-                    extra={"fields": {"channel_id": http.config.channel_id}},
-                )
+            if skip_reason(order) is not None:  # not fetched further: the framework logs why
+                yield PulledOrder(order_id, None, raw=order)
                 continue
             payload = {
                 "order": order,
@@ -356,9 +353,9 @@ class AmazonConnector:
                 "address": self.order_address(http, order_id),
             }
             try:
-                yield PulledOrder(order_id, map_order(payload))
+                yield PulledOrder(order_id, map_order(payload), raw=payload)
             except MappingError as error:
-                yield PulledOrder(order_id, None, error)
+                yield PulledOrder(order_id, None, error, raw=payload)
 
     def list_orders(
         self,

@@ -18,6 +18,7 @@ from ordermesh.channels.schemas import (
     CountOut,
     CsvOrdersOut,
     CsvRowErrorOut,
+    ErrorKind,
     HealthOut,
     ListingOut,
     ListingsIn,
@@ -183,10 +184,20 @@ def health(channel_id: int, session: DbSession, principal: CurrentPrincipal) -> 
 
 @router.get("/{channel_id}/errors")
 def errors(
-    channel_id: int, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
+    channel_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    kind: Annotated[ErrorKind | None, Query(description="Only entries of this kind")] = None,
 ) -> Page[ChannelErrorOut]:
-    """The channel's error log, newest first."""
-    query = service.errors_query(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
+    """The channel's log, newest first: errors, and the orders not taken now (kind `skipped`)."""
+    query = service.errors_query(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        channel_id=channel_id,
+        kind=kind.value if kind else None,
+    )
     rows, next_cursor = paginate(
         session, query, ChannelError.id, limit=limit, cursor=cursor, newest_first=True
     )

@@ -151,7 +151,7 @@ def pull(
         raise _fail(error) from None
     console.print(
         f"fetched {report.fetched}: {report.created} created, {report.held} held, "
-        f"{report.duplicates} already here, {report.errors} errors"
+        f"{report.duplicates} already here, {report.skipped} not taken now, {report.errors} errors"
     )
     if report.error:
         err_console.print(f"[bold red]the pull stopped:[/] {report.error}")
@@ -173,7 +173,7 @@ def reconcile(
 
 @channels_app.command("health")
 def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")]) -> None:
-    """Last pull and push, last error, pending pushes, dead letters."""
+    """Last pull and push, last error, pending pushes, dead letters, orders not taken now."""
     try:
         with session_scope() as session:
             data = service.channel_health(session, merchant_scope=None, channel_id=channel_id)

@@ -4,6 +4,9 @@ A connector knows one channel's API and nothing of our database. The framework (
 worker.py) owns transactions, idempotency, retries, rate limits and dead letters; it calls a connector to:
 
 - map a payload into a `ChannelOrder` (pure: `map_order`),
+- say why an order is not to be taken now (pure: `skip_reason`: not paid yet, fulfilled by someone else,
+  shipped already); the framework asks it of every webhook and every pulled order, takes nothing and
+  logs the reason on the channel, and takes the order when it comes again without a reason,
 - verify a signed webhook and name its topic and event id (`verify_webhook`, `webhook_event`),
 - pull orders changed since a time, page by page, through the `ChannelHttp` it is given (`pull_orders`),
 - build the HTTP requests that push a stock figure or a shipment (`inventory_requests`,
@@ -100,11 +103,17 @@ class WebhookEvent:
 
 @dataclass(frozen=True)
 class PulledOrder:
-    """One order of a pull: mapped, or the error that stopped its mapping (recorded on the channel)."""
+    """One order of a pull: mapped, or the error that stopped its mapping (recorded on the channel).
+
+    `raw` is the document as the channel listed it: the framework asks `skip_reason` of it before
+    anything else (an order the connector did not map, because it is not to be taken, has order=None and
+    error=None).
+    """
 
     external_id: str
     order: ChannelOrder | None
     error: MappingError | None = None
+    raw: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +253,12 @@ class Connector(Protocol):
 
         Pure; raises MappingError(field, message) naming the payload path at fault.
         """
+        ...
+
+    def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
+        """Why an order (a webhook body, a pulled document, or the raw of a mapped order) is not to be
+        taken now, or None when it is: e.g. not paid yet (it comes again once paid), fulfilled by the
+        marketplace, shipped outside Ordermesh. Cancelled orders are taken (they cancel ours). Pure."""
         ...
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:

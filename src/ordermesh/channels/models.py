@@ -75,7 +75,7 @@ class ChannelOrder(IdMixin, TimestampMixin, Base):
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel.id"))
     external_id: Mapped[str] = mapped_column(String(100))
     order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("order.id"))
-    # imported | held (unknown SKUs) | unmapped (no line known: no order) | cancelled
+    # imported | held (unknown SKUs) | unmapped (no line known: no order) | cancelled | skipped (not now)
     status: Mapped[str] = mapped_column(String(20))
     raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     # Lines whose channel SKU matches no listing or SKU: kept here, the order is held until resolved.
@@ -96,14 +96,15 @@ class ChannelEvent(IdMixin, TimestampMixin, Base):
 
 
 class ChannelError(IdMixin, TimestampMixin, Base):
-    """The channel's error log: payloads that could not be mapped, failed pulls and pushes."""
+    """The channel's log: payloads that could not be mapped, failed pulls and pushes, and orders not taken
+    now with their reason (kind "skipped": not errors, so they leave the channel's last_error alone)."""
 
     __tablename__ = "channel_error"
     __table_args__ = (Index("ix_channel_error_channel", "channel_id", "id"),)
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # mapping | webhook | pull | push
+    kind: Mapped[str] = mapped_column(String(20))  # mapping | pull | push | skipped
     external_id: Mapped[str | None] = mapped_column(String(100))
     field: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -110,13 +111,21 @@ class PullOut(BaseModel):
     duplicates: int
     held: int
     errors: int
+    skipped: int = Field(description="Orders not to be taken now (reasons in the channel's log)")
     pulled_until: datetime | None
     error: str | None = None
 
 
 class WebhookOut(BaseModel):
-    outcome: str  # created | held | duplicate | updated | cancelled | alerted | unmapped | ignored
+    outcome: str  # created | held | duplicate | skipped | updated | unchanged | cancelled | alerted | ignored
     order_id: int | None = None
+
+
+class ErrorKind(StrEnum):
+    mapping = "mapping"  # a payload that could not be mapped or taken in
+    pull = "pull"  # a pull the channel refused or did not answer
+    push = "push"  # a push that gave up (a dead letter)
+    skipped = "skipped"  # an order not to be taken now, with the reason (not an error)
 
 
 class ChannelErrorOut(BaseModel):
@@ -163,6 +172,7 @@ class HealthOut(BaseModel):
     oldest_pending_at: datetime | None
     dead_letters: int
     errors_last_24h: int
+    skipped_last_24h: int  # orders not taken now (unpaid, fulfilled elsewhere): see the log, kind "skipped"
 
 
 class CsvRowErrorOut(BaseModel):

@@ -33,6 +33,7 @@ from ordermesh.channels.models import (
     ChannelOrder,
     ChannelPush,
 )
+from ordermesh.channels.payload import jsonable
 from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ListingIn
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.errors import Conflict, Invalid, NotFound
@@ -336,9 +337,13 @@ def record_error(
     return error
 
 
-def errors_query(session: Session, *, merchant_scope: int | None, channel_id: int) -> Select[Any]:
+def errors_query(
+    session: Session, *, merchant_scope: int | None, channel_id: int, kind: str | None = None
+) -> Select[Any]:
+    """The channel's log, or its entries of one kind (mapping, webhook, pull, push, skipped)."""
     channel = get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
-    return select(ChannelError).where(ChannelError.channel_id == channel.id)
+    statement = select(ChannelError).where(ChannelError.channel_id == channel.id)
+    return statement if kind is None else statement.where(ChannelError.kind == kind)
 
 
 # -- orders in ---------------------------------------------------------------------------------------------
@@ -357,15 +362,20 @@ def ingest_order(
     mapped: MappedOrder,
     actor: str,
     event: WebhookEvent | None = None,
+    skip: str | None = None,
 ) -> IngestResult:
     """Take a mapped channel order in, in the caller's transaction; idempotent on the channel's order id
-    (and on the webhook delivery id when there is one). Raises MappingError when the order is not valid
-    here (nothing written: the caller rolls back and records the error), and DuplicateOrder when a
-    concurrent transaction created the same order first (the caller runs the transaction again, and
-    this time finds it)."""
+    (and on the webhook delivery id when there is one). `skip`: the connector's reason not to take the
+    order now (see skip_order). Raises MappingError when the order is not valid here (nothing written:
+    the caller rolls back and records the error), and DuplicateOrder when a concurrent transaction
+    created the same order first (the caller runs the transaction again, and this time finds it)."""
     if event is not None and event.event_id and not _first_delivery(session, channel, event):
         return IngestResult("duplicate", _order_id(session, channel, mapped.external_id))
     existing = _order_id(session, channel, mapped.external_id)
+    if existing is None and skip is not None:
+        return skip_order(
+            session, channel=channel, external_id=mapped.external_id, raw=mapped.raw, reason=skip
+        )
     if existing is None and not mapped.cancelled:
         return _create_from_channel(session, channel, mapped, actor)
     record = _channel_order(session, channel, mapped)
@@ -373,6 +383,51 @@ def ingest_order(
         return _cancel_from_channel(session, channel, record, existing, actor)
     record.order_id = existing
     return IngestResult("updated" if event and event.topic.endswith("updated") else "duplicate", existing)
+
+
+def skip_order(
+    session: Session, *, channel: Channel, external_id: str, raw: dict[str, Any], reason: str
+) -> IngestResult:
+    """An order the channel has but Ordermesh is not to take now (not paid yet, fulfilled by the
+    marketplace, shipped already): nothing is reserved; the reason goes on the channel's log the first
+    time and whenever the order has changed since (not on every poll). An order imported already is left
+    as it is. When the order comes again without a reason (paid), it is taken as any other."""
+    existing = session.scalar(
+        select(Order.id).where(
+            Order.merchant_id == channel.merchant_id,
+            Order.channel == channel.kind,
+            Order.external_id == external_id,
+        )
+    )
+    if existing is not None:
+        return IngestResult("duplicate", existing)
+    seen = session.execute(
+        select(ChannelOrder.status, ChannelOrder.raw).where(
+            ChannelOrder.merchant_id == channel.merchant_id,
+            ChannelOrder.channel_id == channel.id,
+            ChannelOrder.external_id == external_id,
+        )
+    ).first()
+    raw = jsonable(dict(raw))
+    if seen is None or seen.status != ChannelOrderStatus.skipped.value or seen.raw != raw:
+        session.add(
+            ChannelError(
+                merchant_id=channel.merchant_id,
+                channel_id=channel.id,
+                kind="skipped",
+                external_id=external_id[:100],
+                message=reason[:ERROR_TEXT_LIMIT],
+                payload=raw,
+                created_at=utcnow(),
+            )
+        )
+    session.execute(
+        _channel_order_upsert(session.get_bind().dialect.name),
+        _channel_order_row(
+            channel, external_id, raw, order_id=None, status=ChannelOrderStatus.skipped, unmapped_lines=[]
+        ),
+    )
+    return IngestResult("skipped")
 
 
 def _first_delivery(session: Session, channel: Channel, event: WebhookEvent) -> bool:
@@ -436,21 +491,40 @@ def _save_channel_order(
     unmapped_lines: list[dict[str, Any]],
 ) -> None:
     """Write the channel order row with what the order became, in one statement (created, or replaced)."""
-    now = utcnow()
     session.execute(
         _channel_order_upsert(session.get_bind().dialect.name),
-        {
-            "merchant_id": channel.merchant_id,
-            "channel_id": channel.id,
-            "external_id": mapped.external_id,
-            "order_id": order_id,
-            "status": status.value,
-            "raw": mapped.raw,
-            "unmapped_lines": unmapped_lines,
-            "created_at": now,
-            "updated_at": now,
-        },
+        _channel_order_row(
+            channel,
+            mapped.external_id,
+            mapped.raw,
+            order_id=order_id,
+            status=status,
+            unmapped_lines=unmapped_lines,
+        ),
     )
+
+
+def _channel_order_row(
+    channel: Channel,
+    external_id: str,
+    raw: dict[str, Any],
+    *,
+    order_id: int | None,
+    status: ChannelOrderStatus,
+    unmapped_lines: list[dict[str, Any]],
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "merchant_id": channel.merchant_id,
+        "channel_id": channel.id,
+        "external_id": external_id,
+        "order_id": order_id,
+        "status": status.value,
+        "raw": raw,
+        "unmapped_lines": unmapped_lines,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @lru_cache
@@ -897,7 +971,7 @@ def fulfilled_lines(payload: dict[str, Any]) -> list[FulfilledLine]:
 
 
 def channel_health(session: Session, *, merchant_scope: int | None, channel_id: int) -> dict[str, Any]:
-    """Last successful pull and push, last error, pending backlog, dead letters."""
+    """Last successful pull and push, last error, pending backlog, dead letters, orders not taken."""
     channel = get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
     push = ChannelPush.__table__.c
     pending, oldest = session.execute(
@@ -908,10 +982,16 @@ def channel_health(session: Session, *, merchant_scope: int | None, channel_id: 
     dead = session.scalar(
         select(func.count()).where(push.channel_id == channel.id, push.status == PushStatus.dead.value)
     )
-    recent = session.scalar(
-        select(func.count()).where(
-            ChannelError.channel_id == channel.id, ChannelError.created_at >= utcnow() - timedelta(hours=24)
-        )
+    skipped = ChannelError.kind == "skipped"
+    recent = dict(
+        session.execute(
+            select(skipped, func.count())
+            .where(
+                ChannelError.channel_id == channel.id,
+                ChannelError.created_at >= utcnow() - timedelta(hours=24),
+            )
+            .group_by(skipped)
+        ).all()
     )
     return {
         "channel_id": channel.id,
@@ -925,7 +1005,8 @@ def channel_health(session: Session, *, merchant_scope: int | None, channel_id: 
         "pending_pushes": pending or 0,
         "oldest_pending_at": oldest,
         "dead_letters": dead or 0,
-        "errors_last_24h": recent or 0,
+        "errors_last_24h": recent.get(False, 0),
+        "skipped_last_24h": recent.get(True, 0),
     }
 
 

@@ -101,6 +101,10 @@ class ShopifyConnector:
             raw=jsonable(dict(payload)),
         )
 
+    def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
+        """Every Shopify order is taken: the store decides what it sends (orders/create on checkout)."""
+        return None
+
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
         given = headers.get("x-shopify-hmac-sha256")
         if not given:
@@ -188,9 +192,9 @@ def _id(value: Any) -> int | str:
 def _pulled(connector: ShopifyConnector, document: Mapping[str, Any]) -> PulledOrder:
     external_id = str(document.get("id", ""))
     try:
-        return PulledOrder(external_id, connector.map_order(document))
+        return PulledOrder(external_id, connector.map_order(document), raw=document)
     except MappingError as error:
-        return PulledOrder(external_id, None, error)
+        return PulledOrder(external_id, None, error, raw=document)
 
 
 def _fulfillment_groups(

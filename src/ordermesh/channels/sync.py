@@ -5,6 +5,7 @@ network calls (a pull's pages) happen between transactions, never inside one.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ from ordermesh.channels.connector import (
     connector_for,
 )
 from ordermesh.channels.models import Channel
-from ordermesh.channels.service import IngestResult, channel_config, get_channel, ingest_order, record_error
+from ordermesh.channels.service import (
+    IngestResult,
+    channel_config,
+    get_channel,
+    ingest_order,
+    record_error,
+    skip_order,
+)
 from ordermesh.errors import Invalid, NotFound, Unauthorized
 from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction
@@ -38,6 +46,7 @@ ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/p
 PULL_OVERLAP = timedelta(minutes=2)  # the next pull starts a little before this one began
 DEFAULT_FIRST_PULL = timedelta(days=1)
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _buckets: dict[int, TokenBucket] = {}
 _buckets_lock = threading.Lock()
@@ -86,12 +95,21 @@ def receive_webhook(
         if event.topic and event.topic not in ORDER_TOPICS:
             return WebhookOutcome("ignored")
         try:
-            mapped = connector.map_order(_json_object(body))
+            payload = _json_object(body)
+            mapped = connector.map_order(payload)
+            skip = connector.skip_reason(payload)
             result = ingest_order(
-                session, channel=channel, mapped=mapped, event=event, actor=f"channel:{channel.kind}"
+                session,
+                channel=channel,
+                mapped=mapped,
+                event=event,
+                actor=f"channel:{channel.kind}",
+                skip=skip,
             )
         except MappingError as error:
             raise _Refused(error, event) from None
+        if result.outcome == "skipped":
+            _log_skip(channel.kind, channel.id, mapped.external_id, skip)
         return WebhookOutcome(result.outcome, result.order_id)
 
     try:
@@ -198,6 +216,7 @@ class PullReport:
     duplicates: int = 0
     held: int = 0
     errors: int = 0
+    skipped: int = 0  # not to be taken now: the reasons are in the channel's log
     pulled_until: datetime | None = None
     error: str | None = None  # the pull itself failed (the channel did not answer, or refused)
 
@@ -226,6 +245,11 @@ def pull_orders(
     try:
         for pulled in connector.pull_orders(http, since=start):
             report.fetched += 1
+            document = pulled.raw if pulled.raw is not None else pulled.order.raw if pulled.order else None
+            reason = connector.skip_reason(document) if document is not None else None
+            if reason is not None and document is not None:
+                _skip_pulled(factory, channel_id, pulled.external_id, document, reason, report)
+                continue
             if pulled.order is None:
                 report.errors += 1
                 error = pulled.error or MappingError("order", "could not be mapped")
@@ -268,6 +292,43 @@ def _take_pulled(
         report.held += 1
     else:
         report.duplicates += 1
+
+
+def _skip_pulled(
+    factory: sessionmaker[Session],
+    channel_id: int,
+    external_id: str,
+    document: Mapping[str, Any],
+    reason: str,
+    report: PullReport,
+) -> None:
+    def attempt(session: Session, _final: bool) -> IngestResult:
+        channel = session.get(Channel, channel_id)
+        assert channel is not None
+        return skip_order(
+            session, channel=channel, external_id=external_id, raw=dict(document), reason=reason
+        )
+
+    result = run_transaction(factory, attempt)
+    if result.outcome == "skipped":
+        report.skipped += 1
+        _log_skip(None, channel_id, external_id, reason)
+    else:  # imported before (and, say, shipped since): nothing to do
+        report.duplicates += 1
+
+
+def _log_skip(kind: str | None, channel_id: int, external_id: str, reason: str | None) -> None:
+    log.info(
+        "channel order not taken: %s",
+        reason,
+        extra={
+            "fields": {
+                "channel_id": channel_id,
+                "external_id": external_id,
+                **({"kind": kind} if kind else {}),
+            }
+        },
+    )
 
 
 def pull_due_channels(factory: sessionmaker[Session], *, now: datetime | None = None) -> list[int]:

@@ -11,7 +11,6 @@ Credentials: client_id, client_secret. Settings (optional): service_name (WM_SVC
 from __future__ import annotations
 
 import base64
-import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -47,8 +46,6 @@ from ordermesh.channels.payload import (
     utc_from_epoch_ms,
 )
 from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
-
-log = logging.getLogger(__name__)
 
 API_URL = "https://marketplace.walmartapis.com"
 ORDERS_PATH = "/v3/orders"
@@ -257,6 +254,9 @@ class WalmartConnector:
     def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
         return map_order(payload)
 
+    def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
+        return skip_reason(payload)
+
     # -- auth
     def _service_headers(self, config: ChannelConfig) -> dict[str, str]:
         return {
@@ -308,7 +308,8 @@ class WalmartConnector:
         """GET /v3/orders modified since `since`, following meta.nextCursor to the last page.
 
         Orders whose every line has shipped already (shipped by the seller outside Ordermesh) are
-        not taken; cancelled ones are, so that an imported order gets cancelled.
+        not taken (skip_reason: the framework logs them on the channel); cancelled ones are, so that an
+        imported order gets cancelled.
         """
         params: dict[str, str] | None = {
             "lastModifiedStartDate": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
@@ -319,19 +320,14 @@ class WalmartConnector:
             page = get(self._get(http, path, params), "list")
             orders = (page.get("elements") or {}).get("order") or []
             for index, order in enumerate(orders):
-                order_id = str(order.get("purchaseOrderId") if isinstance(order, Mapping) else f"#{index}")
-                reason = skip_reason(order)
-                if reason is not None:
-                    log.info(
-                        "walmart order not taken: %s",
-                        reason,
-                        extra={"fields": {"channel_id": http.config.channel_id}},
-                    )
+                if not isinstance(order, Mapping):
+                    yield PulledOrder(f"#{index}", None, MappingError(f"orders.{index}", "not an order"))
                     continue
+                order_id = str(order.get("purchaseOrderId"))
                 try:
-                    yield PulledOrder(order_id, map_order(order))
+                    yield PulledOrder(order_id, map_order(order), raw=order)
                 except MappingError as error:
-                    yield PulledOrder(order_id, None, error)
+                    yield PulledOrder(order_id, None, error, raw=order)
             cursor = (page.get("meta") or {}).get("nextCursor")
             if not cursor:
                 return

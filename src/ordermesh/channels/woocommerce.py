@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -49,8 +48,6 @@ from ordermesh.channels.payload import (
     utc_from_iso,
 )
 
-log = logging.getLogger(__name__)
-
 API_PATH = "/wp-json/wc/v3"
 PAGE_SIZE = 100
 TOPICS = {
@@ -65,7 +62,8 @@ PING = re.compile(rb"webhook_id=\d+")
 
 # -- orders in: pure -------------------------------------------------------------------------------
 def skip_reason(order: Any) -> str | None:
-    """Why a pulled order is not taken, or None when it is (processing, or cancelled/refunded)."""
+    """Why an order (webhook or pull) is not taken now, or None when it is (processing, or
+    cancelled/refunded: those cancel ours)."""
     if not isinstance(order, Mapping):
         return None  # mapping reports what is wrong with it
     status = order.get("status")
@@ -231,6 +229,19 @@ def tracking_note(push: FulfillmentPush) -> str:
     return f"{note}: {push.tracking_url}" if push.tracking_url else note
 
 
+def _pulled(orders: list[Any]) -> Iterator[PulledOrder]:
+    """Each listed order mapped (the framework skips those not to be taken, by their raw document)."""
+    for index, order in enumerate(orders):
+        if not isinstance(order, Mapping):
+            yield PulledOrder(f"#{index}", None, MappingError(f"orders.{index}", "not an order"))
+            continue
+        order_id = str(order.get("id"))
+        try:
+            yield PulledOrder(order_id, map_order(order), raw=order)
+        except MappingError as error:
+            yield PulledOrder(order_id, None, error, raw=order)
+
+
 # -- the connector ---------------------------------------------------------------------------------
 class WooCommerceConnector:
     kind: ClassVar[str] = "woocommerce"
@@ -241,6 +252,9 @@ class WooCommerceConnector:
 
     def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
         return map_order(payload)
+
+    def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
+        return skip_reason(payload)
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
         credentials = http.config.credentials
@@ -279,24 +293,8 @@ class WooCommerceConnector:
             orders = loads(response.content)
             if not isinstance(orders, list):
                 raise MappingError("orders", "the orders endpoint did not answer a list")
-            yield from self._pulled(http.config, orders)
+            yield from _pulled(orders)
             page += 1
-
-    def _pulled(self, config: ChannelConfig, orders: list[Any]) -> Iterator[PulledOrder]:
-        for index, order in enumerate(orders):
-            order_id = str(order.get("id") if isinstance(order, Mapping) else f"#{index}")
-            reason = skip_reason(order)
-            if reason is not None:
-                log.info(
-                    "woocommerce order not taken: %s",
-                    reason,
-                    extra={"fields": {"channel_id": config.channel_id}},
-                )
-                continue
-            try:
-                yield PulledOrder(order_id, map_order(order))
-            except MappingError as error:
-                yield PulledOrder(order_id, None, error)
 
     def inventory_requests(
         self, config: ChannelConfig, listing: Listing, quantity: int
