@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ordermesh.fulfillment import waves
 from ordermesh.fulfillment.models import PickList, PickListItem
-from tests.floor_support import ok
+from ordermesh.fulfillment.scope import FloorScope
+from ordermesh.fulfillment.waves import release_due
+from ordermesh.orders import service as orders_service
+from ordermesh.orders.models import Order
+from ordermesh.orders.service import refresh_statuses
+from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
 from tests.orders_support import order_body
 from tests.world import World
 
@@ -142,3 +149,102 @@ def test_promise_filters_are_validated(client: TestClient, world: World, session
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["errors"][0]["field"] == field
     assert _wave_rows(session) == before
+
+
+# --- the cut-off run in batches ------------------------------------------------------------------------
+
+AFTERNOON = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)  # 15:30 in Edison: today's 15:00 cut-off has passed
+BEFORE_CUTOFF = "2026-03-02T19:00:00Z"
+AFTER_CUTOFF = "2026-03-02T20:10:00Z"
+OPERATOR_FLOOR = FloorScope(merchant_id=None, location_id=None, floor=True, actor="operator:test")
+
+
+def _order(client: TestClient, world: World, lines: list[tuple[str, int]], placed_at: str) -> dict[str, Any]:
+    return ok(client.post("/v1/orders", json=order_body(lines, placed_at=placed_at), headers=world.acme), 201)
+
+
+def _released_events(client: TestClient, world: World, order_id: int) -> list[int]:
+    events = ok(client.get(f"/v1/orders/{order_id}/events", headers=world.acme))
+    return [e["data"]["fulfillment_order_id"] for e in events if e["kind"] == "released"]
+
+
+def test_the_cut_off_run_releases_in_batches_and_keeps_the_rules(
+    client: TestClient, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(waves, "RELEASE_BATCH", 2)  # five due orders make three batches
+    monkeypatch.setattr(orders_service, "STATUS_BATCH", 2)
+    due = [_order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF) for _ in range(5)]
+    late = _order(client, world, [("TSHIRT", 1)], AFTER_CUTOFF)
+    held = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    ok(
+        client.post(f"/v1/orders/{held['id']}/holds", json={"reason": "check address"}, headers=world.acme),
+        201,
+    )
+    waiting = _order(client, world, [("TSHIRT", 1), ("HAT", 1)], BEFORE_CUTOFF)
+    assert waiting["status"] == "backordered" and waiting["fulfillment_orders"]
+    cancelled = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    ok(client.post(f"/v1/orders/{cancelled['id']}/cancel", json={}, headers=world.acme))
+
+    with session.begin():
+        released = release_due(
+            session, scope=OPERATOR_FLOOR, location_id=None, release_all=False, now=AFTERNOON
+        )
+    session.rollback()
+    expected = [order["fulfillment_orders"][0]["id"] for order in due]
+    assert released == expected
+    for order, fo_id in zip(due, expected, strict=True):
+        after = ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))
+        assert after["status"] == "processing"
+        assert [fo["status"] for fo in after["fulfillment_orders"]] == ["released"]
+        assert _released_events(client, world, order["id"]) == [fo_id]
+    for order, status in ((late, "confirmed"), (held, "on_hold"), (waiting, "backordered")):
+        after = ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))
+        assert after["status"] == status
+        assert {fo["status"] for fo in after["fulfillment_orders"]} == {"open"}
+        assert _released_events(client, world, order["id"]) == []
+    assert ok(client.get(f"/v1/orders/{cancelled['id']}", headers=world.acme))["status"] == "cancelled"
+
+    # A second run finds nothing more to release; `all` then takes the late order as well.
+    with session.begin():
+        again = release_due(session, scope=OPERATOR_FLOOR, location_id=None, release_all=False, now=AFTERNOON)
+        everything = release_due(session, scope=OPERATOR_FLOOR, location_id=None, release_all=True)
+    session.rollback()
+    assert again == [] and everything == [late["fulfillment_orders"][0]["id"]]
+
+
+def test_bulk_status_derivation_agrees_with_the_single_one(
+    client: TestClient, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orders_service, "STATUS_BATCH", 2)
+    set_up_floor(client, world)
+    floor = world.warehouse_nj
+    confirmed = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    backordered = _order(client, world, [("HAT", 1)], BEFORE_CUTOFF)
+    held = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    ok(client.post(f"/v1/orders/{held['id']}/holds", json={"reason": "fraud check"}, headers=world.acme), 201)
+    cancelled = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    ok(client.post(f"/v1/orders/{cancelled['id']}/cancel", json={}, headers=world.acme))
+    shipped = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
+    fo_id = shipped["fulfillment_orders"][0]["id"]
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
+    ok(
+        client.post(
+            f"/v1/fulfillment-orders/{fo_id}/pack-scans", json={"barcode": TSHIRT_GTIN}, headers=floor
+        )
+    )
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={}, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=floor))
+    orders = [confirmed, backordered, held, cancelled, shipped]
+    stored = {o["id"]: ok(client.get(f"/v1/orders/{o['id']}", headers=world.acme))["status"] for o in orders}
+    assert sorted(stored.values()) == ["backordered", "cancelled", "confirmed", "on_hold", "shipped"]
+
+    # A stale stored status is put right; the others are derived exactly as refresh_status did.
+    with session.begin():
+        session.execute(update(Order).where(Order.id == shipped["id"]).values(status="confirmed"))
+        derived = refresh_statuses(session, order_ids=list(stored))
+    session.rollback()
+    assert {order_id: status.value for order_id, status in derived.items()} == stored
+    for order_id, status in stored.items():
+        assert ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))["status"] == status

@@ -23,10 +23,12 @@ from ordermesh.locations.models import Location
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.service import refresh_status, refresh_statuses
 
 # Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
+# Orders released together by the cut-off run: one lock statement, one UPDATE and one INSERT per batch.
+RELEASE_BATCH = 1000
 # Most urgent service level first.
 PRIORITY = {level.value: rank for rank, level in enumerate(ServicePriority)}
 
@@ -59,7 +61,7 @@ def release(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -
     if order.status not in RELEASABLE_ORDER_STATES:
         raise Conflict(f"order {order.number} is {order.status}: it cannot go to the floor now")
     fo.status, fo.updated_at = FulfillmentStatus.released.value, utcnow()
-    _note_released(session, [(order, fo.id, fo.location_id)], scope.actor)
+    _note_released(session, [Released(fo.id, order.id, order.merchant_id, fo.location_id)], scope.actor)
     refresh_status(session, order)
     return fo
 
@@ -96,63 +98,93 @@ def latest_cutoff(location: Location, now: datetime) -> datetime:
     return today if local >= today else today - timedelta(days=1)
 
 
+@dataclass(frozen=True, order=True)
+class Released:
+    fulfillment_order_id: int
+    order_id: int
+    merchant_id: int
+    location_id: int
+
+
+def _releasable(placed_before: datetime | None) -> list[ColumnElement[bool]]:
+    """The rules an order must meet for its fulfillment orders to go to the floor by the cut-off run."""
+    rules = [Order.status.in_([s.value for s in RELEASABLE_ORDER_STATES])]
+    if placed_before is not None:
+        rules.append(Order.placed_at < placed_before)
+    return rules
+
+
+def _open_here(location: Location, scope: FloorScope) -> list[ColumnElement[bool]]:
+    """Open fulfillment orders at the location, of the scope's merchant."""
+    rules = [FulfillmentOrder.location_id == location.id, FulfillmentOrder.status == FulfillmentStatus.open]
+    if scope.merchant_id is not None:
+        rules.append(FulfillmentOrder.merchant_id == scope.merchant_id)
+    return rules
+
+
 def _release_at(
     session: Session, location: Location, placed_before: datetime | None, scope: FloorScope
 ) -> list[int]:
-    statement = (
-        select(FulfillmentOrder.id, Order.id)
-        .join(Order, Order.id == FulfillmentOrder.order_id)
-        .where(
-            FulfillmentOrder.location_id == location.id,
-            FulfillmentOrder.status == FulfillmentStatus.open,
-            Order.status.in_([s.value for s in RELEASABLE_ORDER_STATES]),
+    """Release in batches of orders: each batch locks its orders, releases their fulfillment orders with
+    one UPDATE, writes their timeline events with one INSERT and derives their statuses in bulk."""
+    order_ids = list(
+        session.scalars(
+            select(Order.id)
+            .join(FulfillmentOrder, FulfillmentOrder.order_id == Order.id)
+            .where(*_open_here(location, scope), *_releasable(placed_before))
+            .distinct()
+            .order_by(Order.id)
         )
-        .order_by(FulfillmentOrder.id)
     )
-    if placed_before is not None:
-        statement = statement.where(Order.placed_at < placed_before)
-    if scope.merchant_id is not None:
-        statement = statement.where(FulfillmentOrder.merchant_id == scope.merchant_id)
-    pairs = session.execute(statement).all()
-    if not pairs:
-        return []
     released: list[int] = []
-    order_ids = sorted({order_id for _fo_id, order_id in pairs})
-    for order_id in order_ids:  # lock orders in id order, as every order transaction does
-        order = lock_order(session, merchant_scope=None, order_id=order_id)
-        fo_ids = [fo_id for fo_id, owner in pairs if owner == order_id]
-        moved = list(
+    for start in range(0, len(order_ids), RELEASE_BATCH):
+        batch = order_ids[start : start + RELEASE_BATCH]
+        # Lock the batch's orders in id order, as every order transaction does. The rules are part of the
+        # locking statement, so PostgreSQL checks them again on the locked rows: an order held or cancelled
+        # meanwhile is left out. (SQLite drops FOR UPDATE; its writers are serialised anyway.)
+        locked = list(
             session.scalars(
-                update(FulfillmentOrder)
-                .where(FulfillmentOrder.id.in_(fo_ids), FulfillmentOrder.status == FulfillmentStatus.open)
-                .values(status=FulfillmentStatus.released.value, updated_at=utcnow())
-                .returning(FulfillmentOrder.id)
-                .execution_options(synchronize_session=False)
+                select(Order.id)
+                .where(Order.id.in_(batch), *_releasable(placed_before))
+                .order_by(Order.id)
+                .with_for_update()
             )
         )
-        if moved and order.status in RELEASABLE_ORDER_STATES:
-            _note_released(session, [(order, fo_id, location.id) for fo_id in moved], scope.actor)
-            refresh_status(session, order)
-            released += moved
+        if not locked:
+            continue
+        moved = session.execute(
+            update(FulfillmentOrder)
+            .where(FulfillmentOrder.order_id.in_(locked), *_open_here(location, scope))
+            .values(status=FulfillmentStatus.released.value, updated_at=utcnow())
+            .returning(FulfillmentOrder.id, FulfillmentOrder.order_id, FulfillmentOrder.merchant_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        notes = sorted(
+            Released(fo_id, order_id, merchant_id, location.id) for fo_id, order_id, merchant_id in moved
+        )
+        if notes:
+            _note_released(session, notes, scope.actor)
+            refresh_statuses(session, order_ids=[note.order_id for note in notes])
+            released += [note.fulfillment_order_id for note in notes]
     return released
 
 
-def _note_released(session: Session, released: list[tuple[Order, int, int]], actor: str) -> None:
+def _note_released(session: Session, released: list[Released], actor: str) -> None:
     now = utcnow()
     insert_rows(
         session,
         OrderEvent,
         [
             {
-                "merchant_id": order.merchant_id,
-                "order_id": order.id,
+                "merchant_id": note.merchant_id,
+                "order_id": note.order_id,
                 "kind": "released",
-                "message": f"Fulfillment order {fo_id} released to the floor.",
+                "message": f"Fulfillment order {note.fulfillment_order_id} released to the floor.",
                 "actor": actor,
-                "data": {"fulfillment_order_id": fo_id, "location_id": location_id},
+                "data": {"fulfillment_order_id": note.fulfillment_order_id, "location_id": note.location_id},
                 "created_at": now,
             }
-            for order, fo_id, location_id in released
+            for note in released
         ],
     )
 
