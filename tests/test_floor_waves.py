@@ -18,7 +18,7 @@ from ordermesh.orders import service as orders_service
 from ordermesh.orders.models import Order
 from ordermesh.orders.service import refresh_statuses
 from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
-from tests.orders_support import order_body
+from tests.orders_support import ledger_breaches, level, order_body
 from tests.world import World
 
 
@@ -248,3 +248,128 @@ def test_bulk_status_derivation_agrees_with_the_single_one(
     assert {order_id: status.value for order_id, status in derived.items()} == stored
     for order_id, status in stored.items():
         assert ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))["status"] == status
+
+
+# --- cancelling a wave ---------------------------------------------------------------------------------
+
+
+def _fo(client: TestClient, world: World, fo_id: int) -> dict[str, Any]:
+    return ok(client.get(f"/v1/fulfillment-orders/{fo_id}", headers=world.warehouse_nj))
+
+
+def _wave_of(client: TestClient, world: World, quantities: list[int]) -> tuple[dict[str, Any], list[int]]:
+    """Orders of T-shirts, released, all on one new wave: the wave and the fulfillment order ids."""
+    fo_ids = []
+    for quantity in quantities:
+        order = ok(
+            client.post("/v1/orders", json=order_body([("TSHIRT", quantity)]), headers=world.acme), 201
+        )
+        fo_ids.append(order["fulfillment_orders"][0]["id"])
+    ok(client.post("/v1/fulfillment-orders/release-due", json={"all": True}, headers=world.warehouse_nj))
+    wave = ok(client.post("/v1/pick-lists", json={"max_orders": 50}, headers=world.warehouse_nj), 201)
+    assert wave["fulfillment_order_ids"] == fo_ids and wave["status"] == "open"
+    return wave, fo_ids
+
+
+def test_cancelling_a_wave_releases_the_unpicked_orders_and_keeps_picked_units(
+    client: TestClient, world: World, session: Session
+) -> None:
+    set_up_floor(client, world)
+    nj1, tshirt, floor = world.locations["NJ1"], world.acme_skus["TSHIRT"], world.warehouse_nj
+    wave, (started, untouched, other) = _wave_of(client, world, [2, 1, 1])
+    ok(client.post(f"/v1/fulfillment-orders/{started}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
+    assert level(session, tshirt, nj1) == (10, 4)
+
+    cancelled = ok(
+        client.post(f"/v1/pick-lists/{wave['id']}/cancel", json={"reason": "picker sent home"}, headers=floor)
+    )
+    assert cancelled["returned_fulfillment_order_ids"] == [untouched, other]
+    assert cancelled["kept_fulfillment_order_ids"] == [started]
+    view = cancelled["pick_list"]
+    assert (view["status"], view["cancelled_by"]) == ("cancelled", "warehouse:nj-floor")
+    assert view["fulfillment_order_ids"] == [started]
+    for fo_id in (untouched, other):
+        fo = _fo(client, world, fo_id)
+        assert (fo["status"], fo["pick_list_id"], fo["order_status"]) == ("released", None, "processing")
+    kept = _fo(client, world, started)
+    assert (kept["status"], kept["pick_list_id"]) == ("picking", wave["id"])
+    assert kept["lines"][0]["quantity_picked"] == 1
+    # The picked unit stays in the tote with its order: the bin and the levels are as they were.
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 9
+    assert level(session, tshirt, nj1) == (10, 4)
+    events = ok(client.get(f"/v1/orders/{kept['order_id']}/events", headers=world.acme))
+    [note] = [e for e in events if e["kind"] == "wave_cancelled"]
+    assert "picker sent home" in note["message"] and "keeps its 1 picked unit" in note["message"]
+    listed = ok(client.get("/v1/pick-lists", params={"location_id": nj1}, headers=floor))
+    assert listed[0]["id"] == wave["id"] and listed[0]["cancelled_at"] is not None
+
+    # The released ones join a new wave; the kept one is finished by scanning it.
+    again = ok(client.post("/v1/pick-lists", json={"max_orders": 50}, headers=floor), 201)
+    assert again["fulfillment_order_ids"] == [untouched, other]
+    ok(client.post(f"/v1/fulfillment-orders/{started}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
+    ok(
+        client.post(
+            f"/v1/fulfillment-orders/{started}/pack-scans",
+            json={"barcode": TSHIRT_GTIN, "quantity": 2},
+            headers=floor,
+        )
+    )
+    packed = ok(client.post(f"/v1/fulfillment-orders/{started}/packages", json={}, headers=floor), 201)
+    assert packed["status"] == "packed"
+
+    # Cancelled once is cancelled: 409, nothing changes.
+    before = _wave_rows(session)
+    twice = client.post(f"/v1/pick-lists/{wave['id']}/cancel", headers=floor)
+    assert twice.status_code == 409 and "cancelled already" in twice.json()["detail"]
+    assert _wave_rows(session) == before
+    assert ledger_breaches(session) == []
+
+
+def test_a_complete_wave_cannot_be_cancelled(client: TestClient, world: World, session: Session) -> None:
+    set_up_floor(client, world)
+    floor = world.warehouse_nj
+    wave, [fo_id] = _wave_of(client, world, [2])
+    ok(
+        client.post(
+            f"/v1/fulfillment-orders/{fo_id}/picks",
+            json={"barcode": TSHIRT_GTIN, "quantity": 2},
+            headers=floor,
+        )
+    )
+    assert ok(client.get(f"/v1/pick-lists/{wave['id']}", headers=floor))["status"] == "complete"
+    before = _wave_rows(session)
+    refused = client.post(f"/v1/pick-lists/{wave['id']}/cancel", json={}, headers=floor)
+    assert refused.status_code == 409 and "complete" in refused.json()["detail"]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert _wave_rows(session) == before
+    fo = _fo(client, world, fo_id)
+    assert (fo["status"], fo["pick_list_id"], fo["lines"][0]["quantity_picked"]) == ("picking", wave["id"], 2)
+    assert ok(client.get(f"/v1/pick-lists/{wave['id']}", headers=floor))["cancelled_at"] is None
+
+
+def test_cancelling_a_wave_needs_its_floor_and_a_valid_body(
+    client: TestClient, world: World, session: Session
+) -> None:
+    set_up_floor(client, world)
+    wave, [fo_id] = _wave_of(client, world, [1])
+    dallas = ok(
+        client.post(
+            "/v1/api-keys",
+            json={"role": "warehouse", "name": "tx-floor", "location_id": world.locations["TX1"]},
+            headers=world.operator,
+        ),
+        201,
+    )
+    cancel = f"/v1/pick-lists/{wave['id']}/cancel"
+    before = _wave_rows(session)
+    for headers in (world.acme, world.globex, world.auth(dallas["key"])):
+        assert client.post(cancel, headers=headers).status_code == 404
+    assert client.post("/v1/pick-lists/999999/cancel", headers=world.warehouse_nj).status_code == 404
+    for body, field in (({"reason": ""}, "reason"), ({"reason": "x" * 201}, "reason"), ({"why": "x"}, "why")):
+        refused = client.post(cancel, json=body, headers=world.warehouse_nj)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == field, refused.text
+    assert _wave_rows(session) == before
+    assert _fo(client, world, fo_id)["status"] == "picking"
+    # The operator may cancel any location's wave.
+    done = ok(client.post(cancel, headers=world.operator))
+    assert done["returned_fulfillment_order_ids"] == [fo_id] and done["pick_list"]["status"] == "cancelled"

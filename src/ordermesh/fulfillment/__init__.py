@@ -25,6 +25,14 @@ TRACKING_STATUSES = (
 DEPARTED = frozenset({ShipmentStatus.shipped, *TRACKING_STATUSES})
 
 
+class WaveStatus(StrEnum):
+    """Where a pick list stands, read off its fulfillment orders (stored: only when it was cancelled)."""
+
+    open = "open"  # some fulfillment order on it has units left to pick
+    complete = "complete"  # every unit on it is picked (or its orders moved on: packed, shipped, cancelled)
+    cancelled = "cancelled"  # abandoned: its unpicked fulfillment orders went back to released
+
+
 class ServicePriority(StrEnum):
     """Service levels, most urgent first: a wave takes the most urgent fulfillment orders first."""
 

@@ -34,6 +34,8 @@ from ordermesh.fulfillment.schemas import (
     LabelIn,
     OrderTracking,
     PackageIn,
+    PickListCancelIn,
+    PickListCancelled,
     PickListIn,
     PickListOut,
     PickListSummary,
@@ -244,6 +246,7 @@ def list_pick_lists(
             location_id=p.location_id,
             created_by=p.created_by,
             created_at=p.created_at,
+            cancelled_at=p.cancelled_at,
             orders=sizes.get(p.id, 0),
         )
         for p in lists
@@ -254,6 +257,23 @@ def list_pick_lists(
 def get_pick_list(pick_list_id: int, session: DbSession, principal: CurrentPrincipal) -> PickListOut:
     """The wave: one line per SKU with the fulfillment orders it goes to, in bin order."""
     return waves.pick_list_view(session, scope=FloorScope.of(principal), pick_list_id=pick_list_id)
+
+
+@router.post("/pick-lists/{pick_list_id}/cancel")
+def cancel_pick_list(
+    pick_list_id: int, session: DbSession, principal: CurrentPrincipal, body: PickListCancelIn | None = None
+) -> PickListCancelled:
+    """Abandon a wave: fulfillment orders with nothing picked go back to released (free for another wave);
+    those with picked units keep them and stay picking. 409 when the wave is complete or cancelled."""
+    scope = FloorScope.of(principal)
+    outcome = waves.cancel_pick_list(
+        session, scope=scope, pick_list_id=pick_list_id, reason=(body or PickListCancelIn()).reason
+    )
+    return PickListCancelled(
+        pick_list=waves.pick_list_view(session, scope=scope, pick_list_id=pick_list_id),
+        returned_fulfillment_order_ids=outcome.returned,
+        kept_fulfillment_order_ids=outcome.kept,
+    )
 
 
 @router.get(

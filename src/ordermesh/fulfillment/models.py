@@ -80,12 +80,15 @@ class PickList(IdMixin, TimestampMixin, Base):
     location_id: Mapped[int] = mapped_column(BigId, ForeignKey("location.id"))
     filters: Mapped[dict[str, object]] = mapped_column(JsonDocument)
     created_by: Mapped[str] = mapped_column(String(100))
+    # A cancelled wave sent its unpicked fulfillment orders back to released (they left it).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class PickListItem(IdMixin, Base):
     __tablename__ = "pick_list_item"
     __table_args__ = (
-        # A fulfillment order joins one wave only.
+        # A fulfillment order is on one wave at a time: cancelling a wave removes the unpicked ones from it.
         UniqueConstraint("fulfillment_order_id"),
         Index("ix_pick_list_item_list", "pick_list_id"),
     )

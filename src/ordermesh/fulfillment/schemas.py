@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ordermesh.errors import FieldValueError
-from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus
+from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
 from ordermesh.orders import ServiceLevel
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
@@ -137,8 +137,11 @@ class PickListOut(BaseModel):
     id: int
     location_id: int
     location_code: str
+    status: WaveStatus
     created_by: str
     created_at: datetime
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
     filters: dict[str, object]
     fulfillment_order_ids: list[int]
     open_orders: int
@@ -150,7 +153,24 @@ class PickListSummary(BaseModel):
     location_id: int
     created_by: str
     created_at: datetime
+    cancelled_at: datetime | None = None
     orders: int
+
+
+class PickListCancelIn(Input):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Why the wave is abandoned: written on each order's timeline"
+    )
+
+
+class PickListCancelled(BaseModel):
+    pick_list: PickListOut
+    returned_fulfillment_order_ids: list[int] = Field(
+        description="Nothing picked yet: back to released, free to join another wave"
+    )
+    kept_fulfillment_order_ids: list[int] = Field(
+        description="Units picked already: they stay picking with their units, to be finished by scan"
+    )
 
 
 # --- picking and packing ------------------------------------------------------------------------------

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, insert, select, update
+from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.db import insert_rows
 from ordermesh.errors import Conflict, NotFound
-from ordermesh.fulfillment import ServicePriority
+from ordermesh.fulfillment import ServicePriority, WaveStatus
 from ordermesh.fulfillment.bins import primary_bins
-from ordermesh.fulfillment.models import Bin, PickList, PickListItem
+from ordermesh.fulfillment.models import Bin, FulfillmentLineProgress, PickList, PickListItem
 from ordermesh.fulfillment.schemas import PickLineOut, PickListIn, PickListOut, PickOrderOut
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
 from ordermesh.locations.models import Location
@@ -29,6 +29,8 @@ from ordermesh.orders.service import refresh_status, refresh_statuses
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
 # Orders released together by the cut-off run: one lock statement, one UPDATE and one INSERT per batch.
 RELEASE_BATCH = 1000
+# Fulfillment orders on the floor, with units still to pick unless every one is picked.
+ON_FLOOR = (FulfillmentStatus.released, FulfillmentStatus.picking)
 # Most urgent service level first.
 PRIORITY = {level.value: rank for rank, level in enumerate(ServicePriority)}
 
@@ -279,11 +281,22 @@ class _Line:
     orders: list[PickOrderOut]
 
 
-def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) -> PickListOut:
-    """The wave as a walk: one line per SKU with its units summed, in the order of the bins holding it."""
-    pick_list = session.get(PickList, pick_list_id)
+def _visible_pick_list(
+    session: Session, scope: FloorScope, pick_list_id: int, lock: bool = False
+) -> PickList:
+    """A wave the scope may work on (404 otherwise: merchants see no floor), row-locked when asked."""
+    statement = select(PickList).where(PickList.id == pick_list_id)
+    if lock:
+        statement = statement.with_for_update()
+    pick_list = session.scalars(statement).one_or_none()
     if pick_list is None or not scope.floor or not scope.sees_location(pick_list.location_id):
         raise NotFound(f"pick list {pick_list_id} not found")
+    return pick_list
+
+
+def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) -> PickListOut:
+    """The wave as a walk: one line per SKU with its units summed, in the order of the bins holding it."""
+    pick_list = _visible_pick_list(session, scope, pick_list_id)
     location = session.get(Location, pick_list.location_id)
     assert location is not None
     rows = session.execute(
@@ -295,6 +308,7 @@ def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) ->
             FulfillmentOrderLine.merchant_id,
             FulfillmentOrderLine.sku_id,
             FulfillmentOrderLine.quantity,
+            func.coalesce(FulfillmentLineProgress.quantity_picked, 0),
             Sku.code,
             Sku.name,
             Sku.barcode,
@@ -303,14 +317,21 @@ def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) ->
         .join(FulfillmentOrder, FulfillmentOrder.id == PickListItem.fulfillment_order_id)
         .join(Order, Order.id == FulfillmentOrder.order_id)
         .join(FulfillmentOrderLine, FulfillmentOrderLine.fulfillment_order_id == FulfillmentOrder.id)
+        .outerjoin(
+            FulfillmentLineProgress,
+            FulfillmentLineProgress.fulfillment_order_line_id == FulfillmentOrderLine.id,
+        )
         .join(Sku, Sku.id == FulfillmentOrderLine.sku_id)
         .where(PickListItem.pick_list_id == pick_list.id)
         .order_by(FulfillmentOrder.id)
     ).all()
     lines: dict[tuple[int, int], _Line] = {}
     fo_status: dict[int, str] = {}
-    for fo_id, status, ship_by, number, merchant_id, sku_id, quantity, code, name, barcode in rows:
+    left_to_pick = 0
+    for fo_id, status, ship_by, number, merchant_id, sku_id, quantity, picked, code, name, barcode in rows:
         fo_status[fo_id] = status
+        if status in ON_FLOOR:
+            left_to_pick += max(quantity - picked, 0)
         if status == FulfillmentStatus.cancelled or quantity <= 0:
             continue  # a cancelled order's units stay on the shelf
         line = lines.setdefault((merchant_id, sku_id), _Line(merchant_id, sku_id, code, name, barcode, 0, []))
@@ -327,18 +348,129 @@ def pick_list_view(session: Session, *, scope: FloorScope, pick_list_id: int) ->
         .where(PickListItem.pick_list_id == pick_list.id)
         .order_by(PickListItem.fulfillment_order_id)
     )
-    on_floor = (FulfillmentStatus.released, FulfillmentStatus.picking)
     return PickListOut(
         id=pick_list.id,
         location_id=location.id,
         location_code=location.code,
+        status=_wave_status(pick_list, left_to_pick),
         created_by=pick_list.created_by,
         created_at=pick_list.created_at,
+        cancelled_by=pick_list.cancelled_by,
+        cancelled_at=pick_list.cancelled_at,
         filters=pick_list.filters,
         fulfillment_order_ids=list(item_ids),
-        open_orders=sum(1 for status in fo_status.values() if status in on_floor),
+        open_orders=sum(1 for status in fo_status.values() if status in ON_FLOOR),
         lines=[_line_out(line, bins.get((line.merchant_id, line.sku_id))) for line in walk],
     )
+
+
+def _wave_status(pick_list: PickList, left_to_pick: int) -> WaveStatus:
+    if pick_list.cancelled_at is not None:
+        return WaveStatus.cancelled
+    return WaveStatus.open if left_to_pick > 0 else WaveStatus.complete
+
+
+@dataclass(frozen=True)
+class WaveCancellation:
+    returned: list[int]  # fulfillment orders back to released, off the wave
+    kept: list[int]  # fulfillment orders with picked units: they stay picking, on the wave
+
+
+def cancel_pick_list(
+    session: Session, *, scope: FloorScope, pick_list_id: int, reason: str | None
+) -> WaveCancellation:
+    """Abandon a wave: its fulfillment orders with nothing picked go back to released (and may join another
+    wave); those with picked units keep them and stay picking. 409 when it is complete or cancelled."""
+    pick_list = _visible_pick_list(session, scope, pick_list_id, lock=True)
+    if pick_list.cancelled_at is not None:
+        raise Conflict(f"pick list {pick_list.id} is cancelled already")
+    # Lock its fulfillment orders (in id order) so that no pick lands between reading progress and acting.
+    members = session.execute(
+        select(FulfillmentOrder.id, FulfillmentOrder.order_id, FulfillmentOrder.merchant_id)
+        .join(PickListItem, PickListItem.fulfillment_order_id == FulfillmentOrder.id)
+        .where(PickListItem.pick_list_id == pick_list.id, FulfillmentOrder.status.in_(ON_FLOOR))
+        .order_by(FulfillmentOrder.id)
+        .with_for_update(of=FulfillmentOrder)
+    ).all()
+    work = _pick_progress(session, [fo_id for fo_id, _o, _m in members])
+    if sum(max(ordered - picked, 0) for ordered, picked in work.values()) == 0:
+        raise Conflict(f"pick list {pick_list.id} is complete: every unit on it is picked")
+    picked = {fo_id: work.get(fo_id, (0, 0))[1] for fo_id, _o, _m in members}
+    returned = [fo_id for fo_id, _o, _m in members if picked[fo_id] == 0]
+    now = utcnow()
+    if returned:
+        session.execute(
+            update(FulfillmentOrder)
+            .where(FulfillmentOrder.id.in_(returned))
+            .values(status=FulfillmentStatus.released.value, updated_at=now)
+            .execution_options(synchronize_session="evaluate")
+        )
+        # Off the wave: free to join another one.
+        session.execute(
+            delete(PickListItem).where(
+                PickListItem.pick_list_id == pick_list.id, PickListItem.fulfillment_order_id.in_(returned)
+            )
+        )
+    pick_list.cancelled_at, pick_list.cancelled_by = now, scope.actor
+    # No order changes status: released and picking both count as processing.
+    _note_wave_cancelled(session, pick_list.id, members, picked, reason, scope.actor)
+    return WaveCancellation(returned=returned, kept=[fo_id for fo_id, _o, _m in members if picked[fo_id] > 0])
+
+
+def _pick_progress(session: Session, fulfillment_order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Units ordered and units picked so far, per fulfillment order."""
+    if not fulfillment_order_ids:
+        return {}
+    rows = session.execute(
+        select(
+            FulfillmentOrderLine.fulfillment_order_id,
+            func.sum(FulfillmentOrderLine.quantity),
+            func.sum(func.coalesce(FulfillmentLineProgress.quantity_picked, 0)),
+        )
+        .outerjoin(
+            FulfillmentLineProgress,
+            FulfillmentLineProgress.fulfillment_order_line_id == FulfillmentOrderLine.id,
+        )
+        .where(FulfillmentOrderLine.fulfillment_order_id.in_(fulfillment_order_ids))
+        .group_by(FulfillmentOrderLine.fulfillment_order_id)
+    ).all()
+    return {int(fo_id): (int(ordered or 0), int(picked or 0)) for fo_id, ordered, picked in rows}
+
+
+def _note_wave_cancelled(
+    session: Session,
+    pick_list_id: int,
+    members: Sequence[tuple[int, int, int]],
+    picked: dict[int, int],
+    reason: str | None,
+    actor: str,
+) -> None:
+    """One timeline event per fulfillment order of the cancelled wave, saying where it went."""
+    why = f" ({reason})" if reason else ""
+    now = utcnow()
+
+    def outcome(fo_id: int) -> str:
+        if picked.get(fo_id, 0) == 0:
+            return f"fulfillment order {fo_id} is released again"
+        return f"fulfillment order {fo_id} keeps its {picked[fo_id]} picked unit(s) and stays in picking"
+
+    rows = [
+        {
+            "merchant_id": merchant_id,
+            "order_id": order_id,
+            "kind": "wave_cancelled",
+            "message": f"Pick list {pick_list_id} cancelled{why}: {outcome(fo_id)}.",
+            "actor": actor,
+            "data": {
+                "pick_list_id": pick_list_id,
+                "fulfillment_order_id": fo_id,
+                "returned": picked.get(fo_id, 0) == 0,
+            },
+            "created_at": now,
+        }
+        for fo_id, order_id, merchant_id in members
+    ]
+    insert_rows(session, OrderEvent, rows)
 
 
 def _walk_key(line: _Line, place: Bin | None) -> tuple[int, str, str, int]:
