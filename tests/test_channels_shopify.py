@@ -14,13 +14,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.catalog.models import Sku
 from ordermesh.channels.base import MappingError
+from ordermesh.channels.edits import compare_lines
 from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
 from ordermesh.channels.shopify import CONNECTOR, next_page_url
 from ordermesh.channels.sync import pull_orders
+from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.inventory.service import check_ledger
-from ordermesh.orders.models import FulfillmentOrder, Order
+from ordermesh.orders.models import FulfillmentOrder, Order, OrderLine
+from ordermesh.orders.schemas import OrderLineIn
 from ordermesh.orders.service import refresh_status
 from tests.channels_support import (
     ACCESS_TOKEN,
@@ -220,7 +224,7 @@ def test_same_webhook_five_times_makes_one_order(
     assert outcomes == ["created"] + ["duplicate"] * 4
     # Another delivery id for the same order (orders/updated) does not make a second order either.
     again = _post(client, channel_id, body, webhook_headers(body, topic="orders/updated", webhook_id="wh-2"))
-    assert again.json()["outcome"] == "updated"
+    assert again.json()["outcome"] == "unchanged"  # the same lines and address: nothing to apply
     assert session.scalar(select(func.count()).select_from(Order)) == 1
     reserved = session.scalar(select(func.sum(InventoryLevel.reserved))) or 0
     assert reserved == 2  # TSHIRT and MUG once each (HAT is backordered)
@@ -364,6 +368,150 @@ def test_channel_cancel_cancels_unshipped_and_alerts_shipped(
     events = client.get(f"/v1/orders/{outcomes[2]['order_id']}/events", headers=world.acme).json()
     kinds = [e["kind"] for e in (events["items"] if isinstance(events, dict) else events)]
     assert "channel_alert" in kinds
+
+
+# -- orders/updated: edits before release ---------------------------------------------------------------
+
+
+def test_channel_lines_match_by_their_line_id_then_by_sku() -> None:
+    def old(line_no: int, sku: str, quantity: int, line_id: str | None) -> OrderLine:
+        return OrderLine(line_no=line_no, sku_code=sku, quantity=quantity, external_line_id=line_id,
+                         unit_price=Decimal("10.00"), discount=Decimal(0), tax=Decimal(0))  # fmt: skip
+
+    def new(sku: str, quantity: int, line_id: str | None) -> OrderLineIn:
+        return OrderLineIn(sku=sku, quantity=quantity, unit_price=Decimal("10.00"), external_line_id=line_id)
+
+    edit = compare_lines(
+        [old(1, "TSHIRT", 1, "a"), old(2, "MUG", 1, None), old(3, "HAT", 2, "c")],
+        [new("MUG", 1, None), new("TSHIRT", 2, "a"), new("HAT", 1, "z")],
+    )
+    # HAT's line id changed: it is matched by SKU; MUG has no line id: by SKU too.
+    assert (edit.kept, edit.removed, edit.added) == ({1: 1, 2: 0, 3: 2}, [], [])
+    assert edit.changes == ["TSHIRT 1 -> 2", "HAT 2 -> 1"]
+    edit = compare_lines([old(1, "TSHIRT", 1, "a")], [new("MUG", 3, "b")])
+    assert (edit.kept, edit.removed, edit.added) == ({}, [1], [0])
+    assert edit.changes == ["TSHIRT x 1 removed", "MUG x 3 added"]
+    assert compare_lines([old(1, "TSHIRT", 1, "a")], [new("TSHIRT", 1, "a")]).changes == []
+
+
+def _deliver(client: TestClient, channel_id: int, payload: dict, topic: str, webhook_id: str) -> dict:
+    body = json.dumps(payload).encode()
+    response = _post(client, channel_id, body, webhook_headers(body, topic=topic, webhook_id=webhook_id))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _reserved(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(Sku.code, func.sum(InventoryLevel.reserved))
+        .join(Sku, Sku.id == InventoryLevel.sku_id)
+        .group_by(Sku.code)
+        .having(func.sum(InventoryLevel.reserved) > 0)
+    ).all()
+    session.rollback()
+    return dict(rows)
+
+
+def _events(client: TestClient, world: World, order_id: int, kind: str) -> list[dict]:
+    events = client.get(f"/v1/orders/{order_id}/events", headers=world.acme).json()
+    return [e for e in (events["items"] if isinstance(events, dict) else events) if e["kind"] == kind]
+
+
+def test_orders_updated_edits_lines_and_address_before_release(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    tshirt, mug, hat = payload["line_items"]
+    payload["line_items"] = [tshirt, hat]  # TSHIRT x 1 reserved, HAT x 1 backordered (none in stock)
+    order_id = _deliver(client, channel_id, payload, "orders/create", "c1")["order_id"]
+    assert _reserved(session) == {"TSHIRT": 1}
+
+    # On Shopify: 3 T-shirts instead of 1, the hat removed, 2 mugs added.
+    edited = variant(payload, line_items=[{**tshirt, "quantity": 3}, {**mug, "id": 518995020, "quantity": 2}])
+    answer = _deliver(client, channel_id, edited, "orders/updated", "u1")
+    assert answer == {"outcome": "updated", "order_id": order_id}
+    order = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
+    assert [
+        (ln["line_no"], ln["sku"], ln["quantity"], ln["quantity_backordered"]) for ln in order["lines"]
+    ] == [
+        (1, "TSHIRT", 3, 0),
+        (3, "MUG", 2, 0),
+    ]
+    assert order["status"] == "confirmed"
+    assert Decimal(order["subtotal"]) == 3 * Decimal(tshirt["price"]) + 2 * Decimal(mug["price"])
+    line_ids = {ln["id"]: ln["sku"] for ln in order["lines"]}
+    fulfilled = {
+        (line_ids[line["order_line_id"]], line["quantity"])
+        for fo in order["fulfillment_orders"]
+        for line in fo["lines"]
+    }
+    assert fulfilled == {("TSHIRT", 3), ("MUG", 2)}
+    assert _reserved(session) == {"TSHIRT": 3, "MUG": 2}
+    [event] = _events(client, world, order_id, "channel_edit")
+    assert "TSHIRT 1 -> 3" in event["message"] and "HAT x 1 removed" in event["message"]
+    assert "MUG x 2 added" in event["message"] and event["data"]["released_units"] == 1
+
+    # The same version again changes nothing; a new address re-plans, the lines stay.
+    assert _deliver(client, channel_id, edited, "orders/updated", "u2")["outcome"] == "unchanged"
+    moved = variant(edited)
+    moved["shipping_address"] = {**moved["shipping_address"], "address1": "1 Main St", "city": "Dallas",
+                                 "province_code": "TX", "zip": "75201"}  # fmt: skip
+    assert _deliver(client, channel_id, moved, "orders/updated", "u3")["outcome"] == "updated"
+    order = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
+    assert (order["shipping_address"]["city"], order["shipping_address"]["postal_code"]) == (
+        "Dallas",
+        "75201",
+    )
+    assert [(ln["sku"], ln["quantity"]) for ln in order["lines"]] == [("TSHIRT", 3), ("MUG", 2)]
+    assert _reserved(session) == {"TSHIRT": 3, "MUG": 2}
+    assert (
+        "shipping address now 1 Main St, Dallas 75201 US"
+        in _events(client, world, order_id, "channel_edit")[-1]["message"]
+    )
+    assert check_ledger(session) == []
+
+
+@pytest.mark.parametrize(
+    ("floor_status", "said"), [("released", "released to the floor"), ("shipped", "shipped")]
+)
+def test_orders_updated_after_release_raises_an_alert_and_changes_nothing(
+    client: TestClient,
+    world: World,
+    fixtures_dir: Path,
+    session_factory: sessionmaker[Session],
+    floor_status: str,
+    said: str,
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    order_id = _deliver(client, channel_id, payload, "orders/create", "c1")["order_id"]
+    with session_factory() as session, session.begin():  # the floor has it (as the floor would record it)
+        for fo in session.scalars(select(FulfillmentOrder).where(FulfillmentOrder.order_id == order_id)):
+            fo.status = floor_status
+        refresh_status(session, session.get(Order, order_id))
+    before = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
+    with session_factory() as session:
+        reserved = _reserved(session)
+
+    edited = variant(payload, line_items=[{**payload["line_items"][0], "quantity": 4}])
+    assert _deliver(client, channel_id, edited, "orders/updated", "u1") == {
+        "outcome": "alerted",
+        "order_id": order_id,
+    }
+    after = client.get(f"/v1/orders/{order_id}", headers=world.acme).json()
+    assert after["lines"] == before["lines"] and after["fulfillment_orders"] == before["fulfillment_orders"]
+    with session_factory() as session:
+        assert _reserved(session) == reserved
+        assert check_ledger(session) == []
+        alerts = session.scalars(
+            select(OutboxMessage.topic).where(OutboxMessage.topic == "order.alert")
+        ).all()
+    assert alerts == ["order.alert"]
+    [alert] = _events(client, world, order_id, "channel_alert")
+    assert f"already {said}: not applied" in alert["message"] and "TSHIRT 1 -> 4" in alert["message"]
+    assert "MUG x 1 removed" in alert["message"]
+    assert _events(client, world, order_id, "channel_edit") == []
 
 
 # -- pull over real HTTP -----------------------------------------------------------------------------------

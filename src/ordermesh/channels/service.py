@@ -24,6 +24,7 @@ from ordermesh.channels.base import ChannelAddress, MappingError
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.connector import ChannelConfig, FulfilledLine, Listing, WebhookEvent, connector_for
 from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials
+from ordermesh.channels.edits import apply_channel_edit, channel_alert
 from ordermesh.channels.models import (
     Channel,
     ChannelError,
@@ -37,14 +38,13 @@ from ordermesh.channels.payload import jsonable
 from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ListingIn
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.errors import Conflict, Invalid, NotFound
-from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import Channel as OrderChannel
 from ordermesh.orders import HoldKind, OrderStatus
 from ordermesh.orders.intake import create_order
-from ordermesh.orders.models import Order, OrderEvent, OrderLine
+from ordermesh.orders.models import Order, OrderLine
 from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import SHIPPED_ORDER_STATES, cancel_order, place_hold
 
@@ -382,7 +382,33 @@ def ingest_order(
     if mapped.cancelled:
         return _cancel_from_channel(session, channel, record, existing, actor)
     record.order_id = existing
-    return IngestResult("updated" if event and event.topic.endswith("updated") else "duplicate", existing)
+    if event is not None and event.topic == "orders/updated":
+        return _update_from_channel(session, channel, record, mapped, existing, actor)
+    return IngestResult("duplicate", existing)
+
+
+def _update_from_channel(
+    session: Session, channel: Channel, record: ChannelOrder, mapped: MappedOrder, order_id: int, actor: str
+) -> IngestResult:
+    """The channel's new version of an order we have: its line and address edits (see edits.py)."""
+    known, unknown = resolve_lines(session, channel=channel, mapped=mapped)
+    if not known:
+        skus = ", ".join(line["channel_sku"] for line in unknown)
+        raise MappingError(
+            "line_items", f"no line's SKU is known here ({skus}): map them as channel listings"
+        )
+    outcome = apply_channel_edit(
+        session,
+        order_id=order_id,
+        data=order_create(channel, mapped, known),
+        source=channel.name,
+        channel_id=channel.id,
+        actor=actor,
+    )
+    if outcome == "updated":
+        record.unmapped_lines = unknown
+        record.status = (ChannelOrderStatus.held if unknown else ChannelOrderStatus.imported).value
+    return IngestResult(outcome, order_id)
 
 
 def skip_order(
@@ -693,22 +719,7 @@ def _cancel_from_channel(
     if status in SHIPPED_ORDER_STATES:
         state = status.value.replace("_", " ")
         message = f"{channel.name} cancelled order {order.number}, but it is already {state}."
-        session.add(
-            OrderEvent(
-                merchant_id=order.merchant_id,
-                order_id=order.id,
-                kind="channel_alert",
-                message=message,
-                actor=actor,
-                data={"channel_id": channel.id},
-                created_at=utcnow(),
-            )
-        )
-        emit(
-            session,
-            merchant_id=order.merchant_id,
-            events=[Event("order.alert", {"order_id": order.id, "number": order.number, "message": message})],
-        )
+        channel_alert(session, order=order, message=message, actor=actor, channel_id=channel.id)
         return IngestResult("alerted", order_id)
     cancel_order(
         session,
