@@ -418,30 +418,8 @@ def _attach_to_fulfillment(
 
 def refresh_status(session: Session, order: Order) -> OrderStatus:
     """Derive the order's status from its parts and store it (the only place status is written)."""
-    from ordermesh.returns.service import returned_units  # returns build on orders: import late
-
     session.flush()
-    totals = session.execute(
-        select(
-            func.coalesce(func.sum(OrderLine.quantity), 0),
-            func.coalesce(func.sum(OrderLine.quantity_backordered), 0),
-        ).where(OrderLine.order_id == order.id)
-    ).one()
-    active_holds = session.scalar(
-        select(func.count()).where(OrderHold.order_id == order.id, OrderHold.released_at.is_(None))
-    )
-    fo_states = session.scalars(
-        select(FulfillmentOrder.status).where(FulfillmentOrder.order_id == order.id)
-    ).all()
-    facts = OrderFacts(
-        cancelled=order.cancelled_at is not None,
-        active_holds=active_holds or 0,
-        quantity_ordered=int(totals[0]),
-        quantity_backordered=int(totals[1]),
-        quantity_returned=returned_units(session, order_id=order.id),
-        fulfillment_statuses=statuses(fo_states),
-    )
-    status = derive_status(facts)
+    status = _derive_statuses(session, [order.id])[order.id]
     order.status = status.value
     order.updated_at = utcnow()
     return status

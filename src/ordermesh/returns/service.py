@@ -297,20 +297,9 @@ def refundable_amount(session: Session, rma: ReturnAuthorization) -> Decimal:
     return total.quantize(Decimal("0.01"))
 
 
-def returned_units(session: Session, *, order_id: int) -> int:
-    """Units of the order received back (what its returned / partially_returned status counts)."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(ReturnLine.quantity_received), 0))
-            .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
-            .where(ReturnAuthorization.order_id == order_id)
-        )
-        or 0
-    )
-
-
 def returned_units_by_order(session: Session, *, order_ids: Sequence[int]) -> dict[int, int]:
-    """returned_units for many orders in one query; orders with nothing received back are left out."""
+    """Units of each order received back (what returned / partially_returned count), in one query;
+    orders with nothing received back are left out."""
     rows = session.execute(
         select(ReturnAuthorization.order_id, func.sum(ReturnLine.quantity_received))
         .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
