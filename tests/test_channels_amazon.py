@@ -35,6 +35,8 @@ from ordermesh.channels.service import channel_quantity
 from ordermesh.channels.tokens import IssuedToken, TokenCache
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeAmazon, FakeChannelServer, form, install_amazon
 from tests.world import World
@@ -628,3 +630,46 @@ def test_a_burst_of_calls_fetches_one_token_and_a_slow_issuer_holds_up_only_its_
         release.set()
         assert {future.result(timeout=5) for future in waiting} == {"token-a"}
     assert fetched == ["slow"]
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    run_channel_worker(session_factory, once=True, pulls=False)
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 30}
+    assert amazon_api.tokens_issued == ["Atza|token-1"]
+
+    amazon_api.valid_tokens.clear()  # revoked before its hour is up: the SP-API refuses it
+    with session_factory() as session, session.begin():
+        received = Movement(
+            world.acme_skus["TSHIRT"], world.locations["TX1"], MovementReason.receive, delta_on_hand=2
+        )
+        apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
+    run_channel_worker(session_factory, once=True, pulls=False)
+
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 32}
+    assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
+    patches = server.matching("PATCH", "/listings/")
+    assert [r.headers["x-amz-access-token"] for r in patches[-2:]] == ["Atza|token-1", "Atza|token-2"]
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"], health["last_error"]) == (0, 0, None)
+
+
+def test_a_refused_token_is_forgotten_only_while_it_is_the_one_held() -> None:
+    cache = TokenCache()
+    issued = iter(["token-1", "token-2", "token-3"])
+
+    def fetch() -> IssuedToken:
+        return IssuedToken(next(issued), 3600)
+
+    assert cache.get("channel", fetch) == "token-1"
+    cache.invalidate("channel", stale="token-1")
+    assert cache.get("channel", fetch) == "token-2"
+    cache.invalidate("channel", stale="token-1")  # a call refused with the old token, answered late
+    assert cache.get("channel", fetch) == "token-2"

@@ -34,6 +34,8 @@ from ordermesh.channels.payload import loads
 from ordermesh.channels.tokens import TokenCache
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWalmart, form, install_walmart
 from tests.world import World
@@ -534,3 +536,54 @@ def _due(factory: sessionmaker[Session]) -> bool:
         ChannelPush.status == "pending", ChannelPush.next_attempt_at > utcnow()
     )
     return not read(factory, waiting)
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    walmart_api: FakeWalmart,
+) -> None:
+    channel_id = connect_walmart(client, world, server.url)
+    run_channel_worker(session_factory, once=True, pulls=False)
+    assert walmart_api.inventory == {"YHY-FN25200B2": 30, "test1": 5}
+    assert walmart_api.tokens_issued == ["wm-token-1"]
+
+    walmart_api.valid_tokens.clear()  # revoked at Walmart long before its 15 minutes are up
+    sent_before = len(server.matching("PUT", "/v3/inventory"))
+    with session_factory() as session, session.begin():
+        received = Movement(
+            world.acme_skus["TSHIRT"], world.locations["NJ1"], MovementReason.receive, delta_on_hand=4
+        )
+        apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
+    run_channel_worker(session_factory, once=True, pulls=False)
+
+    assert walmart_api.inventory["YHY-FN25200B2"] == 34
+    assert walmart_api.tokens_issued == ["wm-token-1", "wm-token-2"]  # one fresh token, not one per call
+    refused, accepted = server.matching("PUT", "/v3/inventory")[sent_before:]
+    assert refused.headers["wm_sec.access_token"] == "wm-token-1"
+    assert accepted.headers["wm_sec.access_token"] == "wm-token-2"
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_401_with_a_fresh_token_too_is_a_dead_letter(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    walmart_api: FakeWalmart,
+) -> None:
+    channel_id = connect_walmart(client, world, server.url)
+    server.fail_next(2, 401, path_contains="/v3/inventory")  # refused with the cached token and a new one
+    run_channel_worker(session_factory, once=True, pulls=False, concurrency=1)
+
+    first, second, third = server.matching("PUT", "/v3/inventory")  # retried once, then the next listing
+    assert first.query == second.query and first.query != third.query
+    assert walmart_api.tokens_issued == ["wm-token-1", "wm-token-2"]
+    [dead] = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
+    assert (dead["last_status_code"], dead["attempts"]) == (401, 1)  # permanent: not tried again later
+    assert len(walmart_api.inventory) == 1

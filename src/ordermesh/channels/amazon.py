@@ -397,15 +397,14 @@ class AmazonConnector:
         return address if isinstance(address, dict) else None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str]) -> Any:
-        """A GET; a token refused before its time (401 or 403) is renewed and the call made once more."""
-        request = OutboundRequest("GET", path, params=params)
-        try:
-            return loads(http.send(request).content)
-        except ChannelHttpError as error:
-            if error.status_code not in (401, 403):
-                raise
-            self.tokens.invalidate(self._token_key(http.config))
-            return loads(http.send(request).content)
+        return loads(http.send(OutboundRequest("GET", path, params=params)).content)
+
+    def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
+        """The SP-API refuses a revoked or unknown access token with 403 Unauthorized (401 at times)."""
+        if error.status_code not in (401, 403):
+            return False
+        self.tokens.invalidate(self._token_key(config), stale=sent.get("x-amz-access-token"))
+        return True
 
     # -- pushes
     def inventory_requests(

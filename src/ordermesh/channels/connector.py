@@ -8,6 +8,8 @@ worker.py) owns transactions, idempotency, retries, rate limits and dead letters
   shipped already); the framework asks it of every webhook and every pulled order, takes nothing and
   logs the reason on the channel, and takes the order when it comes again without a reason,
 - verify a signed webhook and name its topic and event id (`verify_webhook`, `webhook_event`),
+- authorise calls (`auth_headers`) and, for short-lived tokens, forget one the channel refused before its
+  expiry (`refused_token`: ChannelHttp then makes the call once more with a fresh token),
 - pull orders changed since a time, page by page, through the `ChannelHttp` it is given (`pull_orders`),
 - build the HTTP requests that push a stock figure or a shipment (`inventory_requests`,
   `fulfillment_requests`) and, for channels that want it, acknowledge an imported order
@@ -210,10 +212,21 @@ class ChannelHttp:
         return path if path.startswith(("http://", "https://")) else self.config.base_url + path
 
     def send(self, request: OutboundRequest, *, authorize: bool = True) -> httpx.Response:
-        """Make one call; raises ChannelHttpError for a non-2xx answer or none at all."""
-        headers = dict(request.headers or {})
-        if authorize:
-            headers.update(self.connector.auth_headers(self))
+        """Make one call; raises ChannelHttpError for a non-2xx answer or none at all.
+
+        An access token the channel refuses before its expiry (revoked: 401) is dropped and the call made
+        once more with a fresh one, if the connector says a new token can help (`refused_token`).
+        """
+        auth = self.connector.auth_headers(self) if authorize else {}
+        try:
+            return self._send(request, auth)
+        except ChannelHttpError as error:
+            if not auth or not self.connector.refused_token(self.config, error, auth):
+                raise
+        return self._send(request, self.connector.auth_headers(self))
+
+    def _send(self, request: OutboundRequest, auth: Mapping[str, str]) -> httpx.Response:
+        headers = {**(request.headers or {}), **auth}
         self.bucket.acquire()
         try:
             response = self.client.request(
@@ -264,6 +277,13 @@ class Connector(Protocol):
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
         """Headers that authorise a call (may fetch and cache a token through `http.send(...,
         authorize=False)`, e.g. Login with Amazon)."""
+        ...
+
+    def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
+        """The channel refused a call's access token (`sent`: the auth headers it carried) before the
+        token's expiry, e.g. revoked: forget it and return True, so that the call is made once more with a
+        fresh token. False when a new token cannot help (fixed credentials: Shopify, WooCommerce) or the
+        error is not about the token: the error then stands (a 401 is permanent)."""
         ...
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:

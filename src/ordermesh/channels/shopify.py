@@ -23,6 +23,7 @@ from ordermesh.channels.base import ChannelAddress, ChannelLine, ChannelOrder, M
 from ordermesh.channels.connector import (
     ChannelConfig,
     ChannelHttp,
+    ChannelHttpError,
     FulfillmentPush,
     Listing,
     OutboundRequest,
@@ -104,6 +105,9 @@ class ShopifyConnector:
     def skip_reason(self, payload: Mapping[str, Any]) -> str | None:
         """Every Shopify order is taken: the store decides what it sends (orders/create on checkout)."""
         return None
+
+    def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
+        return False  # a fixed credential: a new request cannot make it valid
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
         given = headers.get("x-shopify-hmac-sha256")

@@ -54,10 +54,13 @@ class TokenCache:
                 self._tokens[key] = held
             return held.value
 
-    def invalidate(self, key: Hashable) -> None:
-        """Forget a token the channel refused (401): the next call fetches a fresh one."""
+    def invalidate(self, key: Hashable, stale: str | None = None) -> None:
+        """Forget a token the channel refused (401): the next call fetches a fresh one. With `stale` (the
+        token refused), only that one: calls refused together renew the token once, not once each."""
         with self._lock(key):
-            self._tokens.pop(key, None)
+            held = self._tokens.get(key)
+            if held is not None and (stale is None or held.value == stale):
+                del self._tokens[key]
 
 
 def cache_key(channel_id: int, base_url: str, *credentials: str) -> tuple[int, str, str]:

@@ -335,15 +335,14 @@ class WalmartConnector:
             path, params = ORDERS_PATH + str(cursor), None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str] | None) -> Any:
-        """A GET; a 401 (the token revoked before its time) is retried once with a fresh token."""
-        request = OutboundRequest("GET", path, params=params)
-        try:
-            return loads(http.send(request).content)
-        except ChannelHttpError as error:
-            if error.status_code != 401:
-                raise
-            self.tokens.invalidate(self._token_key(http.config))
-            return loads(http.send(request).content)
+        return loads(http.send(OutboundRequest("GET", path, params=params)).content)
+
+    def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
+        """Walmart answers 401 to an access token revoked (or expired) before its time."""
+        if error.status_code != 401:
+            return False
+        self.tokens.invalidate(self._token_key(config), stale=sent.get("WM_SEC.ACCESS_TOKEN"))
+        return True
 
     # -- pushes
     def inventory_requests(

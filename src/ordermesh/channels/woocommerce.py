@@ -26,6 +26,7 @@ from ordermesh.channels.base import ChannelAddress, ChannelLine, ChannelOrder, M
 from ordermesh.channels.connector import (
     ChannelConfig,
     ChannelHttp,
+    ChannelHttpError,
     FulfillmentPush,
     Listing,
     OutboundRequest,
@@ -260,6 +261,9 @@ class WooCommerceConnector:
         credentials = http.config.credentials
         pair = f"{credentials['consumer_key']}:{credentials['consumer_secret']}".encode()
         return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+    def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
+        return False  # a fixed credential: a new request cannot make it valid
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
         if is_ping(body, headers):
