@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -98,13 +99,21 @@ def test_listing_of_an_unknown_sku_is_refused_and_nothing_queued(
         assert session.scalar(select(func.count()).select_from(ChannelPush)) == before == 3
 
 
+def _send_csv(client: TestClient, world: World, text: str, how: str) -> httpx.Response:
+    """The file as a multipart form upload (field `file`), or as the raw text/csv body."""
+    if how == "form":
+        files = {"file": ("orders.csv", text.encode(), "text/csv")}
+        return client.post("/v1/channels/csv-orders", files=files, headers=world.acme)
+    headers = {**world.acme, "Content-Type": "text/csv"}
+    return client.post("/v1/channels/csv-orders", content=text.encode(), headers=headers)
+
+
+@pytest.mark.parametrize("how", ["form", "raw"])
 def test_csv_orders_upload_lands_valid_orders_and_lists_bad_rows(
-    client: TestClient, world: World, session_factory: sessionmaker[Session]
+    client: TestClient, world: World, session_factory: sessionmaker[Session], how: str
 ) -> None:
     text = "\n".join([HEADER, GOOD_A, BAD_B1, GOOD_A2, BAD_B2, BAD_C]) + "\n"
-    response = client.post(
-        "/v1/channels/csv-orders", content=text.encode(), headers={**world.acme, "Content-Type": "text/csv"}
-    )
+    response = _send_csv(client, world, text, how)
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["rows"], report["orders_created"], report["rejected_rows"]) == (5, 1, 3)
@@ -115,10 +124,34 @@ def test_csv_orders_upload_lands_valid_orders_and_lists_bad_rows(
     with session_factory() as session:
         orders = session.scalars(select(Order)).all()
     assert [(o.number, o.channel, o.tags) for o in orders] == [("W-1", "csv", ["wholesale"])]
-    again = client.post(
-        "/v1/channels/csv-orders", content=text.encode(), headers={**world.acme, "Content-Type": "text/csv"}
-    ).json()
+    again = _send_csv(client, world, text, "raw" if how == "form" else "form").json()
     assert (again["orders_created"], again["orders_existing"]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "message"),
+    [
+        ({"upload": ("orders.csv", b"order_number\n", "text/csv")}, None, "no file"),  # another field name
+        (None, {"file": "W-1,wholesale"}, "no file"),  # a text field, not a file
+        ({"file": ("orders.csv", b"\xff\xfe\x00bad", "text/csv")}, None, "not UTF-8"),
+    ],
+)
+def test_a_csv_form_without_a_usable_file_is_refused_and_writes_nothing(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], files, data, message: str
+) -> None:
+    if files is None:  # a form of text fields only: send it as multipart all the same
+        files = {"note": ("note.txt", b"x", "text/plain")}
+    response = client.post("/v1/channels/csv-orders", files=files, data=data, headers=world.acme)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "file" and message in response.json()["detail"]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_the_csv_upload_is_described_as_a_form_and_as_text(client: TestClient) -> None:
+    body = client.get("/openapi.json").json()["paths"]["/v1/channels/csv-orders"]["post"]["requestBody"]
+    assert set(body["content"]) == {"multipart/form-data", "text/csv"}
+    assert body["content"]["multipart/form-data"]["schema"]["required"] == ["file"]
 
 
 def test_csv_orders_with_a_bad_header_import_nothing(client: TestClient, world: World) -> None:
