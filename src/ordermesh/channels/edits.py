@@ -26,6 +26,7 @@ from ordermesh.orders.intake import (
     load_stock,
     merge_candidates,
     promised_delivery,
+    reservation_movements,
     reserve_plan,
     resolve_lines,
 )
@@ -291,22 +292,8 @@ def _route_again(
         )
         for a in reserved
     )
-    reference = f"order:{order.id}"
-    record(
-        session,
-        merchant_id=order.merchant_id,
-        movements=[
-            Movement(
-                a.sku_id,
-                a.location_id,
-                MovementReason.reserve,
-                delta_reserved=a.quantity,
-                reference=reference,
-            )
-            for a in reserved
-        ],
-        actor=actor,
-    )
+    movements = reservation_movements(reserved, reference=f"order:{order.id}")
+    record(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
     emit(session, merchant_id=order.merchant_id, events=changed_events(snapshots))
     for line in lines:
         line.quantity_backordered = short.get(line.line_no, 0)

@@ -17,6 +17,7 @@ TOPICS: tuple[str, ...] = (
     "order.cancelled",
     "order.on_hold",
     "order.hold_released",
+    "order.alert",  # a channel changed or cancelled an order that had already gone to the floor
     "inventory.changed",
     "shipment.created",
     "shipment.updated",
