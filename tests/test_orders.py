@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.orders.service import allocate_backorders
+from ordermesh.orders.service import allocate_backorders, cancel_order
 from tests.orders_support import ledger_breaches, level, order_body, outbox_topics
 from tests.world import ADDRESS_LA, World
 
@@ -240,3 +242,37 @@ def test_operator_acts_for_a_named_merchant(client: TestClient, world: World) ->
 def test_warehouse_keys_cannot_place_orders(client: TestClient, world: World) -> None:
     response = client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.warehouse_nj)
     assert response.status_code == 403
+
+
+def test_stock_arriving_while_a_backorder_is_cancelled_is_not_given_to_it(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    order = client.post("/v1/orders", json=order_body([("HAT", 2)]), headers=world.acme).json()
+    hat, nj = world.acme_skus["HAT"], world.locations["NJ1"]
+    allocated: list[int] = []
+
+    def receive_and_allocate() -> None:
+        with session_factory() as session, session.begin():
+            apply(
+                session,
+                merchant_id=world.acme_id,
+                movements=[Movement(hat, nj, MovementReason.receive, delta_on_hand=5)],
+                actor="test",
+            )
+            allocated.append(
+                allocate_backorders(session, merchant_id=world.acme_id, sku_id=hat, location_id=nj, actor="t")
+            )
+
+    with session_factory() as cancelling, cancelling.begin():
+        cancel_order(cancelling, merchant_scope=world.acme_id, order_id=order["id"], reason=None, actor="t")
+        receiving = threading.Thread(target=receive_and_allocate)
+        receiving.start()
+        receiving.join(timeout=0.5)  # it waits for the cancel to commit
+        assert receiving.is_alive()
+    receiving.join(timeout=30)
+
+    assert allocated == [0]
+    assert client.get(f"/v1/orders/{order['id']}", headers=world.acme).json()["status"] == "cancelled"
+    with session_factory() as session:
+        assert level(session, hat, nj) == (5, 0)
+        assert ledger_breaches(session) == []

@@ -7,6 +7,8 @@ IMMEDIATE (see db.py), which serialises writers anyway; SQLAlchemy drops FOR UPD
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,3 +25,10 @@ def lock_order(session: Session, *, merchant_scope: int | None, order_id: int) -
     if order is None:
         raise NotFound(f"order {order_id} not found")
     return order
+
+
+def lock_orders(session: Session, *, order_ids: Sequence[int]) -> None:
+    """Lock several orders for update, in id order so that two such calls cannot deadlock."""
+    session.execute(
+        select(Order.id).where(Order.id.in_(sorted(order_ids))).order_by(Order.id).with_for_update()
+    )

@@ -22,7 +22,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import DuplicateOrder, ReservationRaced, create_order, request_fingerprint
-from ordermesh.orders.locks import lock_order
+from ordermesh.orders.locks import lock_order, lock_orders
 from ordermesh.orders.models import (
     FulfillmentOrder,
     FulfillmentOrderLine,
@@ -328,7 +328,7 @@ def allocate_backorders(
     session: Session, *, merchant_id: int, sku_id: int, location_id: int, actor: str
 ) -> int:
     """Reserve newly available stock for backordered lines, first come first served; units allocated."""
-    waiting = session.execute(
+    backordered = (
         select(OrderLine, Order)
         .join(Order, Order.id == OrderLine.order_id)
         .where(
@@ -338,7 +338,14 @@ def allocate_backorders(
             Order.cancelled_at.is_(None),
         )
         .order_by(Order.placed_at, Order.id, OrderLine.line_no)
-    ).all()
+    )
+    order_ids = sorted({order.id for _line, order in session.execute(backordered)})
+    if not order_ids:
+        return 0
+    # Lock the waiting orders (in id order, as cancel_order locks an order before its lines), then read
+    # them again: an order cancelled meanwhile must not be given stock.
+    lock_orders(session, order_ids=order_ids)
+    waiting = session.execute(backordered.execution_options(populate_existing=True)).all()
     allocated = 0
     latest: LevelSnapshot | None = None
     for line, order in waiting:
