@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
+from ordermesh.events.models import OutboxMessage, WebhookDelivery
 from ordermesh.events.signing import verify_signature
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.orders.models import Order
+from tests.channels_support import connect_shopify
 from tests.cli_support import keys_in, run, use_database
 from tests.receiver import Receiver
 from tests.world import ADDRESS_NYC, World
@@ -217,3 +221,51 @@ def test_movements_of_a_demo_are_all_through_the_ledger(cli_db: sessionmaker[Ses
 def _merchant_id(factory: sessionmaker[Session], code: str) -> int:
     with factory() as session:
         return session.scalars(sa.select(Merchant.id).where(Merchant.code == code)).one()
+
+
+def test_prune_outbox_deletes_only_what_every_reader_is_done_with(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    with Receiver() as receiver:
+        subscription = {"url": receiver.url("/hooks"), "events": ["order.created"]}
+        assert (
+            client.post("/v1/webhook-subscriptions", headers=world.acme, json=subscription).status_code == 201
+        )
+        for external_id in ("OLD-1", "OLD-2"):
+            assert client.post("/v1/orders", headers=world.acme, json=_order(external_id)).status_code == 201
+        assert run("worker", "--once").exit_code == 0
+    with cli_db() as session, session.begin():
+        session.execute(sa.update(OutboxMessage).values(created_at=utcnow() - timedelta(days=40)))
+        dead = session.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id).limit(1)).one()
+        dead.status = "dead"  # its message must stay, for replay
+        kept_for_replay = dead.outbox_message_id
+    assert client.post("/v1/orders", headers=world.acme, json=_order("NEW-1")).status_code == 201
+    young = _count(cli_db, OutboxMessage, OutboxMessage.created_at > utcnow() - timedelta(days=1))
+    assert young > 0
+
+    result = run("prune-outbox", "--older-than-days", "30")
+
+    assert result.exit_code == 0, result.output
+    with cli_db() as session:
+        left = set(session.scalars(sa.select(OutboxMessage.id)))
+        deliveries = session.scalars(sa.select(WebhookDelivery.status)).all()
+    assert kept_for_replay in left
+    assert len(left) == young + 1
+    assert deliveries == ["dead"]
+
+
+def test_prune_outbox_keeps_what_the_channel_feed_has_not_read(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    connect_shopify(client, world, "http://127.0.0.1:9")  # connected, but no worker has read the outbox
+    with cli_db() as session, session.begin():
+        session.execute(
+            sa.update(OutboxMessage).values(created_at=utcnow() - timedelta(days=40), dispatched_at=utcnow())
+        )
+    before = _count(cli_db, OutboxMessage)
+
+    result = run("prune-outbox", "--older-than-days", "30")
+
+    assert result.exit_code == 0, result.output
+    assert _count(cli_db, OutboxMessage) == before
+    assert "0 outbox messages pruned" in result.output

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -24,9 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ordermesh import __version__
+from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.cli import channels_app
-from ordermesh.channels.worker import run_channel_worker
+from ordermesh.channels.worker import first_needed_message_id, run_channel_worker
 from ordermesh.config import get_settings
 from ordermesh.csvio.layouts import LAYOUTS
 from ordermesh.csvio.parse import ParseResult, parse_csv, write_csv
@@ -43,6 +45,7 @@ from ordermesh.csvio.store import (
 from ordermesh.db import get_sessionmaker, session_scope
 from ordermesh.demo import DEFAULT_ORDERS, DemoResult, has_merchants, load_demo, work_units
 from ordermesh.errors import Conflict, DomainError
+from ordermesh.events.service import prune_outbox as prune_outbox_messages
 from ordermesh.events.service import replay as replay_deliveries
 from ordermesh.events.worker import run_worker
 from ordermesh.inventory.models import InventoryLevel
@@ -348,6 +351,22 @@ def replay(
             session, merchant_id=merchant_id, status=status, subscription_id=subscription
         )
     console.print(f"[green]{count} deliveries back to pending[/]; run `ordermesh worker` to send them")
+
+
+@app.command("prune-outbox")
+def prune_outbox(
+    older_than_days: Annotated[
+        float, typer.Option(min=0, help="Keep messages younger than this many days.")
+    ] = 30,
+) -> None:
+    """Delete outbox messages every reader is done with (delivered webhooks, read by the channel feed)."""
+    with reported_errors(), session_scope() as session:
+        pruned = prune_outbox_messages(
+            session,
+            older_than=utcnow() - timedelta(days=older_than_days),
+            keep_from_id=first_needed_message_id(session),
+        )
+    console.print(f"[green]{pruned} outbox messages pruned[/] (older than {older_than_days:g} days)")
 
 
 # -- CSV -----------------------------------------------------------------------------------------------

@@ -147,11 +147,7 @@ def consume_feed(session: Session, *, batch: int = 2000, grace_seconds: float = 
         session.execute(insert(ChannelFeed).values(name=FEED, floor_id=0))
         feed = session.scalars(select(ChannelFeed).where(ChannelFeed.name == FEED).with_for_update()).one()
     message = OutboxMessage.__table__.c
-    unseen = (
-        message.id > feed.floor_id,
-        message.topic.in_(FEED_TOPICS),
-        ~exists().where(ChannelFeedSeen.outbox_message_id == message.id),
-    )
+    unseen = _unseen(feed.floor_id)
     rows = session.execute(
         select(message.id, message.merchant_id, message.topic, message.payload)
         .where(*unseen)
@@ -169,6 +165,24 @@ def consume_feed(session: Session, *, batch: int = 2000, grace_seconds: float = 
         session.execute(insert(ChannelFeedSeen), [{"outbox_message_id": row.id} for row in rows])
     _advance_floor(session, feed, unseen, grace_seconds)
     return len(rows)
+
+
+def first_needed_message_id(session: Session) -> int | None:
+    """The first outbox message id the channel feed has still to read; None when it needs none of them."""
+    floor = session.scalar(select(ChannelFeed.floor_id).where(ChannelFeed.name == FEED))
+    if floor is None:  # never read: everything is still to read, if any channel is connected
+        return 0 if session.scalar(select(exists().where(Channel.id.is_not(None)))) else None
+    return session.scalar(select(func.min(OutboxMessage.__table__.c.id)).where(*_unseen(floor)))
+
+
+def _unseen(floor_id: int) -> tuple[Any, ...]:
+    """Conditions on outbox messages that the channel feed has not handled yet."""
+    message = OutboxMessage.__table__.c
+    return (
+        message.id > floor_id,
+        message.topic.in_(FEED_TOPICS),
+        ~exists().where(ChannelFeedSeen.outbox_message_id == message.id),
+    )
 
 
 def _advance_floor(

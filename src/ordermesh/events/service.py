@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -235,3 +236,25 @@ __all__ = [
     "subscriptions_query",
     "update_subscription",
 ]
+
+
+def prune_outbox(session: Session, *, older_than: datetime, keep_from_id: int | None = None) -> int:
+    """Delete outbox messages older than `older_than` that every reader is done with; how many went.
+
+    Done means: fanned out to the webhook subscriptions, every delivery delivered (a dead or pending one
+    keeps its message, for replay), and below `keep_from_id`, the first message another reader (the
+    channel feed) may still need. A pruned message's delivered deliveries go with it and can no longer
+    be replayed.
+    """
+    message = OutboxMessage.__table__.c
+    unfinished = exists().where(
+        WebhookDelivery.outbox_message_id == message.id, WebhookDelivery.status != DeliveryStatus.delivered
+    )
+    done = select(message.id).where(
+        message.created_at < older_than, message.dispatched_at.is_not(None), ~unfinished
+    )
+    if keep_from_id is not None:
+        done = done.where(message.id < keep_from_id)
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.outbox_message_id.in_(done)))
+    result = session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(done)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
