@@ -47,6 +47,12 @@ class Invalid(DomainError):
     def field(cls, field: str, message: str) -> Invalid:
         return cls(f"{field}: {message}", [FieldError(field, message)])
 
+    @classmethod
+    def of(cls, errors: list[FieldError]) -> Invalid:
+        """Several fields at fault: the detail names the first five, `errors` lists them all."""
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        return cls(detail + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""), errors)
+
 
 class Unauthorized(DomainError):
     status = 401

@@ -162,8 +162,7 @@ def _check_upsert(items: Sequence[SkuUpsert], existing: dict[str, Sku], default_
         currency = item.currency or (known.currency if known else default_currency)
         errors.extend(_price_problems(price, currency, prefix=f"items.{index}."))
     if errors:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
-        raise Invalid(detail + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""), errors)
+        raise Invalid.of(errors)
 
 
 def _price_problems(price: Decimal | None, currency: str, *, prefix: str) -> list[FieldError]:

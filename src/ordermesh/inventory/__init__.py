@@ -3,6 +3,11 @@
 from enum import StrEnum
 
 
+def available_to_promise(on_hand: int, reserved: int, safety_stock: int) -> int:
+    """What can still be sold from a level: on hand, less what is reserved and kept back, never below 0."""
+    return max(on_hand - reserved - safety_stock, 0)
+
+
 class MovementReason(StrEnum):
     receive = "receive"  # stock arrived (purchase order, initial load)
     adjust = "adjust"  # a correction with a stated cause (damage, found, loss)

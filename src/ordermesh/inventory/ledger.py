@@ -17,7 +17,7 @@ from ordermesh.base import utcnow
 from ordermesh.db import insert_ignoring_conflicts, insert_rows
 from ordermesh.errors import Conflict
 from ordermesh.events.outbox import Event, emit
-from ordermesh.inventory import MovementReason
+from ordermesh.inventory import MovementReason, available_to_promise
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 
 
@@ -42,7 +42,7 @@ class LevelSnapshot:
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
 def lock_order(movement: Movement) -> tuple[int, int]:

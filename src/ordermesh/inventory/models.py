@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from ordermesh.inventory import available_to_promise
 
 
 class InventoryLevel(IdMixin, Base):
@@ -32,7 +33,7 @@ class InventoryLevel(IdMixin, Base):
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
 class InventoryMovement(IdMixin, TimestampMixin, Base):

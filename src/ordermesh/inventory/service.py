@@ -17,7 +17,7 @@ from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.events.outbox import emit
-from ordermesh.inventory import MovementReason
+from ordermesh.inventory import MovementReason, available_to_promise
 from ordermesh.inventory.ledger import (
     LevelSnapshot,
     Movement,
@@ -51,7 +51,7 @@ class LevelView:
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
 @dataclass(frozen=True)
@@ -495,7 +495,7 @@ class _Current:
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
 def _locked_level(session: Session, merchant_id: int, sku_id: int, location_id: int) -> _Current | None:

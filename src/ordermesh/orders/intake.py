@@ -184,16 +184,22 @@ def merge_candidates(stock: Iterable[SkuStock]) -> list[Candidate]:
     return list(merged.values())
 
 
-def resolve_lines(data: OrderCreate, stock: dict[str, SkuStock]) -> list[LineRequest]:
+def sku_errors(codes: Sequence[str], stock: dict[str, SkuStock]) -> list[FieldError]:
+    """What is wrong with each line's SKU code: unknown to the merchant, or no longer sold."""
     errors = []
-    for index, line in enumerate(data.lines):
-        entry = stock.get(line.sku)
+    for index, code in enumerate(codes):
+        entry = stock.get(code)
         if entry is None:
-            errors.append(FieldError(f"lines.{index}.sku", f"unknown SKU {line.sku!r}"))
+            errors.append(FieldError(f"lines.{index}.sku", f"unknown SKU {code!r}"))
         elif not entry.active:
-            errors.append(FieldError(f"lines.{index}.sku", f"SKU {line.sku!r} is not active"))
+            errors.append(FieldError(f"lines.{index}.sku", f"SKU {code!r} is not active"))
+    return errors
+
+
+def resolve_lines(data: OrderCreate, stock: dict[str, SkuStock]) -> list[LineRequest]:
+    errors = sku_errors([line.sku for line in data.lines], stock)
     if errors:
-        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise Invalid.of(errors)
     return [
         LineRequest(n, stock[line.sku].sku_id, line.quantity) for n, line in enumerate(data.lines, start=1)
     ]

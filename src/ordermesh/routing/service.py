@@ -30,7 +30,7 @@ from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
-from ordermesh.orders.intake import load_stock, merge_candidates, reservation_movements
+from ordermesh.orders.intake import load_stock, merge_candidates, reservation_movements, sku_errors
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.routing import Policy
@@ -73,13 +73,7 @@ ROUTING_ACTOR = "system:routing"
 def quote(session: Session, *, merchant_id: int, data: QuoteIn, now: datetime) -> QuoteOut:
     """Shipping options for a cart and destination at `now` (cost, promised date, locations); no writes."""
     stock = load_stock(session, merchant_id=merchant_id, codes=[line.sku for line in data.lines])
-    errors = []
-    for index, line in enumerate(data.lines):
-        entry = stock.get(line.sku)
-        if entry is None:
-            errors.append(FieldError(f"lines.{index}.sku", f"unknown SKU {line.sku!r}"))
-        elif not entry.active:
-            errors.append(FieldError(f"lines.{index}.sku", f"SKU {line.sku!r} is not active"))
+    errors = sku_errors([line.sku for line in data.lines], stock)
     place = data.destination
     if not postal_code_known(place.country, place.postal_code):
         if country_centre(place.country) is None and place.country != "US":
@@ -87,7 +81,7 @@ def quote(session: Session, *, merchant_id: int, data: QuoteIn, now: datetime) -
         else:
             errors.append(FieldError("destination.postal_code", f"unknown postal code {place.postal_code!r}"))
     if errors:
-        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise Invalid.of(errors)
     requests = [
         LineRequest(n, stock[line.sku].sku_id, line.quantity) for n, line in enumerate(data.lines, start=1)
     ]
@@ -220,7 +214,7 @@ def _location_ids(session: Session, merchant_id: int, codes: Sequence[str], fiel
         if code not in found
     ]
     if errors:
-        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise Invalid.of(errors)
     return [int(found[code]) for code in codes]
 
 
