@@ -263,7 +263,8 @@ def _route_again(
     plan = plan_order(
         requests, locate(address.country, address.postal_code), merge_candidates(stock.values()), context
     )
-    reserved, snapshots, short = reserve_plan(session, order.merchant_id, plan, backorder_on_race=True)
+    reservation, snapshots = reserve_plan(session, plan, stock)
+    reserved, short = reservation.reserved, reservation.short
     promised = {p.location_id: p for p in plan.packages}
     fulfillment_orders: dict[int, FulfillmentOrder] = {}
     for location_id in sorted({a.location_id for a in reserved}):

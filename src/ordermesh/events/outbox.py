@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,8 +23,12 @@ class Event:
 
 def emit(session: Session, *, merchant_id: int, events: Iterable[Event]) -> None:
     """Queue events for delivery; they leave only if the surrounding transaction commits."""
-    now = utcnow()
-    rows = [
+    insert_rows(session, OutboxMessage, outbox_rows(merchant_id, events, utcnow()))
+
+
+def outbox_rows(merchant_id: int, events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of events, for callers that queue those of several merchants at once."""
+    return [
         {
             "merchant_id": merchant_id,
             "message_id": str(uuid.uuid4()),
@@ -33,4 +38,3 @@ def emit(session: Session, *, merchant_id: int, events: Iterable[Event]) -> None
         }
         for event in events
     ]
-    insert_rows(session, OutboxMessage, rows)

@@ -1,16 +1,19 @@
 """The inventory ledger: every level change is a movement row written in the same transaction.
 
-Levels change only here. Each change is one conditional UPDATE that checks its own invariant, so it is
-atomic on SQLite and PostgreSQL alike without row locks; rows are touched in (location, sku) order so
-that two transactions can never deadlock on each other.
+Levels change only here. Most changes are one conditional UPDATE that checks its own invariant, so they
+are atomic on SQLite and PostgreSQL alike without row locks; order intake, which reserves many levels at
+once, locks them first (lock_levels) and then reserves (reserve_locked). Either way rows are touched in
+(location, sku) order, so that two transactions can never deadlock on each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -86,30 +89,78 @@ def try_reserve(
     return LevelSnapshot(sku_id, location_id, row.on_hand, row.reserved, row.safety_stock)
 
 
+# Built once, as _RESERVE: intake runs them for every batch of orders.
+_LOCK_LEVELS = (
+    select(_level.id, _level.sku_id, _level.location_id, _level.on_hand, _level.reserved, _level.safety_stock)
+    .where(_level.id.in_(bindparam("p_levels", expanding=True)))
+    .order_by(_level.location_id, _level.sku_id)
+    .with_for_update()
+)
+_ADD_RESERVED = (
+    update(InventoryLevel.__table__)
+    .where(_level.id == bindparam("p_level"))
+    .values(reserved=_level.reserved + bindparam("p_quantity"), updated_at=bindparam("p_now"))
+)
+
+
+def lock_levels(session: Session, level_ids: Iterable[int]) -> dict[int, LevelSnapshot]:
+    """The levels' current figures by id, each row locked until the transaction ends.
+
+    PostgreSQL locks them in (location, sku) order, as every other change here touches rows; SQLite
+    has no row locks and needs none, its write transactions running one at a time.
+    """
+    rows = session.execute(_LOCK_LEVELS, {"p_levels": sorted(set(level_ids))})
+    return {
+        row.id: LevelSnapshot(row.sku_id, row.location_id, row.on_hand, row.reserved, row.safety_stock)
+        for row in rows
+    }
+
+
+def reserve_locked(
+    session: Session, quantities: Mapping[int, int], locked: Mapping[int, LevelSnapshot]
+) -> list[LevelSnapshot]:
+    """Reserve units at levels locked with lock_levels, which the caller has checked are available.
+
+    One executemany for every level (one round trip on PostgreSQL); the CHECK constraints still guard
+    the invariant. Returns each level's figures after the change. The caller records the movements.
+    """
+    if not quantities:
+        return []
+    now = utcnow()
+    session.execute(
+        _ADD_RESERVED,
+        [{"p_level": level_id, "p_quantity": q, "p_now": now} for level_id, q in quantities.items()],
+    )
+    return [
+        replace(locked[level_id], reserved=locked[level_id].reserved + q)
+        for level_id, q in quantities.items()
+    ]
+
+
 def record(session: Session, *, merchant_id: int, movements: Sequence[Movement], actor: str | None) -> None:
     """Append ledger rows for level changes the caller has already made (one INSERT for all)."""
-    if not movements:
-        return
-    now = utcnow()
-    insert_rows(
-        session,
-        InventoryMovement,
-        [
-            {
-                "merchant_id": merchant_id,
-                "sku_id": m.sku_id,
-                "location_id": m.location_id,
-                "delta_on_hand": m.delta_on_hand,
-                "delta_reserved": m.delta_reserved,
-                "reason": m.reason.value,
-                "reference": m.reference,
-                "note": m.note,
-                "actor": actor,
-                "created_at": now,
-            }
-            for m in movements
-        ],
-    )
+    insert_rows(session, InventoryMovement, movement_rows(merchant_id, movements, actor, utcnow()))
+
+
+def movement_rows(
+    merchant_id: int, movements: Iterable[Movement], actor: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """The ledger rows of movements, for callers that insert those of several merchants at once."""
+    return [
+        {
+            "merchant_id": merchant_id,
+            "sku_id": m.sku_id,
+            "location_id": m.location_id,
+            "delta_on_hand": m.delta_on_hand,
+            "delta_reserved": m.delta_reserved,
+            "reason": m.reason.value,
+            "reference": m.reference,
+            "note": m.note,
+            "actor": actor,
+            "created_at": now,
+        }
+        for m in movements
+    ]
 
 
 def apply(

@@ -1,35 +1,50 @@
-"""Order intake: an order is received, routed and reserved in one transaction of a dozen statements.
+"""Order intake: orders are received, routed and reserved in one transaction of a dozen statements.
 
-The path, for an order of n lines reserved at k (location, sku) levels:
-  1 read of the SKUs with their stock at the merchant's active locations
-  k conditional reservations, in (location, sku) order
-  1 insert of the order (ON CONFLICT DO NOTHING: a duplicate changes nothing)
-  1 insert each of lines, fulfillment orders, their lines, ledger movements, timeline events, outbox messages
-A reservation lost to a concurrent order means the plan was made on stale figures: the transaction is
-rolled back and planned again from fresh ones (see `service.place_order`).
+Orders that arrive together are placed together (see `batching`): the statements below serve the whole
+batch, so under load each order costs a fraction of one. For a batch of orders reserving k levels:
+  1 read of the orders already created with the same external ids or Idempotency-Keys (if any)
+  1 read per merchant of the SKUs with their stock at its active locations
+  1 read of the k levels to reserve, locking them in (location, sku) order
+  1 executemany adding the reservations (one round trip)
+  1 insert each of orders, lines, fulfillment orders, their lines, ledger movements, timeline events,
+    outbox messages
+Orders are planned in arrival order against the stock read, each taking what the ones before left. If
+a concurrent transaction took some of it meanwhile, the plan was made on stale figures: the transaction
+is rolled back and planned again from fresh ones (see `service.place_orders`); the final attempt grants
+what the locked levels still hold, in arrival order, and backorders the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
-from ordermesh.db import insert_ignoring_conflicts, insert_rows, insert_rows_returning_ids
-from ordermesh.errors import FieldError, Invalid
-from ordermesh.events.outbox import Event, emit
+from ordermesh.db import insert_rows, insert_rows_returning_ids
+from ordermesh.errors import DomainError, FieldError, Invalid
+from ordermesh.events.models import OutboxMessage
+from ordermesh.events.outbox import Event, outbox_rows
 from ordermesh.inventory import MovementReason
-from ordermesh.inventory.ledger import LevelSnapshot, Movement, changed_events, record, try_reserve
-from ordermesh.inventory.models import InventoryLevel
+from ordermesh.inventory.ledger import (
+    LevelSnapshot,
+    Movement,
+    changed_events,
+    lock_levels,
+    movement_rows,
+    reserve_locked,
+)
+from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.observability import ORDERS_CREATED
@@ -53,11 +68,48 @@ from ordermesh.routing.solver import (
 
 
 class ReservationRaced(Exception):
-    """Stock planned for this order was taken by another one meanwhile: plan again from fresh figures."""
+    """Stock planned for these orders was taken by another transaction meanwhile: plan again."""
 
 
 class DuplicateOrder(Exception):
-    """An order with this external id or Idempotency-Key exists already."""
+    """An order with this external id or Idempotency-Key exists already.
+
+    `order_id` and `request_hash` describe that order when known; a concurrent transaction that created
+    it first is found on the next attempt.
+    """
+
+    def __init__(self, order_id: int | None = None, request_hash: str | None = None) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.request_hash = request_hash
+
+
+# An order's identity besides its id: (merchant, "external", channel, external id) or
+# (merchant, "idempotency", key, "").
+OrderKey = tuple[int, str, str, str]
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order to place, as received."""
+
+    merchant_id: int
+    data: OrderCreate
+    actor: str
+    idempotency_key: str | None = None
+    fingerprint: str | None = None  # of the request body, to tell a replay from a reused key
+
+    def order_keys(self) -> list[OrderKey]:
+        keys: list[OrderKey] = []
+        if self.data.external_id:
+            keys.append((self.merchant_id, "external", self.data.channel.value, self.data.external_id))
+        if self.idempotency_key:
+            keys.append((self.merchant_id, "idempotency", self.idempotency_key, ""))
+        return keys
+
+
+# What became of one request: its new order, why it is invalid, or the order it duplicates.
+Outcome = OrderOut | DomainError | DuplicateOrder
 
 
 @dataclass(frozen=True)
@@ -66,6 +118,39 @@ class SkuStock:
     active: bool
     candidates: list[Candidate]
     size: ItemSize
+    level_ids: dict[int, int] = field(default_factory=dict)  # location_id -> inventory level id
+
+
+@dataclass
+class Reservation:
+    """A routing plan's allocations at their inventory levels, and what of them was reserved."""
+
+    plan: RoutingPlan
+    level_ids: dict[tuple[int, int], int]  # (location_id, sku_id) -> level id, for each allocation
+    reserved: list[Allocation] = field(default_factory=list)
+    short: dict[int, int] = field(default_factory=dict)  # line_no -> units backordered
+
+    @classmethod
+    def of(cls, plan: RoutingPlan, stock: Iterable[SkuStock]) -> Reservation:
+        by_sku = {entry.sku_id: entry for entry in stock}
+        level_ids = {
+            (a.location_id, a.sku_id): by_sku[a.sku_id].level_ids[a.location_id] for a in plan.allocations
+        }
+        return cls(plan, level_ids, short=dict(plan.backordered))
+
+    def level_id(self, allocation: Allocation) -> int:
+        return self.level_ids[(allocation.location_id, allocation.sku_id)]
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    """An order routed against the stock read, waiting for its reservations and rows."""
+
+    index: int  # in the batch
+    request: OrderRequest
+    lines: list[LineRequest]
+    destination: Destination
+    reservation: Reservation
 
 
 def create_order(
@@ -76,31 +161,111 @@ def create_order(
     actor: str,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
-    backorder_on_race: bool = True,
 ) -> OrderOut:
-    """Receive an order, route it and reserve its stock; lines short of stock are backordered."""
-    stock = load_stock(session, merchant_id=merchant_id, codes=[line.sku for line in data.lines])
-    requests = resolve_lines(data, stock)
-    destination = locate(data.shipping_address.country, data.shipping_address.postal_code)
-    candidates = merge_candidates(stock.values())
+    """Receive one order in the caller's transaction; raises what makes it invalid or DuplicateOrder."""
+    request = OrderRequest(merchant_id, data, actor, idempotency_key, fingerprint)
+    outcome = create_orders(session, [request], final=True)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def create_orders(session: Session, requests: Sequence[OrderRequest], *, final: bool) -> list[Outcome]:
+    """Receive orders in one transaction, each routed and reserved in turn as if placed one by one.
+
+    Each request gets its own outcome. Raises ReservationRaced when stock planned for them was taken by
+    a concurrent transaction (unless `final`: then what is short is backordered), and DuplicateOrder
+    when a concurrent transaction created one of them first; the caller rolls back and tries again.
+    """
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    existing = existing_orders(session, requests)
+    stock = {
+        merchant_id: load_stock(session, merchant_id=merchant_id, codes=codes)
+        for merchant_id, codes in _codes_by_merchant(requests).items()
+    }
     now = utcnow()
-    settings = routing_settings(session, merchant_id=merchant_id)  # cached: no query per order
-    sizes = {entry.sku_id: entry.size for entry in stock.values()}
-    context = RoutingContext(
-        settings.cost_model, settings.rules, sizes, ServiceLevel(data.service_level), now
-    )
-    plan = plan_order(requests, destination, candidates, context)
-    reserved, snapshots, short = reserve_plan(session, merchant_id, plan, backorder_on_race)
-    order = build_order(merchant_id, data, idempotency_key, fingerprint, now)
-    order.promised_delivery_date = promised_delivery(plan, reserved)
-    lines = build_lines(merchant_id, data, requests, short)
-    order.status = derive_status(initial_facts(lines, reserved)).value
-    order.id = insert_order(session, order)
-    return record_order(session, order, lines, reserved, snapshots, plan, destination, actor, now)
+    planned: list[PlannedOrder] = []
+    first_with_key: dict[OrderKey, int] = {}
+    duplicate_of: dict[int, int] = {}
+    for index, request in enumerate(requests):
+        try:
+            lines = resolve_lines(request.data, stock[request.merchant_id])
+        except DomainError as error:
+            outcomes[index] = error
+            continue
+        keys = request.order_keys()
+        if found := next((existing[key] for key in keys if key in existing), None):
+            outcomes[index] = found
+        elif (
+            earlier := next((first_with_key[key] for key in keys if key in first_with_key), None)
+        ) is not None:
+            duplicate_of[index] = earlier
+        else:
+            first_with_key.update(dict.fromkeys(keys, index))
+            planned.append(plan_request(session, index, request, lines, stock[request.merchant_id], now))
+    snapshots = reserve_orders(session, [order.reservation for order in planned], final=final)
+    for order, placed in zip(planned, write_orders(session, planned, snapshots, now), strict=True):
+        outcomes[order.index] = placed
+    for index, earlier in duplicate_of.items():
+        first = outcomes[earlier]
+        assert isinstance(first, OrderOut)
+        outcomes[index] = DuplicateOrder(first.id, requests[earlier].fingerprint)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _codes_by_merchant(requests: Iterable[OrderRequest]) -> dict[int, list[str]]:
+    codes: dict[int, set[str]] = defaultdict(set)
+    for request in requests:
+        codes[request.merchant_id].update(line.sku for line in request.data.lines)
+    return {merchant_id: sorted(merchant_codes) for merchant_id, merchant_codes in codes.items()}
 
 
 def request_fingerprint(data: OrderCreate) -> str:
     return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
+_order = Order.__table__.c
+_EXISTING_ORDERS = select(
+    _order.id,
+    _order.merchant_id,
+    _order.channel,
+    _order.external_id,
+    _order.idempotency_key,
+    _order.request_hash,
+).where(
+    or_(
+        tuple_(_order.merchant_id, _order.channel, _order.external_id).in_(
+            bindparam("p_external", expanding=True)
+        ),
+        tuple_(_order.merchant_id, _order.idempotency_key).in_(bindparam("p_idempotency", expanding=True)),
+    )
+)
+
+
+def existing_orders(session: Session, requests: Iterable[OrderRequest]) -> dict[OrderKey, DuplicateOrder]:
+    """The orders already created under the requests' external ids and Idempotency-Keys (one query)."""
+    external, idempotency = set(), set()
+    for request in requests:
+        for key in request.order_keys():
+            merchant_id, kind, first, second = key
+            if kind == "external":
+                external.add((merchant_id, first, second))
+            else:
+                idempotency.add((merchant_id, first))
+    if not external and not idempotency:
+        return {}
+    # An empty IN list is valid SQL (it matches nothing): each kind of key may be absent.
+    rows = session.execute(
+        _EXISTING_ORDERS, {"p_external": sorted(external), "p_idempotency": sorted(idempotency)}
+    )
+    found: dict[OrderKey, DuplicateOrder] = {}
+    for row in rows:
+        duplicate = DuplicateOrder(row.id, row.request_hash)
+        if row.external_id is not None:
+            found[(row.merchant_id, "external", row.channel, row.external_id)] = duplicate
+        if row.idempotency_key is not None:
+            found[(row.merchant_id, "idempotency", row.idempotency_key, "")] = duplicate
+    return found
 
 
 def _stock_query() -> Select[Any]:
@@ -124,6 +289,7 @@ def _stock_query() -> Select[Any]:
             sku.length_cm,
             sku.width_cm,
             sku.height_cm,
+            level.c.id.label("level_id"),
             level.c.location_id,
             available.label("available"),
             location.c.code.label("location_code"),
@@ -158,6 +324,7 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
             size = item_size(row.weight_kg, row.length_cm, row.width_cm, row.height_cm)
             entry = stock[row.code] = SkuStock(row.id, row.active, [], size)
         if row.location_id is not None:
+            entry.level_ids[row.location_id] = row.level_id
             point = GeoPoint(row.latitude, row.longitude)
             entry.candidates.append(
                 Candidate(
@@ -210,31 +377,6 @@ def promised_delivery(plan: RoutingPlan, reserved: Sequence[Allocation]) -> date
     used = {a.location_id for a in reserved}
     dates = [p.delivery_date for p in plan.packages if p.location_id in used and p.delivery_date]
     return max(dates) if dates else None
-
-
-def reserve_plan(
-    session: Session, merchant_id: int, plan: RoutingPlan, backorder_on_race: bool
-) -> tuple[list[Allocation], list[LevelSnapshot], dict[int, int]]:
-    """Reserve the plan's allocations in lock order; returns what was reserved and each line's shortfall."""
-    reserved: list[Allocation] = []
-    snapshots: list[LevelSnapshot] = []
-    short = dict(plan.backordered)
-    for allocation in sorted(plan.allocations, key=lambda a: (a.location_id, a.sku_id)):
-        snapshot = try_reserve(
-            session,
-            merchant_id=merchant_id,
-            sku_id=allocation.sku_id,
-            location_id=allocation.location_id,
-            quantity=allocation.quantity,
-        )
-        if snapshot is not None:
-            reserved.append(allocation)
-            snapshots.append(snapshot)
-        elif backorder_on_race:
-            short[allocation.line_no] = short.get(allocation.line_no, 0) + allocation.quantity
-        else:
-            raise ReservationRaced
-    return reserved, snapshots, short
 
 
 def build_order(
@@ -306,72 +448,195 @@ def initial_facts(lines: list[OrderLine], reserved: list[Allocation]) -> OrderFa
     )
 
 
-def insert_order(session: Session, order: Order) -> int:
-    """Insert the order row; raises DuplicateOrder when its external id or idempotency key exists."""
-    statement = insert_ignoring_conflicts(session, Order).returning(Order.__table__.c.id)
-    order_id = session.scalar(statement, _row(order))
-    if order_id is None:
-        raise DuplicateOrder
-    return order_id
-
-
-def record_order(
+def plan_request(
     session: Session,
-    order: Order,
-    lines: list[OrderLine],
-    reserved: list[Allocation],
-    snapshots: list[LevelSnapshot],
-    plan: RoutingPlan,
-    destination: Destination,
-    actor: str,
+    index: int,
+    request: OrderRequest,
+    lines: list[LineRequest],
+    stock: dict[str, SkuStock],
     now: datetime,
-) -> OrderOut:
-    """Write the order's lines, fulfillment orders, ledger rows, timeline and outbox messages."""
-    line_by_no = {line.line_no: line for line in lines}
-    line_ids = insert_rows_returning_ids(
-        session, OrderLine, [_row(line, order_id=order.id) for line in lines]
+) -> PlannedOrder:
+    """Route one order against what the orders before it in the batch left, and take its share."""
+    data = request.data
+    entries = [stock[code] for code in dict.fromkeys(line.sku for line in data.lines)]
+    destination = locate(data.shipping_address.country, data.shipping_address.postal_code)
+    settings = routing_settings(session, merchant_id=request.merchant_id)  # cached: no query per order
+    sizes = {entry.sku_id: entry.size for entry in entries}
+    context = RoutingContext(
+        settings.cost_model, settings.rules, sizes, ServiceLevel(data.service_level), now
     )
-    for line, line_id in zip(lines, line_ids, strict=True):
-        line.id, line.order_id = line_id, order.id
+    plan = plan_order(lines, destination, merge_candidates(entries), context)
+    by_sku = {entry.sku_id: entry for entry in entries}
+    for allocation in plan.allocations:
+        for candidate in by_sku[allocation.sku_id].candidates:
+            if candidate.location_id == allocation.location_id:
+                candidate.available[allocation.sku_id] -= allocation.quantity
+    return PlannedOrder(index, request, lines, destination, Reservation.of(plan, entries))
 
-    location_ids = sorted({a.location_id for a in reserved})
-    promised = {p.location_id: p for p in plan.packages}
-    fulfillment_orders = [
-        FulfillmentOrder(
-            merchant_id=order.merchant_id,
-            order_id=order.id,
-            location_id=location_id,
-            status=FulfillmentStatus.open.value,
-            promised_ship_date=promised[location_id].ship_date if location_id in promised else None,
-            promised_delivery_date=promised[location_id].delivery_date if location_id in promised else None,
-            created_at=now,
-            updated_at=now,
+
+def reserve_plan(
+    session: Session, plan: RoutingPlan, stock: dict[str, SkuStock]
+) -> tuple[Reservation, list[LevelSnapshot]]:
+    """Reserve one plan's allocations as intake does; what the levels no longer cover is backordered."""
+    reservation = Reservation.of(plan, stock.values())
+    snapshots = reserve_orders(session, [reservation], final=True)
+    return reservation, list(snapshots.values())
+
+
+def reserve_orders(
+    session: Session, reservations: Sequence[Reservation], *, final: bool
+) -> dict[int, LevelSnapshot]:
+    """Reserve the plans' allocations on locked levels, granted in the order given.
+
+    An allocation the level can no longer cover means a concurrent transaction took the stock after the
+    read: ReservationRaced, or, on the final attempt, that allocation is backordered. Returns the
+    figures of each level reserved at, by level id.
+    """
+    locked = lock_levels(session, (level_id for r in reservations for level_id in r.level_ids.values()))
+    left = {level_id: snapshot.available for level_id, snapshot in locked.items()}
+    granted: dict[int, int] = defaultdict(int)
+    for reservation in reservations:
+        for allocation in reservation.plan.allocations:
+            level_id = reservation.level_id(allocation)
+            if left.get(level_id, 0) >= allocation.quantity:
+                left[level_id] -= allocation.quantity
+                granted[level_id] += allocation.quantity
+                reservation.reserved.append(allocation)
+            elif final:
+                short = reservation.short
+                short[allocation.line_no] = short.get(allocation.line_no, 0) + allocation.quantity
+            else:
+                raise ReservationRaced
+    snapshots = reserve_locked(session, granted, locked)
+    return dict(zip(granted, snapshots, strict=True))
+
+
+@dataclass
+class _Rows:
+    """The rows of a batch of orders, gathered to be inserted one statement per table."""
+
+    orders: list[Order] = field(default_factory=list)
+    lines: list[list[OrderLine]] = field(default_factory=list)
+    fulfillment_orders: list[list[FulfillmentOrder]] = field(default_factory=list)
+
+
+def write_orders(
+    session: Session, planned: Sequence[PlannedOrder], snapshots: dict[int, LevelSnapshot], now: datetime
+) -> list[OrderOut]:
+    """Insert the orders with their lines, fulfillment orders, ledger rows, timeline and outbox messages."""
+    if not planned:
+        return []
+    batch = _Rows()
+    for order in planned:
+        request = order.request
+        row = build_order(
+            request.merchant_id, request.data, request.idempotency_key, request.fingerprint, now
         )
-        for location_id in location_ids
+        row.promised_delivery_date = promised_delivery(order.reservation.plan, order.reservation.reserved)
+        lines = build_lines(request.merchant_id, request.data, order.lines, order.reservation.short)
+        row.status = derive_status(initial_facts(lines, order.reservation.reserved)).value
+        batch.orders.append(row)
+        batch.lines.append(lines)
+    _insert_orders(session, batch.orders)
+    _insert_lines(session, batch)
+    fo_lines = _insert_fulfillment(session, planned, batch, now)
+
+    movements, timeline, messages = [], [], []
+    changed: dict[int, dict[int, LevelSnapshot]] = defaultdict(dict)  # merchant -> level id -> figures
+    for order, row, lines in zip(planned, batch.orders, batch.lines, strict=True):
+        actor = order.request.actor
+        reservations = reservation_movements(order.reservation.reserved, reference=f"order:{row.id}")
+        movements += movement_rows(row.merchant_id, reservations, actor, now)
+        timeline += _timeline(row, lines, order.reservation.plan, order.destination, actor, now)
+        messages += outbox_rows(row.merchant_id, _order_events(row, lines), now)
+        for allocation in order.reservation.reserved:
+            level_id = order.reservation.level_id(allocation)
+            changed[row.merchant_id][level_id] = snapshots[level_id]
+    for merchant_id, levels in changed.items():
+        messages += outbox_rows(merchant_id, changed_events(levels.values()), now)
+    insert_rows(session, InventoryMovement, movements)
+    insert_rows(session, OrderEvent, timeline)
+    insert_rows(session, OutboxMessage, messages)
+
+    placed = []
+    for row, lines, fulfillment_orders, order_fo_lines in zip(
+        batch.orders, batch.lines, batch.fulfillment_orders, fo_lines, strict=True
+    ):
+        ORDERS_CREATED.labels(row.channel, row.status).inc()
+        placed.append(order_out(row, lines, fulfillment_orders, order_fo_lines, []))
+    return placed
+
+
+def _insert_orders(session: Session, orders: list[Order]) -> None:
+    """Insert the order rows; DuplicateOrder when a concurrent transaction created one of them first."""
+    try:
+        ids = insert_rows_returning_ids(session, Order, [_row(order) for order in orders])
+    except IntegrityError as error:  # only the unique external id and Idempotency-Key can clash
+        raise DuplicateOrder from error
+    for order, order_id in zip(orders, ids, strict=True):
+        order.id = order_id
+
+
+def _insert_lines(session: Session, batch: _Rows) -> None:
+    rows = [
+        _row(line, order_id=order.id)
+        for order, lines in zip(batch.orders, batch.lines, strict=True)
+        for line in lines
     ]
-    fo_ids = insert_rows_returning_ids(session, FulfillmentOrder, [_row(fo) for fo in fulfillment_orders])
-    fo_by_location = {}
-    for fo, fo_id in zip(fulfillment_orders, fo_ids, strict=True):
+    ids = iter(insert_rows_returning_ids(session, OrderLine, rows))
+    for order, lines in zip(batch.orders, batch.lines, strict=True):
+        for line in lines:
+            line.id, line.order_id = next(ids), order.id
+
+
+def _insert_fulfillment(
+    session: Session, planned: Sequence[PlannedOrder], batch: _Rows, now: datetime
+) -> list[list[FulfillmentOrderLine]]:
+    """One fulfillment order per location each order reserved at, with its lines; returns the lines."""
+    for order, row in zip(planned, batch.orders, strict=True):
+        promised = {p.location_id: p for p in order.reservation.plan.packages}
+        batch.fulfillment_orders.append(
+            [
+                FulfillmentOrder(
+                    merchant_id=row.merchant_id,
+                    order_id=row.id,
+                    location_id=location_id,
+                    status=FulfillmentStatus.open.value,
+                    promised_ship_date=promised[location_id].ship_date if location_id in promised else None,
+                    promised_delivery_date=(
+                        promised[location_id].delivery_date if location_id in promised else None
+                    ),
+                    created_at=now,
+                    updated_at=now,
+                )
+                for location_id in sorted({a.location_id for a in order.reservation.reserved})
+            ]
+        )
+    every_fo = [fo for fulfillment_orders in batch.fulfillment_orders for fo in fulfillment_orders]
+    for fo, fo_id in zip(
+        every_fo,
+        insert_rows_returning_ids(session, FulfillmentOrder, [_row(fo) for fo in every_fo]),
+        strict=True,
+    ):
         fo.id = fo_id
-        fo_by_location[fo.location_id] = fo
-    fo_lines = [
-        FulfillmentOrderLine(
-            merchant_id=order.merchant_id,
-            fulfillment_order_id=fo_by_location[a.location_id].id,
-            order_line_id=line_by_no[a.line_no].id,
-            sku_id=a.sku_id,
-            quantity=a.quantity,
+    fo_lines = []
+    for order, lines, fulfillment_orders in zip(planned, batch.lines, batch.fulfillment_orders, strict=True):
+        fo_by_location = {fo.location_id: fo for fo in fulfillment_orders}
+        line_by_no = {line.line_no: line for line in lines}
+        fo_lines.append(
+            [
+                FulfillmentOrderLine(
+                    merchant_id=fo_by_location[a.location_id].merchant_id,
+                    fulfillment_order_id=fo_by_location[a.location_id].id,
+                    order_line_id=line_by_no[a.line_no].id,
+                    sku_id=a.sku_id,
+                    quantity=a.quantity,
+                )
+                for a in order.reservation.reserved
+            ]
         )
-        for a in reserved
-    ]
-    insert_rows(session, FulfillmentOrderLine, [_row(fo_line) for fo_line in fo_lines])
-
-    movements = reservation_movements(reserved, reference=f"order:{order.id}")
-    record(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
-    insert_rows(session, OrderEvent, _timeline(order, lines, plan, destination, actor, now))
-    emit(session, merchant_id=order.merchant_id, events=_outbox_events(order, lines, snapshots))
-    ORDERS_CREATED.labels(order.channel, order.status).inc()
-    return order_out(order, lines, fulfillment_orders, fo_lines, [])
+    insert_rows(session, FulfillmentOrderLine, [_row(line) for lines in fo_lines for line in lines])
+    return fo_lines
 
 
 def reservation_movements(allocations: Sequence[Allocation], *, reference: str) -> list[Movement]:
@@ -431,7 +696,7 @@ def _timeline(
     return events
 
 
-def _outbox_events(order: Order, lines: list[OrderLine], snapshots: list[LevelSnapshot]) -> list[Event]:
+def _order_events(order: Order, lines: list[OrderLine]) -> list[Event]:
     payload = {
         "order_id": order.id,
         "number": order.number,
@@ -446,4 +711,4 @@ def _outbox_events(order: Order, lines: list[OrderLine], snapshots: list[LevelSn
         ],
     }
     follow_up = "order.backordered" if order.status == OrderStatus.backordered else "order.confirmed"
-    return [Event("order.created", payload), Event(follow_up, payload), *changed_events(snapshots)]
+    return [Event("order.created", payload), Event(follow_up, payload)]

@@ -8,20 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
 from ordermesh.db import is_retryable
-from ordermesh.errors import Conflict, NotFound
+from ordermesh.errors import Conflict, DomainError, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
-from ordermesh.orders.intake import DuplicateOrder, ReservationRaced, create_order, request_fingerprint
+from ordermesh.orders.intake import (
+    DuplicateOrder,
+    OrderRequest,
+    Outcome,
+    ReservationRaced,
+    create_orders,
+    request_fingerprint,
+)
 from ordermesh.orders.locks import lock_order, lock_orders
 from ordermesh.orders.models import (
     FulfillmentOrder,
@@ -76,32 +83,76 @@ def place_order(
     actor: str,
     idempotency_key: str | None = None,
 ) -> PlacedOrder:
-    """Create and confirm an order in a transaction of its own, retried when it loses a race; idempotent."""
-    fingerprint = request_fingerprint(data)
+    """Create and confirm one order in a transaction of its own; idempotent."""
+    request = OrderRequest(merchant_id, data, actor, idempotency_key, request_fingerprint(data))
+    placed = place_orders(factory, [request])[0]
+    if isinstance(placed, Exception):
+        raise placed
+    return placed
 
-    def attempt(session: Session, final: bool) -> OrderOut:
-        return create_order(
-            session,
-            merchant_id=merchant_id,
-            data=data,
-            actor=actor,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            backorder_on_race=final,
-        )
 
+def place_orders(
+    factory: sessionmaker[Session], requests: Sequence[OrderRequest]
+) -> list[PlacedOrder | Exception]:
+    """Create and confirm orders in one transaction, retried when it loses a race; idempotent.
+
+    Each request gets its own answer: its order (created, or found when a request with the same
+    external id or Idempotency-Key came first) or the error that makes it invalid. Should the batch
+    fail as a whole for any other reason, each order is placed on its own, so that one cannot sink
+    the others.
+    """
     try:
-        return PlacedOrder(run_transaction(factory, attempt), created=True)
-    except DuplicateOrder:
-        with factory() as session:
-            existing = find_existing(
-                session, merchant_id=merchant_id, data=data, idempotency_key=idempotency_key
+        outcomes = _run_batch(factory, requests)
+    except Exception:
+        if len(requests) == 1:
+            raise
+        return [_place_alone(factory, request) for request in requests]
+    return _answers(factory, requests, outcomes)
+
+
+def _place_alone(factory: sessionmaker[Session], request: OrderRequest) -> PlacedOrder | Exception:
+    try:
+        return place_orders(factory, [request])[0]
+    except Exception as error:  # answered to this request alone
+        return error
+
+
+def _run_batch(factory: sessionmaker[Session], requests: Sequence[OrderRequest]) -> list[Outcome]:
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return run_transaction(
+                factory, lambda session, final: create_orders(session, requests, final=final)
             )
-            if idempotency_key and existing.request_hash not in (None, fingerprint):
-                raise Conflict("this Idempotency-Key was already used for a different request") from None
-            return PlacedOrder(
-                order_view(session, merchant_scope=merchant_id, order_id=existing.id), created=False
-            )
+        except DuplicateOrder:
+            continue  # a concurrent request created one of them first: the next attempt finds it
+    raise Conflict("the order was created concurrently; retry the request")
+
+
+def _answers(
+    factory: sessionmaker[Session], requests: Sequence[OrderRequest], outcomes: Sequence[Outcome]
+) -> list[PlacedOrder | Exception]:
+    """Each request's answer: duplicates are answered with the order they duplicate, read afresh."""
+    answers: list[PlacedOrder | Exception] = []
+    with factory() as session:
+        for request, outcome in zip(requests, outcomes, strict=True):
+            if isinstance(outcome, OrderOut):
+                answers.append(PlacedOrder(outcome, created=True))
+            elif isinstance(outcome, DuplicateOrder):
+                answers.append(_duplicate_answer(session, request, outcome))
+            else:
+                answers.append(outcome)
+    return answers
+
+
+def _duplicate_answer(
+    session: Session, request: OrderRequest, duplicate: DuplicateOrder
+) -> PlacedOrder | DomainError:
+    if duplicate.order_id is None:
+        raise AssertionError("a duplicate found before inserting knows its order")
+    if request.idempotency_key and duplicate.request_hash not in (None, request.fingerprint):
+        return Conflict("this Idempotency-Key was already used for a different request")
+    view = order_view(session, merchant_scope=request.merchant_id, order_id=duplicate.order_id)
+    return PlacedOrder(view, created=False)
 
 
 def run_transaction(factory: sessionmaker[Session], work: Callable[[Session, bool], T]) -> T:
@@ -120,23 +171,6 @@ def run_transaction(factory: sessionmaker[Session], work: Callable[[Session, boo
                 if final or not is_retryable(error):
                     raise
     raise AssertionError("the final attempt backorders instead of raising ReservationRaced")
-
-
-def find_existing(
-    session: Session, *, merchant_id: int, data: OrderCreate, idempotency_key: str | None
-) -> Order:
-    """The order an earlier request created with this Idempotency-Key or external id."""
-    keys = []
-    if idempotency_key:
-        keys.append(Order.idempotency_key == idempotency_key)
-    if data.external_id:
-        keys.append(and_(Order.channel == data.channel.value, Order.external_id == data.external_id))
-    order = session.scalars(
-        select(Order).where(Order.merchant_id == merchant_id, or_(*keys)).limit(1)
-    ).first()
-    if order is None:
-        raise AssertionError("a duplicate order is found by one of its keys")
-    return order
 
 
 def get_order(session: Session, *, merchant_scope: int | None, order_id: int) -> Order:
