@@ -30,6 +30,7 @@ from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from ordermesh.orders.api import router as orders_router
+from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
 
@@ -115,6 +116,9 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
     )
     app.state.sessionmaker = session_factory or get_sessionmaker()
+    app.state.intake = IntakeQueue(
+        app.state.sessionmaker, writers=settings.intake_writers, max_batch=settings.intake_max_batch
+    )
     geo.warm_up()
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(DomainError, _on_domain_error)

@@ -30,6 +30,11 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 ORDERS_CREATED = Counter("ordermesh_orders_created_total", "Orders created", ["channel", "status"])
+INTAKE_BATCH_SIZE = Histogram(
+    "ordermesh_intake_batch_orders",
+    "Orders placed together in one intake transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 WEBHOOK_DELIVERIES = Counter("ordermesh_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"])
 
 

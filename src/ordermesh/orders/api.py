@@ -11,6 +11,7 @@ from fastapi import status as http
 from ordermesh.merchants import Role
 from ordermesh.orders import Channel, OrderStatus
 from ordermesh.orders import service as orders
+from ordermesh.orders.intake import OrderRequest, request_fingerprint
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import CancelIn, HoldIn, OrderCreate, OrderEventOut, OrderOut, OrderSummary
 from ordermesh.orders.views import order_summary
@@ -26,21 +27,21 @@ ORDER_ROLES = (Role.operator, Role.merchant)
     response_model=OrderOut,
     responses={200: {"description": "The order existed already (same external id or Idempotency-Key)"}},
 )
-def create_order(
+async def create_order(
     body: OrderCreate,
     request: Request,
     principal: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    """Receive an order, route it and reserve its stock; idempotent on external_id and Idempotency-Key."""
+    """Receive an order, route it and reserve its stock; idempotent on external_id and Idempotency-Key.
+
+    Orders that arrive together are placed in one transaction (orders.batching); each is answered
+    once it is committed.
+    """
     principal.require(*ORDER_ROLES)
     merchant_id = principal.acting_merchant(body.merchant_id)
-    placed = orders.place_order(
-        request.app.state.sessionmaker,
-        merchant_id=merchant_id,
-        data=body,
-        actor=principal.actor,
-        idempotency_key=idempotency_key,
+    placed = await request.app.state.intake.place(
+        OrderRequest(merchant_id, body, principal.actor, idempotency_key, request_fingerprint(body))
     )
     # Serialised here, once: the order was built by our own code, so validating it again is wasted work.
     return Response(
