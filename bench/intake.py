@@ -672,22 +672,37 @@ def print_hot_spots(path: Path, top: int = 15) -> None:
 # ---------------------------------------------------------------------------------------------- report
 
 
+def _optional(value: float | None, shape: str) -> str:
+    return "n/a" if value is None else shape.format(value)
+
+
 def mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """User + system CPU of every live process in a session (the server and its workers), from /proc."""
+def cpu_seconds(*, session_id: int | None = None, command: str | None = None) -> float:
+    """User + system CPU of the live processes of a session (the server and its workers) or of a command
+    name (PostgreSQL's backends), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        if int(fields[3]) == session_id:  # fields after "comm": state ppid pgrp session ...
+        fields = rest.split()  # after "comm": state ppid pgrp session ...
+        if int(fields[3]) == session_id or name == command:
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def orders_per_transaction(base_url: str) -> float | None:
+    """The mean intake batch, from the server's own metrics (None when it does not report one)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    figures = dict(re.findall(r"^ordermesh_intake_batch_orders_(sum|count) ([0-9.e+]+)$", text, re.MULTILINE))
+    if not figures or not float(figures.get("count", 0)):
+        return None
+    return float(figures["sum"]) / float(figures["count"])
 
 
 def print_summary(
@@ -705,6 +720,8 @@ def print_summary(
     rows = [
         ("orders/s", f"{wrk.orders_per_second:.1f}  ({wrk.answered_2xx} orders in {wrk.duration_s:.1f}s)"),
         ("server CPU/order", f"{args.server_cpu_ms:.2f} ms  (all server processes, user + system)"),
+        ("PostgreSQL CPU/order", f"{args.postgres_cpu_ms:.2f} ms  (every postgres process)"),
+        ("orders/transaction", _optional(args.orders_per_transaction, "{:.2f}  (intake batches, mean)")),
         ("latency", f"p50 {wrk.p50_ms:.1f} ms · p90 {wrk.p90_ms:.1f} ms · p99 {wrk.p99_ms:.1f} ms"),
         (
             "errors",
@@ -812,7 +829,8 @@ def main(argv: list[str] | None = None) -> int:
             running_server(database_url, args.workers, log_path) as server,
             profiling(server.pid, args.seconds, args.profile),
         ):
-            cpu_before = session_cpu_seconds(server.pid)
+            cpu_before = cpu_seconds(session_id=server.pid)
+            postgres_before = cpu_seconds(command="postgres")
             load = run_wrk(
                 wrk,
                 server.base_url,
@@ -821,9 +839,10 @@ def main(argv: list[str] | None = None) -> int:
                 api_key=seeded.api_key,
                 run_tag=run_tag,
             )
-            args.server_cpu_ms = (
-                1000 * (session_cpu_seconds(server.pid) - cpu_before) / max(load.answered_2xx, 1)
-            )
+            answered = max(load.answered_2xx, 1)
+            args.server_cpu_ms = 1000 * (cpu_seconds(session_id=server.pid) - cpu_before) / answered
+            args.postgres_cpu_ms = 1000 * (cpu_seconds(command="postgres") - postgres_before) / answered
+            args.orders_per_transaction = orders_per_transaction(server.base_url)
         # The server is stopped: whatever was in flight has landed or rolled back.
         in_db, statuses = count_orders(factory, merchant_id=seeded.merchant_id, prefix=f"B-{run_tag}-")
         ledger_ok, ledger_detail = check_ledger(factory)
