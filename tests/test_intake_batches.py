@@ -146,7 +146,7 @@ def _wait_until_busy(seconds: float = 0.5) -> None:
 def test_orders_waiting_while_a_batch_is_written_are_placed_together(
     session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, idle_seconds=1)
+    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=1)
     first = intake.submit(_request(world, [("TSHIRT", 1)], external_id="Q-0"))
     _wait_until_busy()
     waiting = [intake.submit(_request(world, [("TSHIRT", 1)], external_id=f"Q-{n}")) for n in range(1, 5)]
@@ -164,7 +164,7 @@ def test_orders_waiting_while_a_batch_is_written_are_placed_together(
 def test_a_request_given_up_before_its_turn_is_not_placed(
     session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, idle_seconds=1)
+    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=1)
     first = intake.submit(_request(world, [("TSHIRT", 1)], external_id="C-0"))
     _wait_until_busy()
     abandoned = intake.submit(_request(world, [("TSHIRT", 1)], external_id="C-1"))
@@ -180,7 +180,7 @@ def test_a_request_given_up_before_its_turn_is_not_placed(
 def test_idle_writers_stop_and_start_again_with_the_next_order(
     session_factory: sessionmaker[Session], world: World
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, idle_seconds=0.1)
+    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=0.1)
     assert _placed(intake.submit(_request(world, [("TSHIRT", 1)])).result(timeout=30)).created
     time.sleep(0.5)
     assert intake.writers == 0

@@ -19,10 +19,12 @@ class Settings:
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "20")))
     # Threads per server process for request work (database calls block); see app.lifespan.
     worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "8")))
-    # Order intake: threads per server process that place the orders waiting, each batch in one
-    # transaction, and the most orders one transaction takes (see orders.batching).
+    # Order intake (see orders.batching): threads per server process that place the orders waiting,
+    # each batch in one transaction; the most orders one transaction takes; and how long a busy writer
+    # waits for more orders to join a batch.
     intake_writers: int = field(default_factory=lambda: int(_env("INTAKE_WRITERS", "1")))
     intake_max_batch: int = field(default_factory=lambda: int(_env("INTAKE_MAX_BATCH", "64")))
+    intake_linger_ms: float = field(default_factory=lambda: float(_env("INTAKE_LINGER_MS", "3")))
     # How long a verified API key is trusted from memory before it is looked up again (revocation delay).
     api_key_cache_seconds: float = field(default_factory=lambda: float(_env("API_KEY_CACHE_SECONDS", "30")))
     webhook_timeout_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "10")))

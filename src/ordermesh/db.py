@@ -27,8 +27,6 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
     else:
         size = pool_size or get_settings().db_pool_size
         engine = create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)
-    # Batch every executemany INSERT into one multi-row statement, not only those with RETURNING.
-    engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
 
 
@@ -85,10 +83,11 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """Insert rows in one statement on the server.
+    """Insert rows with one executemany of a cached single-row INSERT.
 
-    SQLAlchemy batches the executemany into one multi-row INSERT whose compiled form is cached (a
-    statement built with .values(rows) would be compiled afresh on every call).
+    psycopg sends the rows to PostgreSQL in one pipeline (one round trip), the statement prepared once
+    per connection. (A multi-row INSERT is longer the more rows it has, and psycopg parses such long
+    statements afresh on every call; a statement built with .values(rows) is even compiled afresh.)
     """
     if rows:
         session.execute(insert(model.__table__), rows)
