@@ -24,7 +24,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ordermesh import __version__
+from ordermesh import __version__, serving
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.cli import channels_app
@@ -122,15 +122,10 @@ def serve(
         f"Ordermesh {__version__} on http://{host}:{port} (docs at /docs), "
         f"database {_safe_url(get_settings().database_url)}"
     )
-    uvicorn.run(
-        "ordermesh.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        log_level="warning",
-    )
+    if workers > 1 and not reload:
+        serving.serve(host, port, workers)  # a listening socket per process (see ordermesh.serving)
+        return
+    uvicorn.run(serving.APP, factory=True, host=host, port=port, reload=reload, log_level="warning")
 
 
 def _safe_url(url: str) -> str:
