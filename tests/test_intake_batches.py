@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections import Counter
 
 import pytest
@@ -139,21 +139,32 @@ def blocked_stock(session_factory: sessionmaker[Session], world: World):  # type
     blocker.close()
 
 
-def _wait_until_busy(seconds: float = 0.5) -> None:
-    time.sleep(seconds)  # the writer takes the first order and waits on the locked stock
+async def _until_busy(seconds: float = 0.5) -> None:
+    await asyncio.sleep(seconds)  # the writer takes the first order and waits on the locked stock
+
+
+def _queue(factory: sessionmaker[Session], idle_seconds: float = 1) -> IntakeQueue:
+    return IntakeQueue(factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=idle_seconds)
 
 
 def test_orders_waiting_while_a_batch_is_written_are_placed_together(
     session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=1)
-    first = intake.submit(_request(world, [("TSHIRT", 1)], external_id="Q-0"))
-    _wait_until_busy()
-    waiting = [intake.submit(_request(world, [("TSHIRT", 1)], external_id=f"Q-{n}")) for n in range(1, 5)]
-    blocked_stock.rollback()
+    intake = _queue(session_factory)
 
-    answers = [future.result(timeout=30) for future in [first, *waiting]]
-    assert all(_placed(answer).created for answer in answers)
+    async def scenario() -> list[PlacedOrder]:
+        first = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="Q-0")))
+        await _until_busy()
+        waiting = [
+            asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id=f"Q-{n}")))
+            for n in range(1, 5)
+        ]
+        await asyncio.sleep(0.1)  # every order is queued
+        blocked_stock.rollback()
+        return await asyncio.gather(first, *waiting)
+
+    answers = asyncio.run(scenario())
+    assert all(answer.created for answer in answers)
     stamps = _created_at(session, [f"Q-{n}" for n in range(5)])
     assert len(set(stamps[1:])) == 1  # the four that waited shared one transaction
     assert stamps[0] != stamps[1]
@@ -164,14 +175,19 @@ def test_orders_waiting_while_a_batch_is_written_are_placed_together(
 def test_a_request_given_up_before_its_turn_is_not_placed(
     session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=1)
-    first = intake.submit(_request(world, [("TSHIRT", 1)], external_id="C-0"))
-    _wait_until_busy()
-    abandoned = intake.submit(_request(world, [("TSHIRT", 1)], external_id="C-1"))
-    assert abandoned.cancel()
-    blocked_stock.rollback()
+    intake = _queue(session_factory)
 
-    assert _placed(first.result(timeout=30)).created
+    async def scenario() -> PlacedOrder:
+        first = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="C-0")))
+        await _until_busy()
+        abandoned = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="C-1")))
+        await asyncio.sleep(0.1)  # queued
+        abandoned.cancel()
+        await asyncio.sleep(0.1)
+        blocked_stock.rollback()
+        return await first
+
+    assert asyncio.run(scenario()).created
     placed = session.scalars(select(Order.external_id).where(Order.external_id.in_(["C-0", "C-1"]))).all()
     session.rollback()
     assert placed == ["C-0"]
@@ -180,8 +196,13 @@ def test_a_request_given_up_before_its_turn_is_not_placed(
 def test_idle_writers_stop_and_start_again_with_the_next_order(
     session_factory: sessionmaker[Session], world: World
 ) -> None:
-    intake = IntakeQueue(session_factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=0.1)
-    assert _placed(intake.submit(_request(world, [("TSHIRT", 1)])).result(timeout=30)).created
-    time.sleep(0.5)
-    assert intake.writers == 0
-    assert _placed(intake.submit(_request(world, [("TSHIRT", 1)])).result(timeout=30)).created
+    intake = _queue(session_factory, idle_seconds=0.1)
+
+    async def scenario() -> None:
+        assert (await intake.place(_request(world, [("TSHIRT", 1)]))).created
+        await asyncio.sleep(0.5)
+        assert intake.writers == 0
+        assert (await intake.place(_request(world, [("TSHIRT", 1)]))).created
+        assert intake.writers == 1
+
+    asyncio.run(scenario())

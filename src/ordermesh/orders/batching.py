@@ -16,7 +16,8 @@ import asyncio
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,16 @@ from ordermesh.orders.intake import OrderRequest
 from ordermesh.orders.service import PlacedOrder, place_orders
 
 Answer = PlacedOrder | Exception
-Waiting = tuple[OrderRequest, Future[Answer]]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An order waiting to be placed, and where its request awaits the answer."""
+
+    request: OrderRequest
+    loop: asyncio.AbstractEventLoop
+    answer: asyncio.Future[Answer]
+
 
 # A writer that finished a batch less than this long ago is busy: it lingers for more orders.
 BUSY_WINDOW_SECONDS = 0.1
@@ -64,20 +74,23 @@ class IntakeQueue:
 
     async def place(self, request: OrderRequest) -> PlacedOrder:
         """Place the order with whatever else is waiting; its answer once committed."""
-        answer = await asyncio.wrap_future(self.submit(request))
+        loop = asyncio.get_running_loop()
+        waiting = Waiting(request, loop, loop.create_future())
+        self._waiting.put(waiting)
+        # Read without the lock first: a writer leaves only under it, after seeing the queue empty,
+        # so with the order already queued, a full count means a writer will take it.
+        if self._writers < self._max_writers:
+            self._start_writer()
+        answer = await waiting.answer
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    def submit(self, request: OrderRequest) -> Future[Answer]:
-        """Queue the order; the future holds its answer once placed."""
-        future: Future[Answer] = Future()
-        self._waiting.put((request, future))
-        with self._lock:  # a writer leaves only under this lock, after seeing the queue empty
+    def _start_writer(self) -> None:
+        with self._lock:
             if self._writers < self._max_writers:
                 self._writers += 1
                 threading.Thread(target=self._write, name="order-intake", daemon=True).start()
-        return future
 
     def _write(self) -> None:
         last_batch_end = 0.0
@@ -111,7 +124,7 @@ class IntakeQueue:
             except queue.Empty:
                 break
         # A request whose client gave up before its turn is not placed.
-        return [(request, future) for request, future in batch if future.set_running_or_notify_cancel()]
+        return [waiting for waiting in batch if not waiting.answer.cancelled()]
 
     def _place(self, batch: list[Waiting]) -> None:
         if not batch:
@@ -119,8 +132,22 @@ class IntakeQueue:
         INTAKE_BATCH_SIZE.observe(len(batch))
         answers: list[Answer]
         try:
-            answers = place_orders(self._factory, [request for request, _ in batch])
+            answers = place_orders(self._factory, [waiting.request for waiting in batch])
         except Exception as error:  # the database is gone: every request hears why
             answers = [error] * len(batch)
-        for (_, future), answer in zip(batch, answers, strict=True):
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Answer], Answer]]] = defaultdict(
+            list
+        )
+        for waiting, answer in zip(batch, answers, strict=True):
+            by_loop[waiting.loop].append((waiting.answer, answer))
+        for loop, results in by_loop.items():  # one wake-up of each event loop for the whole batch
+            try:
+                loop.call_soon_threadsafe(_deliver, results)
+            except RuntimeError:  # that loop is closed: its requests are gone
+                continue
+
+
+def _deliver(results: list[tuple[asyncio.Future[Answer], Answer]]) -> None:
+    for future, answer in results:
+        if not future.done():  # a request cancelled meanwhile has no one to answer
             future.set_result(answer)
