@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Engine, Table, TextClause, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,13 +93,38 @@ def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
         session.execute(insert(model.__table__), rows)
 
 
-def insert_rows_returning_ids(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
-    """As insert_rows, and the new ids in the order of `rows`."""
-    if not rows:
-        return []
-    table = model.__table__
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.scalars(statement, rows))
+def allocate_ids(session: Session, wanted: Mapping[type[Any], int]) -> dict[type[Any], list[int]]:
+    """New ids for rows about to be inserted into each model's table, all taken in one statement.
+
+    Rows whose ids are known beforehand need no RETURNING: they go as a plain executemany. PostgreSQL
+    takes the ids from each table's sequence. SQLite counts on from the largest id in use, which is
+    safe because its write transactions run one at a time (and is the id it would pick itself).
+    """
+    models = list(wanted)
+    dialect = session.get_bind().dialect.name
+    statement = _allocation(dialect, tuple(model.__table__ for model in models))
+    if dialect == "postgresql":
+        counts = {f"n{i}": wanted[model] for i, model in enumerate(models)}
+        row = session.execute(statement, counts).one()
+        return {model: list(ids) for model, ids in zip(models, row, strict=True)}
+    row = session.execute(statement).one()
+    return {
+        model: list(range((largest or 0) + 1, (largest or 0) + 1 + wanted[model]))
+        for model, largest in zip(models, row, strict=True)
+    }
+
+
+@lru_cache
+def _allocation(dialect: str, tables: tuple[Table, ...]) -> TextClause:
+    if dialect == "postgresql":
+        taken = (
+            f"ARRAY(SELECT nextval(pg_get_serial_sequence('\"{table.name}\"', 'id'))"
+            f" FROM generate_series(1, :n{i}))"
+            for i, table in enumerate(tables)
+        )
+    else:
+        taken = (f'(SELECT max(id) FROM "{table.name}")' for table in tables)
+    return text("SELECT " + ", ".join(taken))
 
 
 def insert_ignoring_conflicts(session: Session, model: type[Any]) -> Any:

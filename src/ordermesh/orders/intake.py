@@ -26,12 +26,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
-from ordermesh.db import insert_rows, insert_rows_returning_ids
+from ordermesh.db import allocate_ids, insert_ignoring_conflicts, insert_rows
 from ordermesh.errors import DomainError, FieldError, Invalid
 from ordermesh.events.models import OutboxMessage
 from ordermesh.events.outbox import Event, outbox_rows
@@ -170,15 +169,18 @@ def create_order(
     return outcome
 
 
-def create_orders(session: Session, requests: Sequence[OrderRequest], *, final: bool) -> list[Outcome]:
+def create_orders(
+    session: Session, requests: Sequence[OrderRequest], *, final: bool, check_existing: bool = True
+) -> list[Outcome]:
     """Receive orders in one transaction, each routed and reserved in turn as if placed one by one.
 
     Each request gets its own outcome. Raises ReservationRaced when stock planned for them was taken by
     a concurrent transaction (unless `final`: then what is short is backordered), and DuplicateOrder
-    when a concurrent transaction created one of them first; the caller rolls back and tries again.
+    when one of them exists already but was not looked for (`check_existing` false: one statement
+    saved while replays are rare) or was created concurrently; the caller rolls back and tries again.
     """
     outcomes: list[Outcome | None] = [None] * len(requests)
-    existing = existing_orders(session, requests)
+    existing = existing_orders(session, requests) if check_existing else {}
     stock = {
         merchant_id: load_stock(session, merchant_id=merchant_id, codes=codes)
         for merchant_id, codes in _codes_by_merchant(requests).items()
@@ -513,33 +515,30 @@ def reserve_orders(
 
 @dataclass
 class _Rows:
-    """The rows of a batch of orders, gathered to be inserted one statement per table."""
+    """The rows of a batch of orders, with their ids, gathered to be inserted one statement per table."""
 
     orders: list[Order] = field(default_factory=list)
     lines: list[list[OrderLine]] = field(default_factory=list)
     fulfillment_orders: list[list[FulfillmentOrder]] = field(default_factory=list)
+    fulfillment_lines: list[list[FulfillmentOrderLine]] = field(default_factory=list)
 
 
 def write_orders(
     session: Session, planned: Sequence[PlannedOrder], snapshots: dict[int, LevelSnapshot], now: datetime
 ) -> list[OrderOut]:
-    """Insert the orders with their lines, fulfillment orders, ledger rows, timeline and outbox messages."""
+    """Insert the orders with their lines, fulfillment orders, ledger rows, timeline and outbox messages.
+
+    Raises DuplicateOrder when one of the orders exists already (its insert is skipped on conflict).
+    """
     if not planned:
         return []
-    batch = _Rows()
-    for order in planned:
-        request = order.request
-        row = build_order(
-            request.merchant_id, request.data, request.idempotency_key, request.fingerprint, now
-        )
-        row.promised_delivery_date = promised_delivery(order.reservation.plan, order.reservation.reserved)
-        lines = build_lines(request.merchant_id, request.data, order.lines, order.reservation.short)
-        row.status = derive_status(initial_facts(lines, order.reservation.reserved)).value
-        batch.orders.append(row)
-        batch.lines.append(lines)
+    batch = _build_rows(session, planned, now)
     _insert_orders(session, batch.orders)
-    _insert_lines(session, batch)
-    fo_lines = _insert_fulfillment(session, planned, batch, now)
+    insert_rows(session, OrderLine, [_row(line) for lines in batch.lines for line in lines])
+    insert_rows(session, FulfillmentOrder, [_row(fo) for fos in batch.fulfillment_orders for fo in fos])
+    insert_rows(
+        session, FulfillmentOrderLine, [_row(line) for lines in batch.fulfillment_lines for line in lines]
+    )
 
     movements, timeline, messages = [], [], []
     changed: dict[int, dict[int, LevelSnapshot]] = defaultdict(dict)  # merchant -> level id -> figures
@@ -559,74 +558,51 @@ def write_orders(
     insert_rows(session, OutboxMessage, messages)
 
     placed = []
-    for row, lines, fulfillment_orders, order_fo_lines in zip(
-        batch.orders, batch.lines, batch.fulfillment_orders, fo_lines, strict=True
+    for row, lines, fulfillment_orders, fo_lines in zip(
+        batch.orders, batch.lines, batch.fulfillment_orders, batch.fulfillment_lines, strict=True
     ):
         ORDERS_CREATED.labels(row.channel, row.status).inc()
-        placed.append(order_out(row, lines, fulfillment_orders, order_fo_lines, []))
+        placed.append(order_out(row, lines, fulfillment_orders, fo_lines, []))
     return placed
 
 
-def _insert_orders(session: Session, orders: list[Order]) -> None:
-    """Insert the order rows; DuplicateOrder when a concurrent transaction created one of them first."""
-    try:
-        ids = insert_rows_returning_ids(session, Order, [_row(order) for order in orders])
-    except IntegrityError as error:  # only the unique external id and Idempotency-Key can clash
-        raise DuplicateOrder from error
-    for order, order_id in zip(orders, ids, strict=True):
-        order.id = order_id
-
-
-def _insert_lines(session: Session, batch: _Rows) -> None:
-    rows = [
-        _row(line, order_id=order.id)
-        for order, lines in zip(batch.orders, batch.lines, strict=True)
-        for line in lines
-    ]
-    ids = iter(insert_rows_returning_ids(session, OrderLine, rows))
-    for order, lines in zip(batch.orders, batch.lines, strict=True):
-        for line in lines:
-            line.id, line.order_id = next(ids), order.id
-
-
-def _insert_fulfillment(
-    session: Session, planned: Sequence[PlannedOrder], batch: _Rows, now: datetime
-) -> list[list[FulfillmentOrderLine]]:
-    """One fulfillment order per location each order reserved at, with its lines; returns the lines."""
-    for order, row in zip(planned, batch.orders, strict=True):
-        promised = {p.location_id: p for p in order.reservation.plan.packages}
-        batch.fulfillment_orders.append(
-            [
-                FulfillmentOrder(
-                    merchant_id=row.merchant_id,
-                    order_id=row.id,
-                    location_id=location_id,
-                    status=FulfillmentStatus.open.value,
-                    promised_ship_date=promised[location_id].ship_date if location_id in promised else None,
-                    promised_delivery_date=(
-                        promised[location_id].delivery_date if location_id in promised else None
-                    ),
-                    created_at=now,
-                    updated_at=now,
-                )
-                for location_id in sorted({a.location_id for a in order.reservation.reserved})
-            ]
+def _build_rows(session: Session, planned: Sequence[PlannedOrder], now: datetime) -> _Rows:
+    """The batch's orders, lines, fulfillment orders and their lines, with ids allocated up front."""
+    batch = _Rows()
+    for order in planned:
+        request, reservation = order.request, order.reservation
+        row = build_order(
+            request.merchant_id, request.data, request.idempotency_key, request.fingerprint, now
         )
-    every_fo = [fo for fulfillment_orders in batch.fulfillment_orders for fo in fulfillment_orders]
-    for fo, fo_id in zip(
-        every_fo,
-        insert_rows_returning_ids(session, FulfillmentOrder, [_row(fo) for fo in every_fo]),
-        strict=True,
+        row.promised_delivery_date = promised_delivery(reservation.plan, reservation.reserved)
+        lines = build_lines(request.merchant_id, request.data, order.lines, reservation.short)
+        row.status = derive_status(initial_facts(lines, reservation.reserved)).value
+        batch.orders.append(row)
+        batch.lines.append(lines)
+        batch.fulfillment_orders.append(_fulfillment_orders(row, reservation, now))
+    ids = allocate_ids(
+        session,
+        {
+            Order: len(batch.orders),
+            OrderLine: sum(map(len, batch.lines)),
+            FulfillmentOrder: sum(map(len, batch.fulfillment_orders)),
+        },
+    )
+    order_ids, line_ids, fo_ids = iter(ids[Order]), iter(ids[OrderLine]), iter(ids[FulfillmentOrder])
+    for order, row, lines, fulfillment_orders in zip(
+        planned, batch.orders, batch.lines, batch.fulfillment_orders, strict=True
     ):
-        fo.id = fo_id
-    fo_lines = []
-    for order, lines, fulfillment_orders in zip(planned, batch.lines, batch.fulfillment_orders, strict=True):
+        row.id = next(order_ids)
+        for line in lines:
+            line.id, line.order_id = next(line_ids), row.id
+        for fo in fulfillment_orders:
+            fo.id, fo.order_id = next(fo_ids), row.id
         fo_by_location = {fo.location_id: fo for fo in fulfillment_orders}
         line_by_no = {line.line_no: line for line in lines}
-        fo_lines.append(
+        batch.fulfillment_lines.append(
             [
                 FulfillmentOrderLine(
-                    merchant_id=fo_by_location[a.location_id].merchant_id,
+                    merchant_id=row.merchant_id,
                     fulfillment_order_id=fo_by_location[a.location_id].id,
                     order_line_id=line_by_no[a.line_no].id,
                     sku_id=a.sku_id,
@@ -635,8 +611,35 @@ def _insert_fulfillment(
                 for a in order.reservation.reserved
             ]
         )
-    insert_rows(session, FulfillmentOrderLine, [_row(line) for lines in fo_lines for line in lines])
-    return fo_lines
+    return batch
+
+
+def _fulfillment_orders(order: Order, reservation: Reservation, now: datetime) -> list[FulfillmentOrder]:
+    """One open fulfillment order per location the order reserved at, with its promised dates."""
+    promised = {p.location_id: p for p in reservation.plan.packages}
+    fulfillment_orders = []
+    for location_id in sorted({a.location_id for a in reservation.reserved}):
+        package = promised.get(location_id)
+        fulfillment_orders.append(
+            FulfillmentOrder(
+                merchant_id=order.merchant_id,
+                location_id=location_id,
+                status=FulfillmentStatus.open.value,
+                promised_ship_date=package.ship_date if package else None,
+                promised_delivery_date=package.delivery_date if package else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return fulfillment_orders
+
+
+def _insert_orders(session: Session, orders: list[Order]) -> None:
+    """Insert the order rows; DuplicateOrder when one exists already (a replay, or a concurrent twin)."""
+    statement = insert_ignoring_conflicts(session, Order).execution_options(preserve_rowcount=True)
+    inserted = session.execute(statement, [_row(order) for order in orders]).rowcount
+    if inserted != len(orders):
+        raise DuplicateOrder
 
 
 def reservation_movements(allocations: Sequence[Allocation], *, reference: str) -> list[Movement]:
@@ -649,9 +652,11 @@ def reservation_movements(allocations: Sequence[Allocation], *, reference: str) 
     ]
 
 
-def _row(instance: Any, **overrides: Any) -> dict[str, Any]:
-    row = {c.key: getattr(instance, c.key) for c in instance.__table__.columns if c.key != "id"}
-    row.update(overrides)
+def _row(instance: Any) -> dict[str, Any]:
+    """The instance's column values; its id only when allocated up front (else the database's)."""
+    row = {c.key: getattr(instance, c.key) for c in instance.__table__.columns}
+    if row.get("id") is None:
+        del row["id"]
     return row
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import exists, func, insert, or_, select, update
@@ -118,14 +119,22 @@ def _place_alone(factory: sessionmaker[Session], request: OrderRequest) -> Place
 
 
 def _run_batch(factory: sessionmaker[Session], requests: Sequence[OrderRequest]) -> list[Outcome]:
+    # Most orders are new: the first attempt does not look for earlier ones. An order that exists
+    # already is then found by its insert, and the batch runs again, looking for them.
+    check_existing = False
     for _ in range(MAX_ATTEMPTS):
         try:
-            return run_transaction(
-                factory, lambda session, final: create_orders(session, requests, final=final)
-            )
+            work = partial(_create_orders, requests=requests, check_existing=check_existing)
+            return run_transaction(factory, work)
         except DuplicateOrder:
-            continue  # a concurrent request created one of them first: the next attempt finds it
+            check_existing = True
     raise Conflict("the order was created concurrently; retry the request")
+
+
+def _create_orders(
+    session: Session, final: bool, *, requests: Sequence[OrderRequest], check_existing: bool
+) -> list[Outcome]:
+    return create_orders(session, requests, final=final, check_existing=check_existing)
 
 
 def _answers(
