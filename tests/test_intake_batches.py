@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.errors import Conflict, Invalid
@@ -95,6 +97,25 @@ def test_a_later_batch_finds_the_orders_of_an_earlier_one(
         (False, True),
         (True, False),
     ]
+
+
+def test_an_order_that_fails_its_batch_does_not_sink_the_others(
+    session_factory: sessionmaker[Session], world: World, session: Session, backend: str
+) -> None:
+    # An actor name longer than its column stands in for any failure a whole transaction cannot
+    # survive: PostgreSQL refuses it, SQLite (which does not check lengths) takes it.
+    bad = replace(_request(world, [("TSHIRT", 1)], external_id="F-1"), actor="x" * 150)
+    requests = [_request(world, [("TSHIRT", 1)], external_id="F-0"), bad]
+    requests.append(_request(world, [("MUG", 1)], external_id="F-2"))
+    first, failed, last = place_orders(session_factory, requests)
+
+    assert _placed(first).created
+    assert _placed(last).created
+    if backend == "postgresql":
+        assert isinstance(failed, DBAPIError)
+    else:
+        assert _placed(failed).created
+    assert ledger_breaches(session) == []
 
 
 def test_a_batch_queues_one_stock_message_per_level_and_two_per_order(
