@@ -2,12 +2,14 @@
 
 Orders that arrive together are placed together (see `batching`): the statements below serve the whole
 batch, so under load each order costs a fraction of one. For a batch of orders reserving k levels:
-  1 read of the orders already created with the same external ids or Idempotency-Keys (if any)
+  1 read of the orders already created with the same external ids or Idempotency-Keys (only when the
+    caller asks: service.place_orders does after an insert found one)
   1 read per merchant of the SKUs with their stock at its active locations
   1 read of the k levels to reserve, locking them in (location, sku) order
   1 executemany adding the reservations (one round trip)
-  1 insert each of orders, lines, fulfillment orders, their lines, ledger movements, timeline events,
-    outbox messages
+  1 allocation of the ids of the new orders, lines and fulfillment orders
+  1 executemany each of orders (skipping any that exists already), lines, fulfillment orders, their
+    lines, ledger movements, timeline events, outbox messages
 Orders are planned in arrival order against the stock read, each taking what the ones before left. If
 a concurrent transaction took some of it meanwhile, the plan was made on stale figures: the transaction
 is rolled back and planned again from fresh ones (see `service.place_orders`); the final attempt grants
