@@ -23,6 +23,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, changed_events, record
 from ordermesh.orders import FulfillmentStatus, ServiceLevel
 from ordermesh.orders.intake import (
+    fulfillment_orders_for,
     load_stock,
     merge_candidates,
     promised_delivery,
@@ -265,22 +266,9 @@ def _route_again(
     )
     reservation, snapshots = reserve_plan(session, plan, stock)
     reserved, short = reservation.reserved, reservation.short
-    promised = {p.location_id: p for p in plan.packages}
-    fulfillment_orders: dict[int, FulfillmentOrder] = {}
-    for location_id in sorted({a.location_id for a in reserved}):
-        package = promised.get(location_id)
-        fo = FulfillmentOrder(
-            merchant_id=order.merchant_id,
-            order_id=order.id,
-            location_id=location_id,
-            status=FulfillmentStatus.open.value,
-            promised_ship_date=package.ship_date if package else None,
-            promised_delivery_date=package.delivery_date if package else None,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(fo)
-        fulfillment_orders[location_id] = fo
+    new_fulfillment_orders = fulfillment_orders_for(order, reservation, now)
+    session.add_all(new_fulfillment_orders)
+    fulfillment_orders = {fo.location_id: fo for fo in new_fulfillment_orders}
     session.flush()
     by_no = {line.line_no: line for line in lines}
     session.add_all(

@@ -350,7 +350,9 @@ def merge_candidates(stock: Iterable[SkuStock]) -> list[Candidate]:
     merged: dict[int, Candidate] = {}
     for entry in stock:
         for candidate in entry.candidates:
-            existing = merged.setdefault(candidate.location_id, replace(candidate, available={}))
+            existing = merged.get(candidate.location_id)
+            if existing is None:
+                existing = merged[candidate.location_id] = replace(candidate, available={})
             existing.available.update(candidate.available)
     return list(merged.values())
 
@@ -581,7 +583,7 @@ def _build_rows(session: Session, planned: Sequence[PlannedOrder], now: datetime
         row.status = derive_status(initial_facts(lines, reservation.reserved)).value
         batch.orders.append(row)
         batch.lines.append(lines)
-        batch.fulfillment_orders.append(_fulfillment_orders(row, reservation, now))
+        batch.fulfillment_orders.append(fulfillment_orders_for(row, reservation, now))
     ids = allocate_ids(
         session,
         {
@@ -616,7 +618,7 @@ def _build_rows(session: Session, planned: Sequence[PlannedOrder], now: datetime
     return batch
 
 
-def _fulfillment_orders(order: Order, reservation: Reservation, now: datetime) -> list[FulfillmentOrder]:
+def fulfillment_orders_for(order: Order, reservation: Reservation, now: datetime) -> list[FulfillmentOrder]:
     """One open fulfillment order per location the order reserved at, with its promised dates."""
     promised = {p.location_id: p for p in reservation.plan.packages}
     fulfillment_orders = []
@@ -625,6 +627,7 @@ def _fulfillment_orders(order: Order, reservation: Reservation, now: datetime) -
         fulfillment_orders.append(
             FulfillmentOrder(
                 merchant_id=order.merchant_id,
+                order_id=order.id,
                 location_id=location_id,
                 status=FulfillmentStatus.open.value,
                 promised_ship_date=package.ship_date if package else None,
