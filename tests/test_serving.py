@@ -111,3 +111,12 @@ def test_sigterm_stops_every_worker(two_workers) -> None:  # type: ignore[no-unt
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_worker_that_dies_stops_the_others_and_fails(two_workers) -> None:  # type: ignore[no-untyped-def]
+    server, _port = two_workers
+    killed, survivor = _workers(server.pid)
+    os.kill(killed, signal.SIGKILL)
+    assert server.wait(timeout=30) == 1
+    assert not Path(f"/proc/{survivor}").exists()
+    assert b"ended on its own" in server.stderr.read()

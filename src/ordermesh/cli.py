@@ -123,7 +123,10 @@ def serve(
         f"database {_safe_url(get_settings().database_url)}"
     )
     if workers > 1 and not reload:
-        serving.serve(host, port, workers)  # a listening socket per process (see ordermesh.serving)
+        # A listening socket per process (see ordermesh.serving).
+        if serving.serve(host, port, workers) != 0:
+            err_console.print("[red]a server process ended on its own; the others were stopped[/]")
+            raise typer.Exit(1)
         return
     uvicorn.run(serving.APP, factory=True, host=host, port=port, reload=reload, log_level="warning")
 

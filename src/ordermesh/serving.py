@@ -17,8 +17,6 @@ from types import FrameType
 import uvicorn
 
 APP = "ordermesh.app:create_app"
-
-
 BACKLOG = 2048
 
 
@@ -33,11 +31,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int) -> int:
     """Run `workers` server processes on (host, port) until SIGINT or SIGTERM, or until one of them exits.
 
     Every socket listens before any process starts, so connections are spread from the first one on:
-    those reaching a process still starting up wait in its backlog.
+    those reaching a process still starting up wait in its backlog. Returns the exit status: 0 after a
+    signal, 1 when a process ended on its own (the others are stopped with it).
     """
     first = listening_socket(host, port)
     sockets = [first, *(listening_socket(host, first.getsockname()[1]) for _ in range(workers - 1))]
@@ -45,22 +44,30 @@ def serve(host: str, port: int, workers: int) -> None:
     processes = [context.Process(target=_serve_one, args=(sock,), daemon=True) for sock in sockets]
     for process in processes:
         process.start()
+    signalled = False
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        nonlocal signalled
+        signalled = True
+        _terminate(processes)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         multiprocessing.connection.wait([process.sentinel for process in processes])
     finally:
-        stop(signal.SIGTERM, None)
+        _terminate(processes)
         for process in processes:
             process.join()
         for sock in sockets:
             sock.close()
+    return 0 if signalled else 1
+
+
+def _terminate(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
 
 
 def _serve_one(sock: socket.socket) -> None:
