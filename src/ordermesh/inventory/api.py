@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -40,6 +41,24 @@ def _target(session: Session, principal: Principal, body: SkuRef, *locations: in
     merchant_id = principal.acting_merchant(body.merchant_id)
     sku_id = inventory.resolve_sku_id(session, merchant_id=merchant_id, sku_id=body.sku_id, sku_code=body.sku)
     return merchant_id, sku_id
+
+
+def _quantity_change(
+    change: Callable[..., inventory.LevelView], body: QuantityIn, session: Session, principal: Principal
+) -> LevelOut:
+    """One of the ledger's quantity operations (receive, reserve, release, ship) on the body's level."""
+    merchant_id, sku_id = _target(session, principal, body, body.location_id)
+    view = change(
+        session,
+        merchant_id=merchant_id,
+        sku_id=sku_id,
+        location_id=body.location_id,
+        quantity=body.quantity,
+        reference=body.reference,
+        note=body.note,
+        actor=principal.actor,
+    )
+    return _out(view)
 
 
 def _read_location(principal: Principal, location_id: int | None) -> int | None:
@@ -150,18 +169,7 @@ def location_inventory(
 @router.post("/inventory/receive", response_model=LevelOut)
 def receive(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
     """Stock arrived: on_hand up (waiting backorders are served first)."""
-    merchant_id, sku_id = _target(session, principal, body, body.location_id)
-    view = inventory.receive(
-        session,
-        merchant_id=merchant_id,
-        sku_id=sku_id,
-        location_id=body.location_id,
-        quantity=body.quantity,
-        reference=body.reference,
-        note=body.note,
-        actor=principal.actor,
-    )
-    return _out(view)
+    return _quantity_change(inventory.receive, body, session, principal)
 
 
 @router.post("/inventory/adjust", response_model=LevelOut)
@@ -219,52 +227,19 @@ def transfer(body: TransferIn, session: DbSession, principal: CurrentPrincipal) 
 @router.post("/inventory/reserve", response_model=LevelOut)
 def reserve(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
     """Hold units by hand under a reference (409 if not that many are available)."""
-    merchant_id, sku_id = _target(session, principal, body, body.location_id)
-    view = inventory.reserve(
-        session,
-        merchant_id=merchant_id,
-        sku_id=sku_id,
-        location_id=body.location_id,
-        quantity=body.quantity,
-        reference=body.reference,
-        note=body.note,
-        actor=principal.actor,
-    )
-    return _out(view)
+    return _quantity_change(inventory.reserve, body, session, principal)
 
 
 @router.post("/inventory/release", response_model=LevelOut)
 def release(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
     """Give reserved units back (409 for more than is reserved)."""
-    merchant_id, sku_id = _target(session, principal, body, body.location_id)
-    view = inventory.release(
-        session,
-        merchant_id=merchant_id,
-        sku_id=sku_id,
-        location_id=body.location_id,
-        quantity=body.quantity,
-        reference=body.reference,
-        note=body.note,
-        actor=principal.actor,
-    )
-    return _out(view)
+    return _quantity_change(inventory.release, body, session, principal)
 
 
 @router.post("/inventory/ship", response_model=LevelOut)
 def ship(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
     """Reserved units left the building: on_hand and reserved both down."""
-    merchant_id, sku_id = _target(session, principal, body, body.location_id)
-    view = inventory.ship(
-        session,
-        merchant_id=merchant_id,
-        sku_id=sku_id,
-        location_id=body.location_id,
-        quantity=body.quantity,
-        reference=body.reference,
-        note=body.note,
-        actor=principal.actor,
-    )
-    return _out(view)
+    return _quantity_change(inventory.ship, body, session, principal)
 
 
 @router.post("/inventory/safety-stock", response_model=LevelOut)

@@ -78,12 +78,8 @@ def receive(
     note: str | None = None,
 ) -> LevelView:
     """Stock arrived at a location: on_hand up."""
-    _require_positive("quantity", quantity)
-    _check_target(session, merchant_id, sku_id, location_id)
     movement = Movement(sku_id, location_id, MovementReason.receive, quantity, 0, reference, note)
-    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
-    _stock_raised(session, merchant_id, sku_id, location_id, actor)
-    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+    return _move(session, merchant_id, movement, quantity, actor, raises_stock=True)
 
 
 def adjust(
@@ -230,12 +226,8 @@ def release(
     note: str | None = None,
 ) -> LevelView:
     """Give reserved units back to available; 409 for more than is reserved."""
-    _require_positive("quantity", quantity)
-    _check_target(session, merchant_id, sku_id, location_id)
     movement = Movement(sku_id, location_id, MovementReason.release, 0, -quantity, reference, note)
-    apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
-    _stock_raised(session, merchant_id, sku_id, location_id, actor)
-    return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+    return _move(session, merchant_id, movement, quantity, actor, raises_stock=True)
 
 
 def ship(
@@ -250,10 +242,20 @@ def ship(
     note: str | None = None,
 ) -> LevelView:
     """Reserved units left the building: on_hand and reserved both down; 409 for more than is reserved."""
+    movement = Movement(sku_id, location_id, MovementReason.ship, -quantity, -quantity, reference, note)
+    return _move(session, merchant_id, movement, quantity, actor, raises_stock=False)
+
+
+def _move(
+    session: Session, merchant_id: int, movement: Movement, quantity: int, actor: str, *, raises_stock: bool
+) -> LevelView:
+    """Apply one movement of a positive `quantity` to a level; more available serves backorders first."""
+    sku_id, location_id = movement.sku_id, movement.location_id
     _require_positive("quantity", quantity)
     _check_target(session, merchant_id, sku_id, location_id)
-    movement = Movement(sku_id, location_id, MovementReason.ship, -quantity, -quantity, reference, note)
     apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
+    if raises_stock:
+        _stock_raised(session, merchant_id, sku_id, location_id, actor)
     return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
 
 
