@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,25 @@ def webhook_headers(
 
 
 def variant(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A copy of an order payload with top-level changes."""
+    """A copy of an order payload with top-level changes; new line items get the total Shopify would
+    state for them (total_price: lines less their discounts, plus tax unless included, plus shipping)."""
     copied = copy.deepcopy(payload)
     copied.update(changes)
+    if "line_items" in changes and "total_price" not in changes:
+        copied["total_price"] = shopify_total(copied)
     return copied
+
+
+def shopify_total(payload: dict[str, Any]) -> str:
+    """What a Shopify order payload says the customer paid, worked out as Shopify does."""
+    total = Decimal(0)
+    for item in payload["line_items"]:
+        total += Decimal(item["price"]) * item["quantity"]
+        total -= sum((Decimal(d["amount"]) for d in item.get("discount_allocations") or []), Decimal(0))
+        if not payload.get("taxes_included"):
+            total += sum((Decimal(t["price"]) for t in item.get("tax_lines") or []), Decimal(0))
+    for line in payload.get("shipping_lines") or []:
+        total += Decimal(line.get("discounted_price", line["price"]))
+        if not payload.get("taxes_included"):
+            total += sum((Decimal(t["price"]) for t in line.get("tax_lines") or []), Decimal(0))
+    return format(total, "f")

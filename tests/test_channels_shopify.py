@@ -328,8 +328,15 @@ def test_unknown_channel_sku_holds_the_order(
     assert response.status_code == 200 and response.json()["outcome"] == "held"
     order = client.get(f"/v1/orders/{response.json()['order_id']}", headers=world.acme).json()
     assert order["status"] == "on_hold"
-    assert [line["sku"] for line in order["lines"]] == ["TSHIRT", "MUG"]
+    # The held line stays on the order, unresolved (no SKU here yet, nothing reserved for it).
+    assert [(line["sku"], line["sku_id"] is None) for line in order["lines"]] == [
+        ("TSHIRT", False),
+        ("MUG", False),
+        ("NOT-LISTED", True),
+    ]
+    assert order["total"] == "598.94"
     (hold,) = order["holds"]
+    assert hold["kind"] == "unknown_sku"
     assert "NOT-LISTED x 1" in hold["reason"]
     stored = session.scalars(select(ChannelOrder)).one()
     assert stored.status == "held"
@@ -423,7 +430,7 @@ def test_orders_updated_edits_lines_and_address_before_release(
     channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
     payload = order_full(fixtures_dir)
     tshirt, mug, hat = payload["line_items"]
-    payload["line_items"] = [tshirt, hat]  # TSHIRT x 1 reserved, HAT x 1 backordered (none in stock)
+    payload = variant(payload, line_items=[tshirt, hat])  # TSHIRT x 1 reserved, HAT x 1 backordered
     order_id = _deliver(client, channel_id, payload, "orders/create", "c1")["order_id"]
     assert _reserved(session) == {"TSHIRT": 1}
 

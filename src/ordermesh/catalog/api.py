@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from ordermesh import reactions
 from ordermesh.catalog import service
 from ordermesh.catalog.schemas import SkuBulkUpsert, SkuCreate, SkuOut, SkuUpdate, UpsertItemOut, UpsertOut
 from ordermesh.merchants import Role
@@ -22,7 +23,9 @@ def create_sku(body: SkuCreate, session: DbSession, principal: CurrentPrincipal)
     """Create a SKU (409 if the merchant already has its code)."""
     principal.require(*_EDITORS)
     merchant_id = principal.acting_merchant(body.merchant_id)
-    return SkuOut.model_validate(service.create_sku(session, merchant_id=merchant_id, data=body))
+    sku = service.create_sku(session, merchant_id=merchant_id, data=body)
+    reactions.skus_known(session, merchant_id=merchant_id, actor=principal.actor)
+    return SkuOut.model_validate(sku)
 
 
 @router.get("/skus", response_model=Page[SkuOut])
@@ -63,6 +66,8 @@ def upsert_skus(body: SkuBulkUpsert, session: DbSession, principal: CurrentPrinc
     principal.require(*_EDITORS)
     merchant_id = principal.acting_merchant(body.merchant_id)
     result = service.upsert_skus(session, merchant_id=merchant_id, items=body.items)
+    if result.created:
+        reactions.skus_known(session, merchant_id=merchant_id, actor=principal.actor)
     return UpsertOut(
         created=result.created,
         updated=result.updated,

@@ -25,4 +25,7 @@ class Sku(IdMixin, TimestampMixin, Base):
     price: Mapped[Decimal | None] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False for what is never shipped (gift cards, digital goods, services): order lines of it are kept
+    # with their price and never reserved or routed.
+    requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

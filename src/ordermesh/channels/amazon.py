@@ -50,6 +50,7 @@ from ordermesh.channels.payload import (
     utc_from_iso,
 )
 from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
+from ordermesh.orders.pricing import PricedLine, order_totals
 
 API_URL = "https://sellingpartnerapi-na.amazon.com"
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -110,6 +111,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
     shipping = sum((_shipping(item, code, f"OrderItems.{i}") for i, item in enumerate(items)), Decimal(0))
     address = payload.get("address")
     buyer = order.get("BuyerInfo") or {}
+    stated = _order_total(order, code) if order.get("OrderTotal") else None
     return ChannelOrder(
         external_id=order_id,
         number=order_id,
@@ -121,6 +123,9 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         customer_email=buyer.get("BuyerEmail") or None,
         customer_phone=(address or {}).get("Phone"),
         shipping_total=shipping,
+        taxes_included=_taxes_included(lines, shipping, stated),
+        channel_total=stated,
+        channel_total_field="OrderTotal.Amount",
         service_level=SERVICE_LEVELS.get(str(order.get("ShipmentServiceLevelCategory")), "standard"),
         tags=_tags(order),
         cancelled=cancelled,
@@ -187,6 +192,24 @@ def _line(item: Any, code: str, path: str) -> ChannelLine:
         channel_item_ids=ids,
         title=item.get("Title"),
     )
+
+
+def _order_total(order: Mapping[str, Any], code: str) -> Decimal:
+    money = order.get("OrderTotal")
+    if not isinstance(money, Mapping):
+        raise MappingError("OrderTotal", "not a Money object")
+    return in_minor_units(amount(money.get("Amount"), "OrderTotal.Amount"), code, "OrderTotal.Amount")
+
+
+def _taxes_included(lines: list[ChannelLine], shipping: Decimal, stated: Decimal | None) -> bool:
+    """Amazon says no tax mode: in VAT marketplaces ItemPrice includes the tax, in the US it does not.
+    The order's own OrderTotal tells which (the one money rule, either way)."""
+    if stated is None:
+        return False
+    priced = [PricedLine(line.quantity, line.unit_price, line.discount, line.tax) for line in lines]
+    inclusive = order_totals(priced, shipping=shipping, shipping_tax=Decimal(0), taxes_included=True)
+    exclusive = order_totals(priced, shipping=shipping, shipping_tax=Decimal(0), taxes_included=False)
+    return inclusive.total == stated != exclusive.total
 
 
 def _shipping(item: Any, code: str, path: str) -> Decimal:

@@ -46,6 +46,8 @@ class ChannelLine:
     external_line_id: str | None = None
     channel_item_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"variant_id": "…", "asin": "…"}
     title: str | None = None
+    # False for gift notes, gift cards, digital goods, fees and tips: kept with their price, never shipped.
+    requires_shipping: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,21 @@ class ChannelOrder:
     customer_email: str | None = None
     customer_phone: str | None = None
     shipping_total: Decimal = Decimal(0)
+    shipping_tax: Decimal = Decimal(0)
+    taxes_included: bool = False  # the prices and shipping include their tax
+    # What the channel says the customer paid, checked against the one money rule at intake.
+    channel_total: Decimal | None = None
+    channel_total_field: str = "total"  # where the payload says it
+    discount_codes: list[dict[str, str]] = field(default_factory=list)  # [{"code", "amount", "type"}]
+    presentment_currency: str | None = None  # when the customer paid in another currency than the shop's
+    presentment_total: Decimal | None = None
+    # The channel's lines not taken here (already shipped, cancelled there) with why.
+    lines_not_taken: list[dict[str, Any]] = field(default_factory=list)
     service_level: str = "standard"
     tags: list[str] = field(default_factory=list)
     notes: str | None = None
     cancelled: bool = False
+    cancelled_at: datetime | None = None  # the channel's own time and reason, when it says
+    cancel_reason: str | None = None
     status: str | None = None  # the channel's own status word, for rules such as Amazon's Pending
     raw: dict[str, Any] = field(default_factory=dict)  # the payload as received, stored for audit

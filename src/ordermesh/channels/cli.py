@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh import reactions
 from ordermesh.channels import ChannelKind, service
 from ordermesh.channels.csv_orders import import_orders_csv
 from ordermesh.channels.models import Channel, ChannelPush
@@ -125,10 +126,17 @@ def map_listing(
     item = ListingIn(sku=sku, channel_sku=channel_sku, external_ids=_pairs(external_id, "--id"))
     try:
         with session_scope() as session:
-            service.upsert_listings(session, merchant_scope=None, channel_id=channel_id, items=[item])
+            (listing,) = service.upsert_listings(
+                session, merchant_scope=None, channel_id=channel_id, items=[item]
+            )
+            resolved = reactions.skus_known(
+                session, merchant_id=listing.merchant_id, actor="cli", channel_id=channel_id
+            )
     except DomainError as error:
         raise _fail(error) from None
     console.print(f"[green]mapped {sku} to {channel_sku}[/] on channel #{channel_id}")
+    if resolved:
+        console.print(f"{len(resolved)} held order(s) resolved: their lines are reserved and routed")
 
 
 @channels_app.command("pull")

@@ -24,8 +24,10 @@ from ordermesh.inventory.ledger import Movement, apply, changed_events, record
 from ordermesh.orders import FulfillmentStatus, ServiceLevel
 from ordermesh.orders.intake import (
     fulfillment_orders_for,
+    line_discounts,
     load_stock,
     merge_candidates,
+    order_money,
     promised_delivery,
     reservation_movements,
     reserve_plan,
@@ -86,10 +88,18 @@ def compare_lines(old: Sequence[OrderLine], new: Sequence[OrderLineIn]) -> LineE
 
 
 def apply_channel_edit(
-    session: Session, *, order_id: int, data: OrderCreate, source: str, channel_id: int, actor: str
+    session: Session,
+    *,
+    order_id: int,
+    data: OrderCreate,
+    source: str,
+    channel_id: int,
+    actor: str,
+    resolved: Sequence[str] = (),
 ) -> str:
-    """Apply the channel's version of an order (its known lines and address, as `data`): 'updated' when
-    re-planned, 'unchanged' when nothing differs, 'alerted' when the floor has it already."""
+    """Apply the channel's version of an order (its lines and address, as `data`): 'updated' when
+    re-planned, 'unchanged' when nothing differs, 'alerted' when the floor has it already. `resolved`:
+    channel SKUs of held lines that are known now (the lines are re-planned even if nothing else changed)."""
     order = lock_order(session, merchant_scope=None, order_id=order_id)
     if order.cancelled_at is not None:
         return "unchanged"
@@ -97,6 +107,7 @@ def apply_channel_edit(
         session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no))
     )
     edit = compare_lines([line for line in lines if line.quantity > 0], data.lines)  # 0: removed before
+    edit.changes += [f"{code} now known: its held line is reserved" for code in resolved]
     address = data.shipping_address.model_dump(exclude_none=True)
     if address != order.shipping_address:
         edit.changes.append(
@@ -123,7 +134,7 @@ def apply_channel_edit(
         channel_alert(session, order=order, message=message, actor=actor, channel_id=channel_id)
         return "alerted"
     released = _release_open_reservations(session, order, actor)
-    lines = _rewrite_lines(session, order, lines, edit, data.lines)
+    lines = _rewrite_lines(session, order, lines, edit, data)
     plan, reserved, short = _route_again(session, order, lines, data, actor)
     _apply_order_fields(order, lines, data, plan, reserved)
     session.add(
@@ -200,17 +211,20 @@ def _release_open_reservations(session: Session, order: Order, actor: str) -> in
 
 
 def _rewrite_lines(
-    session: Session, order: Order, lines: list[OrderLine], edit: LineEdit, wanted: Sequence[OrderLineIn]
+    session: Session, order: Order, lines: list[OrderLine], edit: LineEdit, wanted: OrderCreate
 ) -> list[OrderLine]:
     """Kept lines take the channel's figures, removed ones go, added ones get the next line numbers."""
-    codes = {line.sku for line in wanted}
+    codes = {line.sku for line in wanted.lines}
     rows = session.execute(
-        select(Sku.code, Sku.id).where(Sku.merchant_id == order.merchant_id, Sku.code.in_(codes))
+        select(Sku.code, Sku.id, Sku.requires_shipping).where(
+            Sku.merchant_id == order.merchant_id, Sku.code.in_(codes)
+        )
     )
-    sku_ids = {str(code): int(sku_id) for code, sku_id in rows}
+    skus = {str(code): (int(sku_id), bool(ships)) for code, sku_id, ships in rows}
+    discounts = line_discounts(wanted)
     by_no = {line.line_no: line for line in lines}
     for line_no, index in edit.kept.items():
-        _set_figures(by_no[line_no], wanted[index], sku_ids)
+        _set_figures(by_no[line_no], wanted.lines[index], discounts[index], skus)
     if edit.removed:
         # Lines still named by a fulfillment order line (one cancelled before) stay, with nothing ordered.
         named = set(
@@ -230,18 +244,23 @@ def _rewrite_lines(
     next_no = max((line.line_no for line in lines), default=0) + 1
     for offset, index in enumerate(edit.added):
         line = OrderLine(merchant_id=order.merchant_id, order_id=order.id, line_no=next_no + offset)
-        _set_figures(line, wanted[index], sku_ids)
+        _set_figures(line, wanted.lines[index], discounts[index], skus)
         session.add(line)
         by_no[line.line_no] = line
     session.flush()
     return [by_no[n] for n in sorted(by_no)]
 
 
-def _set_figures(line: OrderLine, wanted: OrderLineIn, sku_ids: dict[str, int]) -> None:
-    line.sku_id, line.sku_code = sku_ids[wanted.sku], wanted.sku
+def _set_figures(
+    line: OrderLine, wanted: OrderLineIn, discount: Decimal, skus: dict[str, tuple[int, bool]]
+) -> None:
+    """The channel's figures on the line; no SKU for one not known yet (unresolved, the order is held)."""
+    sku_id, sku_ships = skus.get(wanted.sku, (None, True))
+    line.sku_id, line.sku_code, line.title = sku_id, wanted.sku, wanted.title
+    line.requires_shipping = wanted.requires_shipping and sku_ships
     line.external_line_id = wanted.external_line_id
     line.quantity, line.quantity_backordered = wanted.quantity, 0
-    line.unit_price, line.discount, line.tax = wanted.unit_price, wanted.discount, wanted.tax
+    line.unit_price, line.discount, line.tax = wanted.unit_price, discount, wanted.tax
 
 
 def _route_again(
@@ -249,7 +268,7 @@ def _route_again(
 ) -> tuple[RoutingPlan, list[Allocation], dict[int, int]]:
     """Route and reserve the order's lines as intake would (short lines backordered); new open FOs."""
     stock = load_stock(session, merchant_id=order.merchant_id, codes=[line.sku for line in data.lines])
-    resolve_lines(data, stock)  # an inactive SKU is refused here as at intake
+    resolve_lines(data, stock, allow_unknown=True)  # an inactive SKU is refused here as at intake
     address = data.shipping_address
     now = utcnow()
     settings = routing_settings(session, merchant_id=order.merchant_id)
@@ -260,7 +279,11 @@ def _route_again(
         ServiceLevel(order.service_level),
         now,
     )
-    requests = [LineRequest(line.line_no, line.sku_id, line.quantity) for line in lines if line.quantity > 0]
+    requests = [
+        LineRequest(line.line_no, line.sku_id, line.quantity)
+        for line in lines
+        if line.quantity > 0 and line.requires_shipping and line.sku_id is not None
+    ]
     plan = plan_order(
         requests, locate(address.country, address.postal_code), merge_candidates(stock.values()), context
     )
@@ -292,12 +315,16 @@ def _route_again(
 def _apply_order_fields(
     order: Order, lines: list[OrderLine], data: OrderCreate, plan: RoutingPlan, reserved: list[Allocation]
 ) -> None:
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
-    discount = sum((line.discount for line in lines), Decimal(0))
-    tax = sum((line.tax for line in lines), Decimal(0))
-    order.subtotal, order.discount_total, order.tax_total = subtotal, discount, tax
-    order.shipping_total = data.shipping_total
-    order.total = subtotal - discount + tax + data.shipping_total
+    money = order_money(data)
+    order.subtotal, order.discount_total, order.tax_total = (
+        money.subtotal,
+        money.discount_total,
+        money.tax_total,
+    )
+    order.shipping_total, order.shipping_tax = money.shipping_total, data.shipping_tax
+    order.taxes_included, order.total = data.taxes_included, money.total
+    order.discount_codes = [code.model_dump(mode="json") for code in data.discount_codes]
+    order.presentment_currency, order.presentment_total = data.presentment_currency, data.presentment_total
     order.shipping_address = data.shipping_address.model_dump(exclude_none=True)
     if data.billing_address is not None:
         order.billing_address = data.billing_address.model_dump(exclude_none=True)

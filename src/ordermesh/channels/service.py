@@ -43,9 +43,9 @@ from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import Channel as OrderChannel
 from ordermesh.orders import HoldKind, OrderStatus
-from ordermesh.orders.intake import create_order
+from ordermesh.orders.intake import create_order, order_money
 from ordermesh.orders.models import Order, OrderLine
-from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
+from ordermesh.orders.schemas import AddressIn, CustomerIn, DiscountCodeIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import SHIPPED_ORDER_STATES, cancel_order, place_hold
 
 ERROR_TEXT_LIMIT = 2000
@@ -380,7 +380,7 @@ def ingest_order(
         return _create_from_channel(session, channel, mapped, actor)
     record = _channel_order(session, channel, mapped)
     if mapped.cancelled:
-        return _cancel_from_channel(session, channel, record, existing, actor)
+        return _cancel_from_channel(session, channel, record, mapped, existing, actor)
     record.order_id = existing
     if event is not None and event.topic == "orders/updated":
         return _update_from_channel(session, channel, record, mapped, existing, actor)
@@ -391,16 +391,11 @@ def _update_from_channel(
     session: Session, channel: Channel, record: ChannelOrder, mapped: MappedOrder, order_id: int, actor: str
 ) -> IngestResult:
     """The channel's new version of an order we have: its line and address edits (see edits.py)."""
-    known, unknown = resolve_lines(session, channel=channel, mapped=mapped)
-    if not known:
-        skus = ", ".join(line["channel_sku"] for line in unknown)
-        raise MappingError(
-            "line_items", f"no line's SKU is known here ({skus}): map them as channel listings"
-        )
+    codes, unknown = known_lines(session, channel=channel, mapped=mapped)
     outcome = apply_channel_edit(
         session,
         order_id=order_id,
-        data=order_create(channel, mapped, known),
+        data=order_create(channel, mapped, codes),
         source=channel.name,
         channel_id=channel.id,
         actor=actor,
@@ -567,28 +562,42 @@ def _channel_order_upsert(dialect: str) -> Any:
 
 def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder, actor: str) -> IngestResult:
     """A new order: route and reserve it (held when some of its SKUs are unknown), then its channel row."""
-    known, unknown = resolve_lines(session, channel=channel, mapped=mapped)
-    if not known:
+    if not any(line.requires_shipping for line in mapped.lines):
+        reason = (
+            f"{mapped.external_id}: nothing to ship (every line is a gift card, digital good, fee or tip)"
+        )
+        return skip_order(
+            session, channel=channel, external_id=mapped.external_id, raw=mapped.raw, reason=reason
+        )
+    codes, unknown = known_lines(session, channel=channel, mapped=mapped)
+    if len(unknown) == sum(line.requires_shipping for line in mapped.lines):
         skus = ", ".join(line["channel_sku"] for line in unknown)
         raise MappingError(
             "line_items", f"no line's SKU is known here ({skus}): map them as channel listings"
         )
-    data = order_create(channel, mapped, known)
+    data = order_create(channel, mapped, codes)
+    check_total(mapped, data)
     # A concurrent delivery of the same order that got there first raises DuplicateOrder: the
     # reservations made here must go, so the caller rolls the whole transaction back and runs it again.
-    order = create_order(session, merchant_id=channel.merchant_id, data=data, actor=actor)
+    order = create_order(
+        session, merchant_id=channel.merchant_id, data=data, actor=actor, allow_unknown_skus=True
+    )
+    if mapped.lines_not_taken:
+        session.execute(
+            update(Order).where(Order.id == order.id).values(lines_not_taken=mapped.lines_not_taken)
+        )
     status = ChannelOrderStatus.imported
     if unknown:
         described = ", ".join(f"{line['channel_sku']} x {line['quantity']}" for line in unknown)
         reason = (
-            f"Unknown channel SKU(s) from {channel.name}: {described}. "
-            "Map them (channel listings), then release."
+            f"Unknown channel SKU(s) from {channel.name}: {described}. Add the channel listing (or the "
+            "SKU): the held lines are then reserved and the hold released."
         )
         place_hold(
             session,
             merchant_scope=channel.merchant_id,
             order_id=order.id,
-            kind=HoldKind.manual,
+            kind=HoldKind.unknown_sku,
             reason=reason[:500],
             actor=actor,
         )
@@ -598,23 +607,25 @@ def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder
     return IngestResult("held" if unknown else "created", order.id)
 
 
-def resolve_lines(
+def known_lines(
     session: Session, *, channel: Channel, mapped: MappedOrder
-) -> tuple[list[tuple[int, str]], list[dict[str, Any]]]:
-    """Each line's SKU code (by listing, else a SKU of the same code): (line index, code) pairs for the
-    known lines, and the unknown lines as kept on the channel order. One query for both lookups."""
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each line's code here: the SKU of its listing, else a SKU of the same code, else (unknown, or a
+    line that needs no shipping) the channel's own identifier; and the unknown lines that need shipping,
+    as kept on the channel order. One query for both lookups."""
     channel_skus = sorted({line.channel_sku for line in mapped.lines})
     rows = session.execute(
         _SKU_LOOKUP, {"p_channel": channel.id, "p_merchant": channel.merchant_id, "p_skus": channel_skus}
     ).all()
     by_listing = {row.channel_sku: row.code for row in rows if row.listed}
     own_codes = {row.code for row in rows if not row.listed}
-    known, unknown = [], []
-    for index, line in enumerate(mapped.lines):
+    codes, unknown = [], []
+    for line in mapped.lines:
         code = by_listing.get(line.channel_sku) or (
             line.channel_sku if line.channel_sku in own_codes else None
         )
-        if code is None:
+        codes.append((code or line.channel_sku)[:64])
+        if code is None and line.requires_shipping:
             unknown.append(
                 {
                     "channel_sku": line.channel_sku,
@@ -625,9 +636,7 @@ def resolve_lines(
                     "title": line.title,
                 }
             )
-        else:
-            known.append((index, code))
-    return known, unknown
+    return codes, unknown
 
 
 def _sku_lookup() -> Any:
@@ -648,8 +657,23 @@ def _sku_lookup() -> Any:
 _SKU_LOOKUP = _sku_lookup()
 
 
-def order_create(channel: Channel, mapped: MappedOrder, known: Sequence[tuple[int, str]]) -> OrderCreate:
-    """The intake request for a mapped order's known lines; MappingError when Ordermesh refuses a field."""
+def check_total(mapped: MappedOrder, data: OrderCreate) -> None:
+    """The order's total by the one money rule must be what the channel says the customer paid: a
+    mismatch is refused (MappingError, on the channel's log) rather than taken with an invented figure."""
+    if mapped.channel_total is None:
+        return
+    derived = order_money(data).total
+    if derived != mapped.channel_total:
+        raise MappingError(
+            mapped.channel_total_field,
+            f"the channel says the customer paid {money_text(mapped.channel_total)} {mapped.currency}, "
+            f"but its lines, discounts, shipping and tax add up to {money_text(derived)}",
+        )
+
+
+def order_create(channel: Channel, mapped: MappedOrder, codes: Sequence[str]) -> OrderCreate:
+    """The intake request for a mapped order, every line with its code here (see known_lines);
+    MappingError when Ordermesh refuses a field."""
     kind = OrderChannel(channel.kind) if channel.kind in OrderChannel.__members__ else OrderChannel.api
     try:
         return OrderCreate(
@@ -666,15 +690,27 @@ def order_create(channel: Channel, mapped: MappedOrder, known: Sequence[tuple[in
             lines=[
                 OrderLineIn(
                     sku=code,
-                    quantity=mapped.lines[index].quantity,
-                    unit_price=mapped.lines[index].unit_price,
-                    discount=mapped.lines[index].discount,
-                    tax=mapped.lines[index].tax,
-                    external_line_id=mapped.lines[index].external_line_id,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    discount=line.discount,
+                    tax=line.tax,
+                    external_line_id=line.external_line_id,
+                    title=line.title[:200] if line.title else None,
+                    requires_shipping=line.requires_shipping,
                 )
-                for index, code in known
+                for line, code in zip(mapped.lines, codes, strict=True)
             ],
             shipping_total=mapped.shipping_total,
+            shipping_tax=mapped.shipping_tax,
+            taxes_included=mapped.taxes_included,
+            discount_codes=[
+                DiscountCodeIn(
+                    code=entry["code"], amount=Decimal(entry["amount"]), type=entry.get("type") or None
+                )
+                for entry in mapped.discount_codes[:50]
+            ],
+            presentment_currency=mapped.presentment_currency,
+            presentment_total=mapped.presentment_total,
             tags=[tag[:50] for tag in mapped.tags][:50],
             notes=mapped.notes,
             placed_at=mapped.placed_at,
@@ -704,7 +740,12 @@ def _address_in(address: ChannelAddress) -> AddressIn:
 
 
 def _cancel_from_channel(
-    session: Session, channel: Channel, record: ChannelOrder, order_id: int | None, actor: str
+    session: Session,
+    channel: Channel,
+    record: ChannelOrder,
+    mapped: MappedOrder,
+    order_id: int | None,
+    actor: str,
 ) -> IngestResult:
     """The channel cancelled: cancel ours if it has not shipped, else raise an alert on it."""
     if order_id is None:
@@ -713,6 +754,9 @@ def _cancel_from_channel(
     record.order_id = order_id
     order = session.get(Order, order_id)
     assert order is not None
+    if order.channel_cancelled_at is None:  # what the channel said, kept even when it came too late
+        order.channel_cancelled_at = mapped.cancelled_at or utcnow()
+        order.channel_cancel_reason = (mapped.cancel_reason or "")[:200] or None
     status = OrderStatus(order.status)
     if status is OrderStatus.cancelled:
         return IngestResult("duplicate", order_id)

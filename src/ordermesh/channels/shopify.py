@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -44,6 +45,7 @@ from ordermesh.channels.payload import (
     utc_from_iso,
 )
 from ordermesh.money import minor_units
+from ordermesh.orders.pricing import shares
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250
@@ -74,13 +76,16 @@ class ShopifyConnector:
         if not isinstance(items, list) or not items:
             raise MappingError("line_items", "the order has no line items")
         lines = [_line(item, f"line_items.{n}", code) for n, item in enumerate(items)]
-        lines = _spread(lines, order, code)
+        shipping_lines = order.get("shipping_lines") or []
+        shipping_tax = _shipping_tax(shipping_lines, code)
+        lines = _spread(lines, order, code, shipping_tax)
         shipping = order.get("shipping_address")
         if not isinstance(shipping, Mapping):
             raise MappingError("shipping_address", "missing")
         customer = order.get("customer") if isinstance(order.get("customer"), Mapping) else {}
         billing = order.get("billing_address")
-        shipping_lines = order.get("shipping_lines") or []
+        presentment = _presentment(order, code)
+        cancelled_at = order.get("cancelled_at")
         return ChannelOrder(
             external_id=required_text(order.get("id"), "id"),
             number=text(order.get("name"), "name", required=False)
@@ -94,10 +99,21 @@ class ShopifyConnector:
             customer_email=text(order.get("email") or order.get("contact_email"), "email", required=False),
             customer_phone=text(order.get("phone"), "phone", required=False),
             shipping_total=_shipping_total(shipping_lines, code),
+            shipping_tax=shipping_tax,
+            taxes_included=order.get("taxes_included") is True,
+            channel_total=_money(amount(order.get("total_price"), "total_price"), code, "total_price")
+            if order.get("total_price") is not None
+            else None,
+            channel_total_field="total_price",
+            discount_codes=_discount_codes(order.get("discount_codes"), code),
+            presentment_currency=presentment[0] if presentment else None,
+            presentment_total=presentment[1] if presentment else None,
             service_level=_service_level(shipping_lines),
             tags=[tag.strip() for tag in str(order.get("tags") or "").split(",") if tag.strip()],
             notes=text(order.get("note"), "note", required=False),
-            cancelled=order.get("cancelled_at") is not None,
+            cancelled=cancelled_at is not None,
+            cancelled_at=utc_from_iso(cancelled_at, "cancelled_at") if cancelled_at else None,
+            cancel_reason=text(order.get("cancel_reason"), "cancel_reason", required=False),
             status=text(order.get("financial_status"), "financial_status", required=False),
             raw=jsonable(dict(payload)),
         )
@@ -253,6 +269,8 @@ def _line(item: Any, path: str, code: str) -> ChannelLine:
         external_line_id=text(item.get("id"), f"{path}.id", required=False),
         channel_item_ids=ids,
         title=text(item.get("title"), f"{path}.title", required=False),
+        # Gift cards, digital goods, tips and gift notes: Shopify ships nothing for them.
+        requires_shipping=item.get("requires_shipping") is not False and item.get("gift_card") is not True,
     )
 
 
@@ -263,27 +281,68 @@ def _money(value: Decimal, code: str, field: str) -> Decimal:
     return value.quantize(step)
 
 
-def _spread(lines: list[ChannelLine], order: Mapping[str, Any], code: str) -> list[ChannelLine]:
-    """Older payloads give tax and discounts only for the whole order: share them over the lines by value,
-    so that the order's total stays Shopify's."""
-    total_tax = amount(order.get("total_tax") or "0", "total_tax")
+def _spread(
+    lines: list[ChannelLine], order: Mapping[str, Any], code: str, shipping_tax: Decimal
+) -> list[ChannelLine]:
+    """Older payloads give tax and discounts only for the whole order: share them over the lines by value
+    (the one rounding rule of orders/pricing.py), so that the order's total stays Shopify's."""
+    lines_tax = amount(order.get("total_tax") or "0", "total_tax") - shipping_tax
     total_discount = amount(order.get("total_discounts") or "0", "total_discounts")
-    if all(line.tax == 0 for line in lines) and total_tax:
-        lines = _shared(lines, total_tax, code, "tax")
+    if all(line.tax == 0 for line in lines) and lines_tax > 0:
+        lines = _shared(lines, lines_tax, code, "tax")
     if all(line.discount == 0 for line in lines) and total_discount:
         lines = _shared(lines, total_discount, code, "discount")
     return lines
 
 
 def _shared(lines: list[ChannelLine], total: Decimal, code: str, attribute: str) -> list[ChannelLine]:
-    from dataclasses import replace
-
-    step = Decimal(1).scaleb(-minor_units(code))
     values = [line.unit_price * line.quantity for line in lines]
-    whole = sum(values, Decimal(0)) or Decimal(1)
-    shares = [(total * value / whole).quantize(step) for value in values]
-    shares[-1] += total - sum(shares, Decimal(0))  # the rounding remainder goes to the last line
-    return [replace(line, **{attribute: share}) for line, share in zip(lines, shares, strict=True)]
+    parts = shares(total, values, code)
+    return [replace(line, **{attribute: part}) for line, part in zip(lines, parts, strict=True)]
+
+
+def _shipping_tax(shipping_lines: Sequence[Mapping[str, Any]], code: str) -> Decimal:
+    total = Decimal(0)
+    for n, line in enumerate(shipping_lines):
+        for m, tax in enumerate(line.get("tax_lines") or []):
+            field = f"shipping_lines.{n}.tax_lines.{m}.price"
+            total += _money(amount(tax.get("price"), field), code, field)
+    return total
+
+
+def _discount_codes(codes: Any, code: str) -> list[dict[str, str]]:
+    """The codes the customer entered, with the amount each took (already shared over the lines)."""
+    found = []
+    for n, entry in enumerate(codes if isinstance(codes, list) else []):
+        if not isinstance(entry, Mapping) or not text(
+            entry.get("code"), f"discount_codes.{n}.code", required=False
+        ):
+            continue
+        value = _money(
+            amount(entry.get("amount") or "0", f"discount_codes.{n}.amount"),
+            code,
+            f"discount_codes.{n}.amount",
+        )
+        found.append(
+            {
+                "code": str(entry["code"])[:100],
+                "amount": format(value, "f"),
+                "type": str(entry.get("type") or "")[:40],
+            }
+        )
+    return found
+
+
+def _presentment(order: Mapping[str, Any], code: str) -> tuple[str, Decimal] | None:
+    """The currency and total the customer saw, when they are not the shop's."""
+    money = (order.get("total_price_set") or {}).get("presentment_money")
+    if not isinstance(money, Mapping) or not money.get("currency_code"):
+        return None
+    shown = currency(money.get("currency_code"), "total_price_set.presentment_money.currency_code")
+    if shown == code:
+        return None
+    field = "total_price_set.presentment_money.amount"
+    return shown, _money(amount(money.get("amount"), field), shown, field)
 
 
 def _address(address: Mapping[str, Any], path: str) -> ChannelAddress:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -82,10 +81,14 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
     items = payload.get("line_items")
     if not isinstance(items, list) or not items:
         raise MappingError("line_items", "missing")
-    lines = [_line(item, code, f"line_items.{index}") for index, item in enumerate(items)]
+    # WooCommerce keeps every amount without tax; a store whose prices include tax shows them with it.
+    # Such an order is kept in that mode: prices and shipping with their tax, which is then not added.
+    included = payload.get("prices_include_tax") is True
+    lines = [_line(item, code, f"line_items.{index}", included) for index, item in enumerate(items)]
+    lines += _fees(payload.get("fee_lines"), code, included)
     shipping, shipping_tax = _shipping(payload.get("shipping_lines"), code)
-    if shipping_tax:
-        lines[0] = replace(lines[0], tax=lines[0].tax + shipping_tax)
+    if included:
+        shipping += shipping_tax
     billing = payload.get("billing") if isinstance(payload.get("billing"), Mapping) else {}
     shipping_address = payload.get("shipping")
     # Orders of virtual goods or for local pickup have no shipping address: the billing one stands in.
@@ -105,6 +108,13 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         customer_email=text(billing.get("email"), "billing.email", required=False),
         customer_phone=text(billing.get("phone"), "billing.phone", required=False),
         shipping_total=shipping,
+        shipping_tax=shipping_tax,
+        taxes_included=included,
+        channel_total=_money(payload.get("total"), code, "total")
+        if payload.get("total") is not None
+        else None,
+        channel_total_field="total",
+        discount_codes=_coupons(payload.get("coupon_lines"), code, included),
         notes=text(payload.get("customer_note"), "customer_note", required=False),
         cancelled=status in CANCELLED,
         status=status,
@@ -123,7 +133,7 @@ def _money(value: Any, code: str, field: str) -> Decimal:
     return in_minor_units(amount(value, field), code, field)
 
 
-def _line(item: Any, code: str, path: str) -> ChannelLine:
+def _line(item: Any, code: str, path: str, included: bool) -> ChannelLine:
     if not isinstance(item, Mapping):
         raise MappingError(path, "not a line item")
     count = quantity(item.get("quantity"), f"{path}.quantity")
@@ -133,6 +143,10 @@ def _line(item: Any, code: str, path: str) -> ChannelLine:
     total = _money(item.get("total"), code, f"{path}.total")  # after coupons
     if total > subtotal:
         raise MappingError(f"{path}.total", "larger than the subtotal")
+    tax = _money(item.get("total_tax", "0"), code, f"{path}.total_tax")
+    if included:
+        subtotal += _money(item.get("subtotal_tax", "0"), code, f"{path}.subtotal_tax")
+        total += tax
     unit_price, rounding = split_line_total(subtotal, count, code, f"{path}.subtotal")
     product_id = required_text(item.get("product_id"), f"{path}.product_id")
     variation_id = text(item.get("variation_id"), f"{path}.variation_id", required=False)
@@ -146,11 +160,51 @@ def _line(item: Any, code: str, path: str) -> ChannelLine:
         quantity=count,
         unit_price=unit_price,
         discount=subtotal - total + rounding,
-        tax=_money(item.get("total_tax", "0"), code, f"{path}.total_tax"),
+        tax=tax,
         external_line_id=line_id,
         channel_item_ids=ids,
         title=item.get("name"),
     )
+
+
+def _fees(fee_lines: Any, code: str, included: bool) -> list[ChannelLine]:
+    """Fees (gift wrap, handling) as lines that need no shipping, with their price and tax."""
+    if not isinstance(fee_lines, list):
+        return []
+    fees = []
+    for index, fee in enumerate(fee_lines):
+        path = f"fee_lines.{index}"
+        if not isinstance(fee, Mapping):
+            raise MappingError(path, "not a fee line")
+        tax = _money(fee.get("total_tax", "0"), code, f"{path}.total_tax")
+        price = _money(fee.get("total"), code, f"{path}.total") + (tax if included else 0)
+        name = text(fee.get("name"), f"{path}.name", required=False) or "fee"
+        fees.append(
+            ChannelLine(
+                channel_sku=f"fee:{name}"[:64],
+                quantity=1,
+                unit_price=price,
+                tax=tax,
+                external_line_id=text(fee.get("id"), f"{path}.id", required=False),
+                title=name,
+                requires_shipping=False,
+            )
+        )
+    return fees
+
+
+def _coupons(coupon_lines: Any, code: str, included: bool) -> list[dict[str, str]]:
+    """The coupons used, with the discount each gave (already taken off the lines' totals)."""
+    coupons = []
+    for index, coupon in enumerate(coupon_lines if isinstance(coupon_lines, list) else []):
+        path = f"coupon_lines.{index}"
+        if not isinstance(coupon, Mapping) or not coupon.get("code"):
+            continue
+        value = _money(coupon.get("discount", "0"), code, f"{path}.discount")
+        if included:
+            value += _money(coupon.get("discount_tax", "0"), code, f"{path}.discount_tax")
+        coupons.append({"code": str(coupon["code"])[:100], "amount": format(value, "f"), "type": "coupon"})
+    return coupons
 
 
 def _shipping(shipping_lines: Any, code: str) -> tuple[Decimal, Decimal]:

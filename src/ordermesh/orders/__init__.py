@@ -32,6 +32,7 @@ class HoldKind(StrEnum):
     fraud = "fraud"
     payment = "payment"
     manual = "manual"
+    unknown_sku = "unknown_sku"  # a channel line's SKU is not known yet: released when it is resolved
 
 
 class Channel(StrEnum):

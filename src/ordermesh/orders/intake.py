@@ -51,6 +51,7 @@ from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.observability import ORDERS_CREATED
 from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
+from ordermesh.orders.pricing import OrderTotals, PricedLine, order_totals, shares
 from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status
 from ordermesh.orders.views import order_out
@@ -99,6 +100,9 @@ class OrderRequest:
     actor: str
     idempotency_key: str | None = None
     fingerprint: str | None = None  # of the request body, to tell a replay from a reused key
+    # A channel's order: a line whose SKU is not known yet is kept unresolved (the caller holds the
+    # order) instead of making the order invalid.
+    allow_unknown_skus: bool = False
 
     def order_keys(self) -> list[OrderKey]:
         keys: list[OrderKey] = []
@@ -119,6 +123,7 @@ class SkuStock:
     active: bool
     candidates: list[Candidate]
     size: ItemSize
+    requires_shipping: bool = True
     level_ids: dict[int, int] = field(default_factory=dict)  # location_id -> inventory level id
 
 
@@ -152,6 +157,7 @@ class PlannedOrder:
     lines: list[LineRequest]
     destination: Destination
     reservation: Reservation
+    stock: dict[str, SkuStock]  # the merchant's SKUs of the batch, by code
 
 
 def create_order(
@@ -162,9 +168,11 @@ def create_order(
     actor: str,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
+    allow_unknown_skus: bool = False,
 ) -> OrderOut:
-    """Receive one order in the caller's transaction; raises what makes it invalid or DuplicateOrder."""
-    request = OrderRequest(merchant_id, data, actor, idempotency_key, fingerprint)
+    """Receive one order in the caller's transaction; raises what makes it invalid or DuplicateOrder.
+    `allow_unknown_skus`: see OrderRequest."""
+    request = OrderRequest(merchant_id, data, actor, idempotency_key, fingerprint, allow_unknown_skus)
     outcome = create_orders(session, [request], final=True)[0]
     if isinstance(outcome, Exception):
         raise outcome
@@ -193,7 +201,9 @@ def create_orders(
     duplicate_of: dict[int, int] = {}
     for index, request in enumerate(requests):
         try:
-            lines = resolve_lines(request.data, stock[request.merchant_id])
+            lines = resolve_lines(
+                request.data, stock[request.merchant_id], allow_unknown=request.allow_unknown_skus
+            )
         except DomainError as error:
             outcomes[index] = error
             continue
@@ -289,6 +299,7 @@ def _stock_query() -> Select[Any]:
             sku.id,
             sku.code,
             sku.active,
+            sku.requires_shipping,
             sku.weight_kg,
             sku.length_cm,
             sku.width_cm,
@@ -326,7 +337,7 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
         entry = stock.get(row.code)
         if entry is None:
             size = item_size(row.weight_kg, row.length_cm, row.width_cm, row.height_cm)
-            entry = stock[row.code] = SkuStock(row.id, row.active, [], size)
+            entry = stock[row.code] = SkuStock(row.id, row.active, [], size, row.requires_shipping)
         if row.location_id is not None:
             entry.level_ids[row.location_id] = row.level_id
             point = GeoPoint(row.latitude, row.longitude)
@@ -357,10 +368,13 @@ def merge_candidates(stock: Iterable[SkuStock]) -> list[Candidate]:
     return list(merged.values())
 
 
-def sku_errors(codes: Sequence[str], stock: dict[str, SkuStock]) -> list[FieldError]:
-    """What is wrong with each line's SKU code: unknown to the merchant, or no longer sold."""
+def sku_errors(codes: Sequence[str | None], stock: dict[str, SkuStock]) -> list[FieldError]:
+    """What is wrong with each line's SKU code: unknown to the merchant, or no longer sold. A line that
+    needs no shipping stands as None: its code is a label, not checked."""
     errors = []
     for index, code in enumerate(codes):
+        if code is None:
+            continue
         entry = stock.get(code)
         if entry is None:
             errors.append(FieldError(f"lines.{index}.sku", f"unknown SKU {code!r}"))
@@ -369,13 +383,48 @@ def sku_errors(codes: Sequence[str], stock: dict[str, SkuStock]) -> list[FieldEr
     return errors
 
 
-def resolve_lines(data: OrderCreate, stock: dict[str, SkuStock]) -> list[LineRequest]:
-    errors = sku_errors([line.sku for line in data.lines], stock)
+def resolve_lines(
+    data: OrderCreate, stock: dict[str, SkuStock], *, allow_unknown: bool = False
+) -> list[LineRequest]:
+    """The lines to route and reserve: those that need shipping, of SKUs that need shipping.
+
+    An unknown or inactive SKU makes the order invalid, except, with `allow_unknown`, an unknown one:
+    that line stays unresolved (not routed) until its SKU is known.
+    """
+    codes = [line.sku if line.requires_shipping else None for line in data.lines]
+    if allow_unknown:
+        codes = [code if code is None or code in stock else None for code in codes]
+    errors = sku_errors(codes, stock)
     if errors:
         raise Invalid.of(errors)
+    if not any(line.requires_shipping for line in data.lines):
+        raise Invalid.field("lines", "no line needs shipping: an order here is something to ship")
     return [
-        LineRequest(n, stock[line.sku].sku_id, line.quantity) for n, line in enumerate(data.lines, start=1)
+        LineRequest(n, stock[code].sku_id, line.quantity)
+        for n, (code, line) in enumerate(zip(codes, data.lines, strict=True), start=1)
+        if code is not None and stock[code].requires_shipping
     ]
+
+
+def line_discounts(data: OrderCreate) -> list[Decimal]:
+    """Each line's discount: its own plus its share of the order's discount (by value, to the cent)."""
+    after_own = [line.unit_price * line.quantity - line.discount for line in data.lines]
+    shared = shares(data.order_discount, after_own, data.currency)
+    return [line.discount + share for line, share in zip(data.lines, shared, strict=True)]
+
+
+def order_money(data: OrderCreate) -> OrderTotals:
+    """The request's totals by the one money rule."""
+    priced = [
+        PricedLine(line.quantity, line.unit_price, discount, line.tax)
+        for line, discount in zip(data.lines, line_discounts(data), strict=True)
+    ]
+    return order_totals(
+        priced,
+        shipping=data.shipping_total,
+        shipping_tax=data.shipping_tax,
+        taxes_included=data.taxes_included,
+    )
 
 
 def promised_delivery(plan: RoutingPlan, reserved: Sequence[Allocation]) -> date | None:
@@ -388,9 +437,7 @@ def promised_delivery(plan: RoutingPlan, reserved: Sequence[Allocation]) -> date
 def build_order(
     merchant_id: int, data: OrderCreate, idempotency_key: str | None, fingerprint: str | None, now: datetime
 ) -> Order:
-    subtotal = sum((line.unit_price * line.quantity for line in data.lines), Decimal(0))
-    discount = sum((line.discount for line in data.lines), Decimal(0))
-    tax = sum((line.tax for line in data.lines), Decimal(0))
+    money = order_money(data)
     return Order(
         merchant_id=merchant_id,
         number=data.number or data.external_id or generated_number(now),
@@ -407,11 +454,17 @@ def build_order(
         service_level=data.service_level.value,
         tags=list(data.tags),
         notes=data.notes,
-        subtotal=subtotal,
-        discount_total=discount,
-        tax_total=tax,
-        shipping_total=data.shipping_total,
-        total=subtotal - discount + tax + data.shipping_total,
+        subtotal=money.subtotal,
+        discount_total=money.discount_total,
+        tax_total=money.tax_total,
+        shipping_total=money.shipping_total,
+        shipping_tax=data.shipping_tax,
+        taxes_included=data.taxes_included,
+        total=money.total,
+        discount_codes=[code.model_dump(mode="json") for code in data.discount_codes],
+        presentment_currency=data.presentment_currency,
+        presentment_total=data.presentment_total,
+        lines_not_taken=[],
         placed_at=data.placed_at or now,
         created_at=now,
         updated_at=now,
@@ -423,23 +476,36 @@ def generated_number(now: datetime) -> str:
 
 
 def build_lines(
-    merchant_id: int, data: OrderCreate, requests: list[LineRequest], short: dict[int, int]
+    merchant_id: int,
+    data: OrderCreate,
+    stock: dict[str, SkuStock],
+    requests: list[LineRequest],
+    short: dict[int, int],
 ) -> list[OrderLine]:
-    return [
-        OrderLine(
-            merchant_id=merchant_id,
-            line_no=request.line_no,
-            sku_id=request.sku_id,
-            sku_code=line.sku,
-            external_line_id=line.external_line_id,
-            quantity=line.quantity,
-            quantity_backordered=short.get(request.line_no, 0),
-            unit_price=line.unit_price,
-            discount=line.discount,
-            tax=line.tax,
+    """Every line of the request: routed ones with their SKU, lines that need no shipping, and lines of
+    SKUs not known yet (no SKU: unresolved)."""
+    routed = {request.line_no for request in requests}
+    lines = []
+    for line_no, (line, discount) in enumerate(zip(data.lines, line_discounts(data), strict=True), start=1):
+        entry = stock.get(line.sku)
+        ships = line_no in routed or (line.requires_shipping and entry is None)
+        lines.append(
+            OrderLine(
+                merchant_id=merchant_id,
+                line_no=line_no,
+                sku_id=entry.sku_id if entry is not None else None,
+                sku_code=line.sku,
+                title=line.title,
+                requires_shipping=ships,
+                external_line_id=line.external_line_id,
+                quantity=line.quantity,
+                quantity_backordered=short.get(line_no, 0),
+                unit_price=line.unit_price,
+                discount=discount,
+                tax=line.tax,
+            )
         )
-        for request, line in zip(requests, data.lines, strict=True)
-    ]
+    return lines
 
 
 def initial_facts(lines: list[OrderLine], reserved: list[Allocation]) -> OrderFacts:
@@ -447,7 +513,7 @@ def initial_facts(lines: list[OrderLine], reserved: list[Allocation]) -> OrderFa
     return OrderFacts(
         cancelled=False,
         active_holds=0,
-        quantity_ordered=sum(line.quantity for line in lines),
+        quantity_ordered=sum(line.quantity for line in lines if line.requires_shipping),
         quantity_backordered=sum(line.quantity_backordered for line in lines),
         quantity_returned=0,
         fulfillment_statuses=(FulfillmentStatus.open,) * len(locations),
@@ -464,7 +530,8 @@ def plan_request(
 ) -> PlannedOrder:
     """Route one order against what the orders before it in the batch left, and take its share."""
     data = request.data
-    entries = [stock[code] for code in dict.fromkeys(line.sku for line in data.lines)]
+    codes = {line.line_no: data.lines[line.line_no - 1].sku for line in lines}
+    entries = [stock[code] for code in dict.fromkeys(codes.values())]
     destination = locate(data.shipping_address.country, data.shipping_address.postal_code)
     settings = routing_settings(session, merchant_id=request.merchant_id)  # cached: no query per order
     sizes = {entry.sku_id: entry.size for entry in entries}
@@ -477,7 +544,7 @@ def plan_request(
         for candidate in by_sku[allocation.sku_id].candidates:
             if candidate.location_id == allocation.location_id:
                 candidate.available[allocation.sku_id] -= allocation.quantity
-    return PlannedOrder(index, request, lines, destination, Reservation.of(plan, entries))
+    return PlannedOrder(index, request, lines, destination, Reservation.of(plan, entries), stock)
 
 
 def reserve_plan(
@@ -579,7 +646,8 @@ def _build_rows(session: Session, planned: Sequence[PlannedOrder], now: datetime
             request.merchant_id, request.data, request.idempotency_key, request.fingerprint, now
         )
         row.promised_delivery_date = promised_delivery(reservation.plan, reservation.reserved)
-        lines = build_lines(request.merchant_id, request.data, order.lines, reservation.short)
+        stock = order.stock
+        lines = build_lines(request.merchant_id, request.data, stock, order.lines, reservation.short)
         row.status = derive_status(initial_facts(lines, reservation.reserved)).value
         batch.orders.append(row)
         batch.lines.append(lines)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import Base, BigId, IdMixin, JsonDocument, Money, TimestampMixin, UTCDateTime, utcnow
@@ -42,9 +42,23 @@ class Order(IdMixin, TimestampMixin, Base):
     discount_total: Mapped[Decimal] = mapped_column(Money())
     tax_total: Mapped[Decimal] = mapped_column(Money())
     shipping_total: Mapped[Decimal] = mapped_column(Money())
+    # Tax on shipping, part of tax_total (and of shipping_total when taxes are included in prices).
+    shipping_tax: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # True when the prices (and shipping) include their tax: the tax is then reported, never added.
+    taxes_included: Mapped[bool] = mapped_column(Boolean, default=False)
     total: Mapped[Decimal] = mapped_column(Money())
+    # The codes the customer used, as the channel reports them: [{"code", "amount", "type"}].
+    discount_codes: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
+    # What the customer saw when it differs from the shop's currency (Shopify's presentment money).
+    presentment_currency: Mapped[str | None] = mapped_column(String(3))
+    presentment_total: Mapped[Decimal | None] = mapped_column(Money())
+    # The channel's lines that are not order lines here, with why: [{"channel_sku", "quantity", "reason"}].
+    lines_not_taken: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The channel's own cancellation, as it reported it (the order may be shipped already here).
+    channel_cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel_cancel_reason: Mapped[str | None] = mapped_column(String(200))
     # The latest delivery date promised by routing for its packages (None when nothing could ship).
     promised_delivery_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -61,8 +75,14 @@ class OrderLine(IdMixin, Base):
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("order.id"))
     line_no: Mapped[int] = mapped_column(Integer)
-    sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("sku.id"))
+    # None for a line that needs no shipping, or whose channel SKU is not known yet (the order is held).
+    sku_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sku.id"))
+    # The merchant's SKU code; the channel's own identifier while the line is unresolved.
     sku_code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    # False for gift notes, gift cards, digital goods, fees, tips: kept with their price, never reserved,
+    # routed, backordered or put on a fulfillment order.
+    requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
     external_line_id: Mapped[str | None] = mapped_column(String(100))
     quantity: Mapped[int] = mapped_column(Integer)
     quantity_backordered: Mapped[int] = mapped_column(Integer, default=0)

@@ -63,18 +63,37 @@ class CustomerIn(Input):
 
 
 class OrderLineIn(Input):
-    sku: Annotated[str, Field(min_length=1, max_length=64, description="The merchant's SKU code")]
+    sku: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="The merchant's SKU code; for a line that needs no shipping, any label (not checked)",
+        ),
+    ]
     quantity: Annotated[int, Field(gt=0, le=100_000)]
     unit_price: Amount
     discount: Amount = Decimal(0)
     tax: Amount = Decimal(0)
     external_line_id: str | None = Field(default=None, max_length=100)
+    title: str | None = Field(default=None, max_length=200)
+    requires_shipping: bool = Field(
+        default=True,
+        description="False for gift notes, gift cards, digital goods, fees and tips: kept with their price, "
+        "never reserved or routed",
+    )
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> OrderLineIn:
         if self.discount > self.unit_price * self.quantity:
             raise FieldValueError("discount", "larger than the line's price")
         return self
+
+
+class DiscountCodeIn(Input):
+    code: Annotated[str, Field(min_length=1, max_length=100)]
+    amount: Amount = Decimal(0)
+    type: str | None = Field(default=None, max_length=40, description="e.g. fixed_amount, percentage")
 
 
 class OrderCreate(Input):
@@ -88,7 +107,24 @@ class OrderCreate(Input):
     billing_address: AddressIn | None = None
     service_level: ServiceLevel = ServiceLevel.standard
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
-    shipping_total: Amount = Decimal(0)
+    shipping_total: Amount = Field(
+        default=Decimal(0), description="What the customer was charged for shipping, after its discounts"
+    )
+    shipping_tax: Amount = Field(default=Decimal(0), description="The tax on shipping")
+    taxes_included: bool = Field(
+        default=False,
+        description="True when unit prices and shipping include their tax: the tax is then not added to the "
+        "total",
+    )
+    order_discount: Amount = Field(
+        default=Decimal(0),
+        description="A discount on the whole order, shared over the lines by value (to the cent)",
+    )
+    discount_codes: Annotated[list[DiscountCodeIn], Field(max_length=50)] = []
+    presentment_currency: str | None = Field(
+        default=None, description="The currency the customer paid in, when it is not `currency`"
+    )
+    presentment_total: Amount | None = None
     tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)] = []
     notes: str | None = Field(default=None, max_length=5000)
     placed_at: AwareDatetime | None = None
@@ -108,8 +144,34 @@ class OrderCreate(Input):
                 if not fits_currency(getattr(line, name), self.currency):
                     message = f"{self.currency} amounts have at most {places} decimals"
                     raise FieldValueError(f"lines.{index}.{name}", message)
-        if not fits_currency(self.shipping_total, self.currency):
-            raise FieldValueError("shipping_total", f"{self.currency} amounts have at most {places} decimals")
+        for name in ("shipping_total", "shipping_tax", "order_discount"):
+            if not fits_currency(getattr(self, name), self.currency):
+                raise FieldValueError(name, f"{self.currency} amounts have at most {places} decimals")
+        for index, code in enumerate(self.discount_codes):
+            if not fits_currency(code.amount, self.currency):
+                raise FieldValueError(f"discount_codes.{index}.amount", f"at most {places} decimals")
+        after_line_discounts = sum(
+            (line.unit_price * line.quantity - line.discount for line in self.lines), Decimal(0)
+        )
+        if self.order_discount > after_line_discounts:
+            raise FieldValueError("order_discount", "larger than the lines' price after their discounts")
+        return self
+
+    @model_validator(mode="after")
+    def _presentment(self) -> OrderCreate:
+        if self.presentment_currency is None:
+            if self.presentment_total is not None:
+                raise FieldValueError("presentment_currency", "required with presentment_total")
+            return self
+        if not is_currency(self.presentment_currency):
+            raise FieldValueError("presentment_currency", "not an ISO 4217 currency code")
+        if self.presentment_total is None:
+            raise FieldValueError("presentment_total", "required with presentment_currency")
+        if not fits_currency(self.presentment_total, self.presentment_currency):
+            places = minor_units(self.presentment_currency)
+            raise FieldValueError(
+                "presentment_total", f"{self.presentment_currency} amounts have at most {places} decimals"
+            )
         return self
 
 
@@ -126,7 +188,9 @@ class OrderLineOut(BaseModel):
     id: int
     line_no: int
     sku: str
-    sku_id: int
+    sku_id: int | None = Field(description="None for a line that needs no shipping, or one not yet resolved")
+    title: str | None = None
+    requires_shipping: bool = True
     quantity: int
     quantity_backordered: int
     unit_price: Decimal
@@ -148,6 +212,23 @@ class FulfillmentOrderOut(BaseModel):
     promised_ship_date: date | None = None
     promised_delivery_date: date | None = None
     lines: list[FulfillmentOrderLineOut]
+
+
+class DiscountCodeOut(BaseModel):
+    code: str
+    amount: Decimal
+    type: str | None = None
+
+
+class LineNotTaken(BaseModel):
+    """A line of the channel's order that is not an order line here, and why."""
+
+    channel_sku: str
+    quantity: int
+    reason: str
+    title: str | None = None
+    unit_price: Decimal | None = None
+    external_line_id: str | None = None
 
 
 class HoldOut(BaseModel):
@@ -190,8 +271,16 @@ class OrderOut(OrderSummary):
     discount_total: Decimal
     tax_total: Decimal
     shipping_total: Decimal
+    shipping_tax: Decimal = Decimal(0)
+    taxes_included: bool = False
+    discount_codes: list[DiscountCodeOut] = []
+    presentment_currency: str | None = None
+    presentment_total: Decimal | None = None
     created_at: datetime
     cancelled_at: datetime | None
+    channel_cancelled_at: datetime | None = None
+    channel_cancel_reason: str | None = None
+    lines_not_taken: list[LineNotTaken] = []
     promised_delivery_date: date | None = None
     lines: list[OrderLineOut]
     fulfillment_orders: list[FulfillmentOrderOut]

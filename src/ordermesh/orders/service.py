@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
 from ordermesh.db import is_retryable
-from ordermesh.errors import Conflict, DomainError, NotFound
+from ordermesh.errors import Conflict, DomainError, FieldError, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
@@ -288,6 +288,8 @@ def release_hold(
         raise NotFound(f"hold {hold_id} not found on order {order.number}")
     if hold.released_at is not None:
         raise Conflict(f"hold {hold_id} was already released by {hold.released_by}")
+    if hold.kind == HoldKind.unknown_sku:
+        _require_resolved(session, order)
     hold.released_at, hold.released_by = utcnow(), actor
     _note(
         session,
@@ -304,6 +306,29 @@ def release_hold(
         events=[Event("order.hold_released", _payload(order, hold_id=hold.id))],
     )
     return _view(session, order)
+
+
+def _require_resolved(session: Session, order: Order) -> None:
+    """409 naming each line whose channel SKU is still unknown: the order would ship without it."""
+    unresolved = session.scalars(
+        select(OrderLine)
+        .where(
+            OrderLine.order_id == order.id,
+            OrderLine.requires_shipping.is_(True),
+            OrderLine.sku_id.is_(None),
+            OrderLine.quantity > 0,
+        )
+        .order_by(OrderLine.line_no)
+    ).all()
+    if unresolved:
+        errors = [
+            FieldError(
+                f"lines.{line.line_no}", f"channel SKU {line.sku_code!r} x {line.quantity} is not known yet"
+            )
+            for line in unresolved
+        ]
+        named = ", ".join(f"line {line.line_no} ({line.sku_code})" for line in unresolved)
+        raise Conflict(f"order {order.number} cannot go on without {named}: add the listing or SKU", errors)
 
 
 def cancel_order(
@@ -507,7 +532,7 @@ def _derive_statuses(session: Session, ids: list[int]) -> dict[int, OrderStatus]
         order_id: (int(ordered), int(backordered))
         for order_id, ordered, backordered in session.execute(
             select(OrderLine.order_id, func.sum(OrderLine.quantity), func.sum(OrderLine.quantity_backordered))
-            .where(OrderLine.order_id.in_(ids))
+            .where(OrderLine.order_id.in_(ids), OrderLine.requires_shipping.is_(True))
             .group_by(OrderLine.order_id)
         )
     }

@@ -85,6 +85,7 @@ def refund_return(
         merchant_scope=principal.merchant_scope(),
         return_id=rma.id,
         amount=body.amount,
+        include_shipping=body.include_shipping,
         actor=principal.actor,
     )
     return service.return_out(session, rma)

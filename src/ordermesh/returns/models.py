@@ -25,6 +25,8 @@ class ReturnAuthorization(IdMixin, TimestampMixin, Base):
     location_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("location.id"))
     notes: Mapped[str | None] = mapped_column(String(1000))
     refund_amount: Mapped[Decimal | None] = mapped_column(Money())
+    # The part of refund_amount that is the order's shipping (refunded once, when the whole order is back).
+    refunded_shipping: Mapped[Decimal | None] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     created_by: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -72,6 +72,10 @@ class InspectIn(Input):
 
 class RefundIn(Input):
     amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+    include_shipping: bool = Field(
+        default=False,
+        description="Refund the order's shipping too: only when every shipped unit of the order is back",
+    )
 
 
 class ReturnLineOut(BaseModel):
@@ -95,7 +99,12 @@ class ReturnOut(BaseModel):
     location_id: int | None
     notes: str | None
     refund_amount: Decimal | None
-    refundable_amount: Decimal
+    refunded_shipping: Decimal | None = None
+    refundable_amount: Decimal = Field(description="What the received units were paid (shipping excluded)")
+    refundable_shipping: Decimal = Field(
+        default=Decimal(0),
+        description="The shipping that may be refunded with them (the whole order is back)",
+    )
     currency: str
     created_by: str
     created_at: datetime

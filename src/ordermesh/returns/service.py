@@ -22,6 +22,8 @@ from ordermesh.locations.service import require_enabled_location
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
+from ordermesh.orders.pricing import PricedLine
+from ordermesh.orders.pricing import refundable as pricing_refundable
 from ordermesh.orders.service import allocate_backorders, refresh_status
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
@@ -259,18 +261,34 @@ def inspect_units(
 
 
 def refund(
-    session: Session, *, merchant_scope: int | None, return_id: int, amount: Decimal, actor: str
+    session: Session,
+    *,
+    merchant_scope: int | None,
+    return_id: int,
+    amount: Decimal,
+    actor: str,
+    include_shipping: bool = False,
 ) -> ReturnAuthorization:
-    """Record the amount refunded for the received units; 422 above what they were paid."""
+    """Record the amount refunded for the received units (and the shipping, when the whole order is back
+    and the merchant says so); 422 above what they were paid."""
     rma = get_return(session, merchant_scope=merchant_scope, return_id=return_id)
     order = lock_order(session, merchant_scope=rma.merchant_id, order_id=rma.order_id)
     rma = get_return(session, merchant_scope=merchant_scope, return_id=return_id, lock=True)
     if rma.status not in (ReturnStatus.received, ReturnStatus.inspected):
         raise Conflict(f"return {rma.number} is {rma.status}: refunds follow the receipt of the units")
     limit = refundable_amount(session, rma)
-    if amount > limit:
-        raise Invalid.field("amount", f"more than the {limit} {rma.currency} paid for the units received")
+    shipping = Decimal(0)
+    if include_shipping:
+        shipping = refundable_shipping(session, rma, order)
+        if not shipping:
+            raise Invalid.field(
+                "include_shipping", "shipping is refunded only once, when every shipped unit is back"
+            )
+    if amount > limit + shipping:
+        paid = f"the {limit} {rma.currency} paid for the units received"
+        raise Invalid.field("amount", f"more than {paid}" + (f" and {shipping} shipping" if shipping else ""))
     rma.refund_amount, rma.status = amount, ReturnStatus.refunded.value
+    rma.refunded_shipping = min(shipping, amount) if include_shipping else None
     rma.refunded_at = rma.updated_at = utcnow()
     _note(
         session,
@@ -285,16 +303,83 @@ def refund(
 
 
 def refundable_amount(session: Session, rma: ReturnAuthorization) -> Decimal:
-    """What the received units were paid: unit price less their share of the discount, plus their tax."""
-    total = Decimal(0)
-    for line, order_line in session.execute(
-        select(ReturnLine, OrderLine)
-        .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+    """What the received units were paid, by the one money rule (orders/pricing.py): each line's price
+    after its discounts, its tax counted once, less what earlier refunds of the same lines took."""
+    order = session.get(Order, rma.order_id)
+    assert order is not None
+    received = session.execute(
+        select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity_received))
         .where(ReturnLine.return_id == rma.id)
-    ):
-        per_unit = order_line.unit_price + (order_line.tax - order_line.discount) / order_line.quantity
-        total += per_unit * line.quantity_received
-    return total.quantize(Decimal("0.01"))
+        .group_by(ReturnLine.order_line_id)
+    ).all()
+    if not received:
+        return Decimal(0)
+    before = _refunded_units(session, rma, [int(line_id) for line_id, _ in received])
+    lines = {
+        line.id: line
+        for line in session.scalars(select(OrderLine).where(OrderLine.id.in_([i for i, _ in received])))
+    }
+    total = Decimal(0)
+    for line_id, units in received:
+        line = lines[line_id]
+        priced = PricedLine(line.quantity, line.unit_price, line.discount, line.tax)
+        total += pricing_refundable(
+            priced,
+            taxes_included=order.taxes_included,
+            before=before.get(line_id, 0),
+            units=int(units or 0),
+            currency=order.currency,
+        )
+    return total
+
+
+def _refunded_units(session: Session, rma: ReturnAuthorization, line_ids: list[int]) -> dict[int, int]:
+    """Units of these order lines received on the order's other returns that were refunded already."""
+    rows = session.execute(
+        select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity_received))
+        .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
+        .where(
+            ReturnAuthorization.order_id == rma.order_id,
+            ReturnAuthorization.id != rma.id,
+            ReturnAuthorization.status == ReturnStatus.refunded.value,
+            ReturnLine.order_line_id.in_(line_ids),
+        )
+        .group_by(ReturnLine.order_line_id)
+    )
+    return {int(line_id): int(units or 0) for line_id, units in rows}
+
+
+def refundable_shipping(session: Session, rma: ReturnAuthorization, order: Order) -> Decimal:
+    """The order's shipping charge, when every shipped unit of the order is received back (this return
+    included) and no other refund took the shipping already; else 0."""
+    if rma.status == ReturnStatus.refunded.value:
+        return Decimal(0)
+    charged = order.shipping_total + (Decimal(0) if order.taxes_included else order.shipping_tax)
+    if not charged:
+        return Decimal(0)
+    returns = ReturnAuthorization.__table__.c
+    already = session.scalar(
+        select(func.count()).where(returns.order_id == order.id, returns.refunded_shipping.is_not(None))
+    )
+    if already:
+        return Decimal(0)
+    shipped = session.scalar(
+        select(func.coalesce(func.sum(FulfillmentOrderLine.quantity), 0))
+        .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
+        .where(FulfillmentOrder.order_id == order.id, FulfillmentOrder.status.in_(SHIPPED))
+    )
+    back = session.scalar(
+        select(func.coalesce(func.sum(ReturnLine.quantity_received), 0))
+        .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
+        .where(ReturnAuthorization.order_id == order.id)
+    )
+    ordered = session.scalar(
+        select(func.coalesce(func.sum(OrderLine.quantity), 0)).where(
+            OrderLine.order_id == order.id, OrderLine.requires_shipping.is_(True)
+        )
+    )
+    whole_order_back = int(shipped or 0) >= int(ordered or 0) and int(back or 0) >= int(ordered or 0)
+    return charged if whole_order_back else Decimal(0)
 
 
 def returned_units_by_order(session: Session, *, order_ids: Sequence[int]) -> dict[int, int]:
@@ -322,6 +407,8 @@ def list_returns(
 
 def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
     session.flush()
+    order = session.get(Order, rma.order_id)
+    assert order is not None
     codes = defaultdict(
         str,
         session.execute(
@@ -339,7 +426,9 @@ def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
         location_id=rma.location_id,
         notes=rma.notes,
         refund_amount=rma.refund_amount,
+        refunded_shipping=rma.refunded_shipping,
         refundable_amount=refundable_amount(session, rma),
+        refundable_shipping=refundable_shipping(session, rma, order),
         currency=rma.currency,
         created_by=rma.created_by,
         created_at=rma.created_at,

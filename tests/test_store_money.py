@@ -1,0 +1,270 @@
+"""What a store sends is what ships: tax-inclusive money, lines that need no shipping, held lines resolved,
+refunds capped at what was paid. Over HTTP, on both databases."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ordermesh.channels.models import ChannelError
+from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders.models import Order
+from tests.channels_support import connect_shopify, order_full, variant, webhook_headers
+from tests.fake_channels import FakeWooCommerce
+from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
+from tests.orders_support import ledger_breaches, order_body
+from tests.test_channels_woocommerce import connect_store, fixture
+from tests.world import World
+
+D = Decimal
+
+
+def _webhook(client: TestClient, channel_id: int, payload: dict[str, Any], **headers: str) -> Any:
+    body = json.dumps(payload).encode()
+    return client.post(
+        f"/v1/channels/{channel_id}/webhooks", content=body, headers=webhook_headers(body, **headers)
+    )
+
+
+def _money(document: dict[str, Any], *names: str) -> tuple[Decimal, ...]:
+    return tuple(Decimal(document[name]) for name in names)
+
+
+def _reserved(session: Session) -> int:
+    total = int(session.scalar(select(func.coalesce(func.sum(InventoryLevel.reserved), 0))) or 0)
+    session.rollback()
+    return total
+
+
+def _ship(client: TestClient, world: World, order: dict[str, Any], units: int) -> dict[str, Any]:
+    """Release, pick, pack, label and ship the order's one fulfillment order of T-shirts at NJ1."""
+    floor = world.warehouse_nj
+    fo_id = order["fulfillment_orders"][0]["id"]
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    scan = {"barcode": TSHIRT_GTIN, "quantity": units}
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json=scan, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/pack-scans", json=scan, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", headers=floor), 201)
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={"service": "two_day"}, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=floor))
+    return ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))
+
+
+# -- money ---------------------------------------------------------------------------------------------
+
+
+def test_a_tax_inclusive_shopify_order_totals_what_the_customer_paid(
+    client: TestClient, world: World, fixtures_dir: Path
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = variant(order_full(fixtures_dir), taxes_included=True)
+    payload["total_price"] = "587.00"  # 3 x 199.00 less the 10.00 code: the 11.94 tax is inside
+    answer = _webhook(client, channel_id, payload)
+    assert answer.status_code == 200, answer.text
+    order = ok(client.get(f"/v1/orders/{answer.json()['order_id']}", headers=world.acme))
+    assert order["taxes_included"] is True
+    assert _money(order, "total", "tax_total", "discount_total") == (D("587.00"), D("11.94"), D("10.00"))
+    [code] = order["discount_codes"]
+    assert (code["code"], D(code["amount"]), code["type"]) == ("TENOFF", D("10.00"), "fixed_amount")
+
+
+def test_a_total_that_does_not_match_the_channels_is_refused_and_logged(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = variant(order_full(fixtures_dir), taxes_included=True)  # total_price still 598.94
+    answer = _webhook(client, channel_id, payload)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "total_price"
+    assert "598.94" in answer.json()["detail"] and "587.00" in answer.json()["detail"]
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+    logged = session.scalars(select(ChannelError)).all()
+    assert [(error.kind, error.field) for error in logged] == [("mapping", "total_price")]
+    session.rollback()
+    assert _reserved(session) == 0
+
+
+def test_presentment_money_and_the_channels_cancellation_are_shown(
+    client: TestClient, world: World, fixtures_dir: Path
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    payload["total_price_set"] = {
+        "shop_money": {"amount": "598.94", "currency_code": "USD"},
+        "presentment_money": {"amount": "551.02", "currency_code": "EUR"},
+    }
+    order_id = _webhook(client, channel_id, payload).json()["order_id"]
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    assert (order["presentment_currency"], D(order["presentment_total"])) == ("EUR", D("551.02"))
+    cancelled = variant(payload, cancelled_at="2026-12-01T10:00:00-05:00", cancel_reason="customer")
+    assert (
+        _webhook(client, channel_id, cancelled, topic="orders/cancelled", webhook_id="c2").status_code == 200
+    )
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    assert order["status"] == "cancelled"
+    assert (order["channel_cancelled_at"], order["channel_cancel_reason"]) == (
+        "2026-12-01T15:00:00Z",
+        "customer",
+    )
+
+
+def test_a_woocommerce_store_with_prices_including_tax_keeps_its_total(
+    client: TestClient, world: World
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    source = copy.deepcopy(fixture("order.json"))
+    source["prices_include_tax"] = True  # WooCommerce still sends its amounts without tax
+    body = json.dumps(source).encode()
+    answer = client.post(
+        f"/v1/channels/{channel_id}/webhooks", content=body, headers=FakeWooCommerce.webhook_headers(body)
+    )
+    assert answer.status_code == 200, answer.text
+    order = ok(client.get(f"/v1/orders/{answer.json()['order_id']}", headers=world.acme))
+    assert order["taxes_included"] is True
+    assert D(order["total"]) == D(source["total"]) == D("29.35")
+    assert [D(line["unit_price"]) for line in order["lines"]] == [
+        D("3.23"),
+        D("12.90"),
+    ]  # as the store showed them
+
+
+def test_an_api_order_with_prices_including_tax_and_an_order_discount(
+    client: TestClient, world: World
+) -> None:
+    body = order_body([("TSHIRT", 1), ("MUG", 2)], taxes_included=True, order_discount="5.00")
+    body["lines"][1]["unit_price"] = "12.50"
+    order = ok(client.post("/v1/orders", json=body, headers=world.acme), 201)
+    # 20.00 + 25.00 less 5.00 shared by value (2.22 and 2.78), shipping 5.00: the 4.80 tax is inside.
+    assert [D(line["discount"]) for line in order["lines"]] == [D("2.22"), D("2.78")]
+    assert _money(order, "total", "tax_total") == (D("45.00"), D("3.20")) and order["taxes_included"]
+    too_much = order_body([("TSHIRT", 1)], order_discount="21.00")
+    refused = client.post("/v1/orders", json=too_much, headers=world.acme)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "order_discount"
+
+
+def test_a_refund_is_capped_at_what_the_returned_units_were_paid(
+    client: TestClient, world: World, session: Session
+) -> None:
+    set_up_floor(client, world)
+    body = order_body([("TSHIRT", 2)], taxes_included=True)
+    body["lines"][0].update(unit_price="62.48", discount="0.01", tax="10.64")  # 124.95 paid for the pair
+    order = _ship(client, world, ok(client.post("/v1/orders", json=body, headers=world.acme), 201), 2)
+    assert order["status"] == "shipped" and D(order["total"]) == D("129.95")
+    line = order["lines"][0]["id"]
+    rma = ok(
+        client.post(
+            "/v1/returns",
+            json={
+                "order_id": order["id"],
+                "lines": [{"order_line_id": line, "quantity": 2, "reason": "defective"}],
+            },
+            headers=world.acme,
+        ),
+        201,
+    )
+    floor = world.warehouse_nj
+    received = ok(client.post(f"/v1/returns/{rma['id']}/receive", json={}, headers=floor))
+    assert _money(received, "refundable_amount", "refundable_shipping") == (D("124.95"), D("5.00"))
+    over = client.post(f"/v1/returns/{rma['id']}/refund", json={"amount": "124.96"}, headers=world.acme)
+    assert over.status_code == 422 and "124.95" in over.json()["detail"]
+    with_shipping = {"amount": "129.95", "include_shipping": True}
+    refunded = ok(client.post(f"/v1/returns/{rma['id']}/refund", json=with_shipping, headers=world.acme))
+    assert _money(refunded, "refund_amount", "refunded_shipping") == (D("129.95"), D("5.00"))
+
+
+# -- lines that need no shipping -------------------------------------------------------------------------
+
+
+def test_gift_notes_and_gift_cards_stay_on_the_order_and_are_never_reserved(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    payload = order_full(fixtures_dir)
+    tshirt = payload["line_items"][0]
+    note = {**tshirt, "id": 1001, "sku": "GIFT-NOTE", "title": "Gift note", "price": "0.00",
+            "requires_shipping": False, "tax_lines": [], "discount_allocations": []}  # fmt: skip
+    card = {**tshirt, "id": 1002, "sku": None, "variant_id": 777, "title": "Gift card", "price": "25.00",
+            "gift_card": True, "requires_shipping": False, "tax_lines": [],
+            "discount_allocations": []}  # fmt: skip
+    payload = variant(payload, line_items=[tshirt, note, card])
+    answer = _webhook(client, channel_id, payload)
+    assert answer.status_code == 200 and answer.json()["outcome"] == "created", answer.text
+    order = ok(client.get(f"/v1/orders/{answer.json()['order_id']}", headers=world.acme))
+    assert order["status"] == "confirmed" and order["holds"] == []
+    assert [
+        (line["title"], line["requires_shipping"], line["quantity_backordered"]) for line in order["lines"]
+    ] == [
+        ("IPod Nano - 8gb", True, 0),
+        ("Gift note", False, 0),
+        ("Gift card", False, 0),
+    ]
+    assert D(order["total"]) == D(payload["total_price"])
+    fo_lines = [line["order_line_id"] for fo in order["fulfillment_orders"] for line in fo["lines"]]
+    assert fo_lines == [order["lines"][0]["id"]]
+    assert _reserved(session) == 1
+
+
+def test_an_api_order_ships_complete_without_its_gift_card_line(client: TestClient, world: World) -> None:
+    set_up_floor(client, world)
+    body = order_body([("TSHIRT", 1)])
+    body["lines"].append(
+        {"sku": "GIFTCARD-50", "quantity": 1, "unit_price": "50.00", "requires_shipping": False}
+    )
+    order = ok(client.post("/v1/orders", json=body, headers=world.acme), 201)
+    assert order["lines"][1]["sku_id"] is None and D(order["total"]) == D("76.60")
+    assert _ship(client, world, order, 1)["status"] == "shipped"
+    only_cards = order_body([("TSHIRT", 1)])
+    only_cards["lines"][0]["requires_shipping"] = False
+    refused = client.post("/v1/orders", json=only_cards, headers=world.acme)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "lines"
+
+
+# -- unknown channel SKUs ----------------------------------------------------------------------------------
+
+
+def test_held_lines_are_resolved_when_the_listing_is_added(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    listings = [
+        {"sku": "TSHIRT", "channel_sku": "IPOD2008GREEN", "external_ids": {}},
+        {"sku": "MUG", "channel_sku": "IPOD2008RED", "external_ids": {}},
+    ]
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9", listings=listings)
+    payload = order_full(fixtures_dir)
+    payload["line_items"][2]["sku"] = "IPOD2008NEW"
+    payload = variant(payload, line_items=payload["line_items"][:1] + payload["line_items"][2:])
+    answer = _webhook(client, channel_id, payload)
+    assert answer.json()["outcome"] == "held"
+    order_id = answer.json()["order_id"]
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    (hold,) = order["holds"]
+    refused = client.post(f"/v1/orders/{order_id}/holds/{hold['id']}/release", headers=world.acme)
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["field"] == "lines.2" and "IPOD2008NEW" in refused.json()["detail"]
+    assert _reserved(session) == 1
+
+    # The brand creates the SKU the channel sells under that code: the held line is routed (no stock yet:
+    # it waits as a backorder) and the hold is gone by itself; stock arriving then reserves it.
+    new_sku = {"code": "IPOD2008NEW", "name": "iPod, new colour", "price": "199.00"}
+    sku_id = ok(client.post("/v1/skus", json=new_sku, headers=world.acme), 201)["id"]
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    assert order["status"] == "backordered"
+    assert [hold["released_at"] is not None for hold in order["holds"]] == [True]
+    assert [(line["sku"], line["sku_id"], line["quantity_backordered"]) for line in order["lines"]] == [
+        ("TSHIRT", world.acme_skus["TSHIRT"], 0),
+        ("IPOD2008NEW", sku_id, 1),
+    ]
+    receipt = {"sku_id": sku_id, "location_id": world.locations["NJ1"], "quantity": 5}
+    ok(client.post("/v1/inventory/receive", json=receipt, headers=world.acme))
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    assert order["status"] == "confirmed"
+    assert sorted(line["quantity"] for fo in order["fulfillment_orders"] for line in fo["lines"]) == [1, 1]
+    assert _reserved(session) == 2
+    assert ledger_breaches(session) == []
