@@ -475,15 +475,29 @@ def _attach_to_fulfillment(
     session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
 ) -> None:
     fo = open_fulfillment_order(session, order=order, location_id=location_id)
-    session.add(
-        FulfillmentOrderLine(
-            merchant_id=order.merchant_id,
-            fulfillment_order_id=fo.id,
-            order_line_id=line.id,
-            sku_id=line.sku_id,
-            quantity=quantity,
+    # The line's units waiting at an open fulfillment order there are raised rather than joined by a
+    # second line (one released to the floor is never changed: a new open one gets the units).
+    fo_line = session.scalars(
+        select(FulfillmentOrderLine)
+        .where(
+            FulfillmentOrderLine.fulfillment_order_id == fo.id,
+            FulfillmentOrderLine.order_line_id == line.id,
+            FulfillmentOrderLine.sku_id == line.sku_id,
         )
-    )
+        .order_by(FulfillmentOrderLine.id)
+    ).first()
+    if fo_line is None:
+        session.add(
+            FulfillmentOrderLine(
+                merchant_id=order.merchant_id,
+                fulfillment_order_id=fo.id,
+                order_line_id=line.id,
+                sku_id=line.sku_id,
+                quantity=quantity,
+            )
+        )
+    else:
+        fo_line.quantity += quantity
     line.quantity_backordered -= quantity
     record(
         session,
