@@ -333,6 +333,13 @@ def cancel_order(
         merchant_id=order.merchant_id,
         events=[Event("order.cancelled", _payload(order, reason=reason))],
     )
+    # Only now, with its backorders cleared and the order cancelled, may others take what it held.
+    serve_backorders(
+        session,
+        merchant_id=order.merchant_id,
+        levels=[(m.sku_id, m.location_id) for m in movements],
+        actor=actor,
+    )
     return _view(session, order)
 
 
