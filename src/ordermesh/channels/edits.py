@@ -2,9 +2,10 @@
 
 While every fulfillment order of the order is still open (reserved, not yet released to the floor) the
 edit is applied by a re-plan in the caller's transaction: the open reservations are released through the
-ledger, the lines are rewritten, and the order is routed and reserved afresh as intake would. Once the
-floor has any of it (released, picking, packed, shipped), nothing is changed: the order gets the same
-channel alert as a late cancel. Either way a timeline event says what changed.
+ledger, the lines are rewritten, the order is routed and reserved afresh as intake would, and what it no
+longer takes serves waiting backorders (orders.service.serve_backorders). Once the floor has any of it
+(released, picking, packed, shipped), nothing is changed: the order gets the same channel alert as a
+late cancel. Either way a timeline event says what changed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ordermesh.orders.intake import (
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
-from ordermesh.orders.service import SHIPPED_FO_STATES, refresh_status
+from ordermesh.orders.service import SHIPPED_FO_STATES, refresh_status, serve_backorders
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import routing_settings
 from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
@@ -133,7 +134,8 @@ def apply_channel_edit(
         )
         channel_alert(session, order=order, message=message, actor=actor, channel_id=channel_id)
         return "alerted"
-    released = _release_open_reservations(session, order, actor)
+    freed = _release_open_reservations(session, order, actor)
+    released = sum(-m.delta_reserved for m in freed)
     lines = _rewrite_lines(session, order, lines, edit, data)
     plan, reserved, short = _route_again(session, order, lines, data, actor)
     _apply_order_fields(order, lines, data, plan, reserved)
@@ -158,6 +160,14 @@ def apply_channel_edit(
         )
     )
     refresh_status(session, order)
+    # What the order no longer takes (a line lowered or removed, or now shipped from elsewhere) goes to
+    # the orders waiting for it before anyone else.
+    serve_backorders(
+        session,
+        merchant_id=order.merchant_id,
+        levels=[(m.sku_id, m.location_id) for m in freed],
+        actor=actor,
+    )
     return "updated"
 
 
@@ -181,9 +191,9 @@ def channel_alert(session: Session, *, order: Order, message: str, actor: str, c
     )
 
 
-def _release_open_reservations(session: Session, order: Order, actor: str) -> int:
+def _release_open_reservations(session: Session, order: Order, actor: str) -> list[Movement]:
     """Give back what the order's open fulfillment orders reserved (through the ledger) and drop them:
-    the floor never saw them. Returns the units released."""
+    the floor never saw them. Returns the release movements."""
     fo_lines = session.execute(
         select(FulfillmentOrderLine, FulfillmentOrder.location_id)
         .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
@@ -207,7 +217,7 @@ def _release_open_reservations(session: Session, order: Order, actor: str) -> in
             FulfillmentOrder.order_id == order.id, FulfillmentOrder.status == FulfillmentStatus.open
         )
     )
-    return sum(line.quantity for line, _ in fo_lines)
+    return movements
 
 
 def _rewrite_lines(

@@ -188,6 +188,8 @@ def short_pick(
         reason=f"short pick: {reason}",
         actor=scope.actor,
     )
+    # The reservation released for the shortfall is written off at once: the units are not on the shelf,
+    # so nothing here is freed for waiting backorders (the re-route serves none either).
     written_off = _write_off(session, fo, line.sku, shortfall, reason, scope.actor)
     session.add(
         OrderEvent(

@@ -539,9 +539,9 @@ def _reroute_reserved(
 def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:
     """More is available here: give it to waiting backorders first."""
     # Imported late: orders builds on inventory, so a module-level import would risk an import cycle.
-    from ordermesh.orders.service import allocate_backorders
+    from ordermesh.orders.service import serve_backorders
 
-    allocate_backorders(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, actor=actor)
+    serve_backorders(session, merchant_id=merchant_id, levels=[(sku_id, location_id)], actor=actor)
 
 
 def _views_query() -> Select[Any]:

@@ -1,15 +1,15 @@
-"""Order use cases: placing, reading, holding, cancelling, and allocating backorders as stock arrives."""
+"""Order use cases: placing, reading, holding, cancelling, and serving backorders as stock is freed."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
+from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import (
@@ -357,6 +358,13 @@ def cancel_order(
         merchant_id=order.merchant_id,
         events=[Event("order.cancelled", _payload(order, reason=reason))],
     )
+    # Only now, with its backorders cleared and the order cancelled, may others take what it held.
+    serve_backorders(
+        session,
+        merchant_id=order.merchant_id,
+        levels=[(m.sku_id, m.location_id) for m in movements],
+        actor=actor,
+    )
     return _view(session, order)
 
 
@@ -392,10 +400,56 @@ def _release_open_fulfillment(session: Session, order: Order) -> list[Movement]:
     ]
 
 
+def serve_backorders(
+    session: Session, *, merchant_id: int, levels: Iterable[tuple[int, int]], actor: str
+) -> int:
+    """Give what is available at levels (sku_id, location_id) to waiting backorders, oldest first;
+    units allocated.
+
+    Every path that frees stock (receive, release, adjust and count up, transfer in, restock, cancel, a
+    channel edit, re-optimisation) calls this once, after its own movements. Levels are served one at
+    a time in (location, sku) order, as every change touches them; a location that is inactive, or no
+    longer enabled for the merchant, serves no one (routing does not ship from it either).
+    """
+    freed = {(location_id, sku_id) for sku_id, location_id in levels}
+    if not freed:
+        return 0
+    waiting = set(
+        session.scalars(
+            select(OrderLine.sku_id)
+            .where(
+                OrderLine.merchant_id == merchant_id,
+                OrderLine.sku_id.in_({sku_id for _location_id, sku_id in freed}),
+                OrderLine.quantity_backordered > 0,
+            )
+            .distinct()
+        )
+    )
+    freed = {(location_id, sku_id) for location_id, sku_id in freed if sku_id in waiting}
+    if not freed:
+        return 0
+    enabled = and_(MerchantLocation.location_id == Location.id, MerchantLocation.merchant_id == merchant_id)
+    shipping = set(
+        session.scalars(
+            select(Location.id)
+            .join(MerchantLocation, enabled)
+            .where(Location.id.in_({location_id for location_id, _sku_id in freed}), Location.active)
+        )
+    )
+    allocated = 0
+    for location_id, sku_id in sorted(freed):
+        if location_id in shipping:
+            allocated += allocate_backorders(
+                session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, actor=actor
+            )
+    return allocated
+
+
 def allocate_backorders(
     session: Session, *, merchant_id: int, sku_id: int, location_id: int, actor: str
 ) -> int:
-    """Reserve newly available stock for backordered lines, first come first served; units allocated."""
+    """Reserve what is available at one level for backordered lines, first come first served; units
+    allocated. Freeing paths call it through serve_backorders."""
     backordered = (
         select(OrderLine, Order)
         .join(Order, Order.id == OrderLine.order_id)
@@ -453,15 +507,29 @@ def _attach_to_fulfillment(
     session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
 ) -> None:
     fo = open_fulfillment_order(session, order=order, location_id=location_id)
-    session.add(
-        FulfillmentOrderLine(
-            merchant_id=order.merchant_id,
-            fulfillment_order_id=fo.id,
-            order_line_id=line.id,
-            sku_id=line.sku_id,
-            quantity=quantity,
+    # The line's units waiting at an open fulfillment order there are raised rather than joined by a
+    # second line (one released to the floor is never changed: a new open one gets the units).
+    fo_line = session.scalars(
+        select(FulfillmentOrderLine)
+        .where(
+            FulfillmentOrderLine.fulfillment_order_id == fo.id,
+            FulfillmentOrderLine.order_line_id == line.id,
+            FulfillmentOrderLine.sku_id == line.sku_id,
         )
-    )
+        .order_by(FulfillmentOrderLine.id)
+    ).first()
+    if fo_line is None:
+        session.add(
+            FulfillmentOrderLine(
+                merchant_id=order.merchant_id,
+                fulfillment_order_id=fo.id,
+                order_line_id=line.id,
+                sku_id=line.sku_id,
+                quantity=quantity,
+            )
+        )
+    else:
+        fo_line.quantity += quantity
     line.quantity_backordered -= quantity
     record(
         session,

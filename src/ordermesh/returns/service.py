@@ -24,7 +24,7 @@ from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.pricing import PricedLine
 from ordermesh.orders.pricing import refundable as pricing_refundable
-from ordermesh.orders.service import allocate_backorders, refresh_status
+from ordermesh.orders.service import refresh_status, serve_backorders
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
@@ -247,14 +247,12 @@ def inspect_units(
     ):
         rma.status = ReturnStatus.inspected.value
     rma.updated_at = utcnow()
-    for sku_id in sorted({m.sku_id for m in restocked}):
-        allocate_backorders(
-            session,
-            merchant_id=rma.merchant_id,
-            sku_id=sku_id,
-            location_id=rma.location_id,
-            actor=scope.actor,
-        )
+    serve_backorders(
+        session,
+        merchant_id=rma.merchant_id,
+        levels=[(m.sku_id, m.location_id) for m in restocked],
+        actor=scope.actor,
+    )
     summary = f"{sum(m.delta_on_hand for m in restocked)} restocked, {len(disposed)} disposal(s)"
     _note(session, order, "return_inspected", f"Return {rma.number} inspected: {summary}.", scope.actor, rma)
     return rma

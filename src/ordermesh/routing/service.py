@@ -377,7 +377,11 @@ def reroute_level_shortfall(
 def _reroute(
     session: Session, order: Order, takes: Sequence[Take], excluded: set[int], reason: str, actor: str
 ) -> None:
-    """Release the taken units where they are, plan them again away from `excluded`, reserve or backorder."""
+    """Release the taken units where they are, plan them again away from `excluded`, reserve or backorder.
+
+    The units released here serve no backorders: every caller moves them because they cannot ship from
+    there (the location is deactivated, or the units are about to be counted, adjusted or written off).
+    """
     from ordermesh.orders.service import refresh_status  # orders.service builds on routing: import late
 
     reference = f"order:{order.id}"
@@ -707,7 +711,11 @@ def _sizes(session: Session, sku_ids: set[int]) -> dict[int, ItemSize]:
 
 
 def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisation, actor: str) -> None:
-    """Move each improved order's reservations to its new plan through the ledger, with a timeline event."""
+    """Move each improved order's reservations to its new plan through the ledger, with a timeline event;
+    what the moves leave free serves waiting backorders."""
+    from ordermesh.orders.service import serve_backorders  # orders.service builds on routing: import late
+
+    freed: set[tuple[int, int]] = set()
     for replanned in result.improved or []:
         order = lock_order(session, merchant_scope=merchant_id, order_id=replanned.order_id)
         fos = session.scalars(
@@ -729,6 +737,7 @@ def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisa
             for t in takes
         ]  # fmt: skip
         apply(session, merchant_id=merchant_id, movements=releases, actor=actor)
+        freed.update((m.sku_id, m.location_id) for m in releases)
         _shrink(session, takes)
         lines = {
             line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
@@ -742,3 +751,5 @@ def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisa
             f"shipping {replanned.cost_before} -> {replanned.plan.cost}"
         )
         _note_reroute(session, order, takes, moved, short, lines, reason, replanned.plan, actor)
+    # Once every improved order holds its new plan: serving earlier could take what a later one planned.
+    serve_backorders(session, merchant_id=merchant_id, levels=freed, actor=actor)
