@@ -268,3 +268,24 @@ def test_held_lines_are_resolved_when_the_listing_is_added(
     assert sorted(line["quantity"] for fo in order["fulfillment_orders"] for line in fo["lines"]) == [1, 1]
     assert _reserved(session) == 2
     assert ledger_breaches(session) == []
+
+
+def test_a_sku_that_needs_no_shipping_is_never_reserved(
+    client: TestClient, world: World, session: Session
+) -> None:
+    card = {"code": "EGIFT-25", "name": "E-gift card", "price": "25.00", "requires_shipping": False}
+    assert ok(client.post("/v1/skus", json=card, headers=world.acme), 201)["requires_shipping"] is False
+    order = ok(
+        client.post("/v1/orders", json=order_body([("TSHIRT", 1), ("EGIFT-25", 2)]), headers=world.acme), 201
+    )
+    assert order["status"] == "confirmed"
+    assert [
+        (line["sku"], line["requires_shipping"], line["quantity_backordered"]) for line in order["lines"]
+    ] == [
+        ("TSHIRT", True, 0),
+        ("EGIFT-25", False, 0),
+    ]
+    assert [line["sku_id"] for fo in order["fulfillment_orders"] for line in fo["lines"]] == [
+        world.acme_skus["TSHIRT"]
+    ]
+    assert _reserved(session) == 1

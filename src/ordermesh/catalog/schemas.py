@@ -42,6 +42,10 @@ class SkuFields(BaseModel):
     price: Amount | None = None
     currency: CurrencyCode | None = Field(default=None, description="Default: the merchant's currency")
     active: bool | None = None
+    requires_shipping: bool | None = Field(
+        default=None,
+        description="False for what is never shipped (gift cards, digital goods, services); default true",
+    )
 
 
 class SkuCreate(SkuFields):
@@ -102,6 +106,7 @@ class SkuOut(BaseModel):
     price: Decimal | None
     currency: str
     active: bool
+    requires_shipping: bool = True
     created_at: datetime
     updated_at: datetime
 

@@ -21,7 +21,7 @@ from ordermesh.web_support import paginate
 
 MAX_BULK_ITEMS = 1000
 # Columns a PATCH or upsert may not set to null.
-_REQUIRED = frozenset({"code", "name", "currency", "active"})
+_REQUIRED = frozenset({"code", "name", "currency", "active", "requires_shipping"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ def create_sku(session: Session, *, merchant_id: int, data: SkuCreate) -> Sku:
     values = data.model_dump(exclude={"merchant_id"}, exclude_none=True)
     values.setdefault("currency", merchant.default_currency)
     values.setdefault("active", True)
+    values.setdefault("requires_shipping", True)
     _raise_first(_price_problems(values.get("price"), values["currency"], prefix=""))
     sku = Sku(merchant_id=merchant_id, **values)
     with _codes_unique(session):
@@ -132,6 +133,7 @@ def upsert_skus(session: Session, *, merchant_id: int, items: Sequence[SkuUpsert
             if sku is None:
                 updates.setdefault("currency", merchant.default_currency)
                 updates.setdefault("active", True)
+                updates.setdefault("requires_shipping", True)
                 sku = Sku(merchant_id=merchant_id, **updates)
                 session.add(sku)
                 result.created += 1
