@@ -143,6 +143,17 @@ def test_a_cancelled_order_maps_as_cancelled() -> None:
     assert order.cancelled and order.lines == []
 
 
+def test_an_item_amazon_cancelled_is_shown_and_not_taken() -> None:
+    payload = order_payload()
+    kept = copy.deepcopy(payload["items"][0])
+    payload["items"][0]["QuantityOrdered"] = 0
+    payload["items"].append({**kept, "OrderItemId": "second"})
+    order = amazon.map_order(payload)
+    assert not order.cancelled and [line.external_line_id for line in order.lines] == ["second"]
+    [dropped] = order.lines_not_taken
+    assert (dropped["channel_sku"], dropped["reason"]) == (kept["SellerSKU"], "cancelled on Amazon")
+
+
 def broken(change: Any) -> dict[str, Any]:
     payload = copy.deepcopy(order_payload())
     change(payload)
@@ -160,7 +171,7 @@ def broken(change: Any) -> dict[str, Any]:
         (lambda p: p["items"][0].pop("ItemPrice"), "OrderItems.0.ItemPrice"),
         (lambda p: p["items"][0]["ItemTax"].update(CurrencyCode="EUR"), "OrderItems.0.ItemTax.CurrencyCode"),
         (lambda p: p["items"][0].update(QuantityOrdered="two"), "OrderItems.0.QuantityOrdered"),
-        (lambda p: p["items"][0].update(QuantityOrdered=0), "OrderItems.0.QuantityOrdered"),
+        (lambda p: p["items"][0].update(QuantityOrdered=-1), "OrderItems.0.QuantityOrdered"),
         (lambda p: p["items"][0].pop("SellerSKU"), "OrderItems.0.SellerSKU"),
         (lambda p: p["address"].update(CountryCode="XX"), "ShippingAddress.CountryCode"),
         (lambda p: p["address"].pop("City"), "ShippingAddress.City"),

@@ -334,7 +334,7 @@ def test_unknown_channel_sku_holds_the_order(
         ("MUG", False),
         ("NOT-LISTED", True),
     ]
-    assert order["total"] == "598.94"
+    assert Decimal(order["total"]) == Decimal("598.94")
     (hold,) = order["holds"]
     assert hold["kind"] == "unknown_sku"
     assert "NOT-LISTED x 1" in hold["reason"]

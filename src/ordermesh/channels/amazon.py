@@ -101,11 +101,19 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
     order_id = required_text(order.get("AmazonOrderId"), "AmazonOrderId")
     cancelled = order.get("OrderStatus") == "Canceled"
     code = _order_currency(order, items)
+    # An item whose quantity Amazon cancelled has nothing left to ship: shown on the order, not taken.
     lines = [
         _line(item, code, f"OrderItems.{index}")
         for index, item in enumerate(items)
-        if not (cancelled and item.get("QuantityOrdered") == 0)  # a cancelled item has nothing left
+        if not _cancelled_item(item)
     ]
+    not_taken = [
+        {"channel_sku": str(item.get("SellerSKU") or item.get("ASIN") or ""), "quantity": 0,
+         "reason": "cancelled on Amazon", "external_line_id": item.get("OrderItemId"),
+         "title": item.get("Title")}
+        for item in items
+        if _cancelled_item(item) and not cancelled
+    ]  # fmt: skip
     if not lines and not cancelled:
         raise MappingError("OrderItems", "no order items")
     shipping = sum((_shipping(item, code, f"OrderItems.{i}") for i, item in enumerate(items)), Decimal(0))
@@ -125,6 +133,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         shipping_total=shipping,
         taxes_included=_taxes_included(lines, shipping, stated),
         channel_total=stated,
+        lines_not_taken=not_taken,
         channel_total_field="OrderTotal.Amount",
         service_level=SERVICE_LEVELS.get(str(order.get("ShipmentServiceLevelCategory")), "standard"),
         tags=_tags(order),
@@ -192,6 +201,10 @@ def _line(item: Any, code: str, path: str) -> ChannelLine:
         channel_item_ids=ids,
         title=item.get("Title"),
     )
+
+
+def _cancelled_item(item: Any) -> bool:
+    return isinstance(item, Mapping) and str(item.get("QuantityOrdered")) == "0"
 
 
 def _order_total(order: Mapping[str, Any], code: str) -> Decimal:
