@@ -118,7 +118,7 @@ def test_a_channel_edit_gives_what_it_frees_to_the_oldest_backorders(
     channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
     payload = order_full(fixtures_dir)
     tshirt, mug_item, _hat = payload["line_items"]
-    payload["line_items"] = [tshirt, {**mug_item, "quantity": 4}]
+    payload = variant(payload, line_items=[tshirt, {**mug_item, "quantity": 4}])
     shopify = deliver(client, channel_id, payload, "orders/create", "c1")
     assert shopify["outcome"] == "created"
     first = place(client, world, [("MUG", 3)])  # one mug reserved, two wait

@@ -69,9 +69,9 @@ def refundable(line: PricedLine, *, taxes_included: bool, before: int, units: in
 
 
 def _paid_for(paid: Decimal, units: int, quantity: int, currency: str) -> Decimal:
-    if units >= quantity:
-        return paid
     step = Decimal(1).scaleb(-minor_units(currency))
+    if units >= quantity:
+        return paid.quantize(step)
     return (paid * units / quantity).quantize(step, rounding=ROUND_FLOOR)
 
 

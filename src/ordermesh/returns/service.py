@@ -19,6 +19,7 @@ from ordermesh.fulfillment.scope import FloorScope, require_floor
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, ensure_level, record
 from ordermesh.locations.service import require_enabled_location
+from ordermesh.money import quantize
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
@@ -311,7 +312,7 @@ def refundable_amount(session: Session, rma: ReturnAuthorization) -> Decimal:
         .group_by(ReturnLine.order_line_id)
     ).all()
     if not received:
-        return Decimal(0)
+        return quantize(Decimal(0), order.currency)
     before = _refunded_units(session, rma, [int(line_id) for line_id, _ in received])
     lines = {
         line.id: line
@@ -377,7 +378,7 @@ def refundable_shipping(session: Session, rma: ReturnAuthorization, order: Order
         )
     )
     whole_order_back = int(shipped or 0) >= int(ordered or 0) and int(back or 0) >= int(ordered or 0)
-    return charged if whole_order_back else Decimal(0)
+    return quantize(charged, order.currency) if whole_order_back else Decimal(0)
 
 
 def returned_units_by_order(session: Session, *, order_ids: Sequence[int]) -> dict[int, int]:
