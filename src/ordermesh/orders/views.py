@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ordermesh.money import quantize
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderHold, OrderLine
 from ordermesh.orders.schemas import (
     CustomerOut,
@@ -14,6 +15,9 @@ from ordermesh.orders.schemas import (
     OrderOut,
     OrderSummary,
 )
+
+# Amounts are shown in the currency's minor unit (every order amount fits it: see OrderCreate), so that
+# both databases answer alike (PostgreSQL's NUMERIC(18, 4) would pad 20.00 to 20.0000).
 
 
 def customer_out(order: Order) -> CustomerOut:
@@ -30,7 +34,7 @@ def order_summary(order: Order) -> OrderSummary:
         status=order.status,
         currency=order.currency,
         customer=customer_out(order),
-        total=order.total,
+        total=quantize(order.total, order.currency),
         placed_at=order.placed_at,
         updated_at=order.updated_at,
     )
@@ -57,15 +61,17 @@ def order_out(
         service_level=order.service_level,
         tags=order.tags,
         notes=order.notes,
-        subtotal=order.subtotal,
-        discount_total=order.discount_total,
-        tax_total=order.tax_total,
-        shipping_total=order.shipping_total,
-        shipping_tax=order.shipping_tax,
+        subtotal=quantize(order.subtotal, order.currency),
+        discount_total=quantize(order.discount_total, order.currency),
+        tax_total=quantize(order.tax_total, order.currency),
+        shipping_total=quantize(order.shipping_total, order.currency),
+        shipping_tax=quantize(order.shipping_tax, order.currency),
         taxes_included=order.taxes_included,
         discount_codes=order.discount_codes or [],
         presentment_currency=order.presentment_currency,
-        presentment_total=order.presentment_total,
+        presentment_total=quantize(order.presentment_total, order.presentment_currency)
+        if order.presentment_total is not None and order.presentment_currency
+        else None,
         created_at=order.created_at,
         cancelled_at=order.cancelled_at,
         channel_cancelled_at=order.channel_cancelled_at,
@@ -82,9 +88,9 @@ def order_out(
                 requires_shipping=line.requires_shipping,
                 quantity=line.quantity,
                 quantity_backordered=line.quantity_backordered,
-                unit_price=line.unit_price,
-                discount=line.discount,
-                tax=line.tax,
+                unit_price=quantize(line.unit_price, order.currency),
+                discount=quantize(line.discount, order.currency),
+                tax=quantize(line.tax, order.currency),
                 external_line_id=line.external_line_id,
             )
             for line in sorted(lines, key=lambda line: line.line_no)
