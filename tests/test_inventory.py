@@ -10,7 +10,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.events.models import OutboxMessage
-from ordermesh.inventory.service import Figures, check_ledger, compare_ledger
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
+from ordermesh.inventory.service import Figures, Held, check_ledger, compare_holders, compare_ledger
+from ordermesh.orders.fulfillment_orders import reservation_breaches
 from tests.orders_support import counts, ledger_breaches, level, order_body
 from tests.world import World
 
@@ -346,6 +349,60 @@ def test_an_orders_reserved_units_are_not_released_or_shipped_by_hand(
     )
     assert released.status_code == 200 and _figures(released.json()) == (10, 0, 0, 10)
     assert ledger_breaches(session) == []
+    assert reservation_breaches(session) == []
+
+
+def test_the_owners_check_counts_hand_references_but_not_the_orders_namespace(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    nj1, tx1 = world.locations["NJ1"], world.locations["TX1"]
+    tshirt, mug = world.acme_skus["TSHIRT"], world.acme_skus["MUG"]
+    assert client.post("/v1/orders", json=order_body([("TSHIRT", 3)]), headers=world.acme).status_code == 201
+    held = _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=2, reference="R-1")
+    assert held.status_code == 200
+    with session_factory() as session:
+        assert reservation_breaches(session) == []
+    with session_factory() as session, session.begin():
+        apply(
+            session,
+            merchant_id=world.acme_id,
+            movements=[
+                # Under an order's reference with no fulfillment order behind it: nobody holds this unit.
+                Movement(
+                    tshirt, nj1, MovementReason.reserve, delta_reserved=1, reference="fulfillment_order:999"
+                ),
+                # Not the orders' namespace (it is written in lower case), so a hand reservation.
+                Movement(tshirt, tx1, MovementReason.reserve, delta_reserved=1, reference="Order:5"),
+                # Reserved by hand before references were required.
+                Movement(mug, tx1, MovementReason.reserve, delta_reserved=1, reference=None),
+            ],
+            actor="test",
+        )
+    with session_factory() as session:
+        breaches = reservation_breaches(session)
+        assert check_ledger(session) == []
+    assert [(b.sku_id, b.location_id, b.reserved, b.by_orders, b.by_hand) for b in breaches] == [
+        (tshirt, nj1, 6, 3, 2)
+    ]
+    assert breaches[0].problem == "reserved is 6, its owners hold 5 (fulfillment orders 3, by hand 2)"
+
+
+def test_compare_holders_wants_every_reserved_unit_owned() -> None:
+    levels = [
+        Figures(1, 2, 3, on_hand=9, reserved=5),
+        Figures(1, 2, 4, on_hand=9, reserved=5),
+        Figures(1, 2, 5, on_hand=9, reserved=0),
+    ]
+    by_orders = [Held(1, 2, 3, 3), Held(1, 2, 4, 1), Held(1, 2, 4, 1)]  # two fulfillment orders at 4
+    by_hand = [Held(1, 2, 3, 2), Held(1, 2, 6, 1)]  # 6: held where there is no level
+    breaches = compare_holders(levels, by_orders, by_hand)
+    assert [(b.location_id, b.reserved, b.by_orders, b.by_hand) for b in breaches] == [
+        (4, 5, 2, 0),
+        (6, 0, 0, 1),
+    ]
+    assert breaches[0].held == 2
+    assert compare_holders(levels[:1], by_orders[:1], by_hand[:1]) == []
+    assert compare_holders([], [], []) == []
 
 
 def test_safety_stock_holds_units_back_from_sale(client: TestClient, world: World) -> None:
