@@ -15,7 +15,7 @@ help:
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make bench   order intake under load (bench/README.md)"
 	@echo "make worker  deliver webhooks until Ctrl-C"
-	@echo "make check   verify that inventory levels equal their ledger"
+	@echo "make check   verify that inventory levels equal their ledger and reserved units have owners"
 	@echo "make clean   remove .venv and the SQLite database"
 
 $(STAMP): pyproject.toml

@@ -15,12 +15,16 @@ from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.events.models import OutboxMessage, WebhookDelivery
 from ordermesh.events.signing import verify_signature
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.orders.models import Order
 from tests.channels_support import connect_shopify
 from tests.cli_support import keys_in, run, use_database
+from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
+from tests.orders_support import order_body
 from tests.receiver import Receiver
 from tests.world import ADDRESS_NYC, World
 
@@ -134,6 +138,70 @@ def test_check_fails_when_a_level_disagrees_with_its_movements(
     assert "TSHIRT" in result.output and "TX1" in result.output
     assert "on_hand is 13, movements sum to 10" in result.output
     assert "ledger = levels" not in result.output
+
+
+def _to_packed(client: TestClient, world: World, quantity: int) -> int:
+    """An order of `quantity` T-shirts from Edison, released, picked and packed: its fulfillment order."""
+    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", quantity)]), headers=world.acme), 201)
+    fo_id = int(order["fulfillment_orders"][0]["id"])
+    floor, scan = world.warehouse_nj, {"barcode": TSHIRT_GTIN, "quantity": quantity}
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json=scan, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/pack-scans", json=scan, headers=floor))
+    assert ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)[
+        "status"
+    ] == ("packed")
+    return fo_id
+
+
+def test_check_wants_every_reserved_unit_held_by_its_owner(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    nj1, tx1, tshirt = world.locations["NJ1"], world.locations["TX1"], world.acme_skus["TSHIRT"]
+    set_up_floor(client, world)
+    # A normal day at Edison: one order packed (its units still reserved), one shipped (no longer), one
+    # confirmed, one cancelled, and a hand reservation partly given back.
+    _to_packed(client, world, 2)
+    shipped = _to_packed(client, world, 1)
+    ok(client.post(f"/v1/fulfillment-orders/{shipped}/labels", json={}, headers=world.warehouse_nj))
+    ok(client.post(f"/v1/fulfillment-orders/{shipped}/ship", headers=world.warehouse_nj))
+    ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    cancelled = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    ok(client.post(f"/v1/orders/{cancelled['id']}/cancel", json={"reason": "changed"}, headers=world.acme))
+    hold = {"sku": "TSHIRT", "location_id": nj1, "reference": "TICKET-7"}
+    ok(client.post("/v1/inventory/reserve", json={**hold, "quantity": 3}, headers=world.acme))
+    ok(client.post("/v1/inventory/release", json={**hold, "quantity": 1}, headers=world.acme))
+    with cli_db() as session:
+        assert (
+            session.scalar(
+                sa.select(InventoryLevel.reserved).where(
+                    InventoryLevel.sku_id == tshirt, InventoryLevel.location_id == nj1
+                )
+            )
+            == 2 + 1 + 2
+        )  # packed, confirmed, by hand
+    clean = run("check")
+    assert clean.exit_code == 0, clean.output
+    assert "ledger = levels" in clean.output and "reserved = owners" in clean.output
+
+    # Reserve two units at Dallas through the ledger with no owner behind them: the ledger still balances,
+    # but nobody can ever release them.
+    with cli_db.begin() as session:
+        apply(
+            session,
+            merchant_id=world.acme_id,
+            movements=[
+                Movement(tshirt, tx1, MovementReason.reserve, delta_reserved=2, reference="order:999")
+            ],
+            actor="test",
+        )
+    result = run("check")
+    assert result.exit_code == 1
+    assert "ledger = levels" in result.output and "reserved = owners" not in result.output
+    [row] = [line for line in result.output.splitlines() if "reserved is" in line]
+    assert "TSHIRT" in row and "TX1" in row and "NJ1" not in row
+    assert "reserved is 2, its owners hold 0 (fulfillment orders 0, by hand 0)" in row
+    assert "1 inventory level(s) reserve other than their owners hold" in result.output
 
 
 def test_keys_create_prints_a_key_that_authenticates_until_revoked(

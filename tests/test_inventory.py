@@ -10,7 +10,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.events.models import OutboxMessage
-from ordermesh.inventory.service import Figures, check_ledger, compare_ledger
+from ordermesh.inventory import MovementReason
+from ordermesh.inventory.ledger import Movement, apply
+from ordermesh.inventory.service import Figures, Held, check_ledger, compare_holders, compare_ledger
+from ordermesh.orders.fulfillment_orders import reservation_breaches
+from tests.orders_support import counts, ledger_breaches, level, order_body
 from tests.world import World
 
 
@@ -166,7 +170,8 @@ def test_a_cycle_count_sets_on_hand_but_not_below_reserved(client: TestClient, w
     ).json()
     assert [m["delta_on_hand"] for m in counts["items"]] == [0, -6]
 
-    assert _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=3).status_code == 200
+    held = _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=3, reference="R-1")
+    assert held.status_code == 200
     below = _post(client, "count", world.acme, sku="TSHIRT", location_id=nj1, counted_quantity=2)
     assert below.status_code == 409 and _fields(below) == {"counted_quantity"}
     negative = _post(client, "count", world.acme, sku="TSHIRT", location_id=nj1, counted_quantity=-1)
@@ -189,7 +194,8 @@ def test_transfer_moves_available_units_only(client: TestClient, world: World) -
         ("transfer_in", 4),
     }
 
-    _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=5)
+    held = _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=5, reference="R-1")
+    assert held.status_code == 200
     too_many = _post(
         client, "transfer", world.acme, sku="TSHIRT", from_location_id=nj1, to_location_id=tx1, quantity=2
     )
@@ -253,12 +259,159 @@ def test_reserve_release_and_ship(
     ]
 
 
+def test_reserve_release_and_ship_by_hand_need_a_reference_outside_the_orders(
+    client: TestClient, world: World, session: Session
+) -> None:
+    nj1 = world.locations["NJ1"]
+    before = counts(session)
+    for action in ("reserve", "release", "ship"):
+        for reference in ({}, {"reference": "  "}):
+            body = {"sku": "TSHIRT", "location_id": nj1, "quantity": 1, **reference}
+            refused = _post(client, action, world.acme, **body)
+            assert refused.status_code == 422 and _fields(refused) == {"reference"}, (action, refused.text)
+    # A hand reservation never takes an order's reference, so it cannot pass for an order's units.
+    for reference in ("order:1", "fulfillment_order:1"):
+        body = {"sku": "TSHIRT", "location_id": nj1, "quantity": 1, "reference": reference}
+        refused = _post(client, "reserve", world.acme, **body)
+        assert refused.status_code == 422 and _fields(refused) == {"reference"}, refused.text
+    assert counts(session) == before
+    assert _figures(_level(client, world, "TSHIRT", "NJ1")) == (10, 0, 0, 10)
+
+
+def test_a_reference_releases_and_ships_what_it_holds_and_no_more(
+    client: TestClient, world: World, session: Session
+) -> None:
+    nj1 = world.locations["NJ1"]
+
+    def act(action: str, quantity: int, reference: str) -> Any:
+        body = {"sku": "TSHIRT", "location_id": nj1, "quantity": quantity, "reference": reference}
+        return _post(client, action, world.acme, **body)
+
+    assert act("reserve", 4, "R-1").status_code == 200
+    assert act("reserve", 2, "R-2").status_code == 200
+    assert act("reserve", 1, "R-1").status_code == 200  # a reference may hold more, in several goes
+    before = counts(session)
+    too_many = act("release", 6, "R-1")
+    assert too_many.status_code == 409 and _fields(too_many) == {"quantity"}
+    assert "'R-1' holds 5 reserved unit(s)" in too_many.json()["detail"]
+    unknown = act("ship", 1, "R-9")
+    assert unknown.status_code == 409 and _fields(unknown) == {"quantity"}
+    assert "'R-9' holds 0 reserved unit(s)" in unknown.json()["detail"]
+    other_case = act("release", 1, "r-1")  # references are matched as written
+    assert other_case.status_code == 409 and "holds 0" in other_case.json()["detail"]
+    assert counts(session) == before
+    assert _figures(_level(client, world, "TSHIRT", "NJ1")) == (10, 7, 0, 3)
+
+    assert _figures(act("release", 3, "R-1").json()) == (10, 4, 0, 6)
+    shipped_too_many = act("ship", 3, "R-1")
+    assert shipped_too_many.status_code == 409 and "holds 2" in shipped_too_many.json()["detail"]
+    assert _figures(act("ship", 2, "R-1").json()) == (8, 2, 0, 6)
+    # R-1 holds nothing now; the two units still reserved are R-2's alone.
+    assert act("release", 1, "R-1").status_code == 409
+    assert _figures(act("release", 2, "R-2").json()) == (8, 0, 0, 8)
+    assert ledger_breaches(session) == []
+
+
+def test_an_orders_reserved_units_are_not_released_or_shipped_by_hand(
+    client: TestClient, world: World, session: Session
+) -> None:
+    nj1, tshirt = world.locations["NJ1"], world.acme_skus["TSHIRT"]
+    held = _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=2, reference="R-1")
+    assert held.status_code == 200
+    placed = client.post("/v1/orders", json=order_body([("TSHIRT", 3)]), headers=world.acme)
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    [fo] = order["fulfillment_orders"]
+    assert fo["location_id"] == nj1 and level(session, tshirt, nj1) == (10, 5)
+
+    before = counts(session)
+    # R-1 holds 2 of the 5 reserved here: the order's 3 are not its to give back.
+    beyond = _post(client, "release", world.acme, sku="TSHIRT", location_id=nj1, quantity=5, reference="R-1")
+    assert beyond.status_code == 409 and _fields(beyond) == {"quantity"}
+    assert "'R-1' holds 2 reserved unit(s)" in beyond.json()["detail"]
+    for action in ("release", "ship"):
+        for reference in (f"order:{order['id']}", f"fulfillment_order:{fo['id']}"):
+            body = {"sku": "TSHIRT", "location_id": nj1, "quantity": 1, "reference": reference}
+            refused = _post(client, action, world.acme, **body)
+            assert refused.status_code == 409 and _fields(refused) == {"quantity"}, (action, refused.text)
+            assert "holds 0 reserved unit(s)" in refused.json()["detail"]
+            assert "the order's own actions" in refused.json()["detail"]
+    assert counts(session) == before and level(session, tshirt, nj1) == (10, 5)
+
+    # The order still owns its units: cancelling it gives them back, and R-1 keeps its own.
+    cancelled = client.post(
+        f"/v1/orders/{order['id']}/cancel", json={"reason": "changed"}, headers=world.acme
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    assert level(session, tshirt, nj1) == (10, 2)
+    released = _post(
+        client, "release", world.acme, sku="TSHIRT", location_id=nj1, quantity=2, reference="R-1"
+    )
+    assert released.status_code == 200 and _figures(released.json()) == (10, 0, 0, 10)
+    assert ledger_breaches(session) == []
+    assert reservation_breaches(session) == []
+
+
+def test_the_owners_check_counts_hand_references_but_not_the_orders_namespace(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    nj1, tx1 = world.locations["NJ1"], world.locations["TX1"]
+    tshirt, mug = world.acme_skus["TSHIRT"], world.acme_skus["MUG"]
+    assert client.post("/v1/orders", json=order_body([("TSHIRT", 3)]), headers=world.acme).status_code == 201
+    held = _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=2, reference="R-1")
+    assert held.status_code == 200
+    with session_factory() as session:
+        assert reservation_breaches(session) == []
+    with session_factory() as session, session.begin():
+        apply(
+            session,
+            merchant_id=world.acme_id,
+            movements=[
+                # Under an order's reference with no fulfillment order behind it: nobody holds this unit.
+                Movement(
+                    tshirt, nj1, MovementReason.reserve, delta_reserved=1, reference="fulfillment_order:999"
+                ),
+                # Not the orders' namespace (it is written in lower case), so a hand reservation.
+                Movement(tshirt, tx1, MovementReason.reserve, delta_reserved=1, reference="Order:5"),
+                # Reserved by hand before references were required.
+                Movement(mug, tx1, MovementReason.reserve, delta_reserved=1, reference=None),
+            ],
+            actor="test",
+        )
+    with session_factory() as session:
+        breaches = reservation_breaches(session)
+        assert check_ledger(session) == []
+    assert [(b.sku_id, b.location_id, b.reserved, b.by_orders, b.by_hand) for b in breaches] == [
+        (tshirt, nj1, 6, 3, 2)
+    ]
+    assert breaches[0].problem == "reserved is 6, its owners hold 5 (fulfillment orders 3, by hand 2)"
+
+
+def test_compare_holders_wants_every_reserved_unit_owned() -> None:
+    levels = [
+        Figures(1, 2, 3, on_hand=9, reserved=5),
+        Figures(1, 2, 4, on_hand=9, reserved=5),
+        Figures(1, 2, 5, on_hand=9, reserved=0),
+    ]
+    by_orders = [Held(1, 2, 3, 3), Held(1, 2, 4, 1), Held(1, 2, 4, 1)]  # two fulfillment orders at 4
+    by_hand = [Held(1, 2, 3, 2), Held(1, 2, 6, 1)]  # 6: held where there is no level
+    breaches = compare_holders(levels, by_orders, by_hand)
+    assert [(b.location_id, b.reserved, b.by_orders, b.by_hand) for b in breaches] == [
+        (4, 5, 2, 0),
+        (6, 0, 0, 1),
+    ]
+    assert breaches[0].held == 2
+    assert compare_holders(levels[:1], by_orders[:1], by_hand[:1]) == []
+    assert compare_holders([], [], []) == []
+
+
 def test_safety_stock_holds_units_back_from_sale(client: TestClient, world: World) -> None:
     nj1 = world.locations["NJ1"]
     response = _post(client, "safety-stock", world.acme, sku="TSHIRT", location_id=nj1, safety_stock=8)
     assert response.status_code == 200 and _figures(response.json()) == (10, 0, 8, 2)
-    assert _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=3).status_code == 409
-    assert _post(client, "reserve", world.acme, sku="TSHIRT", location_id=nj1, quantity=2).status_code == 200
+    hold = {"sku": "TSHIRT", "location_id": nj1, "reference": "R-1"}
+    assert _post(client, "reserve", world.acme, quantity=3, **hold).status_code == 409
+    assert _post(client, "reserve", world.acme, quantity=2, **hold).status_code == 200
     lowered = _post(client, "safety-stock", world.acme, sku="TSHIRT", location_id=nj1, safety_stock=0)
     assert _figures(lowered.json()) == (10, 2, 0, 8)
     # Safety stock is a setting, not stock: no movement is written for it.
@@ -315,8 +468,8 @@ def test_writes_with_another_merchants_ids_are_not_found(client: TestClient, wor
     widget = world.globex_skus["WIDGET"]
     for action, extra in [
         ("receive", {"quantity": 1}),
-        ("reserve", {"quantity": 1}),
-        ("ship", {"quantity": 1}),
+        ("reserve", {"quantity": 1, "reference": "R-1"}),
+        ("ship", {"quantity": 1, "reference": "R-1"}),
     ]:
         response = _post(client, action, world.acme, sku_id=widget, location_id=nj1, **extra)
         assert response.status_code == 404, (action, response.text)
@@ -400,15 +553,15 @@ def test_the_ledger_balances_after_every_kind_of_change(
     nj1, tx1 = world.locations["NJ1"], world.locations["TX1"]
     steps: list[tuple[str, dict[str, Any]]] = [
         ("receive", {"location_id": nj1, "quantity": 5}),
-        ("reserve", {"location_id": nj1, "quantity": 6}),
+        ("reserve", {"location_id": nj1, "quantity": 6, "reference": "R-1"}),
         ("transfer", {"from_location_id": nj1, "to_location_id": tx1, "quantity": 4}),
         ("adjust", {"location_id": tx1, "delta": -2, "note": "water damage"}),
         ("count", {"location_id": tx1, "counted_quantity": 20}),
-        ("release", {"location_id": nj1, "quantity": 2}),
-        ("ship", {"location_id": nj1, "quantity": 4}),
+        ("release", {"location_id": nj1, "quantity": 2, "reference": "R-1"}),
+        ("ship", {"location_id": nj1, "quantity": 4, "reference": "R-1"}),
         ("safety-stock", {"location_id": tx1, "safety_stock": 3}),
-        ("reserve", {"location_id": tx1, "quantity": 17}),
-        ("ship", {"location_id": nj1, "quantity": 1}),  # refused: nothing left reserved there
+        ("reserve", {"location_id": tx1, "quantity": 17, "reference": "R-2"}),
+        ("ship", {"location_id": nj1, "quantity": 1, "reference": "R-1"}),  # refused: R-1 holds none now
     ]
     statuses = [_post(client, action, world.acme, sku="TSHIRT", **body).status_code for action, body in steps]
     assert statuses == [200] * 9 + [409]

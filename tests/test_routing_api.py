@@ -311,9 +311,12 @@ def test_a_count_below_reserved_reroutes_or_backorders(
     rerouted = [e for e in events(client, world, order["id"]) if e["kind"] == "rerouted"]
     assert "2 x MUG (line 1) backordered" in rerouted[0]["message"]
     # A reservation made by hand is not an order's: it cannot be moved, so counting below it is refused.
-    client.post(
-        "/v1/inventory/reserve", json={"sku": "TSHIRT", "location_id": tx1, "quantity": 5}, headers=world.acme
+    held = client.post(
+        "/v1/inventory/reserve",
+        json={"sku": "TSHIRT", "location_id": tx1, "quantity": 5, "reference": "HOLD-1"},
+        headers=world.acme,
     )
+    assert held.status_code == 200, held.text
     refused = client.post(
         "/v1/inventory/count",
         json={"sku": "TSHIRT", "location_id": tx1, "counted_quantity": 2},

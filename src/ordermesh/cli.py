@@ -1,4 +1,5 @@
-"""The `ordermesh` command: serve the API, migrate, load demo data, check the ledger, keys, CSV, worker."""
+"""The `ordermesh` command: serve the API, migrate, load demo data, check the ledger and who holds reserved
+stock, keys, CSV, worker."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ from ordermesh.merchants import Role
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.merchants.service import issue_api_key, revoke_api_key
 from ordermesh.observability import configure_logging
+from ordermesh.orders.fulfillment_orders import reservation_breaches
 
 app = typer.Typer(
     name="ordermesh",
@@ -236,31 +238,59 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `k
 
 @app.command()
 def check() -> None:
-    """Check that every inventory level equals the sum of its ledger movements; exit 1 on any breach."""
+    """Check that every inventory level equals the sum of its ledger movements and that its reserved units
+    are what fulfillment orders and hand reservations hold there; exit 1 on any breach."""
     with session_scope() as session:
         breaches = check_ledger(session)
+        unowned = reservation_breaches(session)
         skus = dict(session.execute(select(Sku.id, Sku.code)).all())
         locations = dict(session.execute(select(Location.id, Location.code)).all())
         merchants = dict(session.execute(select(Merchant.id, Merchant.code)).all())
         levels = session.scalar(select(func.count()).select_from(InventoryLevel)) or 0
-    if not breaches:
-        console.print(f"[bold green]ledger = levels[/]: {levels} inventory levels checked, no breach")
-        return
-    table = Table(
-        "merchant", "sku", "location", "level on_hand/reserved", "ledger on_hand/reserved", "problem"
-    )
-    for breach in breaches:
-        table.add_row(
-            merchants.get(breach.merchant_id, str(breach.merchant_id)),
-            skus.get(breach.sku_id, str(breach.sku_id)),
-            locations.get(breach.location_id, str(breach.location_id)),
-            f"{breach.level.on_hand}/{breach.level.reserved}" if breach.level else "(none)",
-            f"{breach.ledger.on_hand}/{breach.ledger.reserved}" if breach.ledger else "(none)",
-            "; ".join(breach.problems),
+
+    def names(merchant_id: int, sku_id: int, location_id: int) -> tuple[str, str, str]:
+        return (
+            merchants.get(merchant_id, str(merchant_id)),
+            skus.get(sku_id, str(sku_id)),
+            locations.get(location_id, str(location_id)),
         )
-    console.print(table)
-    err_console.print(f"[bold red]{len(breaches)} inventory level(s) disagree with the ledger[/]")
-    raise typer.Exit(1)
+
+    if breaches:
+        table = Table(
+            "merchant", "sku", "location", "level on_hand/reserved", "ledger on_hand/reserved", "problem"
+        )
+        for breach in breaches:
+            table.add_row(
+                *names(breach.merchant_id, breach.sku_id, breach.location_id),
+                f"{breach.level.on_hand}/{breach.level.reserved}" if breach.level else "(none)",
+                f"{breach.ledger.on_hand}/{breach.ledger.reserved}" if breach.ledger else "(none)",
+                "; ".join(breach.problems),
+            )
+        console.print(table)
+        err_console.print(f"[bold red]{len(breaches)} inventory level(s) disagree with the ledger[/]")
+    else:
+        console.print(f"[bold green]ledger = levels[/]: {levels} inventory levels checked, no breach")
+    if unowned:
+        table = Table("merchant", "sku", "location", "reserved", "fulfillment orders", "by hand", "problem")
+        for holders in unowned:
+            table.add_row(
+                *names(holders.merchant_id, holders.sku_id, holders.location_id),
+                str(holders.reserved),
+                str(holders.by_orders),
+                str(holders.by_hand),
+                holders.problem,
+            )
+        console.print(table)
+        err_console.print(
+            f"[bold red]{len(unowned)} inventory level(s) reserve other than their owners hold[/]"
+        )
+    else:
+        console.print(
+            "[bold green]reserved = owners[/]: every reserved unit is held by a fulfillment order or "
+            "by hand under a reference"
+        )
+    if breaches or unowned:
+        raise typer.Exit(1)
 
 
 # -- the floor ----------------------------------------------------------------------------------------

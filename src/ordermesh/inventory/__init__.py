@@ -2,6 +2,16 @@
 
 from enum import StrEnum
 
+# References the system writes for orders' movements: an order's reservations and releases are under
+# `order:{id}`, its fulfillment orders' shipments and floor write-offs under `fulfillment_order:{id}`.
+# Units reserved under them belong to the order; a hand reservation may not take a reference here.
+ORDER_REFERENCE_PREFIXES = ("order:", "fulfillment_order:")
+
+
+def is_order_reference(reference: str | None) -> bool:
+    """True for a reference in the orders' namespace (case as written: the system writes it lower case)."""
+    return reference is not None and reference.startswith(ORDER_REFERENCE_PREFIXES)
+
 
 def available_to_promise(on_hand: int, reserved: int, safety_stock: int) -> int:
     """What can still be sold from a level: on hand, less what is reserved and kept back, never below 0."""

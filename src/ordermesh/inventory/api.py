@@ -14,6 +14,7 @@ from ordermesh.inventory import service as inventory
 from ordermesh.inventory.schemas import (
     AdjustIn,
     CountIn,
+    HeldQuantityIn,
     LevelOut,
     LevelTotals,
     MovementOut,
@@ -46,7 +47,7 @@ def _target(session: Session, principal: Principal, body: SkuRef, *locations: in
 def _quantity_change(
     change: Callable[..., inventory.LevelView], body: QuantityIn, session: Session, principal: Principal
 ) -> LevelOut:
-    """One of the ledger's quantity operations (receive, reserve, release, ship) on the body's level."""
+    """One of the ledger's quantity operations (receive, or reserve, release, ship by hand) on a level."""
     merchant_id, sku_id = _target(session, principal, body, body.location_id)
     view = change(
         session,
@@ -225,20 +226,21 @@ def transfer(body: TransferIn, session: DbSession, principal: CurrentPrincipal) 
 
 
 @router.post("/inventory/reserve", response_model=LevelOut)
-def reserve(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
+def reserve(body: HeldQuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
     """Hold units by hand under a reference (409 if not that many are available)."""
     return _quantity_change(inventory.reserve, body, session, principal)
 
 
 @router.post("/inventory/release", response_model=LevelOut)
-def release(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
-    """Give reserved units back (409 for more than is reserved)."""
+def release(body: HeldQuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
+    """Give back units reserved by hand under the reference (409 for more than it holds there)."""
     return _quantity_change(inventory.release, body, session, principal)
 
 
 @router.post("/inventory/ship", response_model=LevelOut)
-def ship(body: QuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
-    """Reserved units left the building: on_hand and reserved both down."""
+def ship(body: HeldQuantityIn, session: DbSession, principal: CurrentPrincipal) -> LevelOut:
+    """Units reserved by hand under the reference left the building: on_hand and reserved both down
+    (409 for more than it holds there; an order's units ship through its fulfillment order)."""
     return _quantity_change(inventory.ship, body, session, principal)
 
 

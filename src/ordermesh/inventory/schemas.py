@@ -35,9 +35,18 @@ class AtLocation(SkuRef):
 
 
 class QuantityIn(AtLocation):
-    """Receive, reserve, release or ship this many units."""
+    """Receive this many units."""
 
     quantity: Quantity
+
+
+class HeldQuantityIn(QuantityIn):
+    """Reserve, release or ship this many units held by hand under a reference."""
+
+    reference: Reference = Field(
+        description="Who holds the units, e.g. a ticket number: release and ship act only on what it holds "
+        "at the level. Not in the orders' namespace (order:..., fulfillment_order:...)"
+    )
 
 
 class AdjustIn(AtLocation):

@@ -1,7 +1,12 @@
 """Inventory use cases over the ledger: receive, adjust, count, transfer, reserve, release, ship; reads.
 
 Every stock change goes through `ordermesh.inventory.ledger`. The one direct write is safety stock, a level
-setting rather than a quantity of goods, so it has no movement. `check_ledger` proves levels = movements.
+setting rather than a quantity of goods, so it has no movement. `check_ledger` proves levels = movements;
+`check_holders` that every reserved unit has an owner.
+
+Reserved units have an owner: an order's fulfillment order, or a hand reservation under a reference. The
+reserve, release and ship here are the hand ones: release and ship act only on what their reference holds
+at the level (`manual_reserved`), never on an order's units, which only the order's own actions free.
 """
 
 from __future__ import annotations
@@ -10,14 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.events.outbox import emit
-from ordermesh.inventory import MovementReason, available_to_promise
+from ordermesh.inventory import (
+    ORDER_REFERENCE_PREFIXES,
+    MovementReason,
+    available_to_promise,
+    is_order_reference,
+)
 from ordermesh.inventory.ledger import (
     LevelSnapshot,
     Movement,
@@ -33,6 +43,7 @@ from ordermesh.locations.service import require_enabled_location
 from ordermesh.web_support import decode_cursor, encode_cursor, paginate
 
 _level = InventoryLevel.__table__.c
+_movement = InventoryMovement.__table__.c
 
 
 @dataclass(frozen=True)
@@ -196,7 +207,13 @@ def reserve(
     actor: str,
     note: str | None = None,
 ) -> LevelView:
-    """Hold available units (above safety stock) under a reference; 409 if not that many are available."""
+    """Hold available units (above safety stock) by hand under a reference outside the orders' namespace;
+    409 if not that many are available."""
+    reference = _hand_reference(reference)
+    if is_order_reference(reference):
+        raise Invalid.field(
+            "reference", "order:... and fulfillment_order:... name orders' reservations; choose another"
+        )
     _require_positive("quantity", quantity)
     _check_target(session, merchant_id, sku_id, location_id)
     snapshot = try_reserve(
@@ -225,9 +242,10 @@ def release(
     actor: str,
     note: str | None = None,
 ) -> LevelView:
-    """Give reserved units back to available; 409 for more than is reserved."""
+    """Give units reserved by hand under `reference` back to available; 409 for more than it holds there."""
+    reference = _hand_reference(reference)
     movement = Movement(sku_id, location_id, MovementReason.release, 0, -quantity, reference, note)
-    return _move(session, merchant_id, movement, quantity, actor, raises_stock=True)
+    return _move(session, merchant_id, movement, quantity, actor, raises_stock=True, held_by_hand=True)
 
 
 def ship(
@@ -241,22 +259,60 @@ def ship(
     actor: str,
     note: str | None = None,
 ) -> LevelView:
-    """Reserved units left the building: on_hand and reserved both down; 409 for more than is reserved."""
+    """Units reserved by hand under `reference` left the building: on_hand and reserved both down; 409 for
+    more than the reference holds there."""
+    reference = _hand_reference(reference)
     movement = Movement(sku_id, location_id, MovementReason.ship, -quantity, -quantity, reference, note)
-    return _move(session, merchant_id, movement, quantity, actor, raises_stock=False)
+    return _move(session, merchant_id, movement, quantity, actor, raises_stock=False, held_by_hand=True)
 
 
 def _move(
-    session: Session, merchant_id: int, movement: Movement, quantity: int, actor: str, *, raises_stock: bool
+    session: Session,
+    merchant_id: int,
+    movement: Movement,
+    quantity: int,
+    actor: str,
+    *,
+    raises_stock: bool,
+    held_by_hand: bool = False,
 ) -> LevelView:
-    """Apply one movement of a positive `quantity` to a level; more available serves backorders first."""
+    """Apply one movement of a positive `quantity` to a level; more available serves backorders first.
+    `held_by_hand`: the movement takes reserved units of its reference, which must hold that many there."""
     sku_id, location_id = movement.sku_id, movement.location_id
     _require_positive("quantity", quantity)
     _check_target(session, merchant_id, sku_id, location_id)
+    if held_by_hand:
+        _require_held(session, merchant_id, movement, quantity)
     apply(session, merchant_id=merchant_id, movements=[movement], actor=actor)
     if raises_stock:
         _stock_raised(session, merchant_id, sku_id, location_id, actor)
     return level_view(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+
+
+def _require_held(session: Session, merchant_id: int, movement: Movement, quantity: int) -> None:
+    """409, with nothing written, unless the movement's reference holds `quantity` reserved units there."""
+    assert movement.reference is not None
+    # Lock the level first: two releases under one reference then read its balance one after the other.
+    _locked_level(session, merchant_id, movement.sku_id, movement.location_id)
+    held = manual_reserved(
+        session,
+        merchant_id=merchant_id,
+        sku_id=movement.sku_id,
+        location_id=movement.location_id,
+        reference=movement.reference,
+    )
+    if quantity <= held:
+        return
+    owner = (
+        ": an order's units are freed only by the order's own actions (cancel, edit, re-route, the floor)"
+        if is_order_reference(movement.reference)
+        else ""
+    )
+    raise Conflict(
+        f"reference {movement.reference!r} holds {held} reserved unit(s) of SKU {movement.sku_id} at "
+        f"location {movement.location_id}{owner}",
+        [FieldError("quantity", f"more than the {held} reserved by hand under this reference here")],
+    )
 
 
 def set_safety_stock(
@@ -289,6 +345,24 @@ def set_safety_stock(
 
 
 # --- reads --------------------------------------------------------------------------------------------
+
+
+def manual_reserved(
+    session: Session, *, merchant_id: int, sku_id: int, location_id: int, reference: str
+) -> int:
+    """Units reserved by hand under `reference` at a level: its movements' delta_reserved summed (0 for a
+    reference in the orders' namespace, whose units belong to an order)."""
+    if is_order_reference(reference):
+        return 0
+    held = session.scalar(
+        select(func.coalesce(func.sum(_movement.delta_reserved), 0)).where(
+            _movement.merchant_id == merchant_id,
+            _movement.sku_id == sku_id,
+            _movement.location_id == location_id,
+            _movement.reference == reference,
+        )
+    )
+    return int(held or 0)
 
 
 def level_view(session: Session, *, merchant_id: int, sku_id: int, location_id: int) -> LevelView:
@@ -435,23 +509,111 @@ def _level_problems(level: Figures, ledger: Figures | None) -> list[str]:
 
 def check_ledger(session: Session) -> list[LedgerBreach]:
     """Compare every level with the sum of its movements (an empty list means the books balance)."""
-    levels = session.execute(
-        select(_level.merchant_id, _level.sku_id, _level.location_id, _level.on_hand, _level.reserved)
-    ).all()
-    movement = InventoryMovement.__table__.c
     sums = session.execute(
         select(
-            movement.merchant_id,
-            movement.sku_id,
-            movement.location_id,
-            func.sum(movement.delta_on_hand),
-            func.sum(movement.delta_reserved),
-        ).group_by(movement.merchant_id, movement.sku_id, movement.location_id)
+            _movement.merchant_id,
+            _movement.sku_id,
+            _movement.location_id,
+            func.sum(_movement.delta_on_hand),
+            func.sum(_movement.delta_reserved),
+        ).group_by(_movement.merchant_id, _movement.sku_id, _movement.location_id)
     ).all()
-    return compare_ledger(
-        (Figures(*map(int, row)) for row in levels),
-        (Figures(*map(int, row)) for row in sums),
-    )
+    return compare_ledger(_level_figures(session), (Figures(*map(int, row)) for row in sums))
+
+
+@dataclass(frozen=True)
+class Held:
+    """Units one kind of owner (orders' fulfillment orders, or hand reservations) holds at a level."""
+
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    quantity: int
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.merchant_id, self.sku_id, self.location_id)
+
+
+@dataclass(frozen=True)
+class HolderBreach:
+    """A level whose reserved units are not exactly what their owners hold."""
+
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    reserved: int  # on the level (0 where there is none)
+    by_orders: int  # on lines of fulfillment orders that still hold stock there
+    by_hand: int  # the manual balances of every reference outside the orders' namespace
+
+    @property
+    def held(self) -> int:
+        return self.by_orders + self.by_hand
+
+    @property
+    def problem(self) -> str:
+        return (
+            f"reserved is {self.reserved}, its owners hold {self.held} "
+            f"(fulfillment orders {self.by_orders}, by hand {self.by_hand})"
+        )
+
+
+def compare_holders(
+    levels: Iterable[Figures], by_orders: Iterable[Held], by_hand: Iterable[Held]
+) -> list[HolderBreach]:
+    """Every level where what orders and hand reservations hold does not add up to `reserved`. Pure."""
+    reserved = {level.key: level.reserved for level in levels}
+    orders, hand = _held_totals(by_orders), _held_totals(by_hand)
+    breaches = [
+        HolderBreach(
+            *key, reserved=reserved.get(key, 0), by_orders=orders.get(key, 0), by_hand=hand.get(key, 0)
+        )
+        for key in reserved.keys() | orders.keys() | hand.keys()
+        if reserved.get(key, 0) != orders.get(key, 0) + hand.get(key, 0)
+    ]
+    return sorted(breaches, key=lambda breach: (breach.merchant_id, breach.location_id, breach.sku_id))
+
+
+def _held_totals(held: Iterable[Held]) -> dict[tuple[int, int, int], int]:
+    totals: dict[tuple[int, int, int], int] = {}
+    for entry in held:
+        totals[entry.key] = totals.get(entry.key, 0) + entry.quantity
+    return totals
+
+
+def hand_holdings(session: Session) -> list[Held]:
+    """What hand reservations hold at every level: the sum of delta_reserved of the movements whose
+    reference is outside the orders' namespace (legacy ones without a reference count as by hand)."""
+    rows = session.execute(
+        select(
+            _movement.merchant_id,
+            _movement.sku_id,
+            _movement.location_id,
+            func.sum(_movement.delta_reserved),
+        )
+        .where(_movement.delta_reserved != 0, _by_hand(_movement.reference))
+        .group_by(_movement.merchant_id, _movement.sku_id, _movement.location_id)
+    ).all()
+    return [Held(*map(int, row)) for row in rows]
+
+
+def check_holders(session: Session, *, held_by_orders: Iterable[Held]) -> list[HolderBreach]:
+    """Compare every level's reserved with what its owners hold: orders (read by the caller from the
+    fulfillment orders, which inventory does not know) and hand reservations. Empty: every unit has one."""
+    return compare_holders(_level_figures(session), held_by_orders, hand_holdings(session))
+
+
+def _level_figures(session: Session) -> list[Figures]:
+    rows = session.execute(
+        select(_level.merchant_id, _level.sku_id, _level.location_id, _level.on_hand, _level.reserved)
+    ).all()
+    return [Figures(*map(int, row)) for row in rows]
+
+
+def _by_hand(reference: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """SQL for `not is_order_reference(reference)`: case-sensitive on both databases, as LIKE is not."""
+    outside = [func.substr(reference, 1, len(prefix)) != prefix for prefix in ORDER_REFERENCE_PREFIXES]
+    return or_(reference.is_(None), and_(*outside))
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -482,6 +644,13 @@ def _check_target(
     if owner != merchant_id:
         raise NotFound(f"SKU {sku_id} not found")
     require_enabled_location(session, merchant_id=merchant_id, location_id=location_id, field=field)
+
+
+def _hand_reference(reference: str | None) -> str:
+    """The reference a hand reservation is kept under: required, as it alone can release what it holds."""
+    if reference is None or not reference.strip():
+        raise Invalid.field("reference", "units reserved by hand are held under a reference: give it")
+    return reference.strip()
 
 
 def _require_positive(field: str, quantity: int) -> None:

@@ -27,6 +27,14 @@ class FulfillmentStatus(StrEnum):
     cancelled = "cancelled"
 
 
+# Fulfillment orders whose lines hold reserved units at their location. Picking and packing leave the units
+# reserved (on_hand and reserved drop together when the shipment is confirmed); a shipped or delivered one
+# gave them up with the ledger's `ship`, a cancelled one released them.
+HOLDS_RESERVATION = frozenset(
+    {FulfillmentStatus.open, FulfillmentStatus.released, FulfillmentStatus.picking, FulfillmentStatus.packed}
+)
+
+
 class HoldKind(StrEnum):
     address = "address"
     fraud = "fraud"

@@ -1,13 +1,15 @@
-"""Finding the fulfillment order that new reservations of an order at a location join."""
+"""Fulfillment orders as owners of reserved stock: the one new reservations of an order at a location
+join, and what they hold at every level (for `ordermesh check`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
-from ordermesh.orders import FulfillmentStatus
-from ordermesh.orders.models import FulfillmentOrder, Order
+from ordermesh.inventory.service import Held, HolderBreach, check_holders
+from ordermesh.orders import HOLDS_RESERVATION, FulfillmentStatus
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 
 
 def open_fulfillment_order(session: Session, *, order: Order, location_id: int) -> FulfillmentOrder:
@@ -32,3 +34,28 @@ def open_fulfillment_order(session: Session, *, order: Order, location_id: int) 
         session.add(fo)
         session.flush()
     return fo
+
+
+def held_by_fulfillment_orders(session: Session) -> list[Held]:
+    """Units orders hold at every level: the lines of fulfillment orders there that still hold stock."""
+    rows = session.execute(
+        select(
+            FulfillmentOrder.merchant_id,
+            FulfillmentOrderLine.sku_id,
+            FulfillmentOrder.location_id,
+            func.sum(FulfillmentOrderLine.quantity),
+        )
+        .select_from(FulfillmentOrderLine)
+        .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
+        .where(FulfillmentOrder.status.in_(sorted(HOLDS_RESERVATION)))
+        .group_by(FulfillmentOrder.merchant_id, FulfillmentOrderLine.sku_id, FulfillmentOrder.location_id)
+    ).all()
+    return [Held(*map(int, row)) for row in rows]
+
+
+def reservation_breaches(session: Session) -> list[HolderBreach]:
+    """Levels whose reserved units are not what fulfillment orders and hand reservations hold there.
+
+    Here rather than in inventory, which must not know orders: inventory compares, orders say what they hold.
+    """
+    return check_holders(session, held_by_orders=held_by_fulfillment_orders(session))
