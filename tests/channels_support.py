@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,10 +77,17 @@ def webhook_headers(
     }
 
 
+_VERSIONS = itertools.count(1)
+
+
 def variant(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A copy of an order payload with top-level changes; new line items get the total Shopify would
-    state for them (total_price: lines less their discounts, plus tax unless included, plus shipping)."""
+    """A copy of an order payload with top-level changes, as Shopify sends a new version of an order: a
+    later `updated_at` (unless given), and new line items with the total Shopify would state for them
+    (total_price: lines less their discounts, plus tax unless included, plus shipping)."""
     copied = copy.deepcopy(payload)
+    copied["updated_at"] = (
+        datetime.fromisoformat(payload["updated_at"]) + timedelta(minutes=next(_VERSIONS))
+    ).isoformat()
     copied.update(changes)
     if "line_items" in changes and "total_price" not in changes:
         copied["total_price"] = shopify_total(copied)

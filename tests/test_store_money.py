@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ordermesh.channels.models import ChannelError
+from ordermesh.channels.base import is_stale
+from ordermesh.channels.models import ChannelError, ChannelOrder
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders.models import Order
 from tests.channels_support import connect_shopify, order_full, variant, webhook_headers
@@ -289,3 +291,104 @@ def test_a_sku_that_needs_no_shipping_is_never_reserved(
         world.acme_skus["TSHIRT"]
     ]
     assert _reserved(session) == 1
+
+
+# -- order of channel updates ------------------------------------------------------------------------------
+
+
+def _lines(client: TestClient, world: World, order_id: int) -> list[tuple[str, int]]:
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    return [(line["sku"], line["quantity"]) for line in order["lines"] if line["quantity"]]
+
+
+def _stale_entries(client: TestClient, world: World, channel_id: int) -> list[dict[str, Any]]:
+    log = ok(client.get(f"/v1/channels/{channel_id}/errors?kind=stale", headers=world.acme))
+    return list(log["items"])
+
+
+def test_a_stale_shopify_update_after_a_newer_one_changes_nothing(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9")
+    created = order_full(fixtures_dir)
+    tshirt, mug, _hat = created["line_items"]
+    created = variant(created, line_items=[tshirt, mug])
+    order_id = _webhook(client, channel_id, created, webhook_id="c1").json()["order_id"]
+    older = variant(created, line_items=[{**tshirt, "quantity": 2}, mug])
+    newer = variant(created, line_items=[{**tshirt, "quantity": 3}, mug])
+    assert older["updated_at"] < newer["updated_at"]
+
+    answer = _webhook(client, channel_id, newer, topic="orders/updated", webhook_id="u2")
+    assert answer.json() == {"outcome": "updated", "order_id": order_id}
+    reserved = _reserved(session)
+    # The older edit arrives late, and Shopify retries it later under another delivery id: neither changes
+    # the order, and each is on the channel's log saying why. The order's creation replayed is stale too.
+    late = _webhook(client, channel_id, older, topic="orders/updated", webhook_id="u1")
+    retried = _webhook(client, channel_id, older, topic="orders/updated", webhook_id="u1-retry")
+    creation = _webhook(client, channel_id, created, webhook_id="c1-retry")
+    assert late.json() == retried.json() == creation.json() == {"outcome": "stale", "order_id": order_id}
+    assert _lines(client, world, order_id) == [("TSHIRT", 3), ("MUG", 1)]
+    assert _reserved(session) == reserved == 4
+    entries = _stale_entries(client, world, channel_id)
+    assert len(entries) == 3
+    assert {entry["external_id"] for entry in entries} == {str(created["id"])}
+    assert all("older than the version applied" in entry["message"] for entry in entries)
+    late_at = datetime.fromisoformat(older["updated_at"]).astimezone(UTC).isoformat()
+    assert sum(f"updated {late_at} (delivered as orders/updated)" in e["message"] for e in entries) == 2
+    # The version applied, sent again, is applied again: nothing differs, nothing changes.
+    replay = _webhook(client, channel_id, newer, topic="orders/updated", webhook_id="u2-again")
+    assert replay.json() == {"outcome": "unchanged", "order_id": order_id}
+    health = ok(client.get(f"/v1/channels/{channel_id}/health", headers=world.acme))
+    assert health["last_error"] is None  # not an error
+    stored = session.scalar(select(ChannelOrder.raw).where(ChannelOrder.external_id == str(created["id"])))
+    session.rollback()  # end the read: on SQLite an open transaction holds the write lock
+    assert stored is not None and stored["updated_at"] == newer["updated_at"]  # the raw payload kept
+
+    # A cancel older than the edit applied is stale too; a newer one cancels.
+    old_cancel = variant(older, cancelled_at="2008-01-10T12:00:00-05:00", cancel_reason="customer")
+    old_cancel["updated_at"] = older["updated_at"]
+    answer = _webhook(client, channel_id, old_cancel, topic="orders/cancelled", webhook_id="x1")
+    assert answer.json()["outcome"] == "stale"
+    assert ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))["status"] == "confirmed"
+    new_cancel = variant(newer, cancelled_at="2008-01-10T13:00:00-05:00", cancel_reason="customer")
+    answer = _webhook(client, channel_id, new_cancel, topic="orders/cancelled", webhook_id="x2")
+    assert answer.json()["outcome"] == "cancelled"
+    assert _reserved(session) == 0
+    assert ledger_breaches(session) == []
+
+
+def test_a_stale_woocommerce_update_changes_nothing(
+    client: TestClient, world: World, session: Session
+) -> None:
+    channel_id = connect_store(client, world, "http://127.0.0.1:9")
+    created = copy.deepcopy(fixture("order.json"))  # TSHIRT x 2, MUG x 1; modified 2017-03-22T19:28:08
+    body = json.dumps(created).encode()
+    headers = FakeWooCommerce.webhook_headers(body, delivery_id="1")
+    order_id = ok(client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=headers))[
+        "order_id"
+    ]
+
+    def update(quantity: int, modified: str, delivery_id: str) -> Any:
+        version = copy.deepcopy(created)
+        version["line_items"][0]["quantity"] = quantity
+        version["line_items"][0]["subtotal"] = version["line_items"][0]["total"] = f"{3 * quantity}.00"
+        version["total"] = str(D(created["total"]) + 3 * (quantity - 2))
+        version["date_modified_gmt"] = modified
+        body = json.dumps(version).encode()
+        headers = FakeWooCommerce.webhook_headers(body, topic="order.updated", delivery_id=delivery_id)
+        return ok(client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=headers))
+
+    assert update(4, "2017-03-23T10:00:00", "2")["outcome"] == "updated"
+    assert update(3, "2017-03-22T20:00:00", "3")["outcome"] == "stale"  # older than the one applied
+    assert _lines(client, world, order_id) == [("TSHIRT", 4), ("MUG", 1)]
+    [entry] = _stale_entries(client, world, channel_id)
+    assert "2017-03-22T20:00:00+00:00" in entry["message"] and "2017-03-23T10:00:00+00:00" in entry["message"]
+    assert ledger_breaches(session) == []
+
+
+def test_only_a_version_older_than_the_one_applied_is_stale() -> None:
+    applied = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert is_stale(applied, datetime(2026, 12, 1, 11, 59, tzinfo=UTC))
+    assert not is_stale(applied, applied)  # the same version again: applied again, changing nothing
+    assert not is_stale(applied, datetime(2026, 12, 1, 12, 1, tzinfo=UTC))
+    assert not is_stale(None, applied) and not is_stale(applied, None)  # nothing to compare

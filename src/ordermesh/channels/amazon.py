@@ -43,6 +43,7 @@ from ordermesh.channels.payload import (
     in_minor_units,
     jsonable,
     loads,
+    optional_utc_from_iso,
     quantity,
     required_text,
     split_line_total,
@@ -139,6 +140,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         tags=_tags(order),
         cancelled=cancelled,
         status=order.get("OrderStatus"),
+        channel_updated_at=optional_utc_from_iso(order.get("LastUpdateDate"), "LastUpdateDate"),
         raw=jsonable(dict(payload)),
     )
 

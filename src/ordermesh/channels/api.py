@@ -196,7 +196,8 @@ def errors(
     cursor: Cursor = None,
     kind: Annotated[ErrorKind | None, Query(description="Only entries of this kind")] = None,
 ) -> Page[ChannelErrorOut]:
-    """The channel's log, newest first: errors, and the orders not taken now (kind `skipped`)."""
+    """The channel's log, newest first: errors, the orders not taken now (kind `skipped`) and versions of
+    orders not applied because they are no newer than the one applied (kind `stale`)."""
     query = service.errors_query(
         session,
         merchant_scope=principal.merchant_scope(),

@@ -80,4 +80,14 @@ class ChannelOrder:
     cancelled_at: datetime | None = None  # the channel's own time and reason, when it says
     cancel_reason: str | None = None
     status: str | None = None  # the channel's own status word, for rules such as Amazon's Pending
+    # The channel's own time of this version of the order (Shopify updated_at, WooCommerce
+    # date_modified_gmt, Amazon LastUpdateDate): a version older than the one applied is stale.
+    channel_updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # the payload as received, stored for audit
+
+
+def is_stale(applied: datetime | None, incoming: datetime | None) -> bool:
+    """Whether a channel's version of an order is older than the version already applied, so that it must
+    change nothing (the same version again is applied again, which changes nothing either). Without both
+    times there is nothing to compare."""
+    return applied is not None and incoming is not None and incoming < applied

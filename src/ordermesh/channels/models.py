@@ -80,6 +80,8 @@ class ChannelOrder(IdMixin, TimestampMixin, Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     # Lines whose channel SKU matches no listing or SKU: kept here, the order is held until resolved.
     unmapped_lines: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
+    # The channel's own time of the version applied last (see channels.base.is_stale).
+    channel_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -97,14 +99,15 @@ class ChannelEvent(IdMixin, TimestampMixin, Base):
 
 class ChannelError(IdMixin, TimestampMixin, Base):
     """The channel's log: payloads that could not be mapped, failed pulls and pushes, and orders not taken
-    now with their reason (kind "skipped": not errors, so they leave the channel's last_error alone)."""
+    now with their reason and versions of orders not applied (kinds "skipped" and "stale": not errors, so they
+    leave the channel's last_error alone)."""
 
     __tablename__ = "channel_error"
     __table_args__ = (Index("ix_channel_error_channel", "channel_id", "id"),)
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # mapping | pull | push | skipped
+    kind: Mapped[str] = mapped_column(String(20))  # mapping | pull | push | skipped | stale
     external_id: Mapped[str | None] = mapped_column(String(100))
     field: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)

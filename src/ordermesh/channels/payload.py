@@ -120,6 +120,11 @@ def utc_from_iso(value: Any, field: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def optional_utc_from_iso(value: Any, field: str) -> datetime | None:
+    """utc_from_iso for a time the payload may leave out (None or empty)."""
+    return None if value in (None, "") else utc_from_iso(value, field)
+
+
 def utc_from_epoch_ms(value: Any, field: str) -> datetime:
     """A time given as milliseconds since the epoch (Walmart)."""
     if isinstance(value, bool) or not isinstance(value, int | str):

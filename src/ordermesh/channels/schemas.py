@@ -126,6 +126,7 @@ class ErrorKind(StrEnum):
     pull = "pull"  # a pull the channel refused or did not answer
     push = "push"  # a push that gave up (a dead letter)
     skipped = "skipped"  # an order not to be taken now, with the reason (not an error)
+    stale = "stale"  # a version of an order no newer than the one applied: not applied (not an error)
 
 
 class ChannelErrorOut(BaseModel):

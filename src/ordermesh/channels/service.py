@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels import CONNECTED_KINDS, ChannelKind, ChannelOrderStatus, PushKind, PushStatus
-from ordermesh.channels.base import ChannelAddress, MappingError
+from ordermesh.channels.base import ChannelAddress, MappingError, is_stale
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.connector import ChannelConfig, FulfilledLine, Listing, WebhookEvent, connector_for
 from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials
@@ -351,7 +351,7 @@ def errors_query(
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # created | held | duplicate | updated | cancelled | alerted | unmapped
+    outcome: str  # created | held | duplicate | updated | unchanged | cancelled | alerted | stale | skipped
     order_id: int | None = None
 
 
@@ -379,12 +379,46 @@ def ingest_order(
     if existing is None and not mapped.cancelled:
         return _create_from_channel(session, channel, mapped, actor)
     record = _channel_order(session, channel, mapped)
+    if is_stale(record.channel_updated_at, mapped.channel_updated_at):
+        return _stale(session, channel, mapped, record, existing, event)
+    record.raw, record.updated_at = mapped.raw, utcnow()
     if mapped.cancelled:
+        record.channel_updated_at = mapped.channel_updated_at or record.channel_updated_at
         return _cancel_from_channel(session, channel, record, mapped, existing, actor)
     record.order_id = existing
     if event is not None and event.topic == "orders/updated":
+        record.channel_updated_at = mapped.channel_updated_at or record.channel_updated_at
         return _update_from_channel(session, channel, record, mapped, existing, actor)
     return IngestResult("duplicate", existing)
+
+
+def _stale(
+    session: Session,
+    channel: Channel,
+    mapped: MappedOrder,
+    record: ChannelOrder,
+    order_id: int | None,
+    event: WebhookEvent | None,
+) -> IngestResult:
+    """A version of the order older than the one applied: on the channel's log, and nothing changes."""
+    assert mapped.channel_updated_at is not None and record.channel_updated_at is not None
+    came = f"delivered as {event.topic}" if event is not None and event.topic else "pulled"
+    message = (
+        f"{mapped.external_id}: the version updated {mapped.channel_updated_at.isoformat()} ({came}) is "
+        f"older than the version applied (updated {record.channel_updated_at.isoformat()}): not applied"
+    )
+    session.add(
+        ChannelError(
+            merchant_id=channel.merchant_id,
+            channel_id=channel.id,
+            kind="stale",
+            external_id=mapped.external_id[:100],
+            message=message[:ERROR_TEXT_LIMIT],
+            payload=mapped.raw,
+            created_at=utcnow(),
+        )
+    )
+    return IngestResult("stale", order_id)
 
 
 def _update_from_channel(
@@ -477,7 +511,7 @@ def _order_id(session: Session, channel: Channel, external_id: str) -> int | Non
 
 
 def _channel_order(session: Session, channel: Channel, mapped: MappedOrder) -> ChannelOrder:
-    """The channel order row of an order seen before, created if missing; the latest raw payload kept."""
+    """The channel order row of an order seen before, created if missing."""
     now = utcnow()
     session.execute(
         insert_ignoring_conflicts(session, ChannelOrder).values(
@@ -491,15 +525,13 @@ def _channel_order(session: Session, channel: Channel, mapped: MappedOrder) -> C
             updated_at=now,
         )
     )
-    record = session.scalars(
+    return session.scalars(
         select(ChannelOrder).where(
             ChannelOrder.merchant_id == channel.merchant_id,
             ChannelOrder.channel_id == channel.id,
             ChannelOrder.external_id == mapped.external_id,
         )
     ).one()
-    record.raw, record.updated_at = mapped.raw, now
-    return record
 
 
 def _save_channel_order(
@@ -521,6 +553,7 @@ def _save_channel_order(
             order_id=order_id,
             status=status,
             unmapped_lines=unmapped_lines,
+            channel_updated_at=mapped.channel_updated_at,
         ),
     )
 
@@ -533,9 +566,11 @@ def _channel_order_row(
     order_id: int | None,
     status: ChannelOrderStatus,
     unmapped_lines: list[dict[str, Any]],
+    channel_updated_at: datetime | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     return {
+        "channel_updated_at": channel_updated_at,
         "merchant_id": channel.merchant_id,
         "channel_id": channel.id,
         "external_id": external_id,
@@ -553,7 +588,7 @@ def _channel_order_upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (merchant, channel, external id) DO UPDATE, built once per dialect."""
     dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = dialect_insert(ChannelOrder.__table__)
-    replaced = ("order_id", "status", "raw", "unmapped_lines", "updated_at")
+    replaced = ("order_id", "status", "raw", "unmapped_lines", "channel_updated_at", "updated_at")
     return statement.on_conflict_do_update(
         index_elements=["merchant_id", "channel_id", "external_id"],
         set_={name: statement.excluded[name] for name in replaced},

@@ -39,6 +39,7 @@ from ordermesh.channels.payload import (
     currency,
     jsonable,
     loads,
+    optional_utc_from_iso,
     quantity,
     required_text,
     text,
@@ -115,6 +116,7 @@ class ShopifyConnector:
             cancelled_at=utc_from_iso(cancelled_at, "cancelled_at") if cancelled_at else None,
             cancel_reason=text(order.get("cancel_reason"), "cancel_reason", required=False),
             status=text(order.get("financial_status"), "financial_status", required=False),
+            channel_updated_at=optional_utc_from_iso(order.get("updated_at"), "updated_at"),
             raw=jsonable(dict(payload)),
         )
 

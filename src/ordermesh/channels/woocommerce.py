@@ -41,6 +41,7 @@ from ordermesh.channels.payload import (
     in_minor_units,
     jsonable,
     loads,
+    optional_utc_from_iso,
     quantity,
     required_text,
     split_line_total,
@@ -118,6 +119,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         notes=text(payload.get("customer_note"), "customer_note", required=False),
         cancelled=status in CANCELLED,
         status=status,
+        channel_updated_at=optional_utc_from_iso(payload.get("date_modified_gmt"), "date_modified_gmt"),
         raw=jsonable(dict(payload)),
     )
 
