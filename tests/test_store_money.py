@@ -45,14 +45,19 @@ def _reserved(session: Session) -> int:
     return total
 
 
-def _ship(client: TestClient, world: World, order: dict[str, Any], units: int) -> dict[str, Any]:
-    """Release, pick, pack, label and ship the order's one fulfillment order of T-shirts at NJ1."""
+def _ship(
+    client: TestClient, world: World, order: dict[str, Any], units: int, *, scans: int = 1
+) -> dict[str, Any]:
+    """Release, pick, pack, label and ship the order's one fulfillment order of T-shirts at NJ1, picking
+    and packing the units in `scans` equal scans."""
     floor = world.warehouse_nj
     fo_id = order["fulfillment_orders"][0]["id"]
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
-    scan = {"barcode": TSHIRT_GTIN, "quantity": units}
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json=scan, headers=floor))
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/pack-scans", json=scan, headers=floor))
+    scan = {"barcode": TSHIRT_GTIN, "quantity": units // scans}
+    for _ in range(scans):
+        ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json=scan, headers=floor))
+    for _ in range(scans):
+        ok(client.post(f"/v1/fulfillment-orders/{fo_id}/pack-scans", json=scan, headers=floor))
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", headers=floor), 201)
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={"service": "two_day"}, headers=floor))
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=floor))
@@ -269,6 +274,37 @@ def test_held_lines_are_resolved_when_the_listing_is_added(
     assert order["status"] == "confirmed"
     assert sorted(line["quantity"] for fo in order["fulfillment_orders"] for line in fo["lines"]) == [1, 1]
     assert _reserved(session) == 2
+    assert ledger_breaches(session) == []
+
+
+def test_a_held_line_mapped_by_a_new_listing_ships_with_the_order(
+    client: TestClient, world: World, fixtures_dir: Path, session: Session
+) -> None:
+    set_up_floor(client, world)
+    listings = [{"sku": "TSHIRT", "channel_sku": "IPOD2008GREEN", "external_ids": {}}]
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9", listings=listings)
+    payload = order_full(fixtures_dir)
+    tshirt, mug, _hat = payload["line_items"]
+    payload = variant(payload, line_items=[tshirt, {**mug, "sku": "TEE-GIFTBOX"}])
+    answer = _webhook(client, channel_id, payload)
+    assert answer.json()["outcome"] == "held"
+    order_id = answer.json()["order_id"]
+    assert ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))["status"] == "on_hold"
+
+    # The brand maps the channel's code onto the T-shirt: the held line is reserved, the hold released.
+    mapping = {"listings": [{"sku": "TSHIRT", "channel_sku": "TEE-GIFTBOX", "external_ids": {}}]}
+    ok(client.put(f"/v1/channels/{channel_id}/listings", json=mapping, headers=world.acme))
+    order = ok(client.get(f"/v1/orders/{order_id}", headers=world.acme))
+    assert order["status"] == "confirmed"
+    assert all(hold["released_at"] is not None for hold in order["holds"])
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [("TSHIRT", 1), ("TSHIRT", 1)]
+    assert _reserved(session) == 2
+    [fulfillment_order] = order["fulfillment_orders"]  # one package from NJ1, a line for each order line
+    assert [line["quantity"] for line in fulfillment_order["lines"]] == [1, 1]
+    order = _ship(client, world, order, 2, scans=2)
+    assert order["status"] == "shipped"
+    assert [fo["status"] for fo in order["fulfillment_orders"]] == ["shipped"]
+    assert _reserved(session) == 0
     assert ledger_breaches(session) == []
 
 
