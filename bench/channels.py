@@ -277,7 +277,7 @@ def statements_per_webhook(url: str, channel_id: int, *, count: int, show_sql: b
 def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> None:
     engine = make_engine(url, pool_size=8)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
-    settings = ChannelWorkerSettings(feed_grace_seconds=1, lease_seconds=30)
+    settings = ChannelWorkerSettings.from_settings(feed_grace_seconds=1, lease_seconds=30)
     with FakeChannelServer() as server:
         shop = install_shopify(server, FIXTURES, access_token=TOKEN)
         with factory() as session:

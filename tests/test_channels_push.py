@@ -32,7 +32,7 @@ from tests.channels_support import (
 from tests.fake_channels import FakeChannelServer, install_shopify
 from tests.world import World
 
-FAST = ChannelWorkerSettings(
+FAST = ChannelWorkerSettings.from_settings(
     lease_seconds=2,
     max_attempts=3,
     backoff_base_seconds=0.05,

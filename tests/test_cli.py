@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
+from ordermesh.cli import app
 from ordermesh.events.models import OutboxMessage, WebhookDelivery
 from ordermesh.events.signing import verify_signature
 from ordermesh.inventory import MovementReason
@@ -62,6 +64,25 @@ def test_migrate_creates_the_schema_in_a_new_database(
             "alembic_version",
         } <= tables
         assert run("migrate").exit_code == 0  # running it again changes nothing
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("ORDERMESH_DB_POOL_SIZE", "many", "valid integer"),
+        ("ORDERMESH_WEBHOOK_TIMEOUT", "-1", "greater than 0"),
+        ("ORDERMESH_CHANNEL_MAX_ATTEMPTS", "0", "greater than 0"),
+    ],
+)
+def test_a_setting_that_is_not_valid_stops_every_command_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    with use_database(monkeypatch, f"sqlite:///{tmp_path / 'never.db'}"):
+        monkeypatch.setenv(variable, value)
+        result = CliRunner().invoke(app, ["migrate"])
+    assert result.exit_code == 2
+    assert variable in result.stderr and said in result.stderr.replace("\n", " ")
+    assert not (tmp_path / "never.db").exists()  # nothing was done
 
 
 def test_demo_loads_real_orders_and_the_ledger_balances(

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -101,6 +102,14 @@ def main(
 
     Every command reads its database from ORDERMESH_DATABASE_URL (default: sqlite:///./ordermesh.db).
     """
+    try:
+        get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = str(problem["loc"][0]).upper()
+            name = field if field.startswith("ORDERMESH_") else f"ORDERMESH_{field}"
+            err_console.print(f"[red]{name}[/red]: {problem['msg']}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

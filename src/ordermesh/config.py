@@ -1,47 +1,72 @@
-"""Settings, read once from the environment (all prefixed ORDERMESH_)."""
+"""Settings: every ORDERMESH_* environment variable, read through one object when first used.
+
+`get_settings()` reads the environment once per process (tests clear its cache after changing it). A field
+whose variable name is not `ORDERMESH_` + the field's name in capitals says its name with `_env(...)`;
+Python code (tests, benches) may set any field by its name: `Settings(webhook_max_attempts=1)`.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"ORDERMESH_{name}", default)
+def _env(name: str, default: Any, **constraints: Any) -> Any:
+    """A field read from ORDERMESH_{name} (and settable in code by its field name)."""
+    return Field(default, validation_alias=AliasChoices(f"ORDERMESH_{name}"), **constraints)
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", "sqlite:///./ordermesh.db"))
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERMESH_", frozen=True, populate_by_name=True, extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./ordermesh.db"
     # Largest request body accepted, in bytes; larger ones answer 413 before any parsing.
-    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
-    db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "20")))
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    db_pool_size: int = Field(20, gt=0)
     # Threads per server process for request work (database calls block); see app.lifespan.
-    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "8")))
+    worker_threads: int = Field(8, gt=0)
     # Order intake (see orders.batching): threads per server process that place the orders waiting,
     # each batch in one transaction; the most orders one transaction takes; and how long a busy writer
     # waits for more orders to join a batch.
-    intake_writers: int = field(default_factory=lambda: int(_env("INTAKE_WRITERS", "1")))
-    intake_max_batch: int = field(default_factory=lambda: int(_env("INTAKE_MAX_BATCH", "64")))
-    intake_linger_ms: float = field(default_factory=lambda: float(_env("INTAKE_LINGER_MS", "3")))
+    intake_writers: int = Field(1, gt=0)
+    intake_max_batch: int = Field(64, gt=0)
+    intake_linger_ms: float = Field(3, ge=0)
     # How long a verified API key is trusted from memory before it is looked up again (revocation delay).
-    api_key_cache_seconds: float = field(default_factory=lambda: float(_env("API_KEY_CACHE_SECONDS", "30")))
-    webhook_timeout_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "10")))
-    webhook_max_attempts: int = field(default_factory=lambda: int(_env("WEBHOOK_MAX_ATTEMPTS", "10")))
-    webhook_backoff_base_seconds: float = field(
-        default_factory=lambda: float(_env("WEBHOOK_BACKOFF_BASE", "2"))
-    )
-    webhook_backoff_max_seconds: float = field(
-        default_factory=lambda: float(_env("WEBHOOK_BACKOFF_MAX", "3600"))
-    )
-    # A claimed delivery whose worker died is retried once its lease runs out.
-    webhook_lease_seconds: float = field(default_factory=lambda: float(_env("WEBHOOK_LEASE", "60")))
-    log_json: bool = field(default_factory=lambda: _env("LOG_JSON", "1") == "1")
+    api_key_cache_seconds: float = Field(30, ge=0)
+    log_json: bool = True
     # INFO logs one line per request; WARNING keeps only problems (for load tests).
-    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
+    log_level: str = "INFO"
+    # Encrypts channel credentials at rest (see channels.crypto); empty: a public development key.
+    secret_key: str = ""
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
-    easypost_webhook_secret: str = field(default_factory=lambda: _env("EASYPOST_WEBHOOK_SECRET", ""))
+    easypost_webhook_secret: str = ""
+
+    # Outgoing webhooks (events.worker).
+    webhook_timeout_seconds: float = _env("WEBHOOK_TIMEOUT", 10, gt=0)
+    webhook_max_attempts: int = _env("WEBHOOK_MAX_ATTEMPTS", 10, gt=0)
+    webhook_backoff_base_seconds: float = _env("WEBHOOK_BACKOFF_BASE", 2, ge=0)
+    webhook_backoff_max_seconds: float = _env("WEBHOOK_BACKOFF_MAX", 3600, ge=0)
+    # A claimed delivery whose worker died is retried once its lease runs out.
+    webhook_lease_seconds: float = _env("WEBHOOK_LEASE", 60, gt=0)
+
+    # Calls to the channels: stock, shipments, acknowledgements (channels.worker).
+    channel_timeout_seconds: float = _env("CHANNEL_TIMEOUT", 30, gt=0)
+    channel_max_attempts: int = _env("CHANNEL_MAX_ATTEMPTS", 8, gt=0)
+    channel_backoff_base_seconds: float = _env("CHANNEL_BACKOFF_BASE", 2, ge=0)
+    channel_backoff_max_seconds: float = _env("CHANNEL_BACKOFF_MAX", 900, ge=0)
+    channel_lease_seconds: float = _env("CHANNEL_LEASE", 60, gt=0)
+    # Outbox messages are read past this age only once: a transaction open longer could be missed.
+    channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
 
 
 @lru_cache

@@ -12,10 +12,11 @@ import base64
 import hashlib
 import json
 import logging
-import os
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from ordermesh.config import get_settings
 
 log = logging.getLogger("ordermesh.channels")
 
@@ -43,7 +44,7 @@ def _fernet(key: str | None) -> Fernet:
 
 
 def fernet() -> Fernet:
-    return _fernet(os.environ.get(SECRET_KEY_ENV))
+    return _fernet(get_settings().secret_key)
 
 
 def encrypt_credentials(credentials: dict[str, str]) -> str:

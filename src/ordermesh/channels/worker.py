@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import random
 import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -61,7 +60,7 @@ from ordermesh.channels.service import (
     record_error,
 )
 from ordermesh.channels.sync import bucket_for, http_client, pull_due_channels, pull_orders
-from ordermesh.config import get_settings
+from ordermesh.config import Settings, get_settings
 from ordermesh.db import make_engine, session_scope
 from ordermesh.errors import DomainError
 from ordermesh.events.models import OutboxMessage
@@ -75,19 +74,31 @@ FEED = "channels"
 FEED_TOPICS = ("inventory.changed", "shipment.created")
 
 
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(f"ORDERMESH_CHANNEL_{name}", default))
-
-
 @dataclass(frozen=True)
 class ChannelWorkerSettings:
-    lease_seconds: float = _env_float("LEASE", 60)
-    max_attempts: int = int(_env_float("MAX_ATTEMPTS", 8))
-    backoff_base_seconds: float = _env_float("BACKOFF_BASE", 2)
-    backoff_max_seconds: float = _env_float("BACKOFF_MAX", 900)
+    """The worker's timings (ORDERMESH_CHANNEL_* in config.Settings)."""
+
+    lease_seconds: float
+    max_attempts: int
+    backoff_base_seconds: float
+    backoff_max_seconds: float
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
-    feed_grace_seconds: float = _env_float("FEED_GRACE", 30)
-    timeout_seconds: float = _env_float("TIMEOUT", 30)
+    feed_grace_seconds: float
+    timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **changes: float) -> ChannelWorkerSettings:
+        """The configured timings (default: from the environment), with `changes` for tests and benches."""
+        settings = settings or get_settings()
+        configured = cls(
+            lease_seconds=settings.channel_lease_seconds,
+            max_attempts=settings.channel_max_attempts,
+            backoff_base_seconds=settings.channel_backoff_base_seconds,
+            backoff_max_seconds=settings.channel_backoff_max_seconds,
+            feed_grace_seconds=settings.channel_feed_grace_seconds,
+            timeout_seconds=settings.channel_timeout_seconds,
+        )
+        return replace(configured, **changes)
 
 
 @dataclass(frozen=True)
@@ -489,7 +500,7 @@ def run_channel_worker(
     pulls: bool = True,
 ) -> ChannelWorkerStats:
     """Push to channels until `stop` is set or, with once=True, until nothing is due; returns the counts."""
-    settings = settings or ChannelWorkerSettings()
+    settings = settings or ChannelWorkerSettings.from_settings()
     stop = stop or threading.Event()
     http = client or http_client(settings.timeout_seconds)
     total = ChannelWorkerStats()
