@@ -40,6 +40,11 @@ class Settings:
     log_json: bool = field(default_factory=lambda: _env("LOG_JSON", "1") == "1")
     # INFO logs one line per request; WARNING keeps only problems (for load tests).
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
+    # Outbound calls (webhooks, channels, carriers) go to public addresses only, unless the operator allows
+    # private ones (development, tests with fakes on 127.0.0.1) or names hosts that may be private
+    # ("erp.internal,10.0.0.5:8443"). See ordermesh.outbound.
+    outbound_allow_private: bool = field(default_factory=lambda: _env("OUTBOUND_ALLOW_PRIVATE", "0") == "1")
+    outbound_allow_hosts: str = field(default_factory=lambda: _env("OUTBOUND_ALLOW_HOSTS", ""))
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = field(default_factory=lambda: _env("EASYPOST_WEBHOOK_SECRET", ""))
 

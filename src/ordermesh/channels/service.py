@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ordermesh import outbound
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels import CONNECTED_KINDS, ChannelKind, ChannelOrderStatus, PushKind, PushStatus
@@ -85,6 +86,8 @@ def create_channel(session: Session, *, merchant_id: int, data: ChannelCreate) -
     base_url = data.base_url or default_base_url(data.kind)
     if data.kind in CONNECTED_KINDS and not base_url:  # a WooCommerce store has no central address
         raise Invalid.field("base_url", f"a {data.kind.value} channel needs its address (https://...)")
+    if data.base_url:
+        outbound.check_target(data.base_url, field="base_url")
     now = utcnow()
     channel = Channel(
         merchant_id=merchant_id,
@@ -112,6 +115,7 @@ def update_channel(
     if data.name is not None:
         channel.name = data.name
     if data.base_url is not None:
+        outbound.check_target(data.base_url, field="base_url")
         channel.base_url = data.base_url
     if data.credentials is not None:
         _check_credentials(ChannelKind(channel.kind), data.credentials)
