@@ -21,9 +21,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-from http import HTTPStatus
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -92,6 +92,8 @@ def refusal(address: str) -> str | None:
         return "a multicast address"
     if ip.is_unspecified:
         return "an unspecified address"
+    if ip.is_reserved:
+        return "a reserved address"
     if ip.is_private:
         return "a private address"
     if not ip.is_global:
@@ -120,13 +122,14 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 def checked_addresses(host: str, port: int, *, policy: OutboundPolicy, resolve: Resolver) -> list[str]:
     """The addresses to connect to for host:port, every one allowed; [] when the policy trusts the host
-    (connect by name). Raises OutboundRefused when any address is refused, OSError when none resolves."""
+    name (connect by name). Raises OutboundRefused when any address is refused, OSError when none
+    resolves. An address the operator allowed (ORDERMESH_OUTBOUND_ALLOW_HOSTS) passes."""
     if policy.trusts(host, port):
         return []
     literal = host.strip("[]")
     addresses = [literal] if _is_ip(literal) else resolve(literal, port)
     for address in addresses:
-        reason = refusal(address)
+        reason = None if policy.trusts(address, port) else refusal(address)
         if reason:
             shown = literal if literal == address else f"{literal} ({address})"
             raise OutboundRefused(f"refused: {shown} is {reason}")
@@ -169,7 +172,7 @@ def check_target(
         return
 
 
-# -- the guarded client ----------------------------------------------------------------------------------------
+# -- the guarded client ------------------------------------------------------------------------------------
 
 
 class GuardedBackend(httpcore.NetworkBackend):

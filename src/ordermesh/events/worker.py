@@ -47,7 +47,6 @@ from ordermesh.observability import WEBHOOK_DELIVERIES, configure_logging
 log = logging.getLogger("ordermesh.worker")
 
 
-
 @dataclass(frozen=True)
 class DeliveryJob:
     """Everything one HTTP attempt needs, read while claiming so that sending touches no database."""
