@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import outbound
 from ordermesh.config import Settings, get_settings
+from ordermesh.errors import Invalid
 from ordermesh.events.models import WebhookDelivery
 from ordermesh.events.outbox import Event, emit
 from ordermesh.events.worker import run_worker
@@ -156,7 +157,7 @@ def test_check_target_names_the_field_and_accepts_a_name_that_does_not_resolve_y
         raise OSError(f"{host} does not resolve")
 
     check_target("https://shop.test/api", field="base_url", policy=STRICT, resolve=unresolvable)
-    with pytest.raises(Exception, match="base_url") as refused:
+    with pytest.raises(Invalid, match="base_url") as refused:
         check_target("https://10.0.0.1/api", field="base_url", policy=STRICT)
     assert "private" in str(refused.value)
 

@@ -24,7 +24,7 @@ from ordermesh.channels import CONNECTED_KINDS, ChannelKind, ChannelOrderStatus,
 from ordermesh.channels.base import ChannelAddress, MappingError
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.connector import ChannelConfig, FulfilledLine, Listing, WebhookEvent, connector_for
-from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials
+from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials, needs_rekey
 from ordermesh.channels.edits import apply_channel_edit, channel_alert
 from ordermesh.channels.models import (
     Channel,
@@ -154,6 +154,19 @@ def rotate_webhook_secret(
     channel.credentials_encrypted = encrypt_credentials(credentials)
     channel.updated_at = utcnow()
     return channel
+
+
+def rekey_credentials(session: Session) -> int:
+    """Store every channel's credentials in the form the current secret key writes; returns how many."""
+    count = 0
+    for channel in session.scalars(select(Channel).order_by(Channel.id)):
+        if needs_rekey(channel.credentials_encrypted):
+            channel.credentials_encrypted = encrypt_credentials(
+                decrypt_credentials(channel.credentials_encrypted)
+            )
+            count += 1
+    session.flush()
+    return count
 
 
 def channel_config(channel: Channel, *, now: datetime | None = None) -> ChannelConfig:
