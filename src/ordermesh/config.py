@@ -45,6 +45,15 @@ class Settings:
     # ("erp.internal,10.0.0.5:8443"). See ordermesh.outbound.
     outbound_allow_private: bool = field(default_factory=lambda: _env("OUTBOUND_ALLOW_PRIVATE", "0") == "1")
     outbound_allow_hosts: str = field(default_factory=lambda: _env("OUTBOUND_ALLOW_HOSTS", ""))
+    # Per API key: requests a second (0: no limit) and how many may come at once; operator keys are not
+    # limited unless API_RATE_LIMIT_OPERATOR=1. Over the limit: 429 with Retry-After. Counted per process.
+    api_rate_limit: float = field(default_factory=lambda: float(_env("API_RATE_LIMIT", "0")))
+    api_rate_burst: int = field(default_factory=lambda: int(_env("API_RATE_BURST", "0")))
+    api_rate_limit_operator: bool = field(default_factory=lambda: _env("API_RATE_LIMIT_OPERATOR", "0") == "1")
+    # The public tracking lookup: attempts a minute per client address (0: no limit), all at once at most.
+    tracking_lookups_per_minute: float = field(
+        default_factory=lambda: float(_env("TRACKING_LOOKUPS_PER_MINUTE", "30"))
+    )
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = field(default_factory=lambda: _env("EASYPOST_WEBHOOK_SECRET", ""))
 
