@@ -7,9 +7,11 @@ No test sends traffic to a non-loopback address: refused targets are refused bef
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -346,3 +348,16 @@ def test_the_guard_error_is_an_httpx_connect_error() -> None:
     assert issubclass(OutboundRefused, httpx.ConnectError)
     assert outbound.failure_reason(OutboundRefused("refused: x is a loopback address")).startswith("refused")
     assert outbound.failure_reason(httpx.ConnectTimeout("t")) == "timed out"
+
+
+def test_every_outbound_client_of_the_package_is_built_by_the_guard() -> None:
+    """One guard: no module but ordermesh.outbound builds an httpx client or calls httpx directly."""
+    package = Path(outbound.__file__).parent
+    calls = "Client|AsyncClient|HTTPTransport|get|post|put|patch|delete|request|stream"
+    direct = re.compile(rf"httpx\.({calls})\(")
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "outbound.py" and direct.search(path.read_text())
+    ]
+    assert offenders == []
