@@ -59,6 +59,23 @@ def test_every_answer_says_nosniff_and_authenticated_ones_are_not_stored(
     assert too_big.status_code == 413 and too_big.headers["x-content-type-options"] == "nosniff"
 
 
+def test_an_unexpected_error_carries_the_headers_too(
+    session_factory: sessionmaker[Session], world: World
+) -> None:
+    app = create_app(session_factory)
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers=world.acme)
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "a bug" not in response.text
+
+
 def test_html_pages_forbid_framing_referrers_and_anything_not_their_own(client: TestClient) -> None:
     page = client.get("/v1/tracking/page")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

@@ -149,6 +149,8 @@ def test_the_operator_may_allow_some_hosts_or_every_private_target() -> None:
     with pytest.raises(OutboundRefused):  # another port of that address is not allowed
         outbound.checked_addresses("erp.internal", 22, policy=by_address, resolve=resolve)
     assert OutboundPolicy(allow_private=True).trusts("127.0.0.1", 80)
+    assert OutboundPolicy(allowed_hosts=frozenset({"[::1]:8080"})).trusts("[::1]", 8080)
+    assert not OutboundPolicy(allowed_hosts=frozenset({"[::1]:8080"})).trusts("::1", 8081)
     assert OutboundPolicy.from_settings(
         Settings(outbound_allow_private=False, outbound_allow_hosts=" ERP.internal , 10.0.0.5:8443")
     ) == OutboundPolicy(allowed_hosts=frozenset({"erp.internal", "10.0.0.5:8443"}))

@@ -34,7 +34,7 @@ from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
-from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets
+from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets, security_headers
 
 PROBLEM_BASE = "https://ordermesh.dev/problems/"
 log = logging.getLogger("ordermesh.app")
@@ -99,10 +99,22 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, str(exc.detail), slug, str(exc.detail))
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> Response:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
+    # Answered outside the middleware stack (by Starlette's outermost error middleware): the security
+    # headers are added here.
+    headers = security_headers(
+        path=request.url.path,
+        authenticated="authorization" in request.headers,
+        content_type="application/problem+json",
+        present=set(),
+    )
     return problem(
-        500, "Internal error", "internal-error", "an unexpected error occurred; see the server log"
+        500,
+        "Internal error",
+        "internal-error",
+        "an unexpected error occurred; see the server log",
+        headers=dict(headers),
     )
 
 

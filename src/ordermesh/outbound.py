@@ -62,9 +62,10 @@ class OutboundPolicy:
         )
 
     def trusts(self, host: str, port: int) -> bool:
-        """Whether the operator lets this host through without looking at its addresses."""
+        """Whether the operator lets this host (a name or an address) through on this port."""
         host = host.strip("[]").lower()
-        return self.allow_private or host in self.allowed_hosts or f"{host}:{port}" in self.allowed_hosts
+        names = {host, f"{host}:{port}", f"[{host}]", f"[{host}]:{port}"}
+        return self.allow_private or not self.allowed_hosts.isdisjoint(names)
 
 
 def _host_entries(text: str) -> Iterable[str]:

@@ -241,7 +241,7 @@ class ChannelHttp:
         except httpx.HTTPError as error:
             outbound.log_answer(
                 "channel call",
-                url=str(error.request.url) if _has_request(error) else request.path,
+                url=self.url(request.path),
                 status_code=None,
                 body=f"{type(error).__name__}: {error}",
                 channel_id=self.config.channel_id,
@@ -265,14 +265,6 @@ class ChannelHttp:
                 retry_after=retry_after,
             )
         return response
-
-
-def _has_request(error: httpx.HTTPError) -> bool:
-    try:
-        error.request  # noqa: B018 - raises when the error came before any request was made
-    except RuntimeError:
-        return False
-    return True
 
 
 @runtime_checkable
