@@ -44,6 +44,15 @@ REFUSED_URLS = [
 STRICT = OutboundPolicy(allow_private=False)
 
 
+def woocommerce(base_url: str) -> dict[str, Any]:
+    return {
+        "kind": "woocommerce",
+        "name": "acme store",
+        "base_url": base_url,
+        "credentials": {"consumer_key": "ck_x", "consumer_secret": "cs_x", "webhook_secret": "whsec-123"},
+    }
+
+
 @pytest.fixture
 def private_refused(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The production default: outbound calls to public addresses only."""
@@ -207,13 +216,7 @@ def test_a_subscription_cannot_be_moved_to_an_internal_address(
 def test_a_channel_base_url_on_an_internal_address_is_refused(
     client: TestClient, world: World, private_refused: None, url: str, kind: str
 ) -> None:
-    body = {
-        "kind": "woocommerce",
-        "name": "acme store",
-        "base_url": url,
-        "credentials": {"consumer_key": "ck_x", "consumer_secret": "cs_x", "webhook_secret": "whsec-123"},
-    }
-    response = client.post("/v1/channels", json=body, headers=world.acme)
+    response = client.post("/v1/channels", json=woocommerce(url), headers=world.acme)
     assert response.status_code == 422, response.text
     (error,) = response.json()["errors"]
     assert error["field"] == "base_url" and kind in error["message"]
@@ -241,6 +244,25 @@ def test_a_stored_internal_target_is_refused_at_call_time_before_connecting(
     shown = client.get("/v1/webhook-deliveries", headers=world.acme).json()["items"]
     assert shown[0]["last_error"] == "refused: 127.0.0.1 is a loopback address"
     assert shown[0]["last_status_code"] is None
+
+
+def test_a_channel_stored_on_loopback_is_refused_when_pulled(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeChannelServer() as server:
+        created = client.post("/v1/channels", json=woocommerce(server.url), headers=world.acme)
+        assert created.status_code == 201, created.text
+        channel_id = created.json()["id"]
+        monkeypatch.setenv("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "0")
+        get_settings.cache_clear()
+        try:
+            pulled = client.post(f"/v1/channels/{channel_id}/pull", json={}, headers=world.acme)
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+        assert server.requests == []
+    assert pulled.status_code == 200, pulled.text
+    assert pulled.json()["error"] == "refused: 127.0.0.1 is a loopback address"
 
 
 def test_the_connection_goes_to_the_address_that_was_checked(receiver: Receiver) -> None:
@@ -326,13 +348,7 @@ def test_a_channel_error_body_is_never_shown_to_the_merchant(
     client: TestClient, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     with FakeChannelServer() as server:
-        body = {
-            "kind": "woocommerce",
-            "name": "acme store",
-            "base_url": server.url,
-            "credentials": {"consumer_key": "ck_x", "consumer_secret": "cs_x", "webhook_secret": "whsec-123"},
-        }
-        created = client.post("/v1/channels", json=body, headers=world.acme)
+        created = client.post("/v1/channels", json=woocommerce(server.url), headers=world.acme)
         assert created.status_code == 201, created.text
         channel_id = created.json()["id"]
         server.fail_next(1, 500)  # answers {"errors": "planned failure 500"}
