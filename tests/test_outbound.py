@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -173,6 +174,21 @@ def test_check_target_names_the_field_and_accepts_a_name_that_does_not_resolve_y
     with pytest.raises(Invalid, match="base_url") as refused:
         check_target("https://10.0.0.1/api", field="base_url", policy=STRICT)
     assert "private" in str(refused.value)
+
+
+def test_a_slow_name_server_does_not_hold_the_request() -> None:
+    released = threading.Event()
+
+    def hanging(_host: str, _port: int) -> list[str]:
+        released.wait(30)
+        return ["127.0.0.1"]
+
+    try:
+        started = time.monotonic()
+        check_target("https://slow.test/", field="url", policy=STRICT, resolve=hanging, resolve_timeout=0.2)
+        assert time.monotonic() - started < 5  # accepted unchecked: the call checks again
+    finally:
+        released.set()
 
 
 # -- refused when stored, over HTTP --------------------------------------------------------------------------

@@ -22,7 +22,9 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 BODY_LOG_LIMIT = 2000  # characters of a failed answer kept in the operator's log
+STORE_RESOLVE_TIMEOUT = 2.0  # seconds a URL's host may take to resolve when it is stored
 
 
 class OutboundRefused(httpx.ConnectError):
@@ -137,6 +140,14 @@ def checked_addresses(host: str, port: int, *, policy: OutboundPolicy, resolve: 
     return addresses
 
 
+_resolvers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ordermesh-resolve")
+
+
+def _resolve_within(resolve: Resolver, timeout: float, host: str, port: int) -> list[str]:
+    """`resolve`, giving up after `timeout` seconds (TimeoutError, an OSError)."""
+    return _resolvers.submit(resolve, host, port).result(timeout)
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text.split("%", 1)[0])
@@ -151,10 +162,12 @@ def check_target(
     field: str,
     policy: OutboundPolicy | None = None,
     resolve: Resolver = system_resolve,
+    resolve_timeout: float = STORE_RESOLVE_TIMEOUT,
 ) -> None:
     """Refuse (422 naming `field`) a URL whose host is, or resolves to, an address outside the policy.
 
-    A host name that does not resolve now is accepted: the call itself checks again when it is made.
+    A host name that does not resolve now, or not within `resolve_timeout` seconds (a slow name server
+    must not hold a request), is accepted: the call itself checks again when it is made.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -165,7 +178,10 @@ def check_target(
         raise Invalid.field(field, "the port is not a number from 0 to 65535") from None
     try:
         checked_addresses(
-            parts.hostname, port, policy=policy or OutboundPolicy.from_settings(), resolve=resolve
+            parts.hostname,
+            port,
+            policy=policy or OutboundPolicy.from_settings(),
+            resolve=partial(_resolve_within, resolve, resolve_timeout),
         )
     except OutboundRefused as refused:
         raise Invalid.field(field, f"{refused}; outbound calls go to public addresses only") from None
