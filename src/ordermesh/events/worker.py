@@ -415,8 +415,8 @@ def run_worker(
 
     `settings` gives the timeout, attempts, backoff and lease (default: from the environment); `client`
     may be a preconfigured httpx.Client (default: the outbound guard's, with the settings' timeout and
-    policy, no redirects). On stop,
-    no more is claimed and the deliveries in flight are finished and recorded.
+    policy, no redirects). On stop, no more is claimed and the deliveries in flight are finished and
+    recorded.
     """
     settings = settings or get_settings()
     stop = stop or threading.Event()
