@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# The fake Shopify listens on 127.0.0.1: let outbound calls reach it, as the test suite does.
+os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
 from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
 

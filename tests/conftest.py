@@ -27,6 +27,10 @@ from ordermesh.migrate import upgrade
 from ordermesh.models import Base
 from tests.world import World, build_world
 
+# The suite's fakes (webhook receivers, channels) listen on 127.0.0.1: the operator setting that lets
+# outbound calls reach private addresses is on for every test; tests of the guard turn it off.
+os.environ["ORDERMESH_OUTBOUND_ALLOW_PRIVATE"] = "1"
+
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

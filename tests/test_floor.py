@@ -136,17 +136,20 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))["status"] == "delivered"
     assert "order.delivered" in outbox_topics(session)
 
-    # The customer follows it with the order number and email (or postal code), no key needed.
-    tracked = ok(client.get("/v1/tracking", params={"order": order["number"], "email": "ADA@example.com"}))
+    # The customer follows it with the order's tracking link (or number and tracking number), no key.
+    link = ok(client.get(f"/v1/orders/{order['id']}/tracking-link", headers=world.acme))
+    tracked = ok(client.get("/v1/tracking", params={"order": order["number"], "token": link["token"]}))
     assert tracked["status"] == "delivered"
     assert tracked["shipments"][0]["tracking_number"] == tracking_number
     assert any("DELIVERED" in entry["what"] for entry in tracked["timeline"])
     assert all("warehouse" not in entry["what"] for entry in tracked["timeline"])
-    by_postal = client.get("/v1/tracking", params={"order": order["number"], "postal_code": "10118"})
-    assert by_postal.status_code == 200
-    wrong_email = client.get("/v1/tracking", params={"order": order["number"], "email": "eve@example.com"})
-    assert wrong_email.status_code == 404
-    page = client.get("/v1/tracking/page", params={"order": order["number"], "postal_code": "10118"})
+    by_number = client.get(
+        "/v1/tracking", params={"order": order["number"], "tracking_number": tracking_number}
+    )
+    assert by_number.status_code == 200
+    wrong = client.get("/v1/tracking", params={"order": order["number"], "token": "A" * 22})
+    assert wrong.status_code == 404
+    page = client.get("/v1/tracking/page", params={"order": order["number"], "token": link["token"]})
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert tracking_number in page.text and "delivered" in page.text
 

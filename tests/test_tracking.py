@@ -98,31 +98,36 @@ def test_customers_see_their_own_order_only(client: TestClient, world: World) ->
     mine = _ship(client, world, order_body([("TSHIRT", 1)], number="1001"), "1Z0000000001")
     other = order_body([("TSHIRT", 1)], number="1002", shipping_address=dict(ADDRESS_LA))
     other["customer"] = {"name": "Grace", "email": "grace@example.com"}
-    ok(client.post("/v1/orders", json=other, headers=world.acme), 201)
+    theirs = ok(client.post("/v1/orders", json=other, headers=world.acme), 201)
+    link = ok(client.get(f"/v1/orders/{mine['id']}/tracking-link", headers=world.acme))
+    their_token = ok(client.get(f"/v1/orders/{theirs['id']}/tracking-link", headers=world.acme))["token"]
     assert (
-        ok(client.get("/v1/tracking", params={"order": "1001", "email": "ada@example.com"}))["number"]
-        == "1001"
+        ok(client.get("/v1/tracking", params={"order": "1001", "token": link["token"]}))["number"] == "1001"
     )
+    by_number = {"order": "1001", "tracking_number": "1Z0000000001"}
+    assert ok(client.get("/v1/tracking", params=by_number))["number"] == "1001"
     for params in (
-        {"order": "1002", "email": "ada@example.com"},  # someone else's order with my email
-        {"order": "1001", "email": "grace@example.com"},
-        {"order": "1001", "postal_code": "90012"},
+        {"order": "1002", "token": link["token"]},  # someone else's order with my token
+        {"order": "1001", "token": their_token},
+        {"order": "1002", "tracking_number": "1Z0000000001"},
+        {"order": "1001", "email": "ada@example.com"},  # what was enough once is not any more
+        {"order": "1001", "postal_code": "10118"},
         {"order": "1001"},  # the number alone says nothing
-        {"order": "9999", "email": "ada@example.com"},
+        {"order": "9999", "token": link["token"]},
     ):
         response = client.get("/v1/tracking", params=params)
         assert response.status_code == 404, params
-        assert response.json()["detail"] == "no order matches this number with this email or postal code"
-    assert (
-        client.get("/v1/tracking/page", params={"order": "1002", "postal_code": "10118"}).status_code == 404
-    )
+        assert (
+            response.json()["detail"]
+            == "no order matches this number with this tracking link or tracking number"
+        )
     form = client.get("/v1/tracking/page")
     assert form.status_code == 200 and "<form" in form.text
-    page = client.get("/v1/tracking/page", params={"order": "1001", "email": "ada@example.com"}).text
+    page = client.get(link["url"].removeprefix("http://testserver")).text
     assert "1Z0000000001" in page and mine["number"] == "1001"
 
 
 def test_the_page_escapes_what_it_shows(client: TestClient, world: World) -> None:
-    page = client.get("/v1/tracking/page", params={"order": "<script>alert(1)</script>", "email": "a@b.co"})
+    page = client.get("/v1/tracking/page", params={"order": "<script>alert(1)</script>", "token": "x"})
     assert page.status_code == 404
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text

@@ -237,7 +237,7 @@ def test_a_failing_receiver_gets_the_message_again_after_backoff(
 
     (delivery,) = deliveries(session_factory)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
-    assert delivery.last_error == "HTTP 500: receiver told to fail"
+    assert delivery.last_error == "HTTP 500 Internal Server Error"  # never the receiver's own words
     assert delivery.locked_until is None
     assert failed_at <= delivery.next_attempt_at <= utcnow() + timedelta(seconds=0.2)
     just_before = delivery.next_attempt_at - timedelta(microseconds=1)
@@ -397,7 +397,7 @@ def test_an_unreachable_receiver_is_a_failed_attempt_not_a_crash(
     assert stats.dead == 1
     (delivery,) = deliveries(session_factory)
     assert delivery.status == "dead" and delivery.last_status_code is None
-    assert (delivery.last_error or "").startswith("ConnectError")
+    assert delivery.last_error == "could not connect"
 
 
 # -- crashes and concurrency ------------------------------------------------------------------------------

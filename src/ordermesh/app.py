@@ -20,7 +20,7 @@ from ordermesh import __version__
 from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
-from ordermesh.config import get_settings
+from ordermesh.config import Settings, get_settings
 from ordermesh.db import get_sessionmaker
 from ordermesh.errors import DomainError, FieldValueError
 from ordermesh.events.api import router as events_router
@@ -34,13 +34,19 @@ from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
+from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets, security_headers
 
 PROBLEM_BASE = "https://ordermesh.dev/problems/"
 log = logging.getLogger("ordermesh.app")
 
 
 def problem(
-    status: int, title: str, slug: str, detail: str, errors: list[dict[str, str]] | None = None
+    status: int,
+    title: str,
+    slug: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return JSONResponse(
         {
@@ -52,6 +58,7 @@ def problem(
         },
         status_code=status,
         media_type="application/problem+json",
+        headers=headers,
     )
 
 
@@ -74,7 +81,7 @@ def _field_error(error: Any) -> dict[str, str]:
 async def _on_domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     errors = [{"field": e.field, "message": e.message} for e in exc.errors]
-    return problem(exc.status, exc.title, exc.slug, exc.detail, errors)
+    return problem(exc.status, exc.title, exc.slug, exc.detail, errors, exc.headers)
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> Response:
@@ -92,10 +99,22 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, str(exc.detail), slug, str(exc.detail))
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> Response:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
+    # Answered outside the middleware stack (by Starlette's outermost error middleware): the security
+    # headers are added here.
+    headers = security_headers(
+        path=request.url.path,
+        authenticated="authorization" in request.headers,
+        content_type="application/problem+json",
+        present=set(),
+    )
     return problem(
-        500, "Internal error", "internal-error", "an unexpected error occurred; see the server log"
+        500,
+        "Internal error",
+        "internal-error",
+        "an unexpected error occurred; see the server log",
+        headers=dict(headers),
     )
 
 
@@ -109,6 +128,20 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+
+
+def _key_limiter(settings: Settings) -> TokenBuckets | None:
+    """The per-API-key limit (ORDERMESH_API_RATE_LIMIT), or None when it is off."""
+    if settings.api_rate_limit <= 0:
+        return None
+    burst = settings.api_rate_burst or max(1, round(2 * settings.api_rate_limit))
+    return TokenBuckets(settings.api_rate_limit, burst)
+
+
+def _tracking_limiter(settings: Settings) -> TokenBuckets | None:
+    """The public tracking lookup's limit per client address, or None when it is off."""
+    per_minute = settings.tracking_lookups_per_minute
+    return TokenBuckets(per_minute / 60, max(1, round(per_minute))) if per_minute > 0 else None
 
 
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
@@ -127,8 +160,11 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         max_batch=settings.intake_max_batch,
         linger_seconds=settings.intake_linger_ms / 1000,
     )
+    app.state.key_limiter = _key_limiter(settings)
+    app.state.tracking_limiter = _tracking_limiter(settings)
     geo.warm_up()
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -119,10 +119,12 @@ key_cache = _KeyCache()
 
 
 def bearer_key_hash(authorization: str | None) -> str:
-    """The SHA-256 of the key in an `Authorization: Bearer <key>` header, or 401."""
-    if not authorization or not authorization.startswith("Bearer "):
+    """The SHA-256 of the key in an `Authorization: Bearer <key>` header (the scheme's name in any case),
+    or 401."""
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing bearer API key (Authorization: Bearer <key>)")
-    return hash_key(authorization.removeprefix("Bearer ").strip())
+    return hash_key(key.strip())
 
 
 def authenticate(session: Session, key_hash: str, *, cache_seconds: float) -> Principal:

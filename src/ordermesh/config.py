@@ -41,8 +41,21 @@ class Settings(BaseSettings):
     log_json: bool = True
     # INFO logs one line per request; WARNING keeps only problems (for load tests).
     log_level: str = "INFO"
-    # Encrypts channel credentials at rest (see channels.crypto); empty: a public development key.
+    # The server's secret (see ordermesh.keys): encrypts channel credentials at rest and signs tracking
+    # links. A Fernet key, or a passphrase (stretched with scrypt); empty: a public development key.
     secret_key: str = ""
+    # Outbound calls (webhooks, channels, carriers) go to public addresses only, unless the operator allows
+    # private ones (development, tests with fakes on 127.0.0.1) or names hosts that may be private
+    # ("erp.internal,10.0.0.5:8443"). See ordermesh.outbound.
+    outbound_allow_private: bool = False
+    outbound_allow_hosts: str = ""
+    # Per API key: requests a second (0: no limit) and how many may come at once; operator keys are not
+    # limited unless API_RATE_LIMIT_OPERATOR=1. Over the limit: 429 with Retry-After. Counted per process.
+    api_rate_limit: float = Field(0, ge=0)
+    api_rate_burst: int = Field(0, ge=0)
+    api_rate_limit_operator: bool = False
+    # The public tracking lookup: attempts a minute per client address (0: no limit), all at once at most.
+    tracking_lookups_per_minute: float = Field(30, ge=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
 

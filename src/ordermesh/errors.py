@@ -21,6 +21,11 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the answer carries (a 401's challenge, a 429's Retry-After)."""
+        return {}
+
 
 class NotFound(DomainError):
     """Also what another merchant's resource answers: its existence is not disclosed."""
@@ -59,11 +64,31 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
     slug = "unauthorized"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
     slug = "forbidden"
+
+
+class TooManyRequests(DomainError):
+    """A rate limit was reached; the client may try again after `retry_after` seconds."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class FieldValueError(ValueError):

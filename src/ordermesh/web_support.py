@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
 from ordermesh.config import get_settings
-from ordermesh.errors import Invalid
+from ordermesh.errors import Invalid, TooManyRequests
+from ordermesh.security import TokenBuckets, retry_after
 
 T = TypeVar("T")
 
@@ -41,10 +42,29 @@ async def get_principal(
 ) -> Principal:
     # Async, so that a key found in the cache (nearly every request) costs no hop to a worker thread.
     key_hash = bearer_key_hash(authorization)
-    cached = key_cache.get(key_hash)
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(_look_up_key, request.app.state.sessionmaker, key_hash)
+    principal = key_cache.get(key_hash)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up_key, request.app.state.sessionmaker, key_hash)
+    _count_request(getattr(request.app.state, "key_limiter", None), principal)
+    return principal
+
+
+def _count_request(limiter: TokenBuckets | None, principal: Principal) -> None:
+    """Take one request from the key's allowance (ORDERMESH_API_RATE_LIMIT); 429 when it is spent."""
+    if limiter is None or (principal.is_operator and not get_settings().api_rate_limit_operator):
+        return
+    wait = limiter.take(principal.key_id)
+    if wait > 0:
+        raise TooManyRequests("this API key's request rate limit is reached", retry_after=retry_after(wait))
+
+
+def count_client_attempt(request: Request, limiter: TokenBuckets | None, what: str) -> None:
+    """Take one attempt from the client address's allowance for `what`; 429 when it is spent."""
+    if limiter is None:
+        return
+    wait = limiter.take(request.client.host if request.client else "")
+    if wait > 0:
+        raise TooManyRequests(f"too many {what} from this address", retry_after=retry_after(wait))
 
 
 def _look_up_key(factory: sessionmaker[Session], key_hash: str) -> Principal:

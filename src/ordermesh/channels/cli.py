@@ -179,6 +179,15 @@ def reconcile(
     console.print(f"[green]{count} listings queued[/]; run `ordermesh worker` to push them")
 
 
+@channels_app.command("rekey")
+def rekey() -> None:
+    """Store every channel's credentials in the form the current ORDERMESH_SECRET_KEY writes (credentials
+    encrypted under an unstretched passphrase are read as they are and written stretched with scrypt)."""
+    with session_scope() as session:
+        count = service.rekey_credentials(session)
+    console.print(f"[green]{count} channels' credentials stored anew[/]")
+
+
 @channels_app.command("health")
 def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")]) -> None:
     """Last pull and push, last error, pending pushes, dead letters, orders not taken now."""

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
+from ordermesh import outbound
 from ordermesh.base import utcnow
 from ordermesh.channels.base import ChannelOrder, MappingError
 
@@ -238,13 +239,28 @@ class ChannelHttp:
                 headers=headers,
             )
         except httpx.HTTPError as error:
-            raise ChannelHttpError(f"{type(error).__name__}: {error}") from error
+            outbound.log_answer(
+                "channel call",
+                url=self.url(request.path),
+                status_code=None,
+                body=f"{type(error).__name__}: {error}",
+                channel_id=self.config.channel_id,
+            )
+            raise ChannelHttpError(outbound.failure_reason(error)) from error
         if response.status_code >= 400:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if response.status_code == 429 and retry_after:
                 self.bucket.pause(retry_after)
+            # The merchant sees the status; what the channel said goes to the operator's log only.
+            outbound.log_answer(
+                "channel call",
+                url=str(response.request.url),
+                status_code=response.status_code,
+                body=response.text,
+                channel_id=self.config.channel_id,
+            )
             raise ChannelHttpError(
-                f"HTTP {response.status_code}: {response.text[:300]}",
+                outbound.status_reason(response.status_code),
                 status_code=response.status_code,
                 retry_after=retry_after,
             )

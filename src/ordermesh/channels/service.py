@@ -17,13 +17,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ordermesh import outbound
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels import CONNECTED_KINDS, ChannelKind, ChannelOrderStatus, PushKind, PushStatus
 from ordermesh.channels.base import ChannelAddress, MappingError, is_stale
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.connector import ChannelConfig, FulfilledLine, Listing, WebhookEvent, connector_for
-from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials
+from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials, needs_rekey
 from ordermesh.channels.edits import apply_channel_edit, channel_alert
 from ordermesh.channels.models import (
     Channel,
@@ -85,6 +86,8 @@ def create_channel(session: Session, *, merchant_id: int, data: ChannelCreate) -
     base_url = data.base_url or default_base_url(data.kind)
     if data.kind in CONNECTED_KINDS and not base_url:  # a WooCommerce store has no central address
         raise Invalid.field("base_url", f"a {data.kind.value} channel needs its address (https://...)")
+    if data.base_url:
+        outbound.check_target(data.base_url, field="base_url")
     now = utcnow()
     channel = Channel(
         merchant_id=merchant_id,
@@ -112,6 +115,7 @@ def update_channel(
     if data.name is not None:
         channel.name = data.name
     if data.base_url is not None:
+        outbound.check_target(data.base_url, field="base_url")
         channel.base_url = data.base_url
     if data.credentials is not None:
         _check_credentials(ChannelKind(channel.kind), data.credentials)
@@ -150,6 +154,19 @@ def rotate_webhook_secret(
     channel.credentials_encrypted = encrypt_credentials(credentials)
     channel.updated_at = utcnow()
     return channel
+
+
+def rekey_credentials(session: Session) -> int:
+    """Store every channel's credentials in the form the current secret key writes; returns how many."""
+    count = 0
+    for channel in session.scalars(select(Channel).order_by(Channel.id)):
+        if needs_rekey(channel.credentials_encrypted):
+            channel.credentials_encrypted = encrypt_credentials(
+                decrypt_credentials(channel.credentials_encrypted)
+            )
+            count += 1
+    session.flush()
+    return count
 
 
 def channel_config(channel: Channel, *, now: datetime | None = None) -> ChannelConfig:

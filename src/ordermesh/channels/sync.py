@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh import __version__
+from ordermesh import __version__, outbound
 from ordermesh.base import utcnow
 from ordermesh.channels import CONNECTED_KINDS
 from ordermesh.channels.base import ChannelOrder as MappedOrder
@@ -62,7 +62,8 @@ def bucket_for(channel_id: int, connector: Connector) -> TokenBucket:
 
 
 def http_client(timeout: float = 30.0) -> httpx.Client:
-    return httpx.Client(timeout=timeout, headers={"User-Agent": f"Ordermesh/{__version__}"})
+    """A client for channel calls, through the outbound guard (public addresses only, no redirects)."""
+    return outbound.client(timeout=timeout, user_agent=f"Ordermesh/{__version__}")
 
 
 # -- webhooks ------------------------------------------------------------------------------------------------

@@ -327,7 +327,9 @@ def send_push(job: PushJob, *, factory: sessionmaker[Session], client: httpx.Cli
     except MappingError as error:  # a follow-up could not be built from the channel's answer
         return PushResult(job, ok=False, error=str(error), permanent=True)
     except Exception as error:  # a bad answer must never stop the worker
-        return PushResult(job, ok=False, error=f"{type(error).__name__}: {error}")
+        # The exception may quote the channel's answer: it goes to the operator's log, not the merchant.
+        log.warning("channel push %s failed", job.push_id, exc_info=error)
+        return PushResult(job, ok=False, error=f"unexpected answer from the channel ({type(error).__name__})")
     return PushResult(job, ok=True, status_code=200, sent_quantity=prepared.quantity)
 
 

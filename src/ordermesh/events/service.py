@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from ordermesh import outbound
 from ordermesh.base import utcnow
 from ordermesh.errors import Conflict, Invalid, NotFound
 from ordermesh.events import DeliveryStatus
@@ -36,6 +37,7 @@ def _checked_topics(events: Sequence[str]) -> list[str]:
 def _checked_url(url: str) -> str:
     if not url.startswith(("http://", "https://")) or len(url) > 2000:
         raise Invalid.field("url", "must be an http or https URL of at most 2000 characters")
+    outbound.check_target(url, field="url")
     return url
 
 

@@ -34,7 +34,7 @@ import httpx
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh import __version__
+from ordermesh import __version__, outbound
 from ordermesh.base import utcnow
 from ordermesh.config import Settings, get_settings
 from ordermesh.db import make_engine, session_scope
@@ -45,8 +45,6 @@ from ordermesh.events.signing import delivery_headers
 from ordermesh.observability import WEBHOOK_DELIVERIES, configure_logging
 
 log = logging.getLogger("ordermesh.worker")
-
-ERROR_TEXT_LIMIT = 500  # characters of a receiver's error answer kept in last_error
 
 
 @dataclass(frozen=True)
@@ -217,7 +215,11 @@ def claim_due(
 
 
 def send(job: DeliveryJob, *, client: httpx.Client) -> DeliveryResult:
-    """POST one signed delivery; never raises (any failure becomes the result's error)."""
+    """POST one signed delivery; never raises (any failure becomes the result's error).
+
+    The error kept on the delivery (shown to the merchant) is the status or a short reason of our own;
+    what the receiver answered goes to the operator's log only.
+    """
     headers = delivery_headers(
         secret=job.secret, body=job.body, message_id=job.message_id, topic=job.topic, attempt=job.attempt
     )
@@ -225,12 +227,25 @@ def send(job: DeliveryJob, *, client: httpx.Client) -> DeliveryResult:
         with client.stream("POST", job.url, content=job.body, headers=headers) as response:
             if 200 <= response.status_code < 300:
                 return DeliveryResult(job, response.status_code, None)
-            # Keep a little of the answer for the merchant to debug with; never read a huge body.
-            snippet = next(response.iter_bytes(ERROR_TEXT_LIMIT), b"")[:ERROR_TEXT_LIMIT]
-            text = snippet.decode("utf-8", errors="replace").strip()
-            return DeliveryResult(job, response.status_code, f"HTTP {response.status_code}: {text}".strip())
+            # Never read a huge body: a little of it is enough for the operator's log.
+            snippet = next(response.iter_bytes(outbound.BODY_LOG_LIMIT), b"")[: outbound.BODY_LOG_LIMIT]
+            outbound.log_answer(
+                "webhook delivery",
+                url=job.url,
+                status_code=response.status_code,
+                body=snippet.decode("utf-8", errors="replace"),
+                delivery_id=job.delivery_id,
+            )
+            return DeliveryResult(job, response.status_code, outbound.status_reason(response.status_code))
     except Exception as error:  # a bad receiver must never stop the worker
-        return DeliveryResult(job, None, f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT])
+        outbound.log_answer(
+            "webhook delivery",
+            url=job.url,
+            status_code=None,
+            body=f"{type(error).__name__}: {error}",
+            delivery_id=job.delivery_id,
+        )
+        return DeliveryResult(job, None, outbound.failure_reason(error))
 
 
 def record_result(
@@ -399,17 +414,18 @@ def run_worker(
     """Deliver webhooks until `stop` is set or, with once=True, until nothing is due; returns the counts.
 
     `settings` gives the timeout, attempts, backoff and lease (default: from the environment); `client`
-    may be a preconfigured httpx.Client (default: one with the settings' timeout, no redirects). On stop,
-    no more is claimed and the deliveries in flight are finished and recorded.
+    may be a preconfigured httpx.Client (default: the outbound guard's, with the settings' timeout and
+    policy, no redirects). On stop, no more is claimed and the deliveries in flight are finished and
+    recorded.
     """
     settings = settings or get_settings()
     stop = stop or threading.Event()
     if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
         log.warning("webhook lease is not longer than the HTTP timeout: slow receivers may get duplicates")
-    http = client or httpx.Client(
+    http = client or outbound.client(
         timeout=settings.webhook_timeout_seconds,
-        follow_redirects=False,
-        headers={"User-Agent": f"Ordermesh-Webhooks/{__version__}"},
+        user_agent=f"Ordermesh-Webhooks/{__version__}",
+        policy=outbound.OutboundPolicy.from_settings(settings),
     )
     total = WorkerStats()
     try:

@@ -4,8 +4,9 @@ tracking events and the customer's tracking page."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import status as http
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
@@ -48,14 +49,25 @@ from ordermesh.fulfillment.schemas import (
     ShortPickIn,
     TrackingEventIn,
     TrackingEventOut,
+    TrackingLink,
 )
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
-from ordermesh.fulfillment.tracking_page import render
+from ordermesh.fulfillment.tracking_page import PAGE_CSP, render
 from ordermesh.fulfillment.views import fulfillment_order_out, shipments_out
 from ordermesh.inventory.service import resolve_sku_id
+from ordermesh.merchants import Role
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
+from ordermesh.orders.service import get_order
+from ordermesh.web_support import (
+    CurrentPrincipal,
+    Cursor,
+    DbSession,
+    Limit,
+    Page,
+    count_client_attempt,
+    paginate,
+)
 
 router = APIRouter(tags=["warehouse floor"])
 PDF = "application/pdf"
@@ -482,46 +494,81 @@ def add_tracking_event(
     return shipments_out(session, [shipment])[0]
 
 
+@router.get("/orders/{order_id}/tracking-link", tags=["tracking"])
+def tracking_link(
+    order_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> TrackingLink:
+    """The link that lets the order's customer follow it without an API key: give it to them (in the
+    confirmation email, say). Its token is a signature nobody can guess; it works from the order's start."""
+    principal.require(Role.operator, Role.merchant)
+    order = get_order(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
+    token = tracking.tracking_token(order)
+    query = urlencode({"order": order.number, "token": token})
+    base = str(request.base_url).rstrip("/")
+    return TrackingLink(
+        order_id=order.id,
+        number=order.number,
+        token=token,
+        url=f"{base}/v1/tracking/page?{query}",
+        json_url=f"{base}/v1/tracking?{query}",
+    )
+
+
 def _customer_order(
-    session: Session, order: str, email: str | None, postal_code: str | None, merchant: str | None
+    request: Request,
+    session: Session,
+    order: str,
+    token: str | None,
+    tracking_number: str | None,
+    merchant: str | None,
 ) -> OrderTracking:
+    count_client_attempt(request, request.app.state.tracking_limiter, "tracking lookups")
     found = tracking.find_customer_order(
-        session, number=order, email=email, postal_code=postal_code, merchant_code=merchant
+        session, number=order, token=token, tracking_number=tracking_number, merchant_code=merchant
     )
     return tracking.order_tracking(session, order=found)
 
 
 OrderNumber = Annotated[str, Query(min_length=1, max_length=64, description="The order number")]
-Email = Annotated[str | None, Query(max_length=320, description="The customer's email")]
-Postal = Annotated[str | None, Query(max_length=20, description="Or the shipping postal code")]
+Token = Annotated[str | None, Query(max_length=64, description="The token of the order's tracking link")]
+TrackingNumber = Annotated[
+    str | None, Query(max_length=100, description="Or the tracking number of one of its packages")
+]
 MerchantCode = Annotated[str | None, Query(max_length=40, description="The shop's code, when needed")]
 
 
 @router.get("/tracking", tags=["tracking"])
 def track_order(
+    request: Request,
     session: DbSession,
     order: OrderNumber,
-    email: Email = None,
-    postal_code: Postal = None,
+    token: Token = None,
+    tracking_number: TrackingNumber = None,
     merchant: MerchantCode = None,
 ) -> OrderTracking:
-    """The customer's view of an order (no API key): its number plus the customer's email or postal code."""
-    return _customer_order(session, order, email, postal_code, merchant)
+    """The customer's view of an order (no API key): its number plus its tracking link's token or a
+    package's tracking number. Attempts are limited per client address (429 with Retry-After)."""
+    return _customer_order(request, session, order, token, tracking_number, merchant)
 
 
 @router.get("/tracking/page", tags=["tracking"], response_class=HTMLResponse)
 def tracking_page(
+    request: Request,
     session: DbSession,
     order: Annotated[str | None, Query(max_length=64)] = None,
-    email: Email = None,
-    postal_code: Postal = None,
+    token: Token = None,
+    tracking_number: TrackingNumber = None,
     merchant: MerchantCode = None,
 ) -> HTMLResponse:
     """The customer's tracking page (HTML); without parameters, a form."""
     if not order:
-        return HTMLResponse(render(None))
+        return _page(render(None))
     try:
-        view = _customer_order(session, order, email, postal_code, merchant)
+        view = _customer_order(request, session, order, token, tracking_number, merchant)
     except NotFound as missing:
-        return HTMLResponse(render(None, number=order, problem=missing.detail), status_code=404)
-    return HTMLResponse(render(view))
+        return _page(render(None, number=order, problem=missing.detail), status_code=404)
+    return _page(render(view))
+
+
+def _page(html: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Security-Policy": PAGE_CSP})

@@ -347,6 +347,14 @@ class TrackingTimelineEntry(BaseModel):
     what: str
 
 
+class TrackingLink(BaseModel):
+    order_id: int
+    number: str
+    token: str  # the secret the customer's lookup needs
+    url: str  # the customer's tracking page
+    json_url: str  # the same view as JSON
+
+
 class OrderTracking(BaseModel):
     number: str
     status: str

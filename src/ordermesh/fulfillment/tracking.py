@@ -1,15 +1,20 @@
 """Tracking: carrier events move shipments along; the order is delivered when every shipment is.
-The customer follows the order with its number and their email or postal code, without an API key."""
+The customer follows the order with its number and its tracking link's token (or a package's tracking
+number), without an API key."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh import keys
 from ordermesh.base import utcnow
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.errors import Conflict, NotFound
@@ -162,32 +167,50 @@ CUSTOMER_EVENTS = {
 }
 
 
-def _postal(value: str) -> str:
-    return value.replace(" ", "").upper().split("-")[0]
+TRACKING_LINK_PURPOSE = "tracking-links"
+
+
+def link_token(key: bytes, *, merchant_id: int, order_id: int) -> str:
+    """The secret of an order's tracking link: 128 bits of HMAC-SHA256 under `key`, url-safe. Pure."""
+    mac = hmac.new(key, f"order:{merchant_id}:{order_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
+def tracking_token(order: Order) -> str:
+    """The token of the order's tracking link, under the server's secret key (ORDERMESH_SECRET_KEY)."""
+    return link_token(
+        keys.purpose_key(TRACKING_LINK_PURPOSE), merchant_id=order.merchant_id, order_id=order.id
+    )
 
 
 def find_customer_order(
-    session: Session, *, number: str, email: str | None, postal_code: str | None, merchant_code: str | None
+    session: Session,
+    *,
+    number: str,
+    token: str | None,
+    tracking_number: str | None,
+    merchant_code: str | None,
 ) -> Order:
-    """The order with this number whose customer email or shipping postal code matches; one 404 for
-    every mismatch, so that nothing tells a guesser which part was wrong."""
-    not_found = NotFound("no order matches this number with this email or postal code")
-    if not (email or postal_code):
+    """The order with this number whose tracking link's token, or one of whose packages' tracking
+    number, is given: secrets that cannot be enumerated. One 404 for every mismatch."""
+    not_found = NotFound("no order matches this number with this tracking link or tracking number")
+    if not (token or tracking_number):
         raise not_found
     statement = select(Order).where(Order.number == number)
     if merchant_code:
         statement = statement.join(Merchant, Merchant.id == Order.merchant_id).where(
             Merchant.code == merchant_code
         )
-    if email:
-        statement = statement.where(func.lower(Order.customer_email) == email.strip().lower())
+    if tracking_number:
+        shipped = select(Shipment.order_id).where(Shipment.tracking_number == tracking_number.strip())
+        statement = statement.where(Order.id.in_(shipped))
+    candidates = session.scalars(statement.order_by(Order.id).limit(20)).all()
     matches = [
         order
-        for order in session.scalars(statement.order_by(Order.id).limit(20))
-        if not postal_code
-        or _postal(str(order.shipping_address.get("postal_code", ""))) == _postal(postal_code)
+        for order in candidates
+        if not token or hmac.compare_digest(tracking_token(order).encode(), token.strip().encode())
     ]
-    if len(matches) != 1:  # none, or two merchants' customers alike: show nothing rather than guess
+    if len(matches) != 1:  # none, or two merchants' orders alike: show nothing rather than guess
         raise not_found
     return matches[0]
 
