@@ -17,6 +17,21 @@ class Settings:
     # Largest request body accepted, in bytes; larger ones answer 413 before any parsing.
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "20")))
+    # Bounds on waiting for the database (PostgreSQL applies the first two to every statement of every
+    # transaction; 0 turns one off): a row lock held elsewhere, any one statement, and a new connection
+    # (or a free one from the pool).
+    db_lock_timeout_ms: int = field(default_factory=lambda: int(_env("DB_LOCK_TIMEOUT_MS", "2000")))
+    db_statement_timeout_ms: int = field(
+        default_factory=lambda: int(_env("DB_STATEMENT_TIMEOUT_MS", "30000"))
+    )
+    db_connect_timeout_seconds: int = field(default_factory=lambda: int(_env("DB_CONNECT_TIMEOUT", "5")))
+    # A request not answered within this many seconds answers 503 (with Retry-After) and changes
+    # nothing, even should its work finish later (see ordermesh.deadlines); 0 turns it off.
+    request_deadline_seconds: float = field(default_factory=lambda: float(_env("REQUEST_DEADLINE", "10")))
+    # /readyz answers 503 when the database does not answer a SELECT 1 within this many seconds.
+    ready_timeout_seconds: float = field(default_factory=lambda: float(_env("READY_TIMEOUT", "2")))
+    # The Retry-After of a 503 (deadline passed, database unreachable or busy), in seconds.
+    retry_after_seconds: int = field(default_factory=lambda: int(_env("RETRY_AFTER", "2")))
     # Threads per server process for request work (database calls block); see app.lifespan.
     worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "8")))
     # Order intake (see orders.batching): threads per server process that place the orders waiting,
