@@ -7,6 +7,7 @@ missing server skips its half of the suite; with CI=true it fails instead.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +26,39 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from tests.processes import become_subreaper, command_line, descendants, reap_zombies, wait_gone
 from tests.world import World, build_world
 
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+# A process a test started and left running fails that test; the grace lets one that was just told to
+# stop (SIGTERM, its parent gone) finish its way out.
+LEFT_BEHIND_GRACE_SECONDS = 20
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    become_subreaper()  # so that grandchildren orphaned by a test are seen as ours
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fails the test that leaves a process running (its own child, or one that child orphaned)."""
+    before = set(descendants(os.getpid()))
+    yield
+    new = [pid for pid in descendants(os.getpid()) if pid not in before]
+    described = {pid: command_line(pid) for pid in new}
+    left = wait_gone(new, LEFT_BEHIND_GRACE_SECONDS)
+    while survivors := [pid for pid in descendants(os.getpid()) if pid not in before]:  # and theirs
+        described.update({pid: command_line(pid) for pid in survivors})
+        left = sorted({*left, *survivors})
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)
+        wait_gone(survivors, LEFT_BEHIND_GRACE_SECONDS)
+    reap_zombies()
+    if left:
+        pytest.fail("processes left running: " + "; ".join(f"{pid} {described[pid]}" for pid in left))
 
 
 def _reset_postgres(url: str) -> None:
