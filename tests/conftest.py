@@ -11,8 +11,10 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -145,10 +147,10 @@ class LiveServer:
     url: str
 
 
-@pytest.fixture
-def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
-    """The real app served by uvicorn on an ephemeral loopback port, for tests that need real concurrency."""
-    config = uvicorn.Config(create_app(session_factory), host="127.0.0.1", port=0, log_level="warning")
+@contextmanager
+def serving(app: Any) -> Iterator[LiveServer]:
+    """`app` served by uvicorn on an ephemeral loopback port (in a thread) for the block's duration."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -158,6 +160,15 @@ def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield LiveServer(url=f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on an ephemeral loopback port, for tests that need real concurrency."""
+    with serving(create_app(session_factory)) as server:
+        yield server

@@ -79,8 +79,8 @@ def request_deadline(scope: Scope) -> Deadline | None:
 class DeadlineMiddleware:
     """Answers `expired_answer()` (a 503) once a request has run `seconds` without settling.
 
-    The handler is then cancelled where it waits (a worker thread runs on to its end, whose commit
-    finds the deadline expired and rolls back), and whatever it answers afterwards is dropped.
+    The connection is then free for the client's next request. The handler runs on to its end, whose
+    commit finds the deadline expired and rolls back, and whatever it answers is dropped.
     """
 
     def __init__(self, app: ASGIApp, *, seconds: float, expired_answer: Callable[[], ASGIApp]) -> None:
@@ -115,12 +115,12 @@ class DeadlineMiddleware:
             done, _ = await asyncio.wait({handler}, timeout=deadline.remaining())
             if not done and deadline.expire():
                 await answer_expired()
-                handler.cancel()
+            # The handler runs on to its end, not cancelled: cancelling it would skip the clean-up of
+            # its dependencies (its database session would stay open, holding its locks).
             await handler
         except asyncio.CancelledError:
-            if not (answered and handler.cancelled()):
-                handler.cancel()
-                raise
+            handler.cancel()
+            raise
         except Exception:
             if not answered:
                 raise
