@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.config import get_settings
+from ordermesh.deadlines import current_deadline
 
 
 def is_sqlite(url: str) -> bool:
@@ -79,6 +80,15 @@ def _configure_sqlite(engine: Engine) -> None:
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
         # writer got there first; taking the write lock up front makes concurrent writers wait instead.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "before_commit")
+def _settle_request_deadline(_session: Session) -> None:
+    """Every commit made for an HTTP request first claims the request's deadline, and fails (the
+    transaction then rolls back) when the request has already been answered 503 (ordermesh.deadlines)."""
+    deadline = current_deadline()
+    if deadline is not None:
+        deadline.settle_or_raise()
 
 
 @lru_cache

@@ -1,16 +1,18 @@
 """Request deadlines: a request not answered in time answers 503, and its work is never committed later.
 
 Each HTTP request gets a `Deadline`. Two parties race for it, from different threads: the work, which
-`settle()`s it just before committing (the request's unit of work in `web_support.get_session`, a batch
-of orders in `orders.service.place_orders`), and the clock, which `expire()`s it when the time is up
-(`DeadlineMiddleware`). Whoever comes first decides, under a lock: once settled, the request is answered
-with the work's outcome however long the commit takes; once expired, the client has its 503 and the work
-rolls back when it reaches its commit.
+`settle()`s it just before committing (every commit made while handling the request, through a session
+event in `db.py`; for each order of an intake batch, `orders.service.place_orders`, whose writer thread
+is no request's), and the clock, which `expire()`s it when the time is up (`DeadlineMiddleware`).
+Whoever comes first decides, under a lock: once settled, the request is answered with the work's
+outcome however long the commit takes; once expired, the client has its 503 and the work rolls back
+when it reaches its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 import threading
@@ -21,7 +23,9 @@ from typing import Any
 from ordermesh.errors import RequestExpired
 
 log = logging.getLogger("ordermesh.deadlines")
-STATE_KEY = "deadline"
+# The deadline of the request being handled; worker threads of the request see it too (anyio and
+# Starlette run them in a copy of the request's context).
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("deadline", default=None)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -70,10 +74,9 @@ class Deadline:
             raise RequestExpired("the request's deadline passed before its work was committed")
 
 
-def request_deadline(scope: Scope) -> Deadline | None:
-    """The deadline DeadlineMiddleware gave this request (None when deadlines are off)."""
-    deadline: Deadline | None = scope.get("state", {}).get(STATE_KEY)
-    return deadline
+def current_deadline() -> Deadline | None:
+    """The deadline of the request being handled (None outside a request, or when deadlines are off)."""
+    return _current.get()
 
 
 class DeadlineMiddleware:
@@ -93,7 +96,7 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         deadline = Deadline(self.seconds)
-        scope.setdefault("state", {})[STATE_KEY] = deadline
+        token = _current.set(deadline)  # the handler's task (below) starts from a copy of this context
         answered = False  # the 503 went out: the handler's own answer is dropped
 
         async def answer_expired() -> None:
@@ -111,6 +114,7 @@ class DeadlineMiddleware:
             await send(message)
 
         handler = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        _current.reset(token)
         try:
             done, _ = await asyncio.wait({handler}, timeout=deadline.remaining())
             if not done and deadline.expire():

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
 from ordermesh.config import get_settings
-from ordermesh.deadlines import request_deadline
 from ordermesh.errors import Invalid
 
 T = TypeVar("T")
@@ -24,14 +23,12 @@ T = TypeVar("T")
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent (or rolled back on error).
 
-    Not committed once the request's deadline has passed: its client has had a 503 (ordermesh.deadlines).
+    Not committed once the request's deadline has passed: its client has had a 503 (the commit settles
+    the deadline first, see ordermesh.deadlines).
     """
     session: Session = request.app.state.sessionmaker()
-    deadline = request_deadline(request.scope)
     try:
         yield session
-        if deadline is not None:
-            deadline.settle_or_raise()
         session.commit()
     except BaseException:
         session.rollback()

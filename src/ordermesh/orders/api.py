@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import status as http
 
-from ordermesh.deadlines import request_deadline
+from ordermesh.deadlines import current_deadline
 from ordermesh.merchants import Role
 from ordermesh.orders import Channel, OrderStatus
 from ordermesh.orders import service as orders
@@ -48,7 +48,7 @@ async def create_order(
             principal.actor,
             idempotency_key,
             request_fingerprint(body),
-            deadline=request_deadline(request.scope),
+            deadline=current_deadline(),
         )
     )
     # Serialised here, once: the order was built by our own code, so validating it again is wasted work.
