@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ordermesh.serving import MAX_QUICK_DEATHS, restart_delay
 from tests.processes import children, command_line, is_running, wait_gone
 
 CLI = Path(sys.executable).parent / "ordermesh"
@@ -148,3 +149,8 @@ def test_workers_end_when_the_server_is_killed_with_sigkill(two_workers) -> None
     server.kill()
     server.wait()
     assert not wait_gone(workers, timeout=30)
+
+
+def test_a_worker_that_keeps_dying_as_it_starts_is_restarted_ever_later_then_given_up() -> None:
+    delays = [restart_delay(quick_deaths) for quick_deaths in range(MAX_QUICK_DEATHS + 1)]
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, None]
