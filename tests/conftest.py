@@ -7,11 +7,14 @@ missing server skips its half of the suite; with CI=true it fails instead.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +28,7 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from tests.processes import become_subreaper, command_line, descendants, reap_zombies, wait_gone
 from tests.world import World, build_world
 
 # The suite's fakes (webhook receivers, channels) listen on 127.0.0.1: the operator setting that lets
@@ -33,6 +37,34 @@ os.environ["ORDERMESH_OUTBOUND_ALLOW_PRIVATE"] = "1"
 
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+# A process a test started and left running fails that test; the grace lets one that was just told to
+# stop (SIGTERM, its parent gone) finish its way out.
+LEFT_BEHIND_GRACE_SECONDS = 20
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    become_subreaper()  # so that grandchildren orphaned by a test are seen as ours
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fails the test that leaves a process running (its own child, or one that child orphaned)."""
+    before = set(descendants(os.getpid()))
+    yield
+    new = [pid for pid in descendants(os.getpid()) if pid not in before]
+    described = {pid: command_line(pid) for pid in new}
+    left = wait_gone(new, LEFT_BEHIND_GRACE_SECONDS)
+    while survivors := [pid for pid in descendants(os.getpid()) if pid not in before]:  # and theirs
+        described.update({pid: command_line(pid) for pid in survivors})
+        left = sorted({*left, *survivors})
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)
+        wait_gone(survivors, LEFT_BEHIND_GRACE_SECONDS)
+    reap_zombies()
+    if left:
+        pytest.fail("processes left running: " + "; ".join(f"{pid} {described[pid]}" for pid in left))
 
 
 def _reset_postgres(url: str) -> None:
@@ -119,10 +151,10 @@ class LiveServer:
     url: str
 
 
-@pytest.fixture
-def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
-    """The real app served by uvicorn on an ephemeral loopback port, for tests that need real concurrency."""
-    config = uvicorn.Config(create_app(session_factory), host="127.0.0.1", port=0, log_level="warning")
+@contextmanager
+def serving(app: Any) -> Iterator[LiveServer]:
+    """`app` served by uvicorn on an ephemeral loopback port (in a thread) for the block's duration."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -132,6 +164,15 @@ def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield LiveServer(url=f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on an ephemeral loopback port, for tests that need real concurrency."""
+    with serving(create_app(session_factory)) as server:
+        yield server

@@ -291,6 +291,7 @@ def test_worker_killed_mid_push_then_restarted_delivers_everything(
         finally:
             if process.poll() is None:
                 process.kill()
+            process.wait()
         server.release()
         _receive(session_factory, world, "TSHIRT", "NV1", 7)  # stock moves while no worker runs
         time.sleep(2.1)  # the dead worker's leases run out

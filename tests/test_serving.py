@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ordermesh.serving import MAX_QUICK_DEATHS, restart_delay
+from tests.processes import children, command_line, is_running, wait_gone
+
 CLI = Path(sys.executable).parent / "ordermesh"
 
 
@@ -24,23 +27,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:  # after "comm": state ppid ...
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _workers(server_pid: int) -> list[int]:
     """The server processes `serve` started (not multiprocessing's resource tracker)."""
-    return [
-        pid for pid in _children(server_pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    return [pid for pid in children(server_pid) if "spawn_main" in command_line(pid)]
+
+
+def _wait_for(condition, timeout: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (found := condition()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _connections_held(pids: list[int], port: int) -> Counter[int]:
@@ -65,30 +61,44 @@ def _connections_held(pids: list[int], port: int) -> Counter[int]:
 
 @pytest.fixture
 def two_workers(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`ordermesh serve --workers 2`, up and answering; stopped (SIGTERM) afterwards, and its workers
+    seen gone, whatever the test did to it."""
     port = _free_port()
     env = {**os.environ, "ORDERMESH_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     command = [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started: set[int] = set()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        _wait_for(lambda: started.update(_workers(server.pid)) or len(started) == 2, timeout=60)
+        _wait_until_answering(port)
         yield server, port
     finally:
+        started.update(_workers(server.pid))
         if server.poll() is None:
-            server.kill()
-            server.wait()
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        server.stderr.close()
+        assert not wait_gone(sorted(started), timeout=30), "workers outlived their server"
+
+
+def _wait_until_answering(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer within 60 s")
 
 
 def test_connections_opened_at_once_are_spread_over_the_workers(two_workers) -> None:  # type: ignore[no-untyped-def]
     server, port = two_workers
-    workers = [
-        pid for pid in _children(server.pid) if Path(f"/proc/{pid}/cmdline").read_bytes().find(b"spawn") >= 0
-    ]
+    workers = _workers(server.pid)
     assert len(workers) == 2
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
     try:
@@ -110,13 +120,37 @@ def test_sigterm_stops_every_worker(two_workers) -> None:  # type: ignore[no-unt
     assert len(workers) == 2
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not [pid for pid in workers if is_running(pid)]
 
 
-def test_a_worker_that_dies_stops_the_others_and_fails(two_workers) -> None:  # type: ignore[no-untyped-def]
-    server, _port = two_workers
+def test_a_worker_that_dies_is_replaced_while_the_other_keeps_serving(two_workers) -> None:  # type: ignore[no-untyped-def]
+    server, port = two_workers
     killed, survivor = _workers(server.pid)
     os.kill(killed, signal.SIGKILL)
-    assert server.wait(timeout=30) == 1
-    assert not Path(f"/proc/{survivor}").exists()
-    assert b"ended on its own" in server.stderr.read()
+    # Every request is answered meanwhile: by the survivor, or (a connection the kernel gave the dead
+    # worker's socket, which the server keeps open) by the replacement, once it has started.
+    url = f"http://127.0.0.1:{port}/healthz"
+    fresh = {"Connection": "close"}  # a new connection each time, spread over both sockets
+    with httpx.Client(timeout=60) as http:
+        replaced: list[int] = []
+        while not replaced:
+            assert http.get(url, headers=fresh).status_code == 200
+            replaced = [pid for pid in _workers(server.pid) if pid not in (killed, survivor)]
+        answers = [http.get(url, headers=fresh).status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert server.poll() is None
+    assert sorted(_workers(server.pid)) == sorted([survivor, *replaced])
+
+
+def test_workers_end_when_the_server_is_killed_with_sigkill(two_workers) -> None:  # type: ignore[no-untyped-def]
+    server, _port = two_workers
+    workers = _workers(server.pid)
+    assert len(workers) == 2
+    server.kill()
+    server.wait()
+    assert not wait_gone(workers, timeout=30)
+
+
+def test_a_worker_that_keeps_dying_as_it_starts_is_restarted_ever_later_then_given_up() -> None:
+    delays = [restart_delay(quick_deaths) for quick_deaths in range(MAX_QUICK_DEATHS + 1)]
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, None]

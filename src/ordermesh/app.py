@@ -12,7 +12,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,10 +22,12 @@ from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.config import Settings, get_settings
-from ordermesh.db import get_sessionmaker
-from ordermesh.errors import DomainError, FieldValueError
+from ordermesh.db import get_sessionmaker, is_unavailable
+from ordermesh.deadlines import DeadlineMiddleware
+from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
+from ordermesh.health import DatabaseProbe
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
 from ordermesh.locations.api import router as locations_router
@@ -48,6 +51,8 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    if status == 503:  # a 503 always says when to come back
+        headers = {"Retry-After": str(get_settings().retry_after_seconds), **(headers or {})}
     return JSONResponse(
         {
             "type": PROBLEM_BASE + slug,
@@ -60,6 +65,15 @@ def problem(
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+def _error_problem(error: DomainError) -> Response:
+    errors = [{"field": e.field, "message": e.message} for e in error.errors]
+    return problem(error.status, error.title, error.slug, error.detail, errors, error.headers)
+
+
+def _deadline_passed() -> Response:
+    return _error_problem(RequestExpired("the request was not answered within its deadline; nothing changed"))
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
@@ -80,8 +94,15 @@ def _field_error(error: Any) -> dict[str, str]:
 
 async def _on_domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    errors = [{"field": e.field, "message": e.message} for e in exc.errors]
-    return problem(exc.status, exc.title, exc.slug, exc.detail, errors, exc.headers)
+    return _error_problem(exc)
+
+
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    """A database that cannot serve now (lost, busy, timed out) answers 503 Retry-After, not 500."""
+    if not is_unavailable(exc):
+        return await _on_unexpected(request, exc)
+    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return _error_problem(Unavailable("the database is unreachable or busy; retry later"))
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> Response:
@@ -162,10 +183,17 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     )
     app.state.key_limiter = _key_limiter(settings)
     app.state.tracking_limiter = _tracking_limiter(settings)
+    app.state.database_probe = DatabaseProbe(app.state.sessionmaker, settings.ready_timeout_seconds)
     geo.warm_up()
+    # Inside the request context, so that a 503 at the deadline is logged and counted like any answer.
+    app.add_middleware(
+        DeadlineMiddleware, seconds=settings.request_deadline_seconds, expired_answer=_deadline_passed
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
@@ -185,11 +213,16 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["operations"])
-    def healthz(request: Request) -> dict[str, str]:
-        """Liveness and database reachability."""
-        with request.app.state.sessionmaker() as session:
-            session.execute(text("SELECT 1"))
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (the database is /readyz's business)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "The database does not answer"}})
+    async def readyz(request: Request) -> Response:
+        """Readiness: whether the database answers a SELECT 1 within ORDERMESH_READY_TIMEOUT."""
+        if await request.app.state.database_probe.answers():
+            return JSONResponse({"status": "ready", "version": __version__})
+        return _error_problem(Unavailable("the database did not answer in time"))
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def metrics() -> Response:

@@ -116,7 +116,10 @@ def main(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Server processes; one that dies is replaced, and all end with this one."),
+    ] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development; one process).")] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs)."""
@@ -134,9 +137,9 @@ def serve(
         f"database {_safe_url(get_settings().database_url)}"
     )
     if workers > 1 and not reload:
-        # A listening socket per process (see ordermesh.serving).
-        if serving.serve(host, port, workers) != 0:
-            err_console.print("[red]a server process ended on its own; the others were stopped[/]")
+        # A listening socket per process, a worker that dies replaced (see ordermesh.serving).
+        if serving.serve(host, port, workers, say=lambda line: err_console.print(f"[yellow]{line}[/]")) != 0:
+            err_console.print("[red]a server process kept dying as it started; the others were stopped[/]")
             raise typer.Exit(1)
         return
     uvicorn.run(serving.APP, factory=True, host=host, port=port, reload=reload, log_level="warning")

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     # Largest request body accepted, in bytes; larger ones answer 413 before any parsing.
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     db_pool_size: int = Field(20, gt=0)
+    # Bounds on waiting for the database (PostgreSQL applies the first two to every statement of every
+    # transaction; 0 turns one off): a row lock held elsewhere, any one statement, and a new connection
+    # (or a free one from the pool).
+    db_lock_timeout_ms: int = Field(2000, ge=0)
+    db_statement_timeout_ms: int = Field(30000, ge=0)
+    db_connect_timeout_seconds: int = _env("DB_CONNECT_TIMEOUT", 5, gt=0)
+    # A request not answered within this many seconds answers 503 (with Retry-After) and changes
+    # nothing, even should its work finish later (see ordermesh.deadlines); 0 turns it off.
+    request_deadline_seconds: float = _env("REQUEST_DEADLINE", 10, ge=0)
+    # /readyz answers 503 when the database does not answer a SELECT 1 within this many seconds.
+    ready_timeout_seconds: float = _env("READY_TIMEOUT", 2, gt=0)
+    # The Retry-After of a 503 (deadline passed, database unreachable or busy), in seconds.
+    retry_after_seconds: int = _env("RETRY_AFTER", 2, ge=0)
     # Threads per server process for request work (database calls block); see app.lifespan.
     worker_threads: int = Field(8, gt=0)
     # Order intake (see orders.batching): threads per server process that place the orders waiting,

@@ -98,3 +98,19 @@ class FieldValueError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class Unavailable(DomainError):
+    """The server cannot do it now (database unreachable or busy, deadline passed): answered 503 with
+    Retry-After, and nothing was changed."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "unavailable"
+
+
+class RequestExpired(Unavailable):
+    """The request's deadline passed before its work was committed: the work was abandoned."""
+
+    title = "Deadline exceeded"
+    slug = "deadline-exceeded"

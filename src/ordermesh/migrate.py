@@ -21,7 +21,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at `url` to `revision` (by default every head: features add their own branches)."""
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(url, pool_size=1, lock_timeout_ms=0, statement_timeout_ms=0)
     with engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection
@@ -30,7 +30,7 @@ def upgrade(url: str, revision: str = "heads") -> None:
 
 
 def downgrade(url: str, revision: str) -> None:
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(url, pool_size=1, lock_timeout_ms=0, statement_timeout_ms=0)
     with engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection

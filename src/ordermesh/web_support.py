@@ -22,7 +22,11 @@ T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent (or rolled back on error)."""
+    """One transaction per request, committed before the response is sent (or rolled back on error).
+
+    Not committed once the request's deadline has passed: its client has had a 503 (the commit settles
+    the deadline first, see ordermesh.deadlines).
+    """
     session: Session = request.app.state.sessionmaker()
     try:
         yield session

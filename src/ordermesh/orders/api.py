@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import status as http
 
+from ordermesh.deadlines import current_deadline
 from ordermesh.merchants import Role
 from ordermesh.orders import Channel, OrderStatus
 from ordermesh.orders import service as orders
@@ -41,7 +42,14 @@ async def create_order(
     principal.require(*ORDER_ROLES)
     merchant_id = principal.acting_merchant(body.merchant_id)
     placed = await request.app.state.intake.place(
-        OrderRequest(merchant_id, body, principal.actor, idempotency_key, request_fingerprint(body))
+        OrderRequest(
+            merchant_id,
+            body,
+            principal.actor,
+            idempotency_key,
+            request_fingerprint(body),
+            deadline=current_deadline(),
+        )
     )
     # Serialised here, once: the order was built by our own code, so validating it again is wasted work.
     return Response(

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.db import allocate_ids, insert_ignoring_conflicts, insert_rows
+from ordermesh.deadlines import Deadline
 from ordermesh.errors import DomainError, FieldError, Invalid
 from ordermesh.events.models import OutboxMessage
 from ordermesh.events.outbox import Event, outbox_rows
@@ -103,6 +104,9 @@ class OrderRequest:
     # A channel's order: a line whose SKU is not known yet is kept unresolved (the caller holds the
     # order) instead of making the order invalid.
     allow_unknown_skus: bool = False
+    # When the requester stops waiting (an HTTP request's): past it the order is not placed, and it is
+    # settled just before its transaction commits (see ordermesh.deadlines).
+    deadline: Deadline | None = field(default=None, compare=False)
 
     def order_keys(self) -> list[OrderKey]:
         keys: list[OrderKey] = []
