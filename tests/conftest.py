@@ -25,6 +25,7 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from tests.payloads import FIXTURES
 from tests.world import World, build_world
 
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -107,7 +108,7 @@ def world(session_factory: sessionmaker[Session]) -> World:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    return FIXTURES
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """A fake sales-channel server on 127.0.0.1 (threads, ephemeral port) serving and accepting the real
-payloads of ../shared/fixtures/channels.
+payloads of tests/fixtures/channels (tests/payloads.py).
 
 One server can play several channels: each channel installs its routes (`install_shopify(server, ...)`;
 other channels add an `install_<kind>` of their own with `server.route(method, pattern, handler)`).
@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
+
+from tests.payloads import CHANNEL_FIXTURES
 
 
 @dataclass(frozen=True)
@@ -296,9 +298,7 @@ def install_shopify(server: FakeChannelServer, fixtures: Path, *, access_token: 
 # == Amazon Selling Partner API, Walmart Marketplace, WooCommerce ======================================
 # (install_amazon, install_walmart, install_woocommerce; state in FakeAmazon, FakeWalmart, FakeWooCommerce)
 
-CHANNEL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels"
-
-# Each fake serves the published payloads of /work/shared/fixtures/channels/<channel>/ (SOURCES.md) and
+# Each fake serves the published payloads of tests/fixtures/channels/<channel>/ (SOURCES.md) and
 # records what it is sent. Auth is checked as the real service does: a call without a valid token is
 # refused, so a connector that forgets it fails its tests.
 
