@@ -141,7 +141,7 @@ def _safe_url(url: str) -> str:
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "heads") -> None:
+def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head") -> None:
     """Create or upgrade the database schema."""
     from ordermesh.migrate import upgrade
 
