@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
 from tests.payloads import FIXTURES
+from tests.waiting import wait_until
 from tests.world import World, build_world
 
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -123,11 +123,7 @@ def live_server(session_factory: sessionmaker[Session]) -> Iterator[LiveServer]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
+    wait_until(lambda: server.started, what="the test server to start")
     port = server.servers[0].sockets[0].getsockname()[1]
     yield LiveServer(url=f"http://127.0.0.1:{port}")
     server.should_exit = True

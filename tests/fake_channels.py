@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 from tests.payloads import CHANNEL_FIXTURES
+from tests.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,7 @@ class FakeChannelServer:
             return [r for r in self.requests if r.method == method and path_contains in r.path]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("the fake channel did not see what was expected in time")
-            time.sleep(0.02)
+        wait_until(condition, timeout=timeout, what="the fake channel to see what was expected")
 
     # -- HTTP ------------------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import wait_until
 
 CLI = Path(sys.executable).parent / "ordermesh"
 
@@ -63,6 +64,13 @@ def _connections_held(pids: list[int], port: int) -> Counter[int]:
     return held
 
 
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
 @pytest.fixture
 def two_workers(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = _free_port()
@@ -70,13 +78,7 @@ def two_workers(tmp_path: Path):  # type: ignore[no-untyped-def]
     command = [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until(lambda: _answers(port), timeout=60, what="the server to answer /healthz")
         yield server, port
     finally:
         if server.poll() is None:
@@ -92,9 +94,12 @@ def test_connections_opened_at_once_are_spread_over_the_workers(two_workers) -> 
     assert len(workers) == 2
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
     try:
-        deadline = time.monotonic() + 20
-        while sum((held := _connections_held(workers, port)).values()) < 16 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(
+            lambda: sum(_connections_held(workers, port).values()) >= 16,
+            timeout=20,
+            what="the workers to accept all 16 connections",
+        )
+        held = _connections_held(workers, port)
         # The kernel spreads connections by a hash of their addresses: all 16 on one of two
         # processes would happen about once in 30,000 runs.
         assert sum(held.values()) == 16
