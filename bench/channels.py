@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
 from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
+from tests.payloads import FIXTURES  # noqa: E402
 
 from ordermesh.auth import create_api_key  # noqa: E402
 from ordermesh.catalog.models import Sku  # noqa: E402
@@ -62,7 +63,6 @@ from ordermesh.migrate import upgrade  # noqa: E402
 from ordermesh.orders.models import Order  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ordermesh_bench_channels"
-FIXTURES = ROOT.parent / "shared" / "fixtures"
 SECRET = "bench-webhook-secret"
 TOKEN = "bench-token"
 SKUS = ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK")

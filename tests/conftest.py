@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,9 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from tests.payloads import FIXTURES
 from tests.processes import become_subreaper, command_line, descendants, reap_zombies, wait_gone
+from tests.waiting import wait_until
 from tests.world import World, build_world
 
 # The suite's fakes (webhook receivers, channels) listen on 127.0.0.1: the operator setting that lets
@@ -143,7 +144,7 @@ def world(session_factory: sessionmaker[Session]) -> World:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    return FIXTURES
 
 
 @dataclass
@@ -158,11 +159,7 @@ def serving(app: Any) -> Iterator[LiveServer]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
+    wait_until(lambda: server.started, what="the test server to start")
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield LiveServer(url=f"http://127.0.0.1:{port}")

@@ -1,5 +1,5 @@
 """A fake sales-channel server on 127.0.0.1 (threads, ephemeral port) serving and accepting the real
-payloads of ../shared/fixtures/channels.
+payloads of tests/fixtures/channels (tests/payloads.py).
 
 One server can play several channels: each channel installs its routes (`install_shopify(server, ...)`;
 other channels add an `install_<kind>` of their own with `server.route(method, pattern, handler)`).
@@ -27,6 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
+
+from tests.payloads import CHANNEL_FIXTURES
+from tests.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,7 @@ class FakeChannelServer:
             return [r for r in self.requests if r.method == method and path_contains in r.path]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("the fake channel did not see what was expected in time")
-            time.sleep(0.02)
+        wait_until(condition, timeout=timeout, what="the fake channel to see what was expected")
 
     # -- HTTP ------------------------------------------------------------------------------------------
 
@@ -296,9 +295,7 @@ def install_shopify(server: FakeChannelServer, fixtures: Path, *, access_token: 
 # == Amazon Selling Partner API, Walmart Marketplace, WooCommerce ======================================
 # (install_amazon, install_walmart, install_woocommerce; state in FakeAmazon, FakeWalmart, FakeWooCommerce)
 
-CHANNEL_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels"
-
-# Each fake serves the published payloads of /work/shared/fixtures/channels/<channel>/ (SOURCES.md) and
+# Each fake serves the published payloads of tests/fixtures/channels/<channel>/ (SOURCES.md) and
 # records what it is sent. Auth is checked as the real service does: a call without a valid token is
 # refused, so a connector that forgets it fails its tests.
 

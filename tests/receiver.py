@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.waiting import wait_until
+
 HUNG = -1  # the status recorded for a request that was made to hang
 
 
@@ -112,11 +114,10 @@ class Receiver:
 
     def wait_for(self, condition: Callable[[Receiver], bool], timeout: float = 10) -> None:
         """Wait until `condition(self)` holds; AssertionError when it does not within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while not condition(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver condition not met in {timeout}s; got {self.requests()}")
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: condition(self), timeout=timeout, what="the receiver's condition")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; got {self.requests()}") from None
 
     # -- the server side --------------------------------------------------------------------------
     def _next_action(self) -> int | None:

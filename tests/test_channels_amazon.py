@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,9 +38,10 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeAmazon, FakeChannelServer, form, install_amazon
+from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "amazon"
+FIXTURES = CHANNEL_FIXTURES / "amazon"
 
 
 def fixture(name: str) -> Any:

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.models import Channel, ChannelPush
 from ordermesh.channels.service import channel_quantity, queue_fulfillment_push
@@ -30,6 +30,7 @@ from tests.channels_support import (
     webhook_headers,
 )
 from tests.fake_channels import FakeChannelServer, install_shopify
+from tests.waiting import wait_until
 from tests.world import World
 
 FAST = ChannelWorkerSettings.from_settings(
@@ -49,6 +50,33 @@ def _listing(sku: str, channel_sku: str, item: int) -> dict[str, object]:
 
 def _drain(factory: sessionmaker[Session], settings: ChannelWorkerSettings = FAST) -> None:
     run_channel_worker(factory, once=True, settings=settings, pulls=False, poll_interval=0.05)
+
+
+def _drained(factory: sessionmaker[Session]) -> bool:
+    """One pass of the worker over what is due; true, so that it can lead a condition."""
+    _drain(factory)
+    return True
+
+
+def _pending(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(ChannelPush).where(ChannelPush.status == "pending")
+            )
+            or 0
+        )
+
+
+def _leased(factory: sessionmaker[Session]) -> int:
+    """Pushes a worker holds a lease on now."""
+    with factory() as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(ChannelPush).where(ChannelPush.locked_until > utcnow())
+            )
+            or 0
+        )
 
 
 def _expected(factory: sessionmaker[Session], sku_code: str) -> int:
@@ -142,8 +170,12 @@ def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
                                 )
                             ],
                         )
+            # The running worker catches up with the burst: the channel shows the final figure.
+            wait_until(
+                lambda: shop.levels.get((SHOP_LOCATION, TSHIRT_ITEM)) == 1030,
+                what="the worker to push the burst's final figure",
+            )
         finally:
-            time.sleep(0.5)
             stop.set()
             worker.join(timeout=30)
         _drain(session_factory)
@@ -161,10 +193,10 @@ def test_throttled_push_waits_for_retry_after_then_lands(
         connect_shopify(
             client, world, server.url, listings=[_listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM)]
         )
-        deadline = time.monotonic() + 10
-        while (SHOP_LOCATION, TSHIRT_ITEM) not in shop.levels and time.monotonic() < deadline:
-            _drain(session_factory)
-            time.sleep(0.1)
+        wait_until(
+            lambda: _drained(session_factory) and (SHOP_LOCATION, TSHIRT_ITEM) in shop.levels,
+            what="the throttled push to land",
+        )
         calls = server.matching("POST", "inventory_levels/set")
         assert len(calls) == 2 and calls[1].received_at - calls[0].received_at >= 0.95
         assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30
@@ -189,9 +221,10 @@ def test_refused_push_is_a_dead_letter_until_replayed(
                 _listing("MUG", "IPOD2008RED", MUG_ITEM),
             ],
         )
-        for _ in range(10):
-            _drain(session_factory)
-            time.sleep(0.2)
+        # Retries come due within milliseconds (FAST): drain until no push waits any more.
+        wait_until(
+            lambda: _drained(session_factory) and _pending(session_factory) == 0, what="every push settled"
+        )
         dead = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
         assert len(dead) == 2  # one refused at once (422), one after its 3 attempts (503)
         assert sorted(d["last_status_code"] for d in dead) == [422, 503]
@@ -294,7 +327,7 @@ def test_worker_killed_mid_push_then_restarted_delivers_everything(
             process.wait()
         server.release()
         _receive(session_factory, world, "TSHIRT", "NV1", 7)  # stock moves while no worker runs
-        time.sleep(2.1)  # the dead worker's leases run out
+        wait_until(lambda: _leased(session_factory) == 0, what="the dead worker's leases to run out")
         _drain(session_factory)
         for sku, item in (("TSHIRT", TSHIRT_ITEM), ("MUG", MUG_ITEM), ("HAT", HAT_ITEM)):
             assert shop.levels[(SHOP_LOCATION, item)] == _expected(session_factory, sku)

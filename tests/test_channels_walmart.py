@@ -6,7 +6,6 @@ import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -38,9 +37,10 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWalmart, form, install_walmart
+from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "walmart"
+FIXTURES = CHANNEL_FIXTURES / "walmart"
 
 
 def fixture(name: str) -> Any:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,9 +38,10 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.inventory.service import check_ledger
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
+from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "channels" / "woocommerce"
+FIXTURES = CHANNEL_FIXTURES / "woocommerce"
 SECRET = "woo-webhook-secret"
 
 

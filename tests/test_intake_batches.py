@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,12 +18,13 @@ from ordermesh.errors import Conflict, Invalid
 from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory.ledger import lock_levels
 from ordermesh.inventory.models import InventoryLevel
-from ordermesh.orders.batching import IntakeQueue
+from ordermesh.orders.batching import WRITER_THREAD, IntakeQueue
 from ordermesh.orders.intake import OrderRequest, request_fingerprint
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import OrderCreate
 from ordermesh.orders.service import PlacedOrder, place_orders
 from tests.orders_support import counts, ledger_breaches, level, order_body
+from tests.waiting import wait_until_async
 from tests.world import World
 
 
@@ -160,8 +164,24 @@ def blocked_stock(session_factory: sessionmaker[Session], world: World):  # type
     blocker.close()
 
 
-async def _until_busy(seconds: float = 0.5) -> None:
-    await asyncio.sleep(seconds)  # the writer takes the first order and waits on the locked stock
+@pytest.fixture
+def writer_started(engine: Engine) -> Iterator[threading.Event]:
+    """Set once an intake writer sends its first statement: its batch is gathered by then, so orders
+    queued afterwards wait for the next one."""
+    started = threading.Event()
+
+    def seen(*_args: object) -> None:
+        if threading.current_thread().name == WRITER_THREAD:
+            started.set()
+
+    event.listen(engine, "before_cursor_execute", seen)
+    yield started
+    event.remove(engine, "before_cursor_execute", seen)
+
+
+async def _until_busy(writer_started: threading.Event) -> None:
+    """The writer has taken the first order and waits on the locked stock."""
+    await wait_until_async(writer_started.is_set, what="the writer to start on the first order")
 
 
 def _queue(factory: sessionmaker[Session], idle_seconds: float = 1) -> IntakeQueue:
@@ -169,18 +189,22 @@ def _queue(factory: sessionmaker[Session], idle_seconds: float = 1) -> IntakeQue
 
 
 def test_orders_waiting_while_a_batch_is_written_are_placed_together(
-    session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
+    session_factory: sessionmaker[Session],
+    world: World,
+    session: Session,
+    blocked_stock: Session,
+    writer_started: threading.Event,
 ) -> None:
     intake = _queue(session_factory)
 
     async def scenario() -> list[PlacedOrder]:
         first = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="Q-0")))
-        await _until_busy()
+        await _until_busy(writer_started)
         waiting = [
             asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id=f"Q-{n}")))
             for n in range(1, 5)
         ]
-        await asyncio.sleep(0.1)  # every order is queued
+        await wait_until_async(lambda: intake.queued == 4, what="every order to be queued")
         blocked_stock.rollback()
         return await asyncio.gather(first, *waiting)
 
@@ -194,17 +218,23 @@ def test_orders_waiting_while_a_batch_is_written_are_placed_together(
 
 
 def test_a_request_given_up_before_its_turn_is_not_placed(
-    session_factory: sessionmaker[Session], world: World, session: Session, blocked_stock: Session
+    session_factory: sessionmaker[Session],
+    world: World,
+    session: Session,
+    blocked_stock: Session,
+    writer_started: threading.Event,
 ) -> None:
     intake = _queue(session_factory)
 
     async def scenario() -> PlacedOrder:
         first = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="C-0")))
-        await _until_busy()
+        await _until_busy(writer_started)
         abandoned = asyncio.create_task(intake.place(_request(world, [("TSHIRT", 1)], external_id="C-1")))
-        await asyncio.sleep(0.1)  # queued
-        abandoned.cancel()
-        await asyncio.sleep(0.1)
+        await wait_until_async(lambda: intake.queued == 1, what="the order to be queued")
+        abandoned.cancel()  # cancels the answer it awaits at once
+        with contextlib.suppress(asyncio.CancelledError):
+            await abandoned
+        assert abandoned.cancelled()
         blocked_stock.rollback()
         return await first
 
@@ -221,8 +251,7 @@ def test_idle_writers_stop_and_start_again_with_the_next_order(
 
     async def scenario() -> None:
         assert (await intake.place(_request(world, [("TSHIRT", 1)]))).created
-        await asyncio.sleep(0.5)
-        assert intake.writers == 0
+        await wait_until_async(lambda: intake.writers == 0, what="the idle writer to stop")
         assert (await intake.place(_request(world, [("TSHIRT", 1)]))).created
         assert intake.writers == 1
 

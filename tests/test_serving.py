@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from ordermesh.serving import MAX_QUICK_DEATHS, restart_delay
 from tests.processes import children, command_line, is_running, wait_gone
+from tests.waiting import wait_until
 
 CLI = Path(sys.executable).parent / "ordermesh"
 
@@ -32,11 +32,11 @@ def _workers(server_pid: int) -> list[int]:
     return [pid for pid in children(server_pid) if "spawn_main" in command_line(pid)]
 
 
-def _wait_for(condition, timeout: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (found := condition()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return found
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _connections_held(pids: list[int], port: int) -> Counter[int]:
@@ -69,8 +69,12 @@ def two_workers(tmp_path: Path):  # type: ignore[no-untyped-def]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started: set[int] = set()
     try:
-        _wait_for(lambda: started.update(_workers(server.pid)) or len(started) == 2, timeout=60)
-        _wait_until_answering(port)
+        wait_until(
+            lambda: started.update(_workers(server.pid)) or len(started) == 2,
+            timeout=60,
+            what="both workers to start",
+        )
+        wait_until(lambda: _answers(port), timeout=60, what="the server to answer /healthz")
         yield server, port
     finally:
         started.update(_workers(server.pid))
@@ -85,26 +89,18 @@ def two_workers(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert not wait_gone(sorted(started), timeout=30), "workers outlived their server"
 
 
-def _wait_until_answering(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not answer within 60 s")
-
-
 def test_connections_opened_at_once_are_spread_over_the_workers(two_workers) -> None:  # type: ignore[no-untyped-def]
     server, port = two_workers
     workers = _workers(server.pid)
     assert len(workers) == 2
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
     try:
-        deadline = time.monotonic() + 20
-        while sum((held := _connections_held(workers, port)).values()) < 16 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(
+            lambda: sum(_connections_held(workers, port).values()) == 16,
+            timeout=20,
+            what="the 16 connections to be accepted",
+        )
+        held = _connections_held(workers, port)
         # The kernel spreads connections by a hash of their addresses: all 16 on one of two
         # processes would happen about once in 30,000 runs.
         assert sum(held.values()) == 16

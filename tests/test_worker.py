@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -44,6 +43,7 @@ from ordermesh.events.worker import (
     send,
 )
 from tests.receiver import HUNG, Receiver
+from tests.waiting import wait_until
 from tests.world import World
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -86,14 +86,6 @@ def outbox_ids(factory: sessionmaker[Session], merchant_id: int, topic: str | No
         return set(session.scalars(statement))
 
 
-def _wait_until(condition: Callable[[], bool], *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def deliveries(factory: sessionmaker[Session]) -> list[WebhookDelivery]:
     with factory() as session:
         return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
@@ -104,11 +96,14 @@ def run_until(
 ) -> WorkerStats:
     """Run the worker in `once` passes (retries become due in milliseconds) until `done()` holds."""
     total = WorkerStats()
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "worker did not finish in time"
+
+    def one_more_pass_done() -> bool:
+        if done():
+            return True
         total.add(run_worker(factory, once=True, settings=settings, poll_interval=0.01))
-        time.sleep(0.01)
+        return done()
+
+    wait_until(one_more_pass_done, timeout=timeout, what="the worker to finish")
     return total
 
 
@@ -462,7 +457,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
         receiver.wait_for(lambda r: set(r.delivered_message_ids()) == expected, timeout=20)
         # The receiver has them all; wait for the worker to have recorded them all too (a slow machine
         # may let a lease lapse, and then the message is rightly sent once more).
-        _wait_until(lambda: {d.status for d in deliveries(session_factory)} == {"delivered"}, timeout=30)
+        wait_until(lambda: {d.status for d in deliveries(session_factory)} == {"delivered"}, timeout=30)
     finally:
         second.send_signal(signal.SIGTERM)
         exit_code = second.wait(timeout=15)
@@ -497,11 +492,13 @@ def test_three_workers_side_by_side_deliver_everything_exactly_once(
         worker.start()
     try:
         receiver.wait_for(lambda r: len(r.delivered()) >= len(expected), timeout=60)
-        time.sleep(0.3)  # time for a duplicate, if any, to arrive
     finally:
+        # Stopped workers claim nothing more and finish what they sent: a duplicate, had a message been
+        # claimed twice, has arrived by the time they are joined.
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
+    assert not any(worker.is_alive() for worker in workers)
 
     received = Counter(receiver.delivered_message_ids())
     assert set(received) == expected

@@ -3,61 +3,32 @@ stock, keys, CSV, worker."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import signal
 import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from ordermesh import __version__, serving
-from ordermesh.base import utcnow
-from ordermesh.catalog.models import Sku
+from ordermesh import __version__
 from ordermesh.channels.cli import channels_app
-from ordermesh.channels.worker import first_needed_message_id, run_channel_worker
-from ordermesh.config import get_settings
-from ordermesh.csvio.layouts import LAYOUTS
-from ordermesh.csvio.parse import ParseResult, parse_csv, write_csv
-from ordermesh.csvio.store import (
-    ImportReport,
-    columns_for,
-    export_inventory,
-    export_locations,
-    export_skus,
-    import_inventory,
-    import_locations,
-    import_skus,
-)
-from ordermesh.db import get_sessionmaker, session_scope
-from ordermesh.demo import DEFAULT_ORDERS, DemoResult, has_merchants, load_demo, work_units
-from ordermesh.errors import Conflict, DomainError
-from ordermesh.events.service import prune_outbox as prune_outbox_messages
-from ordermesh.events.service import replay as replay_deliveries
-from ordermesh.events.worker import run_worker
-from ordermesh.inventory.models import InventoryLevel
-from ordermesh.inventory.service import check_ledger
-from ordermesh.locations.models import Location
+from ordermesh.demo_data import DEFAULT_ORDERS
 from ordermesh.merchants import Role
-from ordermesh.merchants.models import ApiKey, Merchant
-from ordermesh.merchants.service import issue_api_key, revoke_api_key
-from ordermesh.observability import configure_logging
-from ordermesh.orders.fulfillment_orders import reservation_breaches
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy.orm import Session
+
+    from ordermesh.csvio.parse import ParseResult
+    from ordermesh.csvio.store import ImportReport
+    from ordermesh.demo import DemoResult
+
+# Every command imports what it uses in its own body: `ordermesh --help` and the small commands then start
+# without loading the API, the services, NumPy or SciPy (bench/cli_startup.py times them).
 
 app = typer.Typer(
     name="ordermesh",
@@ -77,6 +48,8 @@ err_console = Console(stderr=True)
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn a domain error into a readable message and exit code 1 instead of a traceback."""
+    from ordermesh.errors import DomainError
+
     try:
         yield
     except DomainError as error:
@@ -102,6 +75,10 @@ def main(
 
     Every command reads its database from ORDERMESH_DATABASE_URL (default: sqlite:///./ordermesh.db).
     """
+    from pydantic import ValidationError
+
+    from ordermesh.config import get_settings
+
     try:
         get_settings()
     except ValidationError as error:
@@ -123,7 +100,14 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development; one process).")] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs)."""
+    import atexit
+    import shutil
+    import tempfile
+
     import uvicorn
+
+    from ordermesh import serving
+    from ordermesh.config import get_settings
 
     if workers > 1 and not reload and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each process counts on its own; a shared directory lets /metrics add them all up.
@@ -153,8 +137,9 @@ def _safe_url(url: str) -> str:
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "heads") -> None:
+def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head") -> None:
     """Create or upgrade the database schema."""
+    from ordermesh.config import get_settings
     from ordermesh.migrate import upgrade
 
     url = get_settings().database_url
@@ -166,6 +151,10 @@ def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgr
 
 
 def _merchant_id(session: Session, code: str) -> int:
+    from sqlalchemy import select
+
+    from ordermesh.merchants.models import Merchant
+
     merchant_id = session.scalar(select(Merchant.id).where(Merchant.code == code))
     if merchant_id is None:
         raise typer.BadParameter(f"no merchant with code {code!r}", param_hint="--merchant")
@@ -173,6 +162,10 @@ def _merchant_id(session: Session, code: str) -> int:
 
 
 def _location_id(session: Session, code: str) -> int:
+    from sqlalchemy import select
+
+    from ordermesh.locations.models import Location
+
     location_id = session.scalar(select(Location.id).where(Location.code == code))
     if location_id is None:
         raise typer.BadParameter(f"no location with code {code!r}", param_hint="--location")
@@ -192,6 +185,9 @@ def keys_create(
     location: Annotated[str | None, typer.Option(help="Location code (warehouse keys).")] = None,
 ) -> None:
     """Create an API key and print it; it is shown this once and only its hash is kept."""
+    from ordermesh.db import session_scope
+    from ordermesh.merchants.service import issue_api_key
+
     if role is Role.merchant and not merchant:
         raise typer.BadParameter("a merchant key needs --merchant CODE", param_hint="--merchant")
     if role is Role.warehouse and not location:
@@ -212,6 +208,13 @@ def keys_list(
     all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
 ) -> None:
     """List API keys (their prefixes, never the keys)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from ordermesh.db import session_scope
+    from ordermesh.locations.models import Location
+    from ordermesh.merchants.models import ApiKey, Merchant
+
     with session_scope() as session:
         statement = (
             select(ApiKey, Merchant.code, Location.code)
@@ -240,6 +243,9 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `keys list`).")]) -> None:
     """Revoke an API key; running servers stop accepting it within ORDERMESH_API_KEY_CACHE_SECONDS."""
+    from ordermesh.db import session_scope
+    from ordermesh.merchants.service import revoke_api_key
+
     with reported_errors(), session_scope() as session:
         revoke_api_key(session, key_id=key_id)
     console.print(f"[green]revoked key #{key_id}[/]")
@@ -252,6 +258,17 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `k
 def check() -> None:
     """Check that every inventory level equals the sum of its ledger movements and that its reserved units
     are what fulfillment orders and hand reservations hold there; exit 1 on any breach."""
+    from rich.table import Table
+    from sqlalchemy import func, select
+
+    from ordermesh.catalog.models import Sku
+    from ordermesh.db import session_scope
+    from ordermesh.inventory.models import InventoryLevel
+    from ordermesh.inventory.service import check_ledger
+    from ordermesh.locations.models import Location
+    from ordermesh.merchants.models import Merchant
+    from ordermesh.orders.fulfillment_orders import reservation_breaches
+
     with session_scope() as session:
         breaches = check_ledger(session)
         unowned = reservation_breaches(session)
@@ -318,6 +335,7 @@ def release(
     ] = False,
 ) -> None:
     """Release open fulfillment orders of confirmed, unheld orders placed before their location's cut-off."""
+    from ordermesh.db import session_scope
     from ordermesh.fulfillment.scope import FloorScope
     from ordermesh.fulfillment.waves import release_due
 
@@ -338,6 +356,16 @@ def worker(
     poll_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 0.5,
 ) -> None:
     """Deliver webhooks from the outbox, with retries and backoff, until Ctrl-C (or SIGTERM)."""
+    import signal
+    import threading
+    from types import FrameType
+
+    from ordermesh.channels.worker import run_channel_worker
+    from ordermesh.config import get_settings
+    from ordermesh.db import get_sessionmaker
+    from ordermesh.events.worker import run_worker
+    from ordermesh.observability import configure_logging
+
     settings = get_settings()
     configure_logging(settings.log_json)
     stop = threading.Event()
@@ -383,6 +411,9 @@ def replay(
     merchant: Annotated[str | None, typer.Option(help="Only this merchant's (code).")] = None,
 ) -> None:
     """Put webhook deliveries back to pending, attempts reset; the worker sends them again."""
+    from ordermesh.db import session_scope
+    from ordermesh.events.service import replay as replay_deliveries
+
     if status is None and subscription is None:
         status = "dead"
     with reported_errors(), session_scope() as session:
@@ -400,6 +431,13 @@ def prune_outbox(
     ] = 30,
 ) -> None:
     """Delete outbox messages every reader is done with (delivered webhooks, read by the channel feed)."""
+    from datetime import timedelta
+
+    from ordermesh.base import utcnow
+    from ordermesh.channels.worker import first_needed_message_id
+    from ordermesh.db import session_scope
+    from ordermesh.events.service import prune_outbox as prune_outbox_messages
+
     with reported_errors(), session_scope() as session:
         pruned = prune_outbox_messages(
             session,
@@ -434,6 +472,10 @@ def import_csv(
     ] = False,
 ) -> None:
     """Import SKUs, locations or inventory counts from CSV: all rows or none, unless --skip-invalid."""
+    from ordermesh.csvio.layouts import LAYOUTS
+    from ordermesh.csvio.parse import parse_csv
+    from ordermesh.db import session_scope
+
     layout = LAYOUTS[kind.value]
     parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
     with reported_errors(), session_scope() as session, _progress(f"Importing {kind.value}") as progress:
@@ -458,6 +500,8 @@ def _import(
     skip_invalid: bool,
     advance: Callable[[int], None],
 ) -> ImportReport:
+    from ordermesh.csvio.store import import_inventory, import_locations, import_skus
+
     if kind is CsvKind.skus:
         return import_skus(
             session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
@@ -477,6 +521,8 @@ def _import(
 
 
 def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
+    from rich.table import Table
+
     if report.errors:
         table = Table("row", "column", "problem", title=f"{file.name}: {report.rejected_rows} bad row(s)")
         for error in report.errors:
@@ -508,6 +554,11 @@ def export_csv(
     ] = None,
 ) -> None:
     """Export SKUs, locations or inventory levels as CSV that `ordermesh import` reads back."""
+    from ordermesh.csvio.layouts import LAYOUTS
+    from ordermesh.csvio.parse import write_csv
+    from ordermesh.csvio.store import columns_for, export_inventory, export_locations, export_skus
+    from ordermesh.db import session_scope
+
     layout = LAYOUTS[kind.value]
     with session_scope() as session:
         merchant_id = _merchant_id(session, merchant) if merchant else None
@@ -528,6 +579,8 @@ def export_csv(
 @contextmanager
 def _progress(description: str) -> Iterator[Progress]:
     """A progress bar on the error stream, so that stdout stays clean for piping."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -551,6 +604,10 @@ def demo(
     orders: Annotated[int, typer.Option(min=0, max=5000, help="How many orders to place.")] = DEFAULT_ORDERS,
 ) -> None:
     """Load demo data: two brands, 50 SKUs, 7 US fulfilment centres, stock and ~200 real orders."""
+    from ordermesh.db import session_scope
+    from ordermesh.demo import has_merchants, load_demo, work_units
+    from ordermesh.errors import Conflict
+
     with reported_errors(), session_scope() as session:
         if has_merchants(session):
             if if_empty:
@@ -568,6 +625,8 @@ def demo(
 
 
 def _print_demo(result: DemoResult) -> None:
+    from rich.table import Table
+
     statuses = ", ".join(f"{count} {status}" for status, count in result.statuses.items())
     console.print(
         f"[green]Demo data loaded[/]: {result.skus} SKUs, {result.locations} locations, "
@@ -590,7 +649,9 @@ def reoptimise(
     merchant: Annotated[str | None, typer.Option(help="One merchant's code (default: all).")] = None,
 ) -> None:
     """Re-plan confirmed orders not yet released to the floor, jointly; report packages and cost saved."""
-    # Imported here: the routing service pulls in NumPy and SciPy, which other commands do not need.
+    from rich.table import Table
+
+    from ordermesh.db import session_scope
     from ordermesh.routing.service import reoptimise_orders
 
     with reported_errors(), session_scope() as session:

@@ -16,6 +16,7 @@ from ordermesh.base import utcnow
 from ordermesh.catalog.schemas import SkuUpsert
 from ordermesh.catalog.service import upsert_skus
 from ordermesh.demo_data import (
+    DEFAULT_ORDERS,
     DESTINATIONS,
     FIRST_NAMES,
     LAST_NAMES,
@@ -38,7 +39,6 @@ from ordermesh.orders.schemas import OrderCreate
 from ordermesh.orders.service import cancel_order, place_hold
 
 ACTOR = "demo:loader"
-DEFAULT_ORDERS = 200
 SETUP_UNITS = 10  # progress units for merchants, locations, catalog and stock together
 
 Progress = Callable[[str, int], None]  # (what is being done, how many more units are done)

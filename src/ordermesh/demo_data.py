@@ -54,6 +54,8 @@ class Destination:
     region: str
 
 
+DEFAULT_ORDERS = 200  # orders the demo places unless told how many
+
 MERCHANTS = (
     DemoMerchant("northwind", "Northwind Outfitters", "850012"),
     DemoMerchant("bluebird", "Bluebird Home & Kitchen", "860004"),

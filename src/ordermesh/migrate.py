@@ -1,4 +1,7 @@
-"""Schema changes go through Alembic only; this runs them for the CLI, the server and the tests."""
+"""Schema changes go through Alembic only; this runs them for the CLI, the server and the tests.
+
+The migrations ship inside the package (`ordermesh/migrations/`, package data), so an installed Ordermesh
+migrates its database with no checkout and no alembic.ini around it. Their history has one head."""
 
 from __future__ import annotations
 
@@ -9,18 +12,20 @@ from alembic.config import Config
 
 from ordermesh.db import make_engine
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    """Alembic's configuration for the database at `url`, built in code from the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at `url` to `revision` (by default every head: features add their own branches)."""
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision` (by default the one head of the history)."""
     engine = make_engine(url, pool_size=1, lock_timeout_ms=0, statement_timeout_ms=0)
     with engine.begin() as connection:
         config = alembic_config(url)

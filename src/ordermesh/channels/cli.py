@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ordermesh import reactions
-from ordermesh.channels import ChannelKind, service
-from ordermesh.channels.csv_orders import import_orders_csv
-from ordermesh.channels.models import Channel, ChannelPush
-from ordermesh.channels.schemas import ChannelCreate, ListingIn
-from ordermesh.channels.sync import pull_orders
-from ordermesh.db import get_sessionmaker, session_scope
-from ordermesh.errors import DomainError
-from ordermesh.locations.models import Location
-from ordermesh.merchants.models import Merchant
+from ordermesh.channels import ChannelKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ordermesh.errors import DomainError
+
+# Each command imports the services it uses in its own body, so that `ordermesh --help` and the other
+# commands start without loading them (see ordermesh.cli).
 
 channels_app = typer.Typer(
     help="Sales channels: connect, map listings, pull, push stock, health.", no_args_is_help=True
@@ -42,6 +37,10 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def _merchant(session: Session, code: str) -> int:
+    from sqlalchemy import select
+
+    from ordermesh.merchants.models import Merchant
+
     merchant_id = session.scalar(select(Merchant.id).where(Merchant.code == code))
     if merchant_id is None:
         raise typer.BadParameter(f"no merchant with code {code!r}", param_hint="--merchant")
@@ -71,6 +70,14 @@ def connect(
     buffer: Annotated[int, typer.Option(min=0, help="Units held back from the channel.")] = 0,
 ) -> None:
     """Connect a channel."""
+    from sqlalchemy import select
+
+    from ordermesh.channels import service
+    from ordermesh.channels.schemas import ChannelCreate
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+    from ordermesh.locations.models import Location
+
     try:
         with session_scope() as session:
             location_ids = [
@@ -96,6 +103,13 @@ def connect(
 @channels_app.command("list")
 def list_channels() -> None:
     """List the channels (credentials never shown)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from ordermesh.channels.models import Channel
+    from ordermesh.db import session_scope
+    from ordermesh.merchants.models import Merchant
+
     with session_scope() as session:
         rows = session.execute(select(Channel, Merchant.code).join(Merchant).order_by(Channel.id)).all()
         table = Table("id", "merchant", "kind", "name", "base url", "buffer", "active", "last error")
@@ -123,6 +137,12 @@ def map_listing(
     ] = None,
 ) -> None:
     """Map one of our SKUs to the channel's listing (and push its stock)."""
+    from ordermesh import reactions
+    from ordermesh.channels import service
+    from ordermesh.channels.schemas import ListingIn
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+
     item = ListingIn(sku=sku, channel_sku=channel_sku, external_ids=_pairs(external_id, "--id"))
     try:
         with session_scope() as session:
@@ -149,6 +169,10 @@ def pull(
     """Import the orders changed on the channel since a time."""
     from datetime import UTC
 
+    from ordermesh.channels.sync import pull_orders
+    from ordermesh.db import get_sessionmaker
+    from ordermesh.errors import DomainError
+
     try:
         report = pull_orders(
             get_sessionmaker(),
@@ -171,6 +195,10 @@ def reconcile(
     channel_id: Annotated[int | None, typer.Argument(help="One channel (default: all).")] = None,
 ) -> None:
     """Queue a stock push for every listing; `ordermesh worker` sends them."""
+    from ordermesh.channels import service
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+
     try:
         with session_scope() as session:
             count = service.reconcile(session, merchant_scope=None, channel_id=channel_id)
@@ -183,6 +211,9 @@ def reconcile(
 def rekey() -> None:
     """Store every channel's credentials in the form the current ORDERMESH_SECRET_KEY writes (credentials
     encrypted under an unstretched passphrase are read as they are and written stretched with scrypt)."""
+    from ordermesh.channels import service
+    from ordermesh.db import session_scope
+
     with session_scope() as session:
         count = service.rekey_credentials(session)
     console.print(f"[green]{count} channels' credentials stored anew[/]")
@@ -191,6 +222,12 @@ def rekey() -> None:
 @channels_app.command("health")
 def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")]) -> None:
     """Last pull and push, last error, pending pushes, dead letters, orders not taken now."""
+    from rich.table import Table
+
+    from ordermesh.channels import service
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+
     try:
         with session_scope() as session:
             data = service.channel_health(session, merchant_scope=None, channel_id=channel_id)
@@ -205,6 +242,12 @@ def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")])
 @channels_app.command("dead-letters")
 def dead_letters(channel_id: Annotated[int, typer.Argument(help="The channel's id.")]) -> None:
     """Pushes the worker gave up on."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from ordermesh.channels.models import ChannelPush
+    from ordermesh.db import session_scope
+
     with session_scope() as session:
         rows = session.scalars(
             select(ChannelPush).where(ChannelPush.channel_id == channel_id, ChannelPush.status == "dead")
@@ -230,6 +273,10 @@ def replay(
     ] = None,
 ) -> None:
     """Send the channel's dead letters again."""
+    from ordermesh.channels import service
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+
     try:
         with session_scope() as session:
             count = service.replay_dead_letters(
@@ -247,6 +294,10 @@ def rotate_secret(
     grace_hours: Annotated[float, typer.Option(min=0, help="How long the old one is still accepted.")] = 24,
 ) -> None:
     """Install a new webhook secret, keeping the old one valid for a grace period."""
+    from ordermesh.channels import service
+    from ordermesh.db import session_scope
+    from ordermesh.errors import DomainError
+
     try:
         with session_scope() as session:
             service.rotate_webhook_secret(
@@ -267,6 +318,12 @@ def import_orders(
     merchant: Annotated[str, typer.Option(help="Merchant code the orders belong to.")],
 ) -> None:
     """Import wholesale, retail and B2B orders from CSV: valid orders land, bad rows are listed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ordermesh.channels.csv_orders import import_orders_csv
+    from ordermesh.db import get_sessionmaker, session_scope
+
     text = file.read_text(encoding="utf-8-sig")
     with session_scope() as session:
         merchant_id = _merchant(session, merchant)

@@ -39,6 +39,7 @@ class Waiting:
 
 # A writer that finished a batch less than this long ago is busy: it lingers for more orders.
 BUSY_WINDOW_SECONDS = 0.1
+WRITER_THREAD = "order-intake"  # the name of every writer thread
 
 
 class IntakeQueue:
@@ -72,6 +73,11 @@ class IntakeQueue:
         with self._lock:
             return self._writers
 
+    @property
+    def queued(self) -> int:
+        """Orders waiting for a writer to take them now."""
+        return self._waiting.qsize()
+
     async def place(self, request: OrderRequest) -> PlacedOrder:
         """Place the order with whatever else is waiting; its answer once committed."""
         loop = asyncio.get_running_loop()
@@ -90,7 +96,7 @@ class IntakeQueue:
         with self._lock:
             if self._writers < self._max_writers:
                 self._writers += 1
-                threading.Thread(target=self._write, name="order-intake", daemon=True).start()
+                threading.Thread(target=self._write, name=WRITER_THREAD, daemon=True).start()
 
     def _write(self) -> None:
         last_batch_end = 0.0
