@@ -237,7 +237,7 @@ def test_bulk_upsert_is_for_editors_of_the_merchant(client: TestClient, world: W
 
 def test_upsert_service_takes_validated_items(session: Session, world: World) -> None:
     items = [SkuUpsert(code="MUG", price="13"), SkuUpsert(code="BOWL", name="Bowl", currency="eur")]
-    result = upsert_skus(session, merchant_id=world.acme_id, items=items)
+    result = upsert_skus(session, merchant_id=world.acme_id, items=items, actor="test")
     assert (result.created, result.updated) == (1, 1)
     assert [(item.index, item.sku.code, item.created) for item in result.items] == [
         (0, "MUG", False),
@@ -246,7 +246,7 @@ def test_upsert_service_takes_validated_items(session: Session, world: World) ->
     bowl = result.items[1].sku
     assert bowl.id is not None and bowl.currency == "EUR" and bowl.merchant_id == world.acme_id
     with pytest.raises(Invalid) as refused:
-        upsert_skus(session, merchant_id=world.acme_id, items=[SkuUpsert(code="NEW")])
+        upsert_skus(session, merchant_id=world.acme_id, items=[SkuUpsert(code="NEW")], actor="test")
     assert [error.field for error in refused.value.errors] == ["items.0.name"]
     session.rollback()
     count = session.scalar(select(func.count()).select_from(Sku).where(Sku.merchant_id == world.acme_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ordermesh.csvio.layouts import INVENTORY_LAYOUT, LOCATION_LAYOUT, SKU_LAYOU
 from ordermesh.csvio.parse import RowError, parse_csv, write_csv
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
+from tests.channels_support import connect_shopify, order_full, variant, webhook_headers
 from tests.cli_support import run, use_database
 from tests.world import World
 
@@ -234,3 +236,27 @@ def test_a_file_spanning_merchants_uses_its_merchant_column(
     refused = run("import", "skus", str(everything), "--merchant", "acme")
     assert refused.exit_code == 1
     assert "this import is for merchant 'acme', not 'globex'" in " ".join(refused.output.split())
+
+
+def test_a_sku_imported_from_csv_resolves_the_orders_held_for_it(
+    cli_db: sessionmaker[Session], client: TestClient, world: World, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    listings = [{"sku": "TSHIRT", "channel_sku": "IPOD2008GREEN", "external_ids": {}}]
+    channel_id = connect_shopify(client, world, "http://127.0.0.1:9", listings=listings)
+    payload = order_full(fixtures_dir)
+    tshirt, mug, _hat = payload["line_items"]
+    payload = variant(payload, line_items=[tshirt, {**mug, "sku": "GIFT-BOX"}])
+    body = json.dumps(payload).encode()
+    held = client.post(f"/v1/channels/{channel_id}/webhooks", content=body, headers=webhook_headers(body))
+    assert held.json()["outcome"] == "held"
+
+    file = _write(tmp_path / "skus.csv", "code,name,price\nGIFT-BOX,Gift box,5.00\n")
+    result = run("import", "skus", str(file), "--merchant", "acme")
+    assert result.exit_code == 0, result.output
+    order = client.get(f"/v1/orders/{held.json()['order_id']}", headers=world.acme).json()
+    assert [hold["released_at"] is not None for hold in order["holds"]] == [True]
+    assert [(line["sku"], line["quantity_backordered"]) for line in order["lines"]] == [
+        ("TSHIRT", 0),
+        ("GIFT-BOX", 1),  # known now: routed, and waiting for stock
+    ]
+    assert order["status"] == "backordered"

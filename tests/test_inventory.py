@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.domain_events import publish
 from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
@@ -608,3 +610,12 @@ def test_compare_ledger_checks_the_invariants_too() -> None:
         "reserved is -1, movements sum to 0",
         "reserved is negative (-1)",
     )
+
+
+def test_an_event_no_reaction_handles_is_refused_loudly(session: Session) -> None:
+    @dataclass(frozen=True)
+    class Unheard:
+        merchant_id: int
+
+    with pytest.raises(LookupError, match="no reaction handles Unheard"):
+        publish(session, Unheard(1))

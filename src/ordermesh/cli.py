@@ -504,7 +504,12 @@ def _import(
 
     if kind is CsvKind.skus:
         return import_skus(
-            session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
+            session,
+            parsed=parsed,
+            merchant_code=merchant,
+            actor="cli:import",
+            skip_invalid=skip_invalid,
+            progress=advance,
         )
     if kind is CsvKind.locations:
         return import_locations(

@@ -175,7 +175,7 @@ def _create_catalog(session: Session, merchant: DemoMerchant, merchant_id: int) 
                 currency="USD",
             )
         )
-    upserted = upsert_skus(session, merchant_id=merchant_id, items=items)
+    upserted = upsert_skus(session, merchant_id=merchant_id, items=items, actor=ACTOR)
     session.flush()
     return {item.sku.code: item.sku.id for item in upserted.items}
 

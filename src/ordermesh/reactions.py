@@ -1,16 +1,59 @@
-"""What a change in one domain sets off in another, in the same transaction: one home above the domains.
+"""What a change in one domain sets off in another: the one home above the domains.
 
-Callers (the API and the command line) call these after the change itself.
+A domain publishes an event after its own change (ordermesh.domain_events); HANDLERS lists what each
+event sets off, in order, in the same transaction. Domains never import this module, and it is the only
+one that imports several domains in order to join them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
+from ordermesh.catalog.events import SkusAdded
 from ordermesh.channels.held import resolve_held_orders
+from ordermesh.domain_events import Handler
+from ordermesh.inventory.events import StockBelowReserved, StockFreed
+from ordermesh.locations.events import LocationDeactivated
+from ordermesh.orders.service import serve_backorders
+from ordermesh.routing.service import reroute_level_shortfall, reroute_location
 
 
-def skus_known(session: Session, *, merchant_id: int, actor: str, channel_id: int | None = None) -> list[int]:
-    """New SKUs or channel listings: orders held for channel SKUs they make known get their lines
-    reserved and routed, and their hold released (the orders changed)."""
-    return resolve_held_orders(session, merchant_id=merchant_id, actor=actor, channel_id=channel_id)
+def serve_waiting_backorders(session: Session, event: StockFreed) -> None:
+    """Freed stock goes to the orders waiting for it, first come, first served."""
+    serve_backorders(session, merchant_id=event.merchant_id, levels=list(event.levels), actor=event.actor)
+
+
+def move_reservations_off(session: Session, event: StockBelowReserved) -> None:
+    """Reserved units the level can no longer hold are re-routed (or backordered) before it goes down."""
+    reroute_level_shortfall(
+        session,
+        merchant_id=event.merchant_id,
+        sku_id=event.sku_id,
+        location_id=event.location_id,
+        quantity=event.quantity,
+        reason=event.reason,
+        actor=event.actor,
+        field=event.field,
+    )
+
+
+def reroute_from_closed_location(session: Session, event: LocationDeactivated) -> None:
+    """What a deactivated location was to ship is routed again from the others."""
+    reroute_location(
+        session, location_id=event.location_id, reason=f"location {event.code} deactivated", actor=event.actor
+    )
+
+
+def resolve_held_lines(session: Session, event: SkusAdded) -> None:
+    """Orders held for channel SKUs that new SKUs make known get their lines reserved and routed."""
+    resolve_held_orders(session, merchant_id=event.merchant_id, actor=event.actor)
+
+
+HANDLERS: Mapping[type, tuple[Handler, ...]] = {
+    StockFreed: (serve_waiting_backorders,),
+    StockBelowReserved: (move_reservations_off,),
+    LocationDeactivated: (reroute_from_closed_location,),
+    SkusAdded: (resolve_held_lines,),
+}

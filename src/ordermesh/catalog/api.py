@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from ordermesh import reactions
 from ordermesh.catalog import service
 from ordermesh.catalog.schemas import SkuBulkUpsert, SkuCreate, SkuOut, SkuUpdate, UpsertItemOut, UpsertOut
 from ordermesh.merchants import Role
@@ -23,8 +22,7 @@ def create_sku(body: SkuCreate, session: DbSession, principal: CurrentPrincipal)
     """Create a SKU (409 if the merchant already has its code)."""
     principal.require(*_EDITORS)
     merchant_id = principal.acting_merchant(body.merchant_id)
-    sku = service.create_sku(session, merchant_id=merchant_id, data=body)
-    reactions.skus_known(session, merchant_id=merchant_id, actor=principal.actor)
+    sku = service.create_sku(session, merchant_id=merchant_id, data=body, actor=principal.actor)
     return SkuOut.model_validate(sku)
 
 
@@ -65,9 +63,7 @@ def upsert_skus(body: SkuBulkUpsert, session: DbSession, principal: CurrentPrinc
     """Create or update up to 1000 SKUs by code in one transaction: all of them or none."""
     principal.require(*_EDITORS)
     merchant_id = principal.acting_merchant(body.merchant_id)
-    result = service.upsert_skus(session, merchant_id=merchant_id, items=body.items)
-    if result.created:
-        reactions.skus_known(session, merchant_id=merchant_id, actor=principal.actor)
+    result = service.upsert_skus(session, merchant_id=merchant_id, items=body.items, actor=principal.actor)
     return UpsertOut(
         created=result.created,
         updated=result.updated,

@@ -12,8 +12,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ordermesh.catalog.events import SkusAdded
 from ordermesh.catalog.models import Sku
 from ordermesh.catalog.schemas import SkuCreate, SkuUpdate, SkuUpsert
+from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.merchants.service import get_merchant
 from ordermesh.money import fits_currency, minor_units
@@ -38,7 +40,7 @@ class UpsertResult:
     items: list[UpsertedSku] = field(default_factory=list)
 
 
-def create_sku(session: Session, *, merchant_id: int, data: SkuCreate) -> Sku:
+def create_sku(session: Session, *, merchant_id: int, data: SkuCreate, actor: str) -> Sku:
     """Create a SKU; its code must be new for the merchant (409 if not)."""
     merchant = get_merchant(session, merchant_id=merchant_id)
     if _find(session, merchant_id, data.code) is not None:
@@ -51,6 +53,7 @@ def create_sku(session: Session, *, merchant_id: int, data: SkuCreate) -> Sku:
     sku = Sku(merchant_id=merchant_id, **values)
     with _codes_unique(session):
         session.add(sku)
+    publish(session, SkusAdded(merchant_id, actor))
     return sku
 
 
@@ -112,7 +115,9 @@ def update_sku(session: Session, *, sku_id: int, merchant_scope: int | None, cha
     return sku
 
 
-def upsert_skus(session: Session, *, merchant_id: int, items: Sequence[SkuUpsert]) -> UpsertResult:
+def upsert_skus(
+    session: Session, *, merchant_id: int, items: Sequence[SkuUpsert], actor: str
+) -> UpsertResult:
     """Create or update SKUs by code, all or nothing; errors name the item (`items.3.name`)."""
     merchant = get_merchant(session, merchant_id=merchant_id)
     if len(items) > MAX_BULK_ITEMS:
@@ -142,6 +147,8 @@ def upsert_skus(session: Session, *, merchant_id: int, items: Sequence[SkuUpsert
                     setattr(sku, name, value)
                 result.updated += 1
             result.items.append(UpsertedSku(index, sku, created=item.code not in existing))
+    if result.created:
+        publish(session, SkusAdded(merchant_id, actor))
     return result
 
 

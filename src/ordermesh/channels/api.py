@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ordermesh import reactions
-from ordermesh.channels import service, sync
+from ordermesh.channels import held, service, sync
 from ordermesh.channels.csv_orders import import_orders_csv
 from ordermesh.channels.models import Channel, ChannelError, ChannelListing, ChannelPush
 from ordermesh.channels.schemas import (
@@ -110,7 +109,9 @@ def put_listings(
     )
     if listings:
         merchant_id = listings[0].merchant_id
-        reactions.skus_known(session, merchant_id=merchant_id, actor=principal.actor, channel_id=channel_id)
+        held.resolve_held_orders(
+            session, merchant_id=merchant_id, actor=principal.actor, channel_id=channel_id
+        )
     codes = {item.channel_sku: item.sku for item in body.listings}
     return [_listing_out(listing, codes[listing.channel_sku]) for listing in listings]
 

@@ -137,8 +137,7 @@ def map_listing(
     ] = None,
 ) -> None:
     """Map one of our SKUs to the channel's listing (and push its stock)."""
-    from ordermesh import reactions
-    from ordermesh.channels import service
+    from ordermesh.channels import held, service
     from ordermesh.channels.schemas import ListingIn
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
@@ -149,7 +148,7 @@ def map_listing(
             (listing,) = service.upsert_listings(
                 session, merchant_scope=None, channel_id=channel_id, items=[item]
             )
-            resolved = reactions.skus_known(
+            resolved = held.resolve_held_orders(
                 session, merchant_id=listing.merchant_id, actor="cli", channel_id=channel_id
             )
     except DomainError as error:

@@ -105,6 +105,7 @@ def import_skus(
     *,
     parsed: ParseResult[SkuRow],
     merchant_code: str | None,
+    actor: str,
     skip_invalid: bool = False,
     progress: Progress = _no_progress,
 ) -> ImportReport:
@@ -124,9 +125,8 @@ def import_skus(
     with session.begin_nested() as everything:
         for merchant_id, rows in by_merchant.items():
             for start in range(0, len(rows), MAX_BULK_ITEMS):
-                _upsert_chunk(
-                    session, merchant_id, rows[start : start + MAX_BULK_ITEMS], report, skip_invalid
-                )
+                chunk = rows[start : start + MAX_BULK_ITEMS]
+                _upsert_chunk(session, merchant_id, chunk, report, skip_invalid, actor)
                 progress(len(rows[start : start + MAX_BULK_ITEMS]))
         report.errors.sort(key=lambda e: (e.row, e.column))
         if report.errors and not skip_invalid:
@@ -138,7 +138,12 @@ def import_skus(
 
 
 def _upsert_chunk(
-    session: Session, merchant_id: int, rows: list[ParsedRow[SkuRow]], report: ImportReport, skip: bool
+    session: Session,
+    merchant_id: int,
+    rows: list[ParsedRow[SkuRow]],
+    report: ImportReport,
+    skip: bool,
+    actor: str,
 ) -> None:
     """One bulk upsert; rows the catalog refuses are reported and, when skipping, left out of a retry."""
     while rows:
@@ -148,7 +153,7 @@ def _upsert_chunk(
         ]
         try:
             with session.begin_nested():
-                result = upsert_skus(session, merchant_id=merchant_id, items=items)
+                result = upsert_skus(session, merchant_id=merchant_id, items=items, actor=actor)
         except Invalid as error:
             refused = _refused_items(error, rows)
             report.errors.extend(refused)

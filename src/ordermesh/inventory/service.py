@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
+from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.events.outbox import emit
 from ordermesh.inventory import (
@@ -28,6 +29,7 @@ from ordermesh.inventory import (
     available_to_promise,
     is_order_reference,
 )
+from ordermesh.inventory.events import StockBelowReserved, StockFreed
 from ordermesh.inventory.ledger import (
     LevelSnapshot,
     Movement,
@@ -690,27 +692,13 @@ def _reroute_reserved(
     field: str,
 ) -> None:
     """Move `quantity` reserved units off the location's open fulfillment orders before stock goes down."""
-    # Imported late: routing builds on orders, which builds on inventory.
-    from ordermesh.routing.service import reroute_level_shortfall
-
-    reroute_level_shortfall(
-        session,
-        merchant_id=merchant_id,
-        sku_id=sku_id,
-        location_id=location_id,
-        quantity=quantity,
-        reason=reason,
-        actor=actor,
-        field=field,
-    )
+    below = StockBelowReserved(merchant_id, sku_id, location_id, quantity, reason, actor, field)
+    publish(session, below)
 
 
 def _stock_raised(session: Session, merchant_id: int, sku_id: int, location_id: int, actor: str) -> None:
     """More is available here: give it to waiting backorders first."""
-    # Imported late: orders builds on inventory, so a module-level import would risk an import cycle.
-    from ordermesh.orders.service import serve_backorders
-
-    serve_backorders(session, merchant_id=merchant_id, levels=[(sku_id, location_id)], actor=actor)
+    publish(session, StockFreed(merchant_id, ((sku_id, location_id),), actor))
 
 
 def _views_query() -> Select[Any]:

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ordermesh.auth import Principal
+from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.locations import LocationKind
+from ordermesh.locations.events import LocationDeactivated
 from ordermesh.locations.geo import lookup_postal_code, uses_zip_codes
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.locations.schemas import LocationCreate, LocationUpdate
@@ -115,12 +117,7 @@ def update_location(
         setattr(location, name, value)
     session.flush()
     if deactivated:
-        # Imported late: routing builds on orders and inventory, which build on locations.
-        from ordermesh.routing.service import reroute_location
-
-        reroute_location(
-            session, location_id=location.id, reason=f"location {location.code} deactivated", actor=actor
-        )
+        publish(session, LocationDeactivated(location.id, location.code, actor))
     return location
 
 
