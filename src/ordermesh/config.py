@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ordermesh.carriers.services import parse_overrides
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"ORDERMESH_{name}", default)
@@ -42,6 +44,11 @@ class Settings:
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = field(default_factory=lambda: _env("EASYPOST_WEBHOOK_SECRET", ""))
+    # The operator's carrier service per order service level, over each carrier's defaults (JSON:
+    # {"carrier": {"overnight": "service", ...}}; see carriers/services.py). Bad JSON stops start-up.
+    carrier_services: dict[str, dict[str, str]] = field(
+        default_factory=lambda: parse_overrides(_env("CARRIER_SERVICES", ""))
+    )
 
 
 @lru_cache

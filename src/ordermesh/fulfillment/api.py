@@ -390,6 +390,7 @@ def buy_labels(
         fulfillment_order_id=fulfillment_order_id,
         carrier_code=body.carrier,
         service=body.service,
+        override_reason=body.override_reason,
     )
     return _fo_out(session, fo)
 

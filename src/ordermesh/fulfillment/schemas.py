@@ -199,7 +199,13 @@ class PackageIn(Input):
 
 class LabelIn(Input):
     carrier: Annotated[str, Field(min_length=1, max_length=40)] = "ratecard"
-    service: Annotated[str, Field(min_length=1, max_length=40)] = "ground"
+    service: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None,
+        description="The carrier's service; default: the one mapped to the order's service level",
+    )
+    override_reason: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
+        default=None, description="Why a service slower than the order's is bought (recorded on the timeline)"
+    )
 
 
 class PackageTracking(Input):
