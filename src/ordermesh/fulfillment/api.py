@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.errors import NotFound
-from ordermesh.fulfillment import bins, floor, shipping, tracking, waves
+from ordermesh.fulfillment import CycleCountStatus, bins, floor, shipping, tracking, waves
 from ordermesh.fulfillment.documents import (
     PickLine,
     PickSheet,
@@ -29,6 +29,7 @@ from ordermesh.fulfillment.schemas import (
     BoxIn,
     BoxOut,
     BoxSuggestion,
+    CycleCountTaskOut,
     FulfillmentOrderOut,
     FulfillmentOrderSummary,
     LabelIn,
@@ -147,6 +148,23 @@ def list_boxes(location_id: int, session: DbSession, principal: CurrentPrincipal
     """The location's box catalogue, smallest first."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
     return [BoxOut.model_validate(b) for b in bins.list_boxes(session, location_id=location.id)]
+
+
+@router.get("/locations/{location_id}/cycle-count-tasks")
+def list_cycle_count_tasks(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    status: CycleCountStatus | None = CycleCountStatus.open,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[CycleCountTaskOut]:
+    """Bins to count (a short pick opens one for the bin that came up short), oldest first."""
+    location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
+    rows, next_cursor = bins.cycle_count_tasks(
+        session, location_id=location.id, status=status, limit=limit, cursor=cursor
+    )
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 # --- fulfillment orders and release -------------------------------------------------------------------
@@ -316,6 +334,7 @@ def pick(
         barcode=body.barcode,
         quantity=body.quantity,
         bin_code=body.bin,
+        confirm_bin=body.confirm_bin,
     )
     return _fo_out(session, fo)
 
@@ -332,6 +351,7 @@ def short_pick(
         barcode=body.barcode,
         quantity_found=body.quantity_found,
         reason=body.reason,
+        bin_code=body.bin,
     )
     return _fo_out(session, fo)
 

@@ -180,12 +180,21 @@ class ScanIn(Input):
     barcode: ScanCode
     quantity: Annotated[int, Field(gt=0, le=10_000)] = 1
     bin: Code | None = Field(default=None, description="The bin picked from (picking only)")
+    confirm_bin: bool = Field(
+        default=False,
+        description="Picking only: the units really came from `bin` although its record holds fewer "
+        "(recorded on the order's timeline); without it such a pick answers 409",
+    )
 
 
 class ShortPickIn(Input):
     barcode: ScanCode
     quantity_found: Annotated[int, Field(ge=0, le=10_000, description="Units found at the bin now")]
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "not found at the bin"
+    bin: Code | None = Field(
+        default=None,
+        description="The bin that came up short; default: the first along the walk holding the SKU",
+    )
 
 
 class PackageIn(Input):
@@ -359,3 +368,17 @@ class OrderTracking(BaseModel):
     placed_at: datetime
     shipments: list[TrackedShipment]
     timeline: list[TrackingTimelineEntry]
+
+
+class CycleCountTaskOut(BaseModel):
+    id: int
+    location_id: int
+    bin: str
+    merchant_id: int
+    sku_id: int
+    sku: str
+    fulfillment_order_id: int | None
+    status: str
+    reason: str
+    created_by: str
+    created_at: datetime

@@ -529,9 +529,10 @@ def _note_reroute(
         for a in moved
     ]
     parts += [f"{q} x {by_no[n].sku_code} (line {n}) backordered" for n, q in sorted(short.items())]
-    message = (
-        f"Rerouted {units} unit(s) away from {origins} ({reason}): {'; '.join(parts)}. {plan.explanation}"
-    )
+    explanation = plan.explanation
+    if plan.method == "none":  # the solver's words are about a whole order; these are some of its units
+        explanation = f"No location other than {origins} has any of them available: they wait for stock."
+    message = f"Rerouted {units} unit(s) away from {origins} ({reason}): {'; '.join(parts)}. {explanation}"
     session.execute(
         insert(OrderEvent).values(
             merchant_id=order.merchant_id,
