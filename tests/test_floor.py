@@ -18,7 +18,7 @@ from ordermesh.fulfillment.waves import latest_cutoff, release_due
 from ordermesh.inventory.models import InventoryMovement
 from ordermesh.locations.models import Location
 from tests.cli_support import run, use_database
-from tests.floor_support import MUG_GTIN, SECRET, TSHIRT_GTIN, ok, pdf_text, set_up_floor, signed
+from tests.floor_support import MUG_GTIN, SECRET, TSHIRT_GTIN, ok, pdf_text, redated, set_up_floor, signed
 from tests.orders_support import counts, ledger_breaches, level, order_body, outbox_topics
 from tests.world import World
 
@@ -119,7 +119,9 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert ledger_breaches(session) == []
 
     # The carrier says delivered (EasyPost tracker.updated, signed): the order is delivered.
-    event = json.loads((fixtures_dir / "channels/carriers/easypost_tracker_updated.json").read_text())
+    event = redated(
+        json.loads((fixtures_dir / "channels/carriers/easypost_tracker_updated.json").read_text())
+    )
     event["result"]["tracking_code"] = tracking_number
     body = json.dumps(event).encode()
     unsigned = client.post("/v1/carriers/easypost/webhook", content=body)

@@ -12,7 +12,6 @@ from alembic import op
 
 import ordermesh.base
 
-
 revision: str = "0006_floor_cycle_counts"
 down_revision: str | None = "0005_order_money"
 branch_labels: str | Sequence[str] | None = None

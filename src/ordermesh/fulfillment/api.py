@@ -477,7 +477,13 @@ def list_tracking_events(
     """The carrier events of a package, oldest first."""
     shipment = shipping.get_shipment(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
     return [
-        TrackingEventOut(status=e.status, message=e.message, place=e.place, occurred_at=e.occurred_at)
+        TrackingEventOut(
+            status=e.status,
+            message=e.message,
+            place=e.place,
+            occurred_at=e.occurred_at,
+            ignored_reason=e.ignored_reason,
+        )
         for e in tracking.shipment_events(session, shipment_id=shipment.id)
     ]
 

@@ -183,6 +183,8 @@ class ShipmentEvent(IdMixin, TimestampMixin, Base):
     place: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the event was kept out of the shipment's progress (e.g. dated before the package existed).
+    ignored_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class CycleCountTask(IdMixin, TimestampMixin, Base):

@@ -337,6 +337,9 @@ class TrackingEventOut(BaseModel):
     message: str
     place: str | None
     occurred_at: datetime
+    ignored_reason: str | None = Field(
+        default=None, description="Why the event did not move the package (e.g. dated before it was packed)"
+    )
 
 
 class WebhookResult(BaseModel):
@@ -365,6 +368,7 @@ class TrackingTimelineEntry(BaseModel):
 class OrderTracking(BaseModel):
     number: str
     status: str
+    time_zone: str = Field(description="The destination's time zone (IANA): every time here is in it")
     placed_at: datetime
     shipments: list[TrackedShipment]
     timeline: list[TrackingTimelineEntry]
