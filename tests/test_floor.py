@@ -396,9 +396,10 @@ def test_the_cut_off_run_takes_orders_placed_before_the_latest_cut_off(
     nj1 = session.get(Location, world.locations["NJ1"])
     assert nj1 is not None
     afternoon = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)  # 15:30 in Edison: today's 15:00 cut-off passed
-    morning = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in Edison: yesterday's cut-off is the latest
+    # 09:00 on Monday in Edison: the latest cut-off is the last working day's (Friday), not Sunday's.
+    morning = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
     assert latest_cutoff(nj1, afternoon) == datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-    assert latest_cutoff(nj1, morning) == datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
+    assert latest_cutoff(nj1, morning) == datetime(2026, 2, 27, 20, 0, tzinfo=UTC)
     session.rollback()
     early = order_body([("TSHIRT", 1)], placed_at="2026-03-02T19:00:00Z")
     late = order_body([("TSHIRT", 1)], placed_at="2026-03-02T20:10:00Z")

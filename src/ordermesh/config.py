@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
-from ordermesh.carriers.services import parse_overrides
+from ordermesh.carriers.services import parse_closed_days, parse_overrides
 
 
 def _env(name: str, default: str) -> str:
@@ -48,6 +49,11 @@ class Settings:
     # {"carrier": {"overnight": "service", ...}}; see carriers/services.py). Bad JSON stops start-up.
     carrier_services: dict[str, dict[str, str]] = field(
         default_factory=lambda: parse_overrides(_env("CARRIER_SERVICES", ""))
+    )
+    # Each carrier's own closed days, on top of weekends and the public holidays of the country it picks
+    # up in (JSON: {"carrier": ["2026-12-26", ...]}); promises assume the default carrier's.
+    carrier_closed_days: dict[str, frozenset[date]] = field(
+        default_factory=lambda: parse_closed_days(_env("CARRIER_CLOSED_DAYS", ""))
     )
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import date
+
+# The carrier a label is bought with when none is named, and whose calendar delivery promises assume.
+DEFAULT_CARRIER = "ratecard"
 
 # The order's service levels, slowest first (orders.ServiceLevel's values).
 LEVELS: tuple[str, ...] = ("standard", "expedited", "two_day", "overnight")
@@ -67,3 +71,21 @@ def speed(carrier: str, service: str, overrides: ServiceMap) -> int:
 def is_slower(carrier: str, service: str, level: str, overrides: ServiceMap) -> bool:
     """True when the service is slower than the order's service level needs."""
     return speed(carrier, service, overrides) < LEVELS.index(level)
+
+
+def parse_closed_days(text: str) -> dict[str, frozenset[date]]:
+    """The operator's closed days per carrier from their JSON text; ValueError naming what is wrong."""
+    if not text.strip():
+        return {}
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"ORDERMESH_CARRIER_CLOSED_DAYS is not JSON: {exc}") from exc
+    if not isinstance(raw, dict) or not all(isinstance(days, list) for days in raw.values()):
+        raise ValueError("ORDERMESH_CARRIER_CLOSED_DAYS must map carriers to lists of ISO dates")
+    try:
+        return {
+            str(carrier): frozenset(date.fromisoformat(str(d)) for d in days) for carrier, days in raw.items()
+        }
+    except ValueError as exc:
+        raise ValueError(f"ORDERMESH_CARRIER_CLOSED_DAYS: {exc}") from exc

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from ordermesh.carriers.services import DEFAULT_CARRIER
 from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
 from ordermesh.orders import ServiceLevel
@@ -207,7 +208,7 @@ class PackageIn(Input):
 
 
 class LabelIn(Input):
-    carrier: Annotated[str, Field(min_length=1, max_length=40)] = "ratecard"
+    carrier: Annotated[str, Field(min_length=1, max_length=40)] = DEFAULT_CARRIER
     service: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
         default=None,
         description="The carrier's service; default: the one mapped to the order's service level",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status, refresh_statuses
+from ordermesh.routing.promise import Calendar, ShippingClock, closed_days, cutoff_before
 
 # Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
@@ -93,11 +93,11 @@ def release_due(
 
 
 def latest_cutoff(location: Location, now: datetime) -> datetime:
-    """The most recent moment the location's daily cut-off passed, in UTC."""
-    zone = ZoneInfo(location.timezone)
-    local = now.astimezone(zone)
-    today = datetime.combine(local.date(), location.cutoff_time, tzinfo=zone)
-    return today if local >= today else today - timedelta(days=1)
+    """The most recent moment the location's daily cut-off passed on one of its working days (its
+    business-day calendar: weekends, public holidays, the operator's closed days)."""
+    calendar = Calendar(location.country, closed_days(location.closed_days))
+    clock = ShippingClock(location.timezone, location.cutoff_time, location.handling_days, calendar)
+    return cutoff_before(now, clock).astimezone(UTC)
 
 
 @dataclass(frozen=True, order=True)

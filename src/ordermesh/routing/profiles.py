@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh.carriers.services import DEFAULT_CARRIER
+from ordermesh.config import get_settings
 from ordermesh.routing import Policy
 from ordermesh.routing.cost import CostModel, ZoneRate
 from ordermesh.routing.models import RoutingProfile
@@ -58,6 +61,12 @@ class _SettingsCache:
 
 
 settings_cache = _SettingsCache()
+
+
+def carrier_closed_days() -> frozenset[date]:
+    """The closed days of the carrier that promises assume (labels' default carrier), from the operator's
+    ORDERMESH_CARRIER_CLOSED_DAYS."""
+    return get_settings().carrier_closed_days.get(DEFAULT_CARRIER, frozenset())
 
 
 def routing_settings(session: Session, *, merchant_id: int) -> RoutingSettings:

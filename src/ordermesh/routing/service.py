@@ -39,11 +39,13 @@ from ordermesh.routing.destinations import country_centre, locate, postal_code_k
 from ordermesh.routing.models import RoutingProfile
 from ordermesh.routing.policies import Rules, rules_problem
 from ordermesh.routing.profiles import (
+    carrier_closed_days,
     routing_settings,
     settings_cache,
     zone_from_json,
     zone_to_json,
 )
+from ordermesh.routing.promise import closed_days
 from ordermesh.routing.reoptimise import OpenOrder, Reoptimisation, reoptimise
 from ordermesh.routing.schemas import (
     QuoteIn,
@@ -92,7 +94,9 @@ def quote(session: Session, *, merchant_id: int, data: QuoteIn, now: datetime) -
     currency = session.scalar(select(Merchant.default_currency).where(Merchant.id == merchant_id)) or "USD"
     options = []
     for service in data.service_levels or list(ServiceLevel):
-        context = RoutingContext(settings.cost_model, settings.rules, sizes, service, now)
+        context = RoutingContext(
+            settings.cost_model, settings.rules, sizes, service, now, carrier_closed_days()
+        )
         plan = plan_order(requests, destination, candidates, context)
         options.append(_option(service, plan, currency))
     return QuoteOut(quoted_at=now, destination_approximate=destination.approximate, options=options)
@@ -442,7 +446,12 @@ def _plan_again(
     settings = routing_settings(session, merchant_id=order.merchant_id)
     sizes = {entry.sku_id: entry.size for entry in stock.values()}
     context = RoutingContext(
-        settings.cost_model, settings.rules, sizes, ServiceLevel(order.service_level), utcnow()
+        settings.cost_model,
+        settings.rules,
+        sizes,
+        ServiceLevel(order.service_level),
+        utcnow(),
+        carrier_closed_days(),
     )
     return plan_order(requests, destination, candidates, context)
 
@@ -615,7 +624,13 @@ def _reoptimise_merchant(session: Session, merchant_id: int) -> Reoptimisation:
     sites = _sites(session, merchant_id)
     free = _free_stock(session, merchant_id, sku_ids, {s.location_id for s in sites})
     settings = routing_settings(session, merchant_id=merchant_id)
-    context = RoutingContext(settings.cost_model, settings.rules, _sizes(session, sku_ids), now=utcnow())
+    context = RoutingContext(
+        settings.cost_model,
+        settings.rules,
+        _sizes(session, sku_ids),
+        now=utcnow(),
+        carrier_closed_days=carrier_closed_days(),
+    )
     return reoptimise(orders, sites, free, context)
 
 
@@ -687,6 +702,7 @@ def _sites(session: Session, merchant_id: int) -> list[Candidate]:
             location.timezone,
             location.cutoff_time,
             location.handling_days,
+            closed_days(location.closed_days),
         )
         for location in rows
     ]

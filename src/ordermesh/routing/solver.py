@@ -46,7 +46,7 @@ from ordermesh.routing.policies import (
     deciding_policy,
     describe_policies,
 )
-from ordermesh.routing.promise import ShippingClock, promise
+from ordermesh.routing.promise import Calendar, ShippingClock, promise
 
 NEAREST_HOLDERS = 10  # candidates kept for enumeration
 NEAREST_WHOLE = 3  # plus the nearest locations that hold the whole order
@@ -73,6 +73,7 @@ class Candidate:
     timezone: str = "UTC"
     cutoff: time = time(15, 0)
     handling_days: int = 0
+    closed_days: frozenset[date] = frozenset()  # the operator's own closed days there
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class RoutingContext:
     sizes: Mapping[int, ItemSize] = field(default_factory=dict)  # sku_id -> unit size
     service: ServiceLevel = ServiceLevel.standard
     now: datetime | None = None  # when set, packages carry ship and delivery dates
+    carrier_closed_days: frozenset[date] = frozenset()  # the carrier's own closed days (transit)
 
 
 DEFAULT_CONTEXT = RoutingContext()
@@ -611,8 +613,11 @@ def price_packages(
         cost = from_cents(package_rate(context.cost_model, zone, context.service).cost_cents(kg))
         ship = deliver = None
         if context.now is not None:
-            clock = ShippingClock(site.timezone, site.cutoff, site.handling_days)
-            promised = promise(context.now, clock, zone.zone, context.service)
+            clock = ShippingClock(
+                site.timezone, site.cutoff, site.handling_days, Calendar(site.country, site.closed_days)
+            )
+            transit = Calendar(site.country, context.carrier_closed_days)
+            promised = promise(context.now, clock, zone.zone, context.service, transit)
             ship, deliver = promised.ship_date, promised.delivery_date
         packages.append(Package(location_id, site.code, km, zone.zone, kg, cost, ship, deliver))
     return tuple(packages)
