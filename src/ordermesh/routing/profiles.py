@@ -81,11 +81,16 @@ def routing_settings(session: Session, *, merchant_id: int) -> RoutingSettings:
 
 
 def settings_from_profile(profile: RoutingProfile) -> RoutingSettings:
+    policies = tuple(Policy(p) for p in profile.policies)
+    # A setting stored without its policy (accepted before such profiles were refused) never applied:
+    # it is left out rather than failing the merchant's routing.
     rules = Rules(
-        policies=tuple(Policy(p) for p in profile.policies),
-        ranked_location_ids=tuple(profile.ranked_location_ids),
-        excluded_location_ids=frozenset(profile.excluded_location_ids),
-        max_packages=profile.max_packages,
+        policies=policies,
+        ranked_location_ids=tuple(profile.ranked_location_ids) if Policy.ranked_locations in policies else (),
+        excluded_location_ids=frozenset(profile.excluded_location_ids)
+        if Policy.exclude_locations in policies
+        else frozenset(),
+        max_packages=profile.max_packages if Policy.max_packages in policies else None,
     )
     model = CostModel(
         zones=tuple(zone_from_json(z) for z in profile.rate_card),
