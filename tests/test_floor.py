@@ -51,7 +51,7 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert order["status"] == "confirmed"
     [fo] = order["fulfillment_orders"]
     assert fo["location_id"] == nj1
-    events = ok(client.get(f"/v1/orders/{order['id']}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{order['id']}/events", headers=world.acme))["items"]
     assert any(e["kind"] == "routed" and "NJ1" in e["message"] for e in events)
     assert level(session, tshirt, nj1) == (10, 2)
 
@@ -80,7 +80,7 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert counts(session) == before
     picked = ok(client.post(picks, json={"barcode": TSHIRT_GTIN, "quantity": 2}, headers=floor))
     assert picked["status"] == "picking" and picked["lines"][0]["quantity_picked"] == 2
-    bins = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))
+    bins = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"]
     assert [(b["bin"], b["quantity"]) for b in bins] == [("B-01", 8)]
 
     # Packing: each unit scanned; the wrong item and one too many are refused.
@@ -222,7 +222,7 @@ def test_cancelling_after_release_puts_picked_units_back(
     nj1, tshirt, floor = world.locations["NJ1"], world.acme_skus["TSHIRT"], world.warehouse_nj
     order, fo_id = _released_order(client, world)
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
-    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 9
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"][0]["quantity"] == 9
 
     cancelled = ok(
         client.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "changed mind"}, headers=world.acme)
@@ -230,7 +230,7 @@ def test_cancelling_after_release_puts_picked_units_back(
     assert cancelled["status"] == "cancelled"
     assert cancelled["fulfillment_orders"][0]["status"] == "cancelled"
     assert level(session, tshirt, nj1) == (10, 0)
-    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 10
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"][0]["quantity"] == 10
     before = counts(session)
     for action in ("picks", "pack-scans"):
         refused = client.post(
@@ -334,7 +334,10 @@ def test_tracking_events_through_the_api(client: TestClient, world: World, sessi
     assert moved["status"] == "exception"
     ok(client.post(events, json={"status": "delivered", "place": "New York, NY"}, headers=floor))
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))["status"] == "delivered"
-    assert [e["status"] for e in ok(client.get(events, headers=world.acme))] == ["exception", "delivered"]
+    assert [e["status"] for e in ok(client.get(events, headers=world.acme))["items"]] == [
+        "exception",
+        "delivered",
+    ]
 
 
 def test_warehouse_keys_act_on_their_own_location_only(client: TestClient, world: World) -> None:

@@ -38,7 +38,7 @@ def _empty_elsewhere(client: TestClient, world: World) -> None:
 
 
 def _events(client: TestClient, world: World, order_id: int, kind: str) -> list[dict]:
-    events = ok(client.get(f"/v1/orders/{order_id}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{order_id}/events", headers=world.acme))["items"]
     return [e for e in events if e["kind"] == kind]
 
 
@@ -133,7 +133,7 @@ def test_a_pick_from_a_bin_that_holds_none_of_the_item_is_refused_unless_confirm
     refused = client.post(picks, json={"barcode": TSHIRT_GTIN, "bin": "A-01"}, headers=floor)
     assert refused.status_code == 409
     assert refused.json()["errors"][0]["field"] == "bin" and "A-01" in refused.json()["detail"]
-    stock = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))
+    stock = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"]
     assert [(b["bin"], b["quantity"]) for b in stock] == [("B-01", 10)]  # nothing taken
     fo = ok(client.get(f"/v1/fulfillment-orders/{fo_id}", headers=floor))
     assert fo["lines"][0]["quantity_picked"] == 0

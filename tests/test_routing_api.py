@@ -49,7 +49,7 @@ def fields(response: Any) -> set[str]:
 
 
 def events(client: TestClient, world: World, order_id: int) -> list[dict[str, Any]]:
-    return list(client.get(f"/v1/orders/{order_id}/events", headers=world.acme).json())
+    return list(client.get(f"/v1/orders/{order_id}/events", headers=world.acme).json()["items"])
 
 
 def place(client: TestClient, world: World, lines: list[tuple[str, int]], **extra: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.routing.models import RoutingProfile
 from ordermesh.routing.cost import DEFAULT_ZONES
+from ordermesh.routing.models import RoutingProfile
 from ordermesh.routing.profiles import settings_cache, zone_to_json
 from tests.orders_support import order_body
 from tests.world import World

@@ -79,6 +79,15 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
+def page_of(items: Sequence[T], *, limit: int, cursor: str | None) -> Page[T]:
+    """A page of a list kept in an order of its own (bins in walking order, events by time): the cursor
+    is the position after the page. For short per-location or per-order lists only."""
+    start = decode_cursor(cursor) or 0
+    page = list(items[start : start + limit])
+    more = start + limit < len(items)
+    return Page(items=page, next_cursor=encode_cursor(start + limit) if more else None)
+
+
 def paginate(
     session: Session,
     statement: Select[Any],

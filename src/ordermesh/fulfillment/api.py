@@ -56,7 +56,7 @@ from ordermesh.fulfillment.views import fulfillment_order_out, shipments_out
 from ordermesh.inventory.service import resolve_sku_id
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, page_of, paginate
 
 router = APIRouter(tags=["warehouse floor"])
 PDF = "application/pdf"
@@ -78,19 +78,31 @@ def create_bin(location_id: int, body: BinIn, session: DbSession, principal: Cur
 
 
 @router.get("/locations/{location_id}/bins")
-def list_bins(location_id: int, session: DbSession, principal: CurrentPrincipal) -> list[BinOut]:
-    """The location's bins in walking order."""
+def list_bins(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BinOut]:
+    """The location's bins in walking order; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [BinOut.model_validate(b) for b in bins.list_bins(session, location_id=location.id)]
+    rows = [BinOut.model_validate(b) for b in bins.list_bins(session, location_id=location.id)]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.get("/locations/{location_id}/bin-stock")
 def bin_stock(
-    location_id: int, session: DbSession, principal: CurrentPrincipal, merchant_id: int | None = None
-) -> list[BinStockOut]:
-    """What sits in which bin, in walking order."""
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    merchant_id: int | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BinStockOut]:
+    """What sits in which bin, in walking order; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [
+    rows = [
         BinStockOut(
             bin=q.bin_code,
             pick_sequence=q.pick_sequence,
@@ -101,6 +113,7 @@ def bin_stock(
         )
         for q in bins.bin_quantities(session, location_id=location.id, merchant_id=merchant_id)
     ]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.post("/locations/{location_id}/put-away")
@@ -144,10 +157,17 @@ def create_box(location_id: int, body: BoxIn, session: DbSession, principal: Cur
 
 
 @router.get("/locations/{location_id}/boxes")
-def list_boxes(location_id: int, session: DbSession, principal: CurrentPrincipal) -> list[BoxOut]:
-    """The location's box catalogue, smallest first."""
+def list_boxes(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BoxOut]:
+    """The location's box catalogue, smallest first; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [BoxOut.model_validate(b) for b in bins.list_boxes(session, location_id=location.id)]
+    rows = [BoxOut.model_validate(b) for b in bins.list_boxes(session, location_id=location.id)]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.get("/locations/{location_id}/cycle-count-tasks")
@@ -252,13 +272,19 @@ def create_pick_list(body: PickListIn, session: DbSession, principal: CurrentPri
 
 @router.get("/pick-lists")
 def list_pick_lists(
-    session: DbSession, principal: CurrentPrincipal, location_id: int | None = None, limit: Limit = 50
-) -> list[PickListSummary]:
-    """A location's newest waves."""
+    session: DbSession,
+    principal: CurrentPrincipal,
+    location_id: int | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[PickListSummary]:
+    """A location's waves, newest first; paged (`items`, `next_cursor`)."""
     scope = FloorScope.of(principal)
-    lists = waves.list_pick_lists(session, scope=scope, location_id=location_id, limit=limit)
+    lists, next_cursor = waves.list_pick_lists(
+        session, scope=scope, location_id=location_id, limit=limit, cursor=cursor
+    )
     sizes = waves.pick_list_size(session, pick_list_ids=[p.id for p in lists])
-    return [
+    rows = [
         PickListSummary(
             id=p.id,
             location_id=p.location_id,
@@ -269,6 +295,7 @@ def list_pick_lists(
         )
         for p in lists
     ]
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 @router.get("/pick-lists/{pick_list_id}")
@@ -472,11 +499,15 @@ def packing_slip(shipment_id: int, session: DbSession, principal: CurrentPrincip
 
 @router.get("/shipments/{shipment_id}/tracking-events")
 def list_tracking_events(
-    shipment_id: int, session: DbSession, principal: CurrentPrincipal
-) -> list[TrackingEventOut]:
-    """The carrier events of a package, oldest first."""
+    shipment_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[TrackingEventOut]:
+    """The carrier events of a package, oldest first; paged (`items`, `next_cursor`)."""
     shipment = shipping.get_shipment(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
-    return [
+    rows = [
         TrackingEventOut(
             status=e.status,
             message=e.message,
@@ -486,6 +517,7 @@ def list_tracking_events(
         )
         for e in tracking.shipment_events(session, shipment_id=shipment.id)
     ]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.post("/shipments/{shipment_id}/tracking-events")

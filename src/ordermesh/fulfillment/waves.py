@@ -24,6 +24,7 @@ from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status, refresh_statuses
 from ordermesh.routing.promise import Calendar, ShippingClock, closed_days, cutoff_before
+from ordermesh.web_support import paginate
 
 # Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
@@ -246,19 +247,13 @@ def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -
 
 
 def list_pick_lists(
-    session: Session, *, scope: FloorScope, location_id: int | None, limit: int
-) -> list[PickList]:
-    """The newest waves of a location."""
+    session: Session, *, scope: FloorScope, location_id: int | None, limit: int, cursor: str | None
+) -> tuple[Sequence[PickList], str | None]:
+    """A page of a location's waves, newest first."""
     require_floor(scope)
     location = floor_location(session, scope=scope, location_id=location_id)
-    return list(
-        session.scalars(
-            select(PickList)
-            .where(PickList.location_id == location.id)
-            .order_by(PickList.id.desc())
-            .limit(limit)
-        )
-    )
+    statement = select(PickList).where(PickList.location_id == location.id)
+    return paginate(session, statement, PickList.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 def pick_list_size(session: Session, *, pick_list_ids: Sequence[int]) -> dict[int, int]:
