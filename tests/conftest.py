@@ -25,6 +25,7 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from ordermesh.routing.profiles import settings_cache
 from tests.world import World, build_world
 
 PG_URL = os.environ.get("ORDERMESH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -84,6 +85,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A clean database for each test."""
     _truncate(engine)
     key_cache.clear()
+    settings_cache.forget()  # merchant ids restart with the database: cached routing settings go with it
     yield sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -51,7 +51,7 @@ def test_a_setting_stored_earlier_without_its_policy_does_not_break_routing(
                 max_packages=None,
             )
         )
-    settings_cache.forget(world.acme_id)
+    settings_cache.forget(world.acme_id)  # the profile was written behind the API's back
     order = client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme)
     assert order.status_code == 201, order.text
     assert order.json()["fulfillment_orders"][0]["location_id"] == world.locations["NJ1"]

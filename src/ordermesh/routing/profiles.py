@@ -107,6 +107,8 @@ def zone_to_json(zone: ZoneRate) -> dict[str, Any]:
         "max_km": zone.max_km,
         "first_kg": str(zone.first_kg),
         "per_kg": str(zone.per_kg),
+        "countries": list(zone.countries),
+        "transit_days": zone.transit_days,
     }
 
 
@@ -117,4 +119,6 @@ def zone_from_json(data: dict[str, Any]) -> ZoneRate:
         max_km=None if max_km is None else float(max_km),
         first_kg=Decimal(str(data["first_kg"])),
         per_kg=Decimal(str(data["per_kg"])),
+        countries=tuple(str(c).upper() for c in data.get("countries") or ()),
+        transit_days=data.get("transit_days"),
     )

@@ -92,8 +92,9 @@ class Promise:
     transit_days: int
 
 
-def transit_days(zone: int, service: ServiceLevel) -> int:
-    standard = STANDARD_TRANSIT_DAYS.get(zone, FARTHEST_TRANSIT_DAYS)
+def transit_days(zone: int, service: ServiceLevel, standard_days: int | None = None) -> int:
+    """Days in transit: the zone's own standard days (else the domestic table's), capped by the service."""
+    standard = standard_days or STANDARD_TRANSIT_DAYS.get(zone, FARTHEST_TRANSIT_DAYS)
     cap = SERVICE_CAP_DAYS.get(service)
     return standard if cap is None else min(standard, cap)
 
@@ -136,12 +137,17 @@ def cutoff_before(now: datetime, clock: ShippingClock) -> datetime:
 
 
 def promise(
-    now: datetime, clock: ShippingClock, zone: int, service: ServiceLevel, transit: Calendar = WEEKDAYS
+    now: datetime,
+    clock: ShippingClock,
+    zone: int,
+    service: ServiceLevel,
+    transit: Calendar = WEEKDAYS,
+    standard_days: int | None = None,
 ) -> Promise:
     """Ship and delivery dates for a package this location sends to `zone` at `service`: handling on the
     location's calendar, transit on the carrier's."""
     ship = add_working_days(received_day(now, clock), clock.handling_days, clock.calendar)
-    days = transit_days(zone, service)
+    days = transit_days(zone, service, standard_days)
     return Promise(ship_date=ship, delivery_date=add_working_days(ship, days, transit), transit_days=days)
 
 

@@ -34,7 +34,7 @@ from ordermesh.orders.intake import load_stock, merge_candidates, reservation_mo
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.routing import Policy
-from ordermesh.routing.cost import CostModel, ItemSize, check_zones, item_size
+from ordermesh.routing.cost import CostModel, ItemSize, ZoneRate, check_zones, item_size
 from ordermesh.routing.destinations import country_centre, locate, postal_code_known
 from ordermesh.routing.models import RoutingProfile
 from ordermesh.routing.policies import Rules, rules_problem
@@ -174,6 +174,10 @@ def put_profile(session: Session, *, merchant_id: int, data: RoutingProfileIn) -
     return _profile_out(session, profile)
 
 
+def _zone_out(zone: ZoneRate) -> ZoneRateOut:
+    return ZoneRateOut(**{**vars(zone), "countries": list(zone.countries)})
+
+
 def _unchecked_rules(
     policies: tuple[Policy, ...], ranked: list[int], excluded: list[int], max_packages: int | None
 ) -> Rules:
@@ -233,7 +237,7 @@ def _profile_out(session: Session, profile: RoutingProfile) -> RoutingProfileOut
         merchant_id=profile.merchant_id,
         is_default=False,
         policies=[Policy(p) for p in profile.policies],
-        rate_card=[ZoneRateOut(**vars(zone_from_json(z))) for z in profile.rate_card],
+        rate_card=[_zone_out(zone_from_json(z)) for z in profile.rate_card],
         dim_divisor=profile.dim_divisor,
         handling_cost=profile.handling_cost,
         split_penalty=profile.split_penalty,
@@ -250,7 +254,7 @@ def _default_profile(merchant_id: int) -> RoutingProfileOut:
         merchant_id=merchant_id,
         is_default=True,
         policies=list(rules.policies),
-        rate_card=[ZoneRateOut(**vars(zone)) for zone in model.zones],
+        rate_card=[_zone_out(zone) for zone in model.zones],
         dim_divisor=model.dim_divisor,
         handling_cost=model.handling_per_package,
         split_penalty=model.split_penalty,
