@@ -15,8 +15,6 @@ from ordermesh.base import utcnow
 from ordermesh.errors import NotFound
 from ordermesh.fulfillment import CycleCountStatus, bins, floor, shipping, tracking, waves
 from ordermesh.fulfillment.documents import (
-    PickLine,
-    PickSheet,
     label_pdf,
     label_zpl,
     packing_slip_pdf,
@@ -327,23 +325,7 @@ def cancel_pick_list(
 def pick_list_document(pick_list_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The wave as a printable PDF."""
     view = waves.pick_list_view(session, scope=FloorScope.of(principal), pick_list_id=pick_list_id)
-    sheet = PickSheet(
-        title=f"Pick list {view.id}",
-        location=view.location_code,
-        orders=len(view.fulfillment_order_ids),
-        lines=[
-            PickLine(
-                bin=line.bin,
-                sku=line.sku,
-                name=line.name,
-                barcode=line.barcode,
-                quantity=line.quantity,
-                orders=", ".join(f"FO {o.fulfillment_order_id} x{o.quantity}" for o in line.orders),
-            )
-            for line in view.lines
-        ],
-    )
-    return Response(pick_list_pdf(sheet), media_type=PDF)
+    return Response(pick_list_pdf(waves.pick_sheet(view)), media_type=PDF)
 
 
 # --- picking and packing ------------------------------------------------------------------------------

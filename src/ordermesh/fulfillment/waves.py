@@ -15,6 +15,7 @@ from ordermesh.db import insert_rows
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.fulfillment import ServicePriority, WaveStatus
 from ordermesh.fulfillment.bins import primary_bins
+from ordermesh.fulfillment.documents import PickLine, PickSheet
 from ordermesh.fulfillment.models import Bin, FulfillmentLineProgress, PickList, PickListItem
 from ordermesh.fulfillment.schemas import PickLineOut, PickListIn, PickListOut, PickOrderOut
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
@@ -485,4 +486,24 @@ def _line_out(line: _Line, place: Bin | None) -> PickLineOut:
         barcode=line.barcode,
         quantity=line.quantity,
         orders=line.orders,
+    )
+
+
+def pick_sheet(view: PickListOut) -> PickSheet:
+    """The wave as its printed pick list: every line with every fulfillment order its units go to."""
+    return PickSheet(
+        title=f"Pick list {view.id}",
+        location=view.location_code,
+        orders=len(view.fulfillment_order_ids),
+        lines=[
+            PickLine(
+                bin=line.bin,
+                sku=line.sku,
+                name=line.name,
+                barcode=line.barcode,
+                quantity=line.quantity,
+                orders=", ".join(f"FO {o.fulfillment_order_id} x{o.quantity}" for o in line.orders),
+            )
+            for line in view.lines
+        ],
     )
