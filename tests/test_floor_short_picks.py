@@ -118,8 +118,22 @@ def test_only_what_no_location_can_ship_is_backordered_and_the_timeline_says_why
     [rerouted] = _events(client, world, order["id"], "rerouted")
     assert "No location holds any of the order" not in rerouted["message"]
     assert "No location other than NJ1 has any of them available" in rerouted["message"]
-    tasks = ok(client.get(f"/v1/locations/{world.locations['NJ1']}/cycle-count-tasks", headers=floor))
-    assert [t["bin"] for t in tasks["items"]] == ["B-01"]
+    nj1 = world.locations["NJ1"]
+    tasks = ok(client.get(f"/v1/locations/{nj1}/cycle-count-tasks", headers=floor))
+    [task] = tasks["items"]
+    assert task["bin"] == "B-01"
+    # The count: B-01's record says 7 (10 - 1 found - 2 missing), 5 are there: on_hand drops by 2.
+    assert level(session, world.acme_skus["TSHIRT"], nj1) == (8, 1)
+    complete = f"/v1/locations/{nj1}/cycle-count-tasks/{task['id']}/complete"
+    counted = ok(client.post(complete, json={"counted_quantity": 5}, headers=floor))
+    assert (counted["status"], counted["recorded_quantity"], counted["counted_quantity"]) == ("done", 7, 5)
+    assert level(session, world.acme_skus["TSHIRT"], nj1) == (6, 1)
+    stock = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"]
+    assert [(b["bin"], b["quantity"]) for b in stock] == [("B-01", 5)]
+    assert client.post(complete, json={"counted_quantity": 5}, headers=floor).status_code == 409
+    assert ok(client.get(f"/v1/locations/{nj1}/cycle-count-tasks", headers=floor))["items"] == []
+    done = ok(client.get(f"/v1/locations/{nj1}/cycle-count-tasks", params={"status": "done"}, headers=floor))
+    assert [t["id"] for t in done["items"]] == [task["id"]]
     assert ledger_breaches(session) == []
 
 

@@ -31,6 +31,10 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("recorded_quantity", sa.Integer(), nullable=True),
+        sa.Column("counted_quantity", sa.Integer(), nullable=True),
+        sa.Column("counted_by", sa.String(length=100), nullable=True),
+        sa.Column("counted_at", ordermesh.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),

@@ -27,6 +27,7 @@ from ordermesh.fulfillment.schemas import (
     BoxIn,
     BoxOut,
     BoxSuggestion,
+    CycleCountIn,
     CycleCountTaskOut,
     FulfillmentOrderOut,
     FulfillmentOrderSummary,
@@ -183,6 +184,24 @@ def list_cycle_count_tasks(
         session, location_id=location.id, status=status, limit=limit, cursor=cursor
     )
     return Page(items=rows, next_cursor=next_cursor)
+
+
+@router.post("/locations/{location_id}/cycle-count-tasks/{task_id}/complete")
+def complete_cycle_count(
+    location_id: int, task_id: int, body: CycleCountIn, session: DbSession, principal: CurrentPrincipal
+) -> CycleCountTaskOut:
+    """Record the bin's count: its record becomes the count and on_hand moves by the difference; 409 once
+    counted."""
+    scope = FloorScope.of(principal)
+    location = floor_location(session, scope=scope, location_id=location_id)
+    task = bins.complete_cycle_count(
+        session,
+        location_id=location.id,
+        task_id=task_id,
+        counted_quantity=body.counted_quantity,
+        actor=scope.actor,
+    )
+    return bins.tasks_out(session, [task])[0]
 
 
 # --- fulfillment orders and release -------------------------------------------------------------------

@@ -269,13 +269,14 @@ def cycle_count_tasks(
     if status is not None:
         statement = statement.where(CycleCountTask.status == status.value)
     tasks, next_cursor = paginate(session, statement, CycleCountTask.id, limit=limit, cursor=cursor)
-    bin_codes = dict(
-        session.execute(select(Bin.id, Bin.code).where(Bin.id.in_({t.bin_id for t in tasks}))).all()
-    )
-    sku_codes = dict(
-        session.execute(select(Sku.id, Sku.code).where(Sku.id.in_({t.sku_id for t in tasks}))).all()
-    )
-    rows = [
+    return tasks_out(session, tasks), next_cursor
+
+
+def tasks_out(session: Session, tasks: Sequence[CycleCountTask]) -> list[CycleCountTaskOut]:
+    bin_ids, sku_ids = {t.bin_id for t in tasks}, {t.sku_id for t in tasks}
+    bin_codes = dict(session.execute(select(Bin.id, Bin.code).where(Bin.id.in_(bin_ids))).all())
+    sku_codes = dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(sku_ids))).all())
+    return [
         CycleCountTaskOut(
             id=t.id,
             location_id=t.location_id,
@@ -288,7 +289,58 @@ def cycle_count_tasks(
             reason=t.reason,
             created_by=t.created_by,
             created_at=t.created_at,
+            recorded_quantity=t.recorded_quantity,
+            counted_quantity=t.counted_quantity,
+            counted_by=t.counted_by,
+            counted_at=t.counted_at,
         )
         for t in tasks
     ]
-    return rows, next_cursor
+
+
+def complete_cycle_count(
+    session: Session, *, location_id: int, task_id: int, counted_quantity: int, actor: str
+) -> CycleCountTask:
+    """Record a bin's count: the bin's record becomes what was counted and the location's on_hand moves
+    by the difference (ledger `adjust`, which re-routes or serves backorders as any adjustment does);
+    409 once counted."""
+    task = session.scalar(
+        select(CycleCountTask).where(CycleCountTask.id == task_id, CycleCountTask.location_id == location_id)
+    )
+    if task is None:
+        raise NotFound(f"cycle count task {task_id} not found")
+    if task.status != CycleCountStatus.open:
+        raise Conflict(f"cycle count task {task.id} is {task.status}")
+    bin_ = session.get(Bin, task.bin_id)
+    assert bin_ is not None
+    recorded = in_bin(session, merchant_id=task.merchant_id, sku_id=task.sku_id, bin_id=task.bin_id)
+    delta = counted_quantity - recorded
+    if delta:
+        inventory.adjust(
+            session,
+            merchant_id=task.merchant_id,
+            sku_id=task.sku_id,
+            location_id=location_id,
+            delta=delta,
+            reason_note=f"cycle count of bin {bin_.code}: {counted_quantity} found, {recorded} on record",
+            reference=f"cycle_count:{task.id}",
+            actor=actor,
+        )
+        if delta > 0:
+            add_to_bin(
+                session,
+                merchant_id=task.merchant_id,
+                sku_id=task.sku_id,
+                location_id=location_id,
+                bin_id=task.bin_id,
+                quantity=delta,
+            )
+        else:
+            take_from_bin(
+                session, merchant_id=task.merchant_id, sku_id=task.sku_id, bin_id=task.bin_id, quantity=-delta
+            )
+    task.status = CycleCountStatus.done.value
+    task.recorded_quantity, task.counted_quantity = recorded, counted_quantity
+    task.counted_by, task.counted_at = actor, utcnow()
+    session.flush()
+    return task

@@ -201,3 +201,8 @@ class CycleCountTask(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, done
     reason: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[str] = mapped_column(String(100))
+    # The count: what the bin's record said and what was found, by whom and when.
+    recorded_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_by: Mapped[str | None] = mapped_column(String(100))
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -387,3 +387,13 @@ class CycleCountTaskOut(BaseModel):
     reason: str
     created_by: str
     created_at: datetime
+    recorded_quantity: int | None = Field(default=None, description="What the bin's record said at the count")
+    counted_quantity: int | None = None
+    counted_by: str | None = None
+    counted_at: datetime | None = None
+
+
+class CycleCountIn(Input):
+    counted_quantity: Annotated[
+        int, Field(ge=0, le=1_000_000, description="Units of the SKU found in the bin")
+    ]
