@@ -32,6 +32,13 @@ def _render(document: bytes, tmp_path: Path, name: str) -> list[Path]:
     return pages
 
 
+def _pixels(page: Path) -> tuple[int, int]:
+    """A PNG's width and height (from its IHDR chunk)."""
+    header = page.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
 def _text(pdf: Path, *, x: float = 0, width: float = 8.5, top: float = 0, height: float = 11) -> str:
     """The text pdftotext reads in a region of each page (inches from the top left)."""
     region = [str(round(v * POINTS_PER_INCH)) for v in (x, top, width, height)]
@@ -87,7 +94,8 @@ def test_the_pick_list_prints_every_allocation_code_and_name(
     assert len(long_line["orders"]) == 40
 
     document = client.get(f"/v1/pick-lists/{wave['id']}/pdf", headers=world.warehouse_nj).content
-    _render(document, tmp_path, "wave")
+    pages = _render(document, tmp_path, "wave")
+    assert {_pixels(page) for page in pages} == {(425, 550)}  # letter pages at 50 dpi
     pdf = tmp_path / "wave.pdf"
     below_header = {"top": 1.25, "height": 11 - 1.25}
     allocations = _words(_text(pdf, x=5.45, width=2.6, **below_header))
@@ -122,7 +130,8 @@ def test_the_label_prints_a_long_ship_to_name_whole(client: TestClient, world: W
     shipment_id = package["shipments"][0]["id"]
 
     document = client.get(f"/v1/shipments/{shipment_id}/label.pdf", headers=floor).content
-    [_page] = _render(document, tmp_path, "label")
+    [page] = _render(document, tmp_path, "label")
+    assert _pixels(page) == (200, 300)  # 4 x 6 inches at 50 dpi
     ship_to = _words(_text(tmp_path / "label.pdf", width=4, height=6))
     assert LONG_SHIP_TO in ship_to and "350 5th Ave" in ship_to
     zpl = client.get(f"/v1/shipments/{shipment_id}/label.zpl", headers=floor).text
