@@ -16,7 +16,9 @@ from ordermesh.carriers.services import parse_closed_days
 from ordermesh.config import get_settings
 from ordermesh.fulfillment.waves import latest_cutoff
 from ordermesh.locations.models import Location
-from ordermesh.routing.api import get_clock
+from ordermesh.web_support import get_clock
+from tests.floor_support import ok
+from tests.orders_support import order_body
 from tests.world import World
 
 CHRISTMAS_EVE = datetime(2026, 12, 24, 19, 0, tzinfo=UTC)  # Thursday 14:00 in Edison, before the cut-off
@@ -101,3 +103,38 @@ def test_the_cut_off_run_skips_holidays_and_closed_days(
 def test_bad_carrier_closed_days_are_refused_at_start_up() -> None:
     with pytest.raises(ValueError, match="ORDERMESH_CARRIER_CLOSED_DAYS"):
         parse_closed_days('{"ratecard": ["2026-13-01"]}')
+
+
+def test_the_cut_off_run_over_http_waits_for_the_first_working_days_cut_off(
+    client: TestClient, world: World
+) -> None:
+    # Placed on Christmas Eve after Edison's 15:00 cut-off: received on Monday the 28th (Christmas Day,
+    # then the weekend), so Monday morning's run leaves it; Monday afternoon's takes it.
+    late = ok(
+        client.post(
+            "/v1/orders",
+            json=order_body([("TSHIRT", 1)], placed_at="2026-12-24T21:30:00Z"),
+            headers=world.acme,
+        ),
+        201,
+    )
+    early = ok(
+        client.post(
+            "/v1/orders",
+            json=order_body([("TSHIRT", 1)], placed_at="2026-12-24T19:30:00Z"),
+            headers=world.acme,
+        ),
+        201,
+    )
+    run = {"location_id": world.locations["NJ1"]}
+    monday_morning = datetime(2026, 12, 28, 14, 0, tzinfo=UTC)  # 09:00 in Edison
+    client.app.dependency_overrides[get_clock] = lambda: lambda: monday_morning  # type: ignore[attr-defined]
+    try:
+        morning = ok(client.post("/v1/fulfillment-orders/release-due", json=run, headers=world.warehouse_nj))
+        assert morning["fulfillment_order_ids"] == [early["fulfillment_orders"][0]["id"]]
+        afternoon = datetime(2026, 12, 28, 20, 30, tzinfo=UTC)  # 15:30 in Edison
+        client.app.dependency_overrides[get_clock] = lambda: lambda: afternoon  # type: ignore[attr-defined]
+        later = ok(client.post("/v1/fulfillment-orders/release-due", json=run, headers=world.warehouse_nj))
+        assert later["fulfillment_order_ids"] == [late["fulfillment_orders"][0]["id"]]
+    finally:
+        client.app.dependency_overrides.pop(get_clock, None)  # type: ignore[attr-defined]

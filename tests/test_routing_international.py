@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ordermesh.routing.api import get_clock
+from ordermesh.web_support import get_clock
 from tests.floor_support import ok
 from tests.orders_support import order_body
 from tests.world import World

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
@@ -14,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
+from ordermesh.base import utcnow
 from ordermesh.config import get_settings
 from ordermesh.errors import Invalid
 
@@ -55,6 +57,14 @@ def _look_up_key(factory: sessionmaker[Session], key_hash: str) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_clock() -> Callable[[], datetime]:
+    """What "now" is for promises and cut-offs; tests replace this dependency to stand at a chosen time."""
+    return utcnow
+
+
+Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -55,7 +55,7 @@ from ordermesh.fulfillment.views import fulfillment_order_out, shipments_out
 from ordermesh.inventory.service import resolve_sku_id
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, page_of, paginate
+from ordermesh.web_support import Clock, CurrentPrincipal, Cursor, DbSession, Limit, Page, page_of, paginate
 
 router = APIRouter(tags=["warehouse floor"])
 PDF = "application/pdf"
@@ -247,11 +247,17 @@ def list_fulfillment_orders(
 
 
 @router.post("/fulfillment-orders/release-due")
-def release_due(body: ReleaseDueIn, session: DbSession, principal: CurrentPrincipal) -> ReleaseResult:
+def release_due(
+    body: ReleaseDueIn, session: DbSession, principal: CurrentPrincipal, clock: Clock
+) -> ReleaseResult:
     """Release open fulfillment orders of confirmed, unheld orders placed before their location's
-    latest cut-off (or all of them with `all`)."""
+    latest cut-off on a working day (or all of them with `all`)."""
     released = waves.release_due(
-        session, scope=FloorScope.of(principal), location_id=body.location_id, release_all=body.all
+        session,
+        scope=FloorScope.of(principal),
+        location_id=body.location_id,
+        release_all=body.all,
+        now=clock(),
     )
     return ReleaseResult(released=len(released), fulfillment_order_ids=released)
 
