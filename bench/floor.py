@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.catalog.models import Sku
 from ordermesh.db import make_engine, session_scope
 from ordermesh.fulfillment.bins import add_to_bin
-from ordermesh.fulfillment.documents import LabelData, PickLine, PickSheet, label_pdf, pick_list_pdf
+from ordermesh.fulfillment.documents import LabelData, label_pdf, pick_list_pdf
 from ordermesh.fulfillment.models import Bin
 from ordermesh.fulfillment.schemas import PickListIn
 from ordermesh.fulfillment.scope import FloorScope
-from ordermesh.fulfillment.waves import create_pick_list, pick_list_view, release_due
+from ordermesh.fulfillment.waves import create_pick_list, pick_list_view, pick_sheet, release_due
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.inventory.service import check_ledger
@@ -199,15 +199,7 @@ def main() -> int:
         pick_list_id, wave_seconds = timed(lambda: create_pick_list(session, scope=FLOOR, data=data))
     with session_scope(factory) as session:
         view, view_seconds = timed(lambda: pick_list_view(session, scope=FLOOR, pick_list_id=pick_list_id))
-    sheet = PickSheet(
-        f"Pick list {view.id}",
-        view.location_code,
-        len(view.fulfillment_order_ids),
-        [
-            PickLine(line.bin, line.sku, line.name, line.barcode, line.quantity, f"{len(line.orders)} orders")
-            for line in view.lines
-        ],
-    )
+    sheet = pick_sheet(view)  # what GET /v1/pick-lists/{id}/pdf prints: every allocation
     pdf, pdf_seconds = timed(lambda: pick_list_pdf(sheet))
     verdict = "met" if wave_seconds < 2 else "MISSED"
     print(

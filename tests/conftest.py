@@ -27,6 +27,7 @@ from ordermesh.auth import key_cache
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
+from ordermesh.routing.profiles import settings_cache
 from tests.payloads import FIXTURES
 from tests.processes import become_subreaper, command_line, descendants, reap_zombies, wait_gone
 from tests.waiting import wait_until
@@ -121,6 +122,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A clean database for each test."""
     _truncate(engine)
     key_cache.clear()
+    settings_cache.forget()  # merchant ids restart with the database: cached routing settings go with it
     yield sessionmaker(bind=engine, expire_on_commit=False)
 
 

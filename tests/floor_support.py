@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import zlib
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
-from ordermesh.fulfillment.models import PickList, Shipment
-from ordermesh.orders.models import FulfillmentOrder, Order
+from ordermesh.fulfillment.models import Bin, CycleCountTask, PickList, Shipment
+from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
 from tests.world import World
@@ -70,6 +71,15 @@ def pdf_text(document: bytes) -> str:
     return "\n".join(texts)
 
 
+def redated(event: dict[str, Any]) -> dict[str, Any]:
+    """An EasyPost tracker event whose scans happen now, in their order: a carrier's events older than
+    the package are ignored, and the stored fixtures date from years ago."""
+    now = datetime.now(UTC)
+    for index, detail in enumerate(event["result"]["tracking_details"]):
+        detail["datetime"] = (now + timedelta(milliseconds=index)).isoformat()
+    return event
+
+
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"X-Hmac-Signature": sign(secret, body), "Content-Type": "application/json"}
 
@@ -101,6 +111,7 @@ FLOOR_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "items": [{"return_line_id": 1, "disposition": "restock"}]
     },
     ("post", "/v1/returns/{return_id}/refund"): {"amount": "1.00"},
+    ("post", "/v1/locations/{location_id}/cycle-count-tasks/{task_id}/complete"): {"counted_quantity": 0},
 }
 
 
@@ -128,11 +139,34 @@ def acme_floor_objects(factory: sessionmaker[Session], order_id: int) -> dict[st
             status="packed",
             weight_kg=Decimal("1"),
         )
-        session.add_all([wave, rma, shipment])
+        bin_ = Bin(location_id=fo.location_id, code="T-ISO-1", pick_sequence=1, active=True)
+        session.add_all([wave, rma, shipment, bin_])
+        session.flush()
+        task = CycleCountTask(
+            location_id=fo.location_id,
+            bin_id=bin_.id,
+            merchant_id=order.merchant_id,
+            sku_id=fo_sku(session, fo.id),
+            fulfillment_order_id=fo.id,
+            status="open",
+            reason="test",
+            created_by="test",
+        )
+        session.add(task)
         session.flush()
         return {
             "fulfillment_order_id": fo.id,
             "pick_list_id": wave.id,
             "shipment_id": shipment.id,
             "return_id": rma.id,
+            "task_id": task.id,
         }
+
+
+def fo_sku(session: Session, fulfillment_order_id: int) -> int:
+    """The SKU of a fulfillment order's first line."""
+    return session.scalars(
+        select(FulfillmentOrderLine.sku_id).where(
+            FulfillmentOrderLine.fulfillment_order_id == fulfillment_order_id
+        )
+    ).first()  # type: ignore[return-value]

@@ -98,7 +98,7 @@ def test_a_cancel_serves_the_oldest_backorders_before_a_new_order(
     assert units_at(second) == {tx1: [2]}
     assert late["status"] == "backordered" and waiting(late) == 1
     assert level(session, mug, tx1) == (5, 5)
-    events = ok(client.get(f"/v1/orders/{first['id']}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{first['id']}/events", headers=world.acme))["items"]
     assert events[-1]["kind"] == "backorder_allocated"
     assert confirmed_messages(session, first["id"]) == 1
     assert ledger_breaches(session) == []

@@ -18,7 +18,7 @@ from ordermesh.fulfillment.waves import latest_cutoff, release_due
 from ordermesh.inventory.models import InventoryMovement
 from ordermesh.locations.models import Location
 from tests.cli_support import run, use_database
-from tests.floor_support import MUG_GTIN, SECRET, TSHIRT_GTIN, ok, pdf_text, set_up_floor, signed
+from tests.floor_support import MUG_GTIN, SECRET, TSHIRT_GTIN, ok, pdf_text, redated, set_up_floor, signed
 from tests.orders_support import counts, ledger_breaches, level, order_body, outbox_topics
 from tests.world import World
 
@@ -51,7 +51,7 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert order["status"] == "confirmed"
     [fo] = order["fulfillment_orders"]
     assert fo["location_id"] == nj1
-    events = ok(client.get(f"/v1/orders/{order['id']}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{order['id']}/events", headers=world.acme))["items"]
     assert any(e["kind"] == "routed" and "NJ1" in e["message"] for e in events)
     assert level(session, tshirt, nj1) == (10, 2)
 
@@ -80,7 +80,7 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert counts(session) == before
     picked = ok(client.post(picks, json={"barcode": TSHIRT_GTIN, "quantity": 2}, headers=floor))
     assert picked["status"] == "picking" and picked["lines"][0]["quantity_picked"] == 2
-    bins = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))
+    bins = ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"]
     assert [(b["bin"], b["quantity"]) for b in bins] == [("B-01", 8)]
 
     # Packing: each unit scanned; the wrong item and one too many are refused.
@@ -119,7 +119,9 @@ def test_an_order_from_intake_to_a_restocked_return(
     assert ledger_breaches(session) == []
 
     # The carrier says delivered (EasyPost tracker.updated, signed): the order is delivered.
-    event = json.loads((fixtures_dir / "channels/carriers/easypost_tracker_updated.json").read_text())
+    event = redated(
+        json.loads((fixtures_dir / "channels/carriers/easypost_tracker_updated.json").read_text())
+    )
     event["result"]["tracking_code"] = tracking_number
     body = json.dumps(event).encode()
     unsigned = client.post("/v1/carriers/easypost/webhook", content=body)
@@ -223,7 +225,7 @@ def test_cancelling_after_release_puts_picked_units_back(
     nj1, tshirt, floor = world.locations["NJ1"], world.acme_skus["TSHIRT"], world.warehouse_nj
     order, fo_id = _released_order(client, world)
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
-    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 9
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"][0]["quantity"] == 9
 
     cancelled = ok(
         client.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "changed mind"}, headers=world.acme)
@@ -231,7 +233,7 @@ def test_cancelling_after_release_puts_picked_units_back(
     assert cancelled["status"] == "cancelled"
     assert cancelled["fulfillment_orders"][0]["status"] == "cancelled"
     assert level(session, tshirt, nj1) == (10, 0)
-    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 10
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"][0]["quantity"] == 10
     before = counts(session)
     for action in ("picks", "pack-scans"):
         refused = client.post(
@@ -335,7 +337,10 @@ def test_tracking_events_through_the_api(client: TestClient, world: World, sessi
     assert moved["status"] == "exception"
     ok(client.post(events, json={"status": "delivered", "place": "New York, NY"}, headers=floor))
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))["status"] == "delivered"
-    assert [e["status"] for e in ok(client.get(events, headers=world.acme))] == ["exception", "delivered"]
+    assert [e["status"] for e in ok(client.get(events, headers=world.acme))["items"]] == [
+        "exception",
+        "delivered",
+    ]
 
 
 def test_warehouse_keys_act_on_their_own_location_only(client: TestClient, world: World) -> None:
@@ -397,9 +402,10 @@ def test_the_cut_off_run_takes_orders_placed_before_the_latest_cut_off(
     nj1 = session.get(Location, world.locations["NJ1"])
     assert nj1 is not None
     afternoon = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)  # 15:30 in Edison: today's 15:00 cut-off passed
-    morning = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in Edison: yesterday's cut-off is the latest
+    # 09:00 on Monday in Edison: the latest cut-off is the last working day's (Friday), not Sunday's.
+    morning = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
     assert latest_cutoff(nj1, afternoon) == datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-    assert latest_cutoff(nj1, morning) == datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
+    assert latest_cutoff(nj1, morning) == datetime(2026, 2, 27, 20, 0, tzinfo=UTC)
     session.rollback()
     early = order_body([("TSHIRT", 1)], placed_at="2026-03-02T19:00:00Z")
     late = order_body([("TSHIRT", 1)], placed_at="2026-03-02T20:10:00Z")

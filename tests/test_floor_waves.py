@@ -164,7 +164,7 @@ def _order(client: TestClient, world: World, lines: list[tuple[str, int]], place
 
 
 def _released_events(client: TestClient, world: World, order_id: int) -> list[int]:
-    events = ok(client.get(f"/v1/orders/{order_id}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{order_id}/events", headers=world.acme))["items"]
     return [e["data"]["fulfillment_order_id"] for e in events if e["kind"] == "released"]
 
 
@@ -295,12 +295,12 @@ def test_cancelling_a_wave_releases_the_unpicked_orders_and_keeps_picked_units(
     assert (kept["status"], kept["pick_list_id"]) == ("picking", wave["id"])
     assert kept["lines"][0]["quantity_picked"] == 1
     # The picked unit stays in the tote with its order: the bin and the levels are as they were.
-    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))[0]["quantity"] == 9
+    assert ok(client.get(f"/v1/locations/{nj1}/bin-stock", headers=floor))["items"][0]["quantity"] == 9
     assert level(session, tshirt, nj1) == (10, 4)
-    events = ok(client.get(f"/v1/orders/{kept['order_id']}/events", headers=world.acme))
+    events = ok(client.get(f"/v1/orders/{kept['order_id']}/events", headers=world.acme))["items"]
     [note] = [e for e in events if e["kind"] == "wave_cancelled"]
     assert "picker sent home" in note["message"] and "keeps its 1 picked unit" in note["message"]
-    listed = ok(client.get("/v1/pick-lists", params={"location_id": nj1}, headers=floor))
+    listed = ok(client.get("/v1/pick-lists", params={"location_id": nj1}, headers=floor))["items"]
     assert listed[0]["id"] == wave["id"] and listed[0]["cancelled_at"] is not None
 
     # The released ones join a new wave; the kept one is finished by scanning it.

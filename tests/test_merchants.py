@@ -87,7 +87,7 @@ def test_locations_are_enabled_and_disabled_per_merchant(client: TestClient, wor
     def acme_codes() -> list[str]:
         response = client.get(f"/v1/merchants/{world.acme_id}/locations", headers=world.acme)
         assert response.status_code == 200
-        return [item["code"] for item in response.json()]
+        return [item["code"] for item in response.json()["items"]]
 
     assert acme_codes() == ["NJ1", "TX1", "NV1"]
     assert client.put(url, headers=world.operator).status_code == 200

@@ -30,7 +30,7 @@ def test_order_ships_whole_from_the_nearest_location_and_is_confirmed(
     assert level(session, world.acme_skus["TSHIRT"], world.locations["NJ1"]) == (10, 2)
     assert ledger_breaches(session) == []
 
-    events = client.get(f"/v1/orders/{order['id']}/events", headers=world.acme).json()
+    events = client.get(f"/v1/orders/{order['id']}/events", headers=world.acme).json()["items"]
     assert [e["kind"] for e in events] == ["created", "routed", "confirmed"]
     assert "NJ1 ships the whole order" in events[1]["message"]
     topics = outbox_topics(session)
@@ -71,7 +71,7 @@ def test_short_lines_are_backordered_then_allocated_first_come_first_served(
     assert first["lines"][0]["quantity_backordered"] == 2
     assert second["status"] == "backordered"
     assert second["lines"][0]["quantity_backordered"] == 2
-    events = client.get(f"/v1/orders/{first['id']}/events", headers=world.acme).json()
+    events = client.get(f"/v1/orders/{first['id']}/events", headers=world.acme).json()["items"]
     assert events[-1]["kind"] == "backordered"
 
     # Three mugs arrive in Reno: the first order's two, then one of the second's.
@@ -184,7 +184,9 @@ def test_hold_and_release(client: TestClient, world: World) -> None:
         client.post(f"/v1/orders/{order['id']}/holds/{hold_id}/release", headers=world.acme).status_code
         == 409
     )
-    kinds = [e["kind"] for e in client.get(f"/v1/orders/{order['id']}/events", headers=world.acme).json()]
+    kinds = [
+        e["kind"] for e in client.get(f"/v1/orders/{order['id']}/events", headers=world.acme).json()["items"]
+    ]
     assert kinds[-2:] == ["hold_placed", "hold_released"]
 
 
@@ -235,7 +237,7 @@ def test_operator_acts_for_a_named_merchant(client: TestClient, world: World) ->
     created = client.post("/v1/orders", json=body, headers=world.operator)
     assert created.status_code == 201
     assert created.json()["merchant_id"] == world.acme_id
-    events = client.get(f"/v1/orders/{created.json()['id']}/events", headers=world.operator).json()
+    events = client.get(f"/v1/orders/{created.json()['id']}/events", headers=world.operator).json()["items"]
     assert events[0]["actor"] == "operator:ops"
 
 

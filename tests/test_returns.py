@@ -108,7 +108,7 @@ def test_partial_receipt_and_the_steps_in_order(client: TestClient, world: World
     done = ok(client.post(f"/v1/returns/{rma['id']}/inspections", json=inspect, headers=floor))
     assert done["status"] == "inspected" and level(session, tshirt, nj1) == (9, 0)
     assert (
-        ok(client.get("/v1/returns", params={"order_id": order["id"]}, headers=world.acme))[0]["id"]
+        ok(client.get("/v1/returns", params={"order_id": order["id"]}, headers=world.acme))["items"][0]["id"]
         == rma["id"]
     )
     assert client.get(f"/v1/returns/{rma['id']}", headers=world.globex).status_code == 404

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.orders.models import FulfillmentOrder, OrderLine
-from ordermesh.routing.api import get_clock
 from ordermesh.routing.profiles import settings_cache
 from ordermesh.routing.service import reroute_shortfall
+from ordermesh.web_support import get_clock
 from tests.cli_support import run, use_database
 from tests.orders_support import counts, ledger_breaches, level, order_body
 from tests.world import World
@@ -49,7 +49,7 @@ def fields(response: Any) -> set[str]:
 
 
 def events(client: TestClient, world: World, order_id: int) -> list[dict[str, Any]]:
-    return list(client.get(f"/v1/orders/{order_id}/events", headers=world.acme).json())
+    return list(client.get(f"/v1/orders/{order_id}/events", headers=world.acme).json()["items"])
 
 
 def place(client: TestClient, world: World, lines: list[tuple[str, int]], **extra: Any) -> dict[str, Any]:

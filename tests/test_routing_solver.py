@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.routing import Policy
-from ordermesh.routing.cost import ItemSize
+from ordermesh.routing.cost import DEFAULT_ZONES, CostModel, ItemSize, ZoneRate
 from ordermesh.routing.policies import Rules
 from ordermesh.routing.reoptimise import OpenOrder, reoptimise
 from ordermesh.routing.solver import (
@@ -128,7 +129,13 @@ def test_same_country_keeps_a_package_at_home_when_placed_before_cost() -> None:
     toronto = Destination(GeoPoint(43.65, -79.38), "CA")
     lines = [LineRequest(1, 10, 1)]
     candidates = [stocked(EDISON, s10=1), stocked(TORONTO, s10=1)]
-    home = plan_order(lines, toronto, candidates, with_rules(Policy.same_country, Policy.lowest_cost))
+    # Edison reaches Canada through an international zone of the rate card.
+    canada = ZoneRate(9, None, Decimal("14.00"), Decimal("2.50"), countries=("CA",))
+    context = replace(
+        with_rules(Policy.same_country, Policy.lowest_cost),
+        cost_model=CostModel(zones=(*DEFAULT_ZONES, canada)),
+    )
+    home = plan_order(lines, toronto, candidates, context)
     assert home.allocations[0].location_id == TORONTO.location_id
     assert home.decided_by is Policy.same_country
 
@@ -160,7 +167,7 @@ def test_a_line_too_big_for_any_one_location_is_split_and_the_remainder_backorde
 
 
 def test_an_unplaced_destination_routes_and_says_distances_are_unknown() -> None:
-    unplaced = Destination(None, "ZZ")
+    unplaced = Destination(None, "US")  # a postal code that cannot be placed: priced at the farthest band
     plan = plan_order([LineRequest(1, 10, 1)], unplaced, [stocked(EDISON, s10=1)])
     assert located(plan.allocations) == {(1, 1, 1)}
     assert "could not be placed on the map" in plan.explanation

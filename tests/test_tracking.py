@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ordermesh.config import get_settings
-from tests.floor_support import SECRET, TSHIRT_GTIN, ok, set_up_floor, signed
+from tests.floor_support import SECRET, TSHIRT_GTIN, ok, redated, set_up_floor, signed
 from tests.orders_support import order_body
 from tests.world import ADDRESS_LA, World
 
@@ -53,14 +53,14 @@ def test_in_transit_then_delivered_from_easypost(
     set_up_floor(client, world)
     order = _ship(client, world, order_body([("TSHIRT", 1)]), "EZ4000000004")
     carriers = fixtures_dir / "channels" / "carriers"
-    moving = json.loads((carriers / "easypost_tracker_updated_in_transit.json").read_text())
+    moving = redated(json.loads((carriers / "easypost_tracker_updated_in_transit.json").read_text()))
     moving["result"]["tracking_code"] = "EZ4000000004"
     body = json.dumps(moving).encode()
     result = ok(client.post("/v1/carriers/easypost/webhook", content=body, headers=signed(body)))
     assert result["status"] == "in_transit"
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=world.acme))["status"] == "shipped"
-    # The delivered fixture's events are older (2014) than the ones just recorded: they are kept in the
-    # history, but do not move the parcel back in time.
+    # The delivered fixture's events are older (2014) than the ones just recorded, and than the package:
+    # they are kept in the history, marked ignored, but do not move the parcel back in time.
     delivered = (carriers / "easypost_tracker_updated.json").read_bytes()
     late = ok(client.post("/v1/carriers/easypost/webhook", content=delivered, headers=signed(delivered)))
     assert late["status"] == "in_transit" and late["events_recorded"] == 5

@@ -7,11 +7,14 @@ Python code (tests, benches) may set any field by its name: `Settings(webhook_ma
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ordermesh.carriers.services import parse_closed_days, parse_overrides
 
 
 def _env(name: str, default: Any, **constraints: Any) -> Any:
@@ -71,6 +74,12 @@ class Settings(BaseSettings):
     tracking_lookups_per_minute: float = Field(30, ge=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
+    # The operator's carrier service per order service level, over each carrier's defaults (JSON:
+    # {"carrier": {"overnight": "service", ...}}; see carriers/services.py).
+    carrier_services: Annotated[dict[str, dict[str, str]], NoDecode] = {}
+    # Each carrier's own closed days, on top of weekends and the public holidays of the country it picks
+    # up in (JSON: {"carrier": ["2026-12-26", ...]}); promises assume the default carrier's.
+    carrier_closed_days: Annotated[dict[str, frozenset[date]], NoDecode] = {}
 
     # Outgoing webhooks (events.worker).
     webhook_timeout_seconds: float = _env("WEBHOOK_TIMEOUT", 10, gt=0)
@@ -93,6 +102,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("carrier_services", mode="before")
+    @classmethod
+    def _carrier_services(cls, value: Any) -> Any:
+        return parse_overrides(value) if isinstance(value, str) else value
+
+    @field_validator("carrier_closed_days", mode="before")
+    @classmethod
+    def _carrier_closed_days(cls, value: Any) -> Any:
+        return parse_closed_days(value) if isinstance(value, str) else value
 
 
 @lru_cache

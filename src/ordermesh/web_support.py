@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
@@ -14,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
+from ordermesh.base import utcnow
 from ordermesh.config import get_settings
 from ordermesh.errors import Invalid, TooManyRequests
 from ordermesh.security import TokenBuckets, retry_after
@@ -81,6 +83,14 @@ def _look_up_key(factory: sessionmaker[Session], key_hash: str) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def get_clock() -> Callable[[], datetime]:
+    """What "now" is for promises and cut-offs; tests replace this dependency to stand at a chosen time."""
+    return utcnow
+
+
+Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
@@ -101,6 +111,15 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+def page_of(items: Sequence[T], *, limit: int, cursor: str | None) -> Page[T]:
+    """A page of a list kept in an order of its own (bins in walking order, events by time): the cursor
+    is the position after the page. For short per-location or per-order lists only."""
+    start = decode_cursor(cursor) or 0
+    page = list(items[start : start + limit])
+    more = start + limit < len(items)
+    return Page(items=page, next_cursor=encode_cursor(start + limit) if more else None)
 
 
 def paginate(

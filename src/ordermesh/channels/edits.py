@@ -39,7 +39,7 @@ from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Orde
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
 from ordermesh.orders.service import SHIPPED_FO_STATES, refresh_status, serve_backorders
 from ordermesh.routing.destinations import locate
-from ordermesh.routing.profiles import routing_settings
+from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
 
 
@@ -288,6 +288,7 @@ def _route_again(
         {entry.sku_id: entry.size for entry in stock.values()},
         ServiceLevel(order.service_level),
         now,
+        carrier_closed_days(),
     )
     requests = [
         LineRequest(line.line_no, line.sku_id, line.quantity)

@@ -40,3 +40,8 @@ class ServicePriority(StrEnum):
     two_day = "two_day"
     expedited = "expedited"
     standard = "standard"
+
+
+class CycleCountStatus(StrEnum):
+    open = "open"  # the bin's units of the SKU are to be counted
+    done = "done"  # counted

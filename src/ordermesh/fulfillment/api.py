@@ -14,10 +14,8 @@ from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
 from ordermesh.errors import NotFound
-from ordermesh.fulfillment import bins, floor, shipping, tracking, waves
+from ordermesh.fulfillment import CycleCountStatus, bins, floor, shipping, tracking, waves
 from ordermesh.fulfillment.documents import (
-    PickLine,
-    PickSheet,
     label_pdf,
     label_zpl,
     packing_slip_pdf,
@@ -30,6 +28,8 @@ from ordermesh.fulfillment.schemas import (
     BoxIn,
     BoxOut,
     BoxSuggestion,
+    CycleCountIn,
+    CycleCountTaskOut,
     FulfillmentOrderOut,
     FulfillmentOrderSummary,
     LabelIn,
@@ -60,12 +60,14 @@ from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
 from ordermesh.orders.service import get_order
 from ordermesh.web_support import (
+    Clock,
     CurrentPrincipal,
     Cursor,
     DbSession,
     Limit,
     Page,
     count_client_attempt,
+    page_of,
     paginate,
 )
 
@@ -89,19 +91,31 @@ def create_bin(location_id: int, body: BinIn, session: DbSession, principal: Cur
 
 
 @router.get("/locations/{location_id}/bins")
-def list_bins(location_id: int, session: DbSession, principal: CurrentPrincipal) -> list[BinOut]:
-    """The location's bins in walking order."""
+def list_bins(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BinOut]:
+    """The location's bins in walking order; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [BinOut.model_validate(b) for b in bins.list_bins(session, location_id=location.id)]
+    rows = [BinOut.model_validate(b) for b in bins.list_bins(session, location_id=location.id)]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.get("/locations/{location_id}/bin-stock")
 def bin_stock(
-    location_id: int, session: DbSession, principal: CurrentPrincipal, merchant_id: int | None = None
-) -> list[BinStockOut]:
-    """What sits in which bin, in walking order."""
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    merchant_id: int | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BinStockOut]:
+    """What sits in which bin, in walking order; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [
+    rows = [
         BinStockOut(
             bin=q.bin_code,
             pick_sequence=q.pick_sequence,
@@ -112,6 +126,7 @@ def bin_stock(
         )
         for q in bins.bin_quantities(session, location_id=location.id, merchant_id=merchant_id)
     ]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.post("/locations/{location_id}/put-away")
@@ -155,10 +170,52 @@ def create_box(location_id: int, body: BoxIn, session: DbSession, principal: Cur
 
 
 @router.get("/locations/{location_id}/boxes")
-def list_boxes(location_id: int, session: DbSession, principal: CurrentPrincipal) -> list[BoxOut]:
-    """The location's box catalogue, smallest first."""
+def list_boxes(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[BoxOut]:
+    """The location's box catalogue, smallest first; paged (`items`, `next_cursor`)."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
-    return [BoxOut.model_validate(b) for b in bins.list_boxes(session, location_id=location.id)]
+    rows = [BoxOut.model_validate(b) for b in bins.list_boxes(session, location_id=location.id)]
+    return page_of(rows, limit=limit, cursor=cursor)
+
+
+@router.get("/locations/{location_id}/cycle-count-tasks")
+def list_cycle_count_tasks(
+    location_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    status: CycleCountStatus | None = CycleCountStatus.open,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[CycleCountTaskOut]:
+    """Bins to count (a short pick opens one for the bin that came up short), oldest first."""
+    location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
+    rows, next_cursor = bins.cycle_count_tasks(
+        session, location_id=location.id, status=status, limit=limit, cursor=cursor
+    )
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+@router.post("/locations/{location_id}/cycle-count-tasks/{task_id}/complete")
+def complete_cycle_count(
+    location_id: int, task_id: int, body: CycleCountIn, session: DbSession, principal: CurrentPrincipal
+) -> CycleCountTaskOut:
+    """Record the bin's count: its record becomes the count and on_hand moves by the difference; 409 once
+    counted."""
+    scope = FloorScope.of(principal)
+    location = floor_location(session, scope=scope, location_id=location_id)
+    task = bins.complete_cycle_count(
+        session,
+        location_id=location.id,
+        task_id=task_id,
+        counted_quantity=body.counted_quantity,
+        actor=scope.actor,
+    )
+    return bins.tasks_out(session, [task])[0]
 
 
 # --- fulfillment orders and release -------------------------------------------------------------------
@@ -204,11 +261,17 @@ def list_fulfillment_orders(
 
 
 @router.post("/fulfillment-orders/release-due")
-def release_due(body: ReleaseDueIn, session: DbSession, principal: CurrentPrincipal) -> ReleaseResult:
+def release_due(
+    body: ReleaseDueIn, session: DbSession, principal: CurrentPrincipal, clock: Clock
+) -> ReleaseResult:
     """Release open fulfillment orders of confirmed, unheld orders placed before their location's
-    latest cut-off (or all of them with `all`)."""
+    latest cut-off on a working day (or all of them with `all`)."""
     released = waves.release_due(
-        session, scope=FloorScope.of(principal), location_id=body.location_id, release_all=body.all
+        session,
+        scope=FloorScope.of(principal),
+        location_id=body.location_id,
+        release_all=body.all,
+        now=clock(),
     )
     return ReleaseResult(released=len(released), fulfillment_order_ids=released)
 
@@ -246,13 +309,19 @@ def create_pick_list(body: PickListIn, session: DbSession, principal: CurrentPri
 
 @router.get("/pick-lists")
 def list_pick_lists(
-    session: DbSession, principal: CurrentPrincipal, location_id: int | None = None, limit: Limit = 50
-) -> list[PickListSummary]:
-    """A location's newest waves."""
+    session: DbSession,
+    principal: CurrentPrincipal,
+    location_id: int | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[PickListSummary]:
+    """A location's waves, newest first; paged (`items`, `next_cursor`)."""
     scope = FloorScope.of(principal)
-    lists = waves.list_pick_lists(session, scope=scope, location_id=location_id, limit=limit)
+    lists, next_cursor = waves.list_pick_lists(
+        session, scope=scope, location_id=location_id, limit=limit, cursor=cursor
+    )
     sizes = waves.pick_list_size(session, pick_list_ids=[p.id for p in lists])
-    return [
+    rows = [
         PickListSummary(
             id=p.id,
             location_id=p.location_id,
@@ -263,6 +332,7 @@ def list_pick_lists(
         )
         for p in lists
     ]
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 @router.get("/pick-lists/{pick_list_id}")
@@ -294,23 +364,7 @@ def cancel_pick_list(
 def pick_list_document(pick_list_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The wave as a printable PDF."""
     view = waves.pick_list_view(session, scope=FloorScope.of(principal), pick_list_id=pick_list_id)
-    sheet = PickSheet(
-        title=f"Pick list {view.id}",
-        location=view.location_code,
-        orders=len(view.fulfillment_order_ids),
-        lines=[
-            PickLine(
-                bin=line.bin,
-                sku=line.sku,
-                name=line.name,
-                barcode=line.barcode,
-                quantity=line.quantity,
-                orders=", ".join(f"FO {o.fulfillment_order_id} x{o.quantity}" for o in line.orders),
-            )
-            for line in view.lines
-        ],
-    )
-    return Response(pick_list_pdf(sheet), media_type=PDF)
+    return Response(pick_list_pdf(waves.pick_sheet(view)), media_type=PDF)
 
 
 # --- picking and packing ------------------------------------------------------------------------------
@@ -328,6 +382,7 @@ def pick(
         barcode=body.barcode,
         quantity=body.quantity,
         bin_code=body.bin,
+        confirm_bin=body.confirm_bin,
     )
     return _fo_out(session, fo)
 
@@ -344,6 +399,7 @@ def short_pick(
         barcode=body.barcode,
         quantity_found=body.quantity_found,
         reason=body.reason,
+        bin_code=body.bin,
     )
     return _fo_out(session, fo)
 
@@ -402,6 +458,7 @@ def buy_labels(
         fulfillment_order_id=fulfillment_order_id,
         carrier_code=body.carrier,
         service=body.service,
+        override_reason=body.override_reason,
     )
     return _fo_out(session, fo)
 
@@ -463,14 +520,25 @@ def packing_slip(shipment_id: int, session: DbSession, principal: CurrentPrincip
 
 @router.get("/shipments/{shipment_id}/tracking-events")
 def list_tracking_events(
-    shipment_id: int, session: DbSession, principal: CurrentPrincipal
-) -> list[TrackingEventOut]:
-    """The carrier events of a package, oldest first."""
+    shipment_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[TrackingEventOut]:
+    """The carrier events of a package, oldest first; paged (`items`, `next_cursor`)."""
     shipment = shipping.get_shipment(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
-    return [
-        TrackingEventOut(status=e.status, message=e.message, place=e.place, occurred_at=e.occurred_at)
+    rows = [
+        TrackingEventOut(
+            status=e.status,
+            message=e.message,
+            place=e.place,
+            occurred_at=e.occurred_at,
+            ignored_reason=e.ignored_reason,
+        )
         for e in tracking.shipment_events(session, shipment_id=shipment.id)
     ]
+    return page_of(rows, limit=limit, cursor=cursor)
 
 
 @router.post("/shipments/{shipment_id}/tracking-events")

@@ -17,10 +17,12 @@ from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.errors import Conflict, FieldError, NotFound
-from ordermesh.fulfillment.models import Bin, BinStock, Box
-from ordermesh.fulfillment.schemas import BinIn, BoxIn
+from ordermesh.fulfillment import CycleCountStatus
+from ordermesh.fulfillment.models import Bin, BinStock, Box, CycleCountTask
+from ordermesh.fulfillment.schemas import BinIn, BoxIn, CycleCountTaskOut
 from ordermesh.inventory import service as inventory
 from ordermesh.inventory.models import InventoryLevel
+from ordermesh.web_support import paginate
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,33 @@ def take_from_bins(
     return first
 
 
+def take_from_bin(session: Session, *, merchant_id: int, sku_id: int, bin_id: int, quantity: int) -> int:
+    """Take up to `quantity` units off one bin's record (no other bin); how many it held of them."""
+    stock = session.scalar(
+        select(BinStock).where(
+            BinStock.merchant_id == merchant_id, BinStock.sku_id == sku_id, BinStock.bin_id == bin_id
+        )
+    )
+    if stock is None:
+        return 0
+    taken = min(stock.quantity, quantity)
+    stock.quantity -= taken
+    stock.updated_at = utcnow()
+    return taken
+
+
+def in_bin(session: Session, *, merchant_id: int, sku_id: int, bin_id: int) -> int:
+    """Units of a SKU the bin's record holds."""
+    return int(
+        session.scalar(
+            select(BinStock.quantity).where(
+                BinStock.merchant_id == merchant_id, BinStock.sku_id == sku_id, BinStock.bin_id == bin_id
+            )
+        )
+        or 0
+    )
+
+
 def bin_quantities(
     session: Session, *, location_id: int, merchant_id: int | None, sku_ids: Iterable[int] | None = None
 ) -> list[BinQuantity]:
@@ -230,3 +259,88 @@ def _add_unique(session: Session, row: Bin | Box, message: str) -> None:
             session.add(row)
     except IntegrityError:
         raise Conflict(message) from None
+
+
+def cycle_count_tasks(
+    session: Session, *, location_id: int, status: CycleCountStatus | None, limit: int, cursor: str | None
+) -> tuple[list[CycleCountTaskOut], str | None]:
+    """A page of the location's cycle count tasks (of one status, or all), oldest first."""
+    statement = select(CycleCountTask).where(CycleCountTask.location_id == location_id)
+    if status is not None:
+        statement = statement.where(CycleCountTask.status == status.value)
+    tasks, next_cursor = paginate(session, statement, CycleCountTask.id, limit=limit, cursor=cursor)
+    return tasks_out(session, tasks), next_cursor
+
+
+def tasks_out(session: Session, tasks: Sequence[CycleCountTask]) -> list[CycleCountTaskOut]:
+    bin_ids, sku_ids = {t.bin_id for t in tasks}, {t.sku_id for t in tasks}
+    bin_codes = dict(session.execute(select(Bin.id, Bin.code).where(Bin.id.in_(bin_ids))).all())
+    sku_codes = dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(sku_ids))).all())
+    return [
+        CycleCountTaskOut(
+            id=t.id,
+            location_id=t.location_id,
+            bin=bin_codes[t.bin_id],
+            merchant_id=t.merchant_id,
+            sku_id=t.sku_id,
+            sku=sku_codes[t.sku_id],
+            fulfillment_order_id=t.fulfillment_order_id,
+            status=t.status,
+            reason=t.reason,
+            created_by=t.created_by,
+            created_at=t.created_at,
+            recorded_quantity=t.recorded_quantity,
+            counted_quantity=t.counted_quantity,
+            counted_by=t.counted_by,
+            counted_at=t.counted_at,
+        )
+        for t in tasks
+    ]
+
+
+def complete_cycle_count(
+    session: Session, *, location_id: int, task_id: int, counted_quantity: int, actor: str
+) -> CycleCountTask:
+    """Record a bin's count: the bin's record becomes what was counted and the location's on_hand moves
+    by the difference (ledger `adjust`, which re-routes or serves backorders as any adjustment does);
+    409 once counted."""
+    task = session.scalar(
+        select(CycleCountTask).where(CycleCountTask.id == task_id, CycleCountTask.location_id == location_id)
+    )
+    if task is None:
+        raise NotFound(f"cycle count task {task_id} not found")
+    if task.status != CycleCountStatus.open:
+        raise Conflict(f"cycle count task {task.id} is {task.status}")
+    bin_ = session.get(Bin, task.bin_id)
+    assert bin_ is not None
+    recorded = in_bin(session, merchant_id=task.merchant_id, sku_id=task.sku_id, bin_id=task.bin_id)
+    delta = counted_quantity - recorded
+    if delta:
+        inventory.adjust(
+            session,
+            merchant_id=task.merchant_id,
+            sku_id=task.sku_id,
+            location_id=location_id,
+            delta=delta,
+            reason_note=f"cycle count of bin {bin_.code}: {counted_quantity} found, {recorded} on record",
+            reference=f"cycle_count:{task.id}",
+            actor=actor,
+        )
+        if delta > 0:
+            add_to_bin(
+                session,
+                merchant_id=task.merchant_id,
+                sku_id=task.sku_id,
+                location_id=location_id,
+                bin_id=task.bin_id,
+                quantity=delta,
+            )
+        else:
+            take_from_bin(
+                session, merchant_id=task.merchant_id, sku_id=task.sku_id, bin_id=task.bin_id, quantity=-delta
+            )
+    task.status = CycleCountStatus.done.value
+    task.recorded_quantity, task.counted_quantity = recorded, counted_quantity
+    task.counted_by, task.counted_at = actor, utcnow()
+    session.flush()
+    return task

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import LETTER, inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 LABEL_SIZE = (4 * inch, 6 * inch)
@@ -74,8 +75,7 @@ def label_pdf(data: LabelData) -> bytes:
     margin = 0.2 * inch
     canvas.setFont("Helvetica", 7)
     _lines(canvas, margin, height - margin - 8, ["FROM:", *data.ship_from], 9)
-    canvas.setFont("Helvetica-Bold", 11)
-    _lines(canvas, margin + 0.3 * inch, height - 1.6 * inch, ["SHIP TO:", *data.ship_to], 13)
+    _ship_to(canvas, data.ship_to, x=margin + 0.3 * inch, top=height - 1.6 * inch, bottom=3.2 * inch)
     canvas.line(margin, 3.1 * inch, width - margin, 3.1 * inch)
     canvas.setFont("Helvetica-Bold", 16)
     canvas.drawString(margin, 2.75 * inch, f"{data.carrier.upper()} {data.service.upper()}")
@@ -94,6 +94,11 @@ def label_pdf(data: LabelData) -> bytes:
     return buffer.getvalue()
 
 
+# Characters of ZPL font 0 at 36 dots that fit the 692 dots right of the ship-to margin (condensed
+# font, about 20 dots a character at most).
+_ZPL_SHIP_TO_CHARS = 34
+
+
 def label_zpl(data: LabelData) -> str:
     """The same label in ZPL II for 203 dpi thermal printers (812 x 1218 dots)."""
 
@@ -107,9 +112,13 @@ def label_zpl(data: LabelData) -> str:
         rows.append(f"^FO40,{y}^A0N,22,22^FD{text(line)}^FS")
         y += 26
     y = 260
-    for line in ["SHIP TO:", *data.ship_to]:
-        rows.append(f"^FO80,{y}^A0N,36,36^FD{text(line)}^FS")
-        y += 42
+    ship_to = [
+        part for line in data.ship_to for part in wrap_by(line, lambda c: len(c) <= _ZPL_SHIP_TO_CHARS)
+    ]
+    size = 36 if len(ship_to) < 8 else 26  # the block stays above the rule at 600 dots
+    for line in ["SHIP TO:", *ship_to]:
+        rows.append(f"^FO80,{y}^A0N,{size},{size}^FD{text(line)}^FS")
+        y += size + 6
     rows += [
         "^FO40,600^GB732,3,3^FS",
         f"^FO40,630^A0N,50,50^FD{text(data.carrier.upper())} {text(data.service.upper())}^FS",
@@ -152,38 +161,112 @@ def packing_slip_pdf(data: SlipData) -> bytes:
     return buffer.getvalue()
 
 
+# The pick list's columns: heading, left edge and width in inches (Qty is right-aligned at its edge).
+_PICK_FONT, _PICK_SIZE, _PICK_LEADING = "Helvetica", 9, 11
+_PICK_COLUMNS = (("Bin", 0.5, 0.8), ("SKU", 1.4, 1.4), ("Item", 2.9, 2.0), ("To", 5.5, 2.5))
+_PICK_QTY_RIGHT = 5.35
+
+
 def pick_list_pdf(sheet: PickSheet) -> bytes:
-    """The pick list in walking order: bin, SKU, quantity, and which fulfillment orders get the units."""
+    """The pick list in walking order: bin, SKU, quantity, and which fulfillment orders get the units.
+
+    Nothing is cut: every cell wraps within its column, and a row that does not fit at the foot of a
+    page continues at the top of the next one.
+    """
     buffer = io.BytesIO()
     height = LETTER[1]
     canvas = _canvas(buffer, LETTER, sheet.title)
+    page = 0
 
     def header() -> float:
+        nonlocal page
+        page += 1
         canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(0.6 * inch, height - 0.7 * inch, f"{sheet.title} - {sheet.location}")
+        canvas.drawString(0.5 * inch, height - 0.7 * inch, f"{sheet.title} - {sheet.location}")
         canvas.setFont("Helvetica", 9)
-        canvas.drawString(0.6 * inch, height - 0.9 * inch, f"{sheet.orders} fulfillment orders")
+        canvas.drawString(0.5 * inch, height - 0.9 * inch, f"{sheet.orders} fulfillment orders - page {page}")
         canvas.setFont("Helvetica-Bold", 9)
         top = height - 1.2 * inch
-        for x, heading in ((0.6, "Bin"), (1.5, "SKU"), (2.8, "Item"), (5.0, "Qty"), (5.5, "To")):
+        for heading, x, _ in _PICK_COLUMNS:
             canvas.drawString(x * inch, top, heading)
-        canvas.setFont("Helvetica", 9)
-        return top
+        canvas.drawRightString(_PICK_QTY_RIGHT * inch, top, "Qty")
+        canvas.setFont(_PICK_FONT, _PICK_SIZE)
+        return top - 4
 
     y = header()
     for line in sheet.lines:
-        y -= 13
-        if y < 0.6 * inch:
+        cells = [
+            wrap(text, _PICK_FONT, _PICK_SIZE, width * inch)
+            for text, (_, _, width) in zip(
+                (line.bin or "-", line.sku, line.name, line.orders), _PICK_COLUMNS, strict=True
+            )
+        ]
+        rows = max(len(cell) for cell in cells)
+        if y - _PICK_LEADING * min(rows, 3) < 0.6 * inch:  # start a row where a few of its lines fit
             canvas.showPage()
-            y = header() - 13
-        canvas.drawString(0.6 * inch, y, line.bin or "-")
-        canvas.drawString(1.5 * inch, y, line.sku[:20])
-        canvas.drawString(2.8 * inch, y, line.name[:34])
-        canvas.drawRightString(5.3 * inch, y, str(line.quantity))
-        canvas.drawString(5.5 * inch, y, line.orders[:40])
+            y = header()
+        canvas.line(0.5 * inch, y, 8.0 * inch, y)
+        for row in range(rows):
+            y -= _PICK_LEADING
+            if y < 0.6 * inch:  # a row taller than what is left of the page goes on over the page
+                canvas.showPage()
+                y = header() - _PICK_LEADING
+            for cell, (_, x, _) in zip(cells, _PICK_COLUMNS, strict=True):
+                if row < len(cell):
+                    canvas.drawString(x * inch, y, cell[row])
+            if row == 0:
+                canvas.drawRightString(_PICK_QTY_RIGHT * inch, y, str(line.quantity))
+        y -= 3
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Text broken into lines no wider than `width` points in the font, losing nothing."""
+    return wrap_by(text, lambda candidate: stringWidth(candidate, font, size) <= width)
+
+
+def wrap_by(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """Text broken into lines that each `fit`, losing nothing.
+
+    Lines break after spaces; a word wider than the column (a long SKU code) is broken between
+    characters, so that every character is printed.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = ""
+        for char in word:
+            if current and not fits(current + char):
+                # A broken code never ends a line with a hyphen, which reads as a word's hyphenation.
+                carried = "-" if current.endswith("-") and len(current) > 1 else ""
+                lines.append(current.removesuffix(carried))
+                current = carried
+            current += char
+    lines.append(current)
+    return lines
+
+
+def _ship_to(canvas: Canvas, address: Sequence[str], *, x: float, top: float, bottom: float) -> None:
+    """The label's ship-to block, wrapped to the label's width, in the largest size that fits."""
+    width = LABEL_SIZE[0] - x - 0.2 * inch
+    for size in (11, 10, 9, 8, 7, 6):
+        leading = size + 2
+        lines = [
+            "SHIP TO:",
+            *(part for line in address for part in wrap(line, "Helvetica-Bold", size, width)),
+        ]
+        if len(lines) * leading <= top - bottom:
+            break
+    canvas.setFont("Helvetica-Bold", size)
+    _lines(canvas, x, top, lines, leading)
 
 
 def _lines(canvas: Canvas, x: float, y: float, lines: Sequence[str], leading: float) -> None:

@@ -11,9 +11,23 @@ from sqlalchemy.orm import Session
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.errors import Conflict, FieldError, Invalid
-from ordermesh.fulfillment import ShipmentStatus
-from ordermesh.fulfillment.bins import get_bin, list_boxes, take_from_bins
-from ordermesh.fulfillment.models import Box, FulfillmentLineProgress, Shipment, ShipmentItem
+from ordermesh.fulfillment import CycleCountStatus, ShipmentStatus
+from ordermesh.fulfillment.bins import (
+    get_bin,
+    in_bin,
+    list_boxes,
+    primary_bins,
+    take_from_bin,
+    take_from_bins,
+)
+from ordermesh.fulfillment.models import (
+    Bin,
+    Box,
+    CycleCountTask,
+    FulfillmentLineProgress,
+    Shipment,
+    ShipmentItem,
+)
 from ordermesh.fulfillment.packing import BoxSize, Item, items_weight, parcel_weight, smallest_fitting
 from ordermesh.fulfillment.schemas import BoxOut, BoxSuggestion, PackageIn
 from ordermesh.fulfillment.scope import FloorScope, get_fulfillment_order, require_floor
@@ -25,6 +39,7 @@ from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, OrderEvent
 from ordermesh.orders.service import refresh_status
+from ordermesh.routing.service import reroute_shortfall
 
 PICKABLE = (FulfillmentStatus.released, FulfillmentStatus.picking)
 
@@ -103,8 +118,10 @@ def pick(
     barcode: str,
     quantity: int,
     bin_code: str | None,
+    confirm_bin: bool = False,
 ) -> FulfillmentOrder:
-    """Confirm picked units by their scan; 409 for a wrong item or more than is left to pick."""
+    """Confirm picked units by their scan; 409 for a wrong item, more than is left to pick, or a bin
+    whose record holds none of the item (unless the associate confirms the bin, which is recorded)."""
     fo = _locked(session, scope, fulfillment_order_id)
     if fo.status not in PICKABLE:
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pick")
@@ -120,7 +137,12 @@ def pick(
             f"only {line.to_pick} of {line.sku.code} left to pick",
             [FieldError("quantity", f"over-picking: more than the {line.to_pick} left")],
         )
-    bin_id = get_bin(session, location_id=fo.location_id, code=bin_code).id if bin_code else None
+    bin_id = None
+    if bin_code:
+        bin_id = get_bin(session, location_id=fo.location_id, code=bin_code).id
+        held = in_bin(session, merchant_id=fo.merchant_id, sku_id=line.sku.id, bin_id=bin_id)
+        if held < quantity:
+            _confirm_other_bin(session, scope, fo, line, bin_code, held, quantity, confirm_bin)
     taken_from = take_from_bins(
         session,
         merchant_id=fo.merchant_id,
@@ -135,6 +157,37 @@ def pick(
     return fo
 
 
+def _confirm_other_bin(
+    session: Session,
+    scope: FloorScope,
+    fo: FulfillmentOrder,
+    line: FloorLine,
+    bin_code: str,
+    held: int,
+    quantity: int,
+    confirmed: bool,
+) -> None:
+    """A pick from a bin whose record holds fewer units: 409 naming the bin, unless the associate
+    confirms it; a confirmed one is written on the order's timeline."""
+    if not confirmed:
+        raise Conflict(
+            f"bin {bin_code} holds {held} x {line.sku.code} on record, not {quantity}: pick from a bin "
+            "that holds it, or confirm this bin",
+            [FieldError("bin", f"bin {bin_code} does not hold {quantity} x {line.sku.code}")],
+        )
+    session.add(
+        OrderEvent(
+            merchant_id=fo.merchant_id,
+            order_id=fo.order_id,
+            kind="pick_bin_confirmed",
+            message=f"{quantity} x {line.sku.code} picked from bin {bin_code} for fulfillment order {fo.id}, "
+            f"confirmed by the associate although the bin held {held} on record.",
+            actor=scope.actor,
+            data={"fulfillment_order_id": fo.id, "bin": bin_code, "sku": line.sku.code, "quantity": quantity},
+        )
+    )
+
+
 def short_pick(
     session: Session,
     *,
@@ -143,9 +196,11 @@ def short_pick(
     barcode: str,
     quantity_found: int,
     reason: str,
+    bin_code: str | None = None,
 ) -> FulfillmentOrder:
     """Fewer units at the bin than needed: pick what was found, write the missing ones off the level
-    (ledger `adjust`), and send the shortfall back to routing for another location or a backorder."""
+    (ledger `adjust`), take them from the location's other bins where it has them, send the rest back
+    to routing for another location or a backorder, and open a cycle count for the bin."""
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id)
     require_floor(scope)
     order = lock_order(session, merchant_scope=fo.merchant_id, order_id=fo.order_id)
@@ -161,47 +216,47 @@ def short_pick(
             "quantity_found", f"{line.to_pick} are needed: when all are found, confirm them as a pick"
         )
     shortfall = line.to_pick - quantity_found
-    taken_from = take_from_bins(
-        session,
-        merchant_id=fo.merchant_id,
-        sku_id=line.sku.id,
-        location_id=fo.location_id,
-        quantity=line.to_pick,  # the missing units are not in the bins either
-        bin_id=None,
-    )
+    short_bin = _short_bin(session, fo, line.sku, bin_code)
+    suspect = _take_short(session, fo, line, short_bin, quantity_found, shortfall)
     line.progress.quantity_picked += quantity_found
     line.progress.quantity_short += shortfall
-    line.progress.picked_from_bin_id = taken_from or line.progress.picked_from_bin_id
     fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
-    if line.line.quantity == shortfall:
+    here = min(shortfall, max(0, _free_here(session, fo, line.sku) - suspect))
+    elsewhere = shortfall - here
+    if line.line.quantity == elsewhere:
         # Re-routing removes a line left with nothing; its (empty) progress must not hold on to it.
         session.delete(line.progress)
     session.flush()
-    # Imported here: routing builds on orders and inventory, and the floor is only one of its callers.
-    from ordermesh.routing.service import reroute_shortfall
-
-    reroute_shortfall(
-        session,
-        fulfillment_order_id=fo.id,
-        order_line_id=line.line.order_line_id,
-        quantity=shortfall,
-        reason=f"short pick: {reason}",
-        actor=scope.actor,
-    )
-    # The reservation released for the shortfall is written off at once: the units are not on the shelf,
-    # so nothing here is freed for waiting backorders (the re-route serves none either).
+    if elsewhere:
+        reroute_shortfall(
+            session,
+            fulfillment_order_id=fo.id,
+            order_line_id=line.line.order_line_id,
+            quantity=elsewhere,
+            reason=f"short pick: {reason}",
+            actor=scope.actor,
+        )
+    # The missing units are written off at once: they are not on the shelf, so nothing here is freed for
+    # waiting backorders (the units kept here are other units of the level, reserved instead).
     written_off = _write_off(session, fo, line.sku, shortfall, reason, scope.actor)
+    if short_bin is not None:
+        _open_cycle_count(session, fo, line.sku, short_bin, f"short pick: {reason}", scope.actor)
     session.add(
         OrderEvent(
             merchant_id=fo.merchant_id,
             order_id=fo.order_id,
             kind="short_pick",
-            message=(
-                f"Short pick of {line.sku.code} at fulfillment order {fo.id}: {quantity_found} found, "
-                f"{shortfall} re-routed, {written_off} written off ({reason})."
-            ),
+            message=_short_pick_note(line.sku, fo, short_bin, quantity_found, here, elsewhere, written_off)
+            + f" ({reason})",
             actor=scope.actor,
-            data={"fulfillment_order_id": fo.id, "found": quantity_found, "shortfall": shortfall},
+            data={
+                "fulfillment_order_id": fo.id,
+                "found": quantity_found,
+                "shortfall": shortfall,
+                "kept_here": here,
+                "rerouted": elsewhere,
+                "bin": short_bin.code if short_bin else None,
+            },
         )
     )
     refresh_status(session, order)
@@ -231,6 +286,98 @@ def _write_off(
         )
         apply(session, merchant_id=fo.merchant_id, movements=[movement], actor=actor)
     return units
+
+
+def _short_bin(session: Session, fo: FulfillmentOrder, sku: Sku, code: str | None) -> Bin | None:
+    """The bin that came up short: the one named, else the first along the walk holding the SKU."""
+    if code is not None:
+        return get_bin(session, location_id=fo.location_id, code=code)
+    return primary_bins(session, location_id=fo.location_id, sku_ids=[sku.id]).get((fo.merchant_id, sku.id))
+
+
+def _take_short(
+    session: Session, fo: FulfillmentOrder, line: FloorLine, short_bin: Bin | None, found: int, missing: int
+) -> int:
+    """Off the bins' records: the found units (from the short bin first), and the missing ones from the
+    short bin's record only. What the short bin still claims to hold (unproven until counted)."""
+    taken_from = take_from_bins(
+        session,
+        merchant_id=fo.merchant_id,
+        sku_id=line.sku.id,
+        location_id=fo.location_id,
+        quantity=found,
+        bin_id=short_bin.id if short_bin else None,
+    )
+    line.progress.picked_from_bin_id = taken_from or line.progress.picked_from_bin_id
+    if short_bin is None:
+        return 0
+    take_from_bin(
+        session, merchant_id=fo.merchant_id, sku_id=line.sku.id, bin_id=short_bin.id, quantity=missing
+    )
+    return in_bin(session, merchant_id=fo.merchant_id, sku_id=line.sku.id, bin_id=short_bin.id)
+
+
+def _free_here(session: Session, fo: FulfillmentOrder, sku: Sku) -> int:
+    """Units of the SKU at the fulfillment order's location that nobody holds: on hand, not reserved, not
+    kept back as safety stock."""
+    level = InventoryLevel.__table__.c
+    free = session.scalar(
+        select(level.on_hand - level.reserved - level.safety_stock).where(
+            level.merchant_id == fo.merchant_id, level.sku_id == sku.id, level.location_id == fo.location_id
+        )
+    )
+    return int(free or 0)
+
+
+def _open_cycle_count(
+    session: Session, fo: FulfillmentOrder, sku: Sku, bin_: Bin, reason: str, actor: str
+) -> None:
+    """A cycle count task for the bin, unless one for the same SKU is open already."""
+    already = session.scalar(
+        select(CycleCountTask.id).where(
+            CycleCountTask.bin_id == bin_.id,
+            CycleCountTask.merchant_id == fo.merchant_id,
+            CycleCountTask.sku_id == sku.id,
+            CycleCountTask.status == CycleCountStatus.open,
+        )
+    )
+    if already is None:
+        session.add(
+            CycleCountTask(
+                location_id=fo.location_id,
+                bin_id=bin_.id,
+                merchant_id=fo.merchant_id,
+                sku_id=sku.id,
+                fulfillment_order_id=fo.id,
+                status=CycleCountStatus.open.value,
+                reason=reason[:300],
+                created_by=actor,
+            )
+        )
+
+
+def _short_pick_note(
+    sku: Sku,
+    fo: FulfillmentOrder,
+    short_bin: Bin | None,
+    found: int,
+    here: int,
+    elsewhere: int,
+    written_off: int,
+) -> str:
+    """The short pick in plain words: what was found, where the missing units come from instead."""
+    where = f"bin {short_bin.code}" if short_bin else "the shelf"
+    parts = [f"Short pick of {sku.code} at {where} for fulfillment order {fo.id}: {found} found"]
+    parts.append(
+        f"{written_off} missing written off and the bin sent for a cycle count"
+        if short_bin
+        else f"{written_off} missing written off"
+    )
+    if here:
+        parts.append(f"{here} to pick from the location's other stock")
+    if elsewhere:
+        parts.append(f"{elsewhere} re-planned by routing (see the re-routing note)")
+    return "; ".join(parts) + "."
 
 
 def pack_scan(

@@ -183,3 +183,26 @@ class ShipmentEvent(IdMixin, TimestampMixin, Base):
     place: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the event was kept out of the shipment's progress (e.g. dated before the package existed).
+    ignored_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class CycleCountTask(IdMixin, TimestampMixin, Base):
+    """A bin whose units must be counted: a pick found fewer there than its record said."""
+
+    __tablename__ = "cycle_count_task"
+    __table_args__ = (Index("ix_cycle_count_task_location", "location_id", "status", "id"),)
+
+    location_id: Mapped[int] = mapped_column(BigId, ForeignKey("location.id"))
+    bin_id: Mapped[int] = mapped_column(BigId, ForeignKey("bin.id"))
+    merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
+    sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("sku.id"))
+    fulfillment_order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("fulfillment_order.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, done
+    reason: Mapped[str] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(100))
+    # The count: what the bin's record said and what was found, by whom and when.
+    recorded_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_by: Mapped[str | None] = mapped_column(String(100))
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

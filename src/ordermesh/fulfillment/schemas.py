@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from ordermesh.carriers.services import DEFAULT_CARRIER
 from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
 from ordermesh.orders import ServiceLevel
@@ -180,12 +181,21 @@ class ScanIn(Input):
     barcode: ScanCode
     quantity: Annotated[int, Field(gt=0, le=10_000)] = 1
     bin: Code | None = Field(default=None, description="The bin picked from (picking only)")
+    confirm_bin: bool = Field(
+        default=False,
+        description="Picking only: the units really came from `bin` although its record holds fewer "
+        "(recorded on the order's timeline); without it such a pick answers 409",
+    )
 
 
 class ShortPickIn(Input):
     barcode: ScanCode
     quantity_found: Annotated[int, Field(ge=0, le=10_000, description="Units found at the bin now")]
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "not found at the bin"
+    bin: Code | None = Field(
+        default=None,
+        description="The bin that came up short; default: the first along the walk holding the SKU",
+    )
 
 
 class PackageIn(Input):
@@ -198,8 +208,14 @@ class PackageIn(Input):
 
 
 class LabelIn(Input):
-    carrier: Annotated[str, Field(min_length=1, max_length=40)] = "ratecard"
-    service: Annotated[str, Field(min_length=1, max_length=40)] = "ground"
+    carrier: Annotated[str, Field(min_length=1, max_length=40)] = DEFAULT_CARRIER
+    service: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None,
+        description="The carrier's service; default: the one mapped to the order's service level",
+    )
+    override_reason: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
+        default=None, description="Why a service slower than the order's is bought (recorded on the timeline)"
+    )
 
 
 class PackageTracking(Input):
@@ -322,6 +338,9 @@ class TrackingEventOut(BaseModel):
     message: str
     place: str | None
     occurred_at: datetime
+    ignored_reason: str | None = Field(
+        default=None, description="Why the event did not move the package (e.g. dated before it was packed)"
+    )
 
 
 class WebhookResult(BaseModel):
@@ -358,6 +377,31 @@ class TrackingLink(BaseModel):
 class OrderTracking(BaseModel):
     number: str
     status: str
+    time_zone: str = Field(description="The destination's time zone (IANA): every time here is in it")
     placed_at: datetime
     shipments: list[TrackedShipment]
     timeline: list[TrackingTimelineEntry]
+
+
+class CycleCountTaskOut(BaseModel):
+    id: int
+    location_id: int
+    bin: str
+    merchant_id: int
+    sku_id: int
+    sku: str
+    fulfillment_order_id: int | None
+    status: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    recorded_quantity: int | None = Field(default=None, description="What the bin's record said at the count")
+    counted_quantity: int | None = None
+    counted_by: str | None = None
+    counted_at: datetime | None = None
+
+
+class CycleCountIn(Input):
+    counted_quantity: Annotated[
+        int, Field(ge=0, le=1_000_000, description="Units of the SKU found in the bin")
+    ]

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from ordermesh.base import utcnow
 from ordermesh.carriers import ratecard  # noqa: F401  (registers the built-in carrier)
 from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
+from ordermesh.carriers.services import is_slower, service_for
 from ordermesh.catalog.models import Sku
-from ordermesh.errors import Conflict, FieldError, NotFound
+from ordermesh.config import get_settings
+from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.fulfillment.bins import add_to_bin
@@ -73,9 +75,17 @@ def order_address(order: Order) -> Address:
 
 
 def buy_labels(
-    session: Session, *, scope: FloorScope, fulfillment_order_id: int, carrier_code: str, service: str
+    session: Session,
+    *,
+    scope: FloorScope,
+    fulfillment_order_id: int,
+    carrier_code: str,
+    service: str | None,
+    override_reason: str | None = None,
 ) -> FulfillmentOrder:
-    """Buy a label for every packed package without one; 409 unless the fulfillment order is packed."""
+    """Buy a label for every packed package without one, with the carrier service of the order's
+    service level unless told otherwise; 409 unless the fulfillment order is packed, or when the service
+    is slower than the order's and no override reason is given."""
     fo = get_fulfillment_order(session, scope=scope, fulfillment_order_id=fulfillment_order_id, lock=True)
     require_floor(scope)
     carrier = get_carrier(carrier_code)
@@ -87,6 +97,7 @@ def buy_labels(
     order = session.get(Order, fo.order_id)
     location = session.get(Location, fo.location_id)
     assert order is not None and location is not None
+    service = _label_service(session, scope, order, fo, carrier.code, service, override_reason)
     for package in waiting:
         request = LabelRequest(
             reference=f"{order.number}-{package.package_no}",
@@ -101,6 +112,45 @@ def buy_labels(
         package.rate_amount, package.rate_currency = label.rate.amount, label.rate.currency
         package.status, package.updated_at = ShipmentStatus.labelled.value, utcnow()
     return fo
+
+
+def _label_service(
+    session: Session,
+    scope: FloorScope,
+    order: Order,
+    fo: FulfillmentOrder,
+    carrier: str,
+    given: str | None,
+    override_reason: str | None,
+) -> str:
+    """The service to buy: the one given, else the carrier's for the order's service level. A service
+    slower than the order's needs an override reason, recorded on the order's timeline."""
+    overrides = get_settings().carrier_services
+    level = order.service_level
+    service = given or service_for(carrier, level, overrides)
+    if service is None:
+        raise Invalid.field(
+            "service", f"carrier {carrier!r} has no service mapped for {level} orders: name one"
+        )
+    if not is_slower(carrier, service, level, overrides):
+        return service
+    if not override_reason:
+        raise Conflict(
+            f"{carrier} {service} is slower than order {order.number}'s {level} service",
+            [FieldError("override_reason", f"give a reason to ship a {level} order with {service}")],
+        )
+    session.add(
+        OrderEvent(
+            merchant_id=order.merchant_id,
+            order_id=order.id,
+            kind="service_override",
+            message=f"Labels for fulfillment order {fo.id} bought with {carrier} {service}, slower than "
+            f"the order's {level} service: {override_reason}",
+            actor=scope.actor,
+            data={"fulfillment_order_id": fo.id, "carrier": carrier, "service": service, "level": level},
+        )
+    )
+    return service
 
 
 def confirm_shipment(

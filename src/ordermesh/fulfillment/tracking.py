@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from ordermesh.fulfillment.schemas import (
     TrackingEventOut,
     TrackingTimelineEntry,
 )
+from ordermesh.locations.geo import destination_timezone
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
@@ -54,8 +56,12 @@ def record_tracking(
     shipment = session.scalars(select(Shipment).where(Shipment.id == shipment_id).with_for_update()).one()
     if shipment.status not in DEPARTED:
         raise Conflict(f"shipment {shipment.id} is {shipment.status}: it has not shipped yet")
-    recorded = sum(_insert_event(session, shipment, event, source) for event in events)
-    newest = max(events, key=lambda e: e.occurred_at, default=None)
+    stale = [event for event in events if event.occurred_at < shipment.created_at]
+    current = [event for event in events if event.occurred_at >= shipment.created_at]
+    ignored = f"dated before the package was packed ({shipment.created_at.isoformat(timespec='seconds')})"
+    recorded = sum(_insert_event(session, shipment, event, source, ignored) for event in stale)
+    recorded += sum(_insert_event(session, shipment, event, source, None) for event in current)
+    newest = max(current, key=lambda e: e.occurred_at, default=None)
     if newest is None or (shipment.last_event_at is not None and newest.occurred_at < shipment.last_event_at):
         return shipment, recorded  # nothing newer than what we know
     shipment.last_event_at = newest.occurred_at
@@ -74,7 +80,9 @@ def record_tracking(
     return shipment, recorded
 
 
-def _insert_event(session: Session, shipment: Shipment, event: TrackingEvent, source: str) -> int:
+def _insert_event(
+    session: Session, shipment: Shipment, event: TrackingEvent, source: str, ignored_reason: str | None
+) -> int:
     inserted = session.scalar(
         insert_ignoring_conflicts(session, ShipmentEvent)
         .values(
@@ -85,6 +93,7 @@ def _insert_event(session: Session, shipment: Shipment, event: TrackingEvent, so
             place=event.place,
             source=source,
             occurred_at=event.occurred_at,
+            ignored_reason=ignored_reason,
             created_at=utcnow(),
         )
         .returning(ShipmentEvent.__table__.c.id)
@@ -144,14 +153,12 @@ def shipments_by_tracking_number(session: Session, *, tracking_number: str) -> l
     )
 
 
-def shipment_events(session: Session, *, shipment_id: int) -> list[ShipmentEvent]:
-    return list(
-        session.scalars(
-            select(ShipmentEvent)
-            .where(ShipmentEvent.shipment_id == shipment_id)
-            .order_by(ShipmentEvent.occurred_at, ShipmentEvent.id)
-        )
-    )
+def shipment_events(session: Session, *, shipment_id: int, ignored: bool = True) -> list[ShipmentEvent]:
+    """A package's carrier events, oldest first; `ignored=False` leaves out those kept out of its progress."""
+    statement = select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment_id)
+    if not ignored:
+        statement = statement.where(ShipmentEvent.ignored_reason.is_(None))
+    return list(session.scalars(statement.order_by(ShipmentEvent.occurred_at, ShipmentEvent.id)))
 
 
 # --- the customer's view ------------------------------------------------------------------------------
@@ -215,6 +222,10 @@ def find_customer_order(
     return matches[0]
 
 
+def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return moment.astimezone(zone) if moment is not None else None
+
+
 def order_tracking(session: Session, *, order: Order) -> OrderTracking:
     """The order as its customer may see it: status, packages with their carrier events, a timeline."""
     shipments = session.scalars(
@@ -222,12 +233,18 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
         .where(Shipment.order_id == order.id, Shipment.status.in_([s.value for s in DEPARTED]))
         .order_by(Shipment.fulfillment_order_id, Shipment.package_no)
     ).all()
+    address = order.shipping_address
+    zone = ZoneInfo(
+        destination_timezone(str(address.get("country", "")), str(address.get("postal_code", "")))
+    )
     tracked = []
     timeline = []
     for number, shipment in enumerate(shipments, start=1):
         events = [
-            TrackingEventOut(status=e.status, message=e.message, place=e.place, occurred_at=e.occurred_at)
-            for e in shipment_events(session, shipment_id=shipment.id)
+            TrackingEventOut(
+                status=e.status, message=e.message, place=e.place, occurred_at=e.occurred_at.astimezone(zone)
+            )
+            for e in shipment_events(session, shipment_id=shipment.id, ignored=False)
         ]
         tracked.append(
             TrackedShipment(
@@ -236,8 +253,8 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
                 service=shipment.service,
                 tracking_number=shipment.tracking_number,
                 status=shipment.status,
-                shipped_at=shipment.shipped_at,
-                delivered_at=shipment.delivered_at,
+                shipped_at=_local(shipment.shipped_at, zone),
+                delivered_at=_local(shipment.delivered_at, zone),
                 events=events,
             )
         )
@@ -250,11 +267,14 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
     for event in session.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind.in_(list(CUSTOMER_EVENTS)))
     ):
-        timeline.append(TrackingTimelineEntry(at=event.created_at, what=CUSTOMER_EVENTS[event.kind]))
+        timeline.append(
+            TrackingTimelineEntry(at=event.created_at.astimezone(zone), what=CUSTOMER_EVENTS[event.kind])
+        )
     return OrderTracking(
         number=order.number,
         status=order.status,
-        placed_at=order.placed_at,
+        time_zone=zone.key,
+        placed_at=order.placed_at.astimezone(zone),
         shipments=tracked,
         timeline=sorted(timeline, key=lambda entry: entry.at),
     )

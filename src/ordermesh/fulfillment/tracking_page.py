@@ -37,7 +37,7 @@ _PAGE = _environment.from_string(
 {% endfor %}
 <h2>Timeline</h2>
 <ol>{% for entry in order.timeline %}
-<li><span class="muted">{{ entry.at.strftime('%Y-%m-%d %H:%M UTC') }}</span> {{ entry.what }}</li>
+<li><span class="muted">{{ entry.at.strftime('%Y-%m-%d %H:%M %Z') }}</span> {{ entry.what }}</li>
 {% endfor %}</ol>
 {% else %}
 <h1>Track your order</h1>

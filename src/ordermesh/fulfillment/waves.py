@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from ordermesh.db import insert_rows
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.fulfillment import ServicePriority, WaveStatus
 from ordermesh.fulfillment.bins import primary_bins
+from ordermesh.fulfillment.documents import PickLine, PickSheet
 from ordermesh.fulfillment.models import Bin, FulfillmentLineProgress, PickList, PickListItem
 from ordermesh.fulfillment.schemas import PickLineOut, PickListIn, PickListOut, PickOrderOut
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
@@ -24,6 +24,8 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status, refresh_statuses
+from ordermesh.routing.promise import Calendar, ShippingClock, closed_days, cutoff_before
+from ordermesh.web_support import paginate
 
 # Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)
@@ -93,11 +95,11 @@ def release_due(
 
 
 def latest_cutoff(location: Location, now: datetime) -> datetime:
-    """The most recent moment the location's daily cut-off passed, in UTC."""
-    zone = ZoneInfo(location.timezone)
-    local = now.astimezone(zone)
-    today = datetime.combine(local.date(), location.cutoff_time, tzinfo=zone)
-    return today if local >= today else today - timedelta(days=1)
+    """The most recent moment the location's daily cut-off passed on one of its working days (its
+    business-day calendar: weekends, public holidays, the operator's closed days)."""
+    calendar = Calendar(location.country, closed_days(location.closed_days))
+    clock = ShippingClock(location.timezone, location.cutoff_time, location.handling_days, calendar)
+    return cutoff_before(now, clock).astimezone(UTC)
 
 
 @dataclass(frozen=True, order=True)
@@ -246,19 +248,13 @@ def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -
 
 
 def list_pick_lists(
-    session: Session, *, scope: FloorScope, location_id: int | None, limit: int
-) -> list[PickList]:
-    """The newest waves of a location."""
+    session: Session, *, scope: FloorScope, location_id: int | None, limit: int, cursor: str | None
+) -> tuple[Sequence[PickList], str | None]:
+    """A page of a location's waves, newest first."""
     require_floor(scope)
     location = floor_location(session, scope=scope, location_id=location_id)
-    return list(
-        session.scalars(
-            select(PickList)
-            .where(PickList.location_id == location.id)
-            .order_by(PickList.id.desc())
-            .limit(limit)
-        )
-    )
+    statement = select(PickList).where(PickList.location_id == location.id)
+    return paginate(session, statement, PickList.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 def pick_list_size(session: Session, *, pick_list_ids: Sequence[int]) -> dict[int, int]:
@@ -490,4 +486,24 @@ def _line_out(line: _Line, place: Bin | None) -> PickLineOut:
         barcode=line.barcode,
         quantity=line.quantity,
         orders=line.orders,
+    )
+
+
+def pick_sheet(view: PickListOut) -> PickSheet:
+    """The wave as its printed pick list: every line with every fulfillment order its units go to."""
+    return PickSheet(
+        title=f"Pick list {view.id}",
+        location=view.location_code,
+        orders=len(view.fulfillment_order_ids),
+        lines=[
+            PickLine(
+                bin=line.bin,
+                sku=line.sku,
+                name=line.name,
+                barcode=line.barcode,
+                quantity=line.quantity,
+                orders=", ".join(f"FO {o.fulfillment_order_id} x{o.quantity}" for o in line.orders),
+            )
+            for line in view.lines
+        ],
     )

@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import zipcodes
 
@@ -75,3 +76,29 @@ def haversine_km(a: GeoPoint, b: GeoPoint) -> float:
     dlon = math.radians(b.longitude - a.longitude)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+ZONE_TABLE = Path("/usr/share/zoneinfo/zone.tab")
+
+
+def destination_timezone(country: str, postal_code: str) -> str:
+    """The IANA time zone of a destination: the US ZIP's own, else the country's first zone in the
+    system's zone table (one zone for most countries), else UTC."""
+    point = lookup_postal_code(country, postal_code)
+    if point is not None and point.timezone:
+        return point.timezone
+    return _country_zones().get(country.upper(), "UTC")
+
+
+@lru_cache(maxsize=1)
+def _country_zones() -> dict[str, str]:
+    zones: dict[str, str] = {}
+    try:
+        rows = ZONE_TABLE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return zones
+    for row in rows:
+        fields = row.split("\t")
+        if len(fields) >= 3 and not row.startswith("#"):
+            zones.setdefault(fields[0], fields[2])
+    return zones

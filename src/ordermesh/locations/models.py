@@ -5,7 +5,7 @@ from datetime import time
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ordermesh.base import Base, BigId, IdMixin, TimestampMixin
+from ordermesh.base import Base, BigId, IdMixin, JsonDocument, TimestampMixin
 
 
 class Location(IdMixin, TimestampMixin, Base):
@@ -28,6 +28,8 @@ class Location(IdMixin, TimestampMixin, Base):
     cutoff_time: Mapped[time] = mapped_column(Time, default=time(15, 0))
     # Working days between the order's received day and its ship day (0: ships the day it is received).
     handling_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The operator's own closed days (ISO dates), on top of weekends and the country's public holidays.
+    closed_days: Mapped[list[str]] = mapped_column(JsonDocument, default=list, server_default="[]")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,6 +60,7 @@ LocationCode = Annotated[
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
+ClosedDays = Annotated[list[date], Field(max_length=366)]
 HandlingDays = Annotated[int, Field(ge=0, le=30, description="working days from received to shipped")]
 
 
@@ -82,6 +83,9 @@ class LocationCreate(BaseModel):
     timezone: TimeZoneName | None = None
     cutoff_time: CutoffTime = Field(default=time(15, 0), description="HH:MM local time, default 15:00")
     handling_days: HandlingDays = 0
+    closed_days: ClosedDays = Field(
+        default_factory=list, description="Days the location does not work, besides weekends and holidays"
+    )
     active: bool = True
 
 
@@ -103,6 +107,9 @@ class LocationUpdate(BaseModel):
     timezone: TimeZoneName | None = None
     cutoff_time: CutoffTime | None = Field(default=None, description="HH:MM local time")
     handling_days: HandlingDays | None = None
+    closed_days: ClosedDays | None = Field(
+        default=None, description="The whole list of the operator's closed days (replaces the old one)"
+    )
     active: bool | None = None
 
 
@@ -124,6 +131,7 @@ class LocationOut(BaseModel):
     timezone: str
     cutoff_time: time
     handling_days: int
+    closed_days: list[date]
     active: bool
     created_at: datetime
 

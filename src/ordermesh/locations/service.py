@@ -23,7 +23,18 @@ from ordermesh.web_support import paginate
 
 # Columns a PATCH may not set to null.
 _REQUIRED = frozenset(
-    {"name", "kind", "address1", "city", "postal_code", "country", "cutoff_time", "handling_days", "active"}
+    {
+        "name",
+        "kind",
+        "address1",
+        "city",
+        "postal_code",
+        "country",
+        "cutoff_time",
+        "handling_days",
+        "closed_days",
+        "active",
+    }
 )
 
 
@@ -74,13 +85,14 @@ def create_location(session: Session, *, data: LocationCreate) -> Location:
     )
     if session.scalar(select(Location.id).where(Location.code == data.code)) is not None:
         raise Conflict(f"a location with code {data.code!r} already exists")
-    fields = data.model_dump(exclude={"latitude", "longitude", "timezone", "kind"})
+    fields = data.model_dump(exclude={"latitude", "longitude", "timezone", "kind", "closed_days"})
     location = Location(
         **fields,
         kind=data.kind.value,
         latitude=place.latitude,
         longitude=place.longitude,
         timezone=place.timezone,
+        closed_days=sorted({day.isoformat() for day in data.closed_days}),
     )
     _flush_new(session, location, data.code)
     return location
@@ -110,6 +122,8 @@ def update_location(
             timezone=updates.get("timezone", None if moved else location.timezone),
         )
         updates.update(latitude=place.latitude, longitude=place.longitude, timezone=place.timezone)
+    if updates.get("closed_days") is not None:
+        updates["closed_days"] = sorted({day.isoformat() for day in updates["closed_days"]})
     if "kind" in updates:
         updates["kind"] = LocationKind(updates["kind"]).value
     deactivated = location.active and updates.get("active") is False

@@ -40,14 +40,22 @@ def get_merchant(merchant_id: int, session: DbSession, principal: CurrentPrincip
     return MerchantOut.model_validate(merchant)
 
 
-@router.get("/merchants/{merchant_id}/locations", response_model=list[LocationOut])
+@router.get("/merchants/{merchant_id}/locations", response_model=Page[LocationOut])
 def list_merchant_locations(
-    merchant_id: int, session: DbSession, principal: CurrentPrincipal
-) -> list[LocationOut]:
-    """The locations enabled for a merchant."""
+    merchant_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[LocationOut]:
+    """The locations enabled for a merchant, by id; paged (`items`, `next_cursor`)."""
     service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
-    locations = service.list_merchant_locations(session, merchant_id=merchant_id)
-    return [LocationOut.model_validate(location) for location in locations]
+    locations, next_cursor = service.list_merchant_locations(
+        session, merchant_id=merchant_id, limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[LocationOut.model_validate(location) for location in locations], next_cursor=next_cursor
+    )
 
 
 @router.put("/merchants/{merchant_id}/locations/{location_id}", response_model=LocationOut)

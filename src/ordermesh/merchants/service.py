@@ -82,10 +82,14 @@ def disable_location(session: Session, *, merchant_id: int, location_id: int) ->
     )
 
 
-def list_merchant_locations(session: Session, *, merchant_id: int) -> Sequence[Location]:
-    """Every location enabled for a merchant, by id."""
+def list_merchant_locations(
+    session: Session, *, merchant_id: int, limit: int, cursor: str | None
+) -> tuple[Sequence[Location], str | None]:
+    """A page of the locations enabled for a merchant, by id."""
     enabled = select(MerchantLocation.location_id).where(MerchantLocation.merchant_id == merchant_id)
-    return session.scalars(select(Location).where(Location.id.in_(enabled)).order_by(Location.id)).all()
+    return paginate(
+        session, select(Location).where(Location.id.in_(enabled)), Location.id, limit=limit, cursor=cursor
+    )
 
 
 def issue_api_key(

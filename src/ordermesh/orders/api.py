@@ -101,11 +101,18 @@ def get_order(order_id: int, session: DbSession, principal: CurrentPrincipal) ->
 
 
 @router.get("/orders/{order_id}/events")
-def order_events(order_id: int, session: DbSession, principal: CurrentPrincipal) -> list[OrderEventOut]:
-    """The order's timeline: who did what, when."""
+def order_events(
+    order_id: int, session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
+) -> Page[OrderEventOut]:
+    """The order's timeline, oldest first: who did what, when; paged (`items`, `next_cursor`)."""
     principal.require(*ORDER_ROLES)
-    events = orders.order_events(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
-    return [OrderEventOut.model_validate(event, from_attributes=True) for event in events]
+    events, next_cursor = orders.order_events(
+        session, merchant_scope=principal.merchant_scope(), order_id=order_id, limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[OrderEventOut.model_validate(event, from_attributes=True) for event in events],
+        next_cursor=next_cursor,
+    )
 
 
 @router.post("/orders/{order_id}/cancel")

@@ -58,7 +58,8 @@ from ordermesh.orders.status import OrderFacts, derive_status
 from ordermesh.orders.views import order_out
 from ordermesh.routing.cost import ItemSize, item_size
 from ordermesh.routing.destinations import locate
-from ordermesh.routing.profiles import routing_settings
+from ordermesh.routing.profiles import carrier_closed_days, routing_settings
+from ordermesh.routing.promise import closed_days
 from ordermesh.routing.solver import (
     Allocation,
     Candidate,
@@ -318,6 +319,7 @@ def _stock_query() -> Select[Any]:
             location.c.timezone,
             location.c.cutoff_time,
             location.c.handling_days,
+            location.c.closed_days,
         )
         .select_from(
             Sku.__table__.outerjoin(
@@ -355,6 +357,7 @@ def load_stock(session: Session, *, merchant_id: int, codes: Sequence[str]) -> d
                     row.timezone,
                     row.cutoff_time,
                     row.handling_days,
+                    closed_days(row.closed_days),
                 )
             )
     return stock
@@ -540,7 +543,12 @@ def plan_request(
     settings = routing_settings(session, merchant_id=request.merchant_id)  # cached: no query per order
     sizes = {entry.sku_id: entry.size for entry in entries}
     context = RoutingContext(
-        settings.cost_model, settings.rules, sizes, ServiceLevel(data.service_level), now
+        settings.cost_model,
+        settings.rules,
+        sizes,
+        ServiceLevel(data.service_level),
+        now,
+        carrier_closed_days(),
     )
     plan = plan_order(lines, destination, merge_candidates(entries), context)
     by_sku = {entry.sku_id: entry for entry in entries}

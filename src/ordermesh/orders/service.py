@@ -43,6 +43,7 @@ from ordermesh.orders.models import (
 from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status, statuses
 from ordermesh.orders.views import order_out
+from ordermesh.web_support import paginate
 
 MAX_ATTEMPTS = 5
 T = TypeVar("T")
@@ -285,12 +286,13 @@ def list_orders(
     return statement
 
 
-def order_events(session: Session, *, merchant_scope: int | None, order_id: int) -> list[OrderEvent]:
-    """The order's timeline, oldest first."""
+def order_events(
+    session: Session, *, merchant_scope: int | None, order_id: int, limit: int, cursor: str | None
+) -> tuple[Sequence[OrderEvent], str | None]:
+    """A page of the order's timeline, oldest first."""
     order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
-    return list(
-        session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
-    )
+    statement = select(OrderEvent).where(OrderEvent.order_id == order.id)
+    return paginate(session, statement, OrderEvent.id, limit=limit, cursor=cursor)
 
 
 def place_hold(

@@ -9,7 +9,7 @@ from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.merchants import Role
 from ordermesh.returns import service
 from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
-from ordermesh.web_support import CurrentPrincipal, DbSession
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
 
 router = APIRouter(tags=["returns"])
 MERCHANT_ROLES = (Role.operator, Role.merchant)
@@ -32,11 +32,17 @@ def create_return(body: ReturnCreate, session: DbSession, principal: CurrentPrin
 
 @router.get("/returns")
 def list_returns(
-    session: DbSession, principal: CurrentPrincipal, order_id: int | None = None
-) -> list[ReturnOut]:
-    """Returns, newest first (up to 200), optionally of one order."""
-    rmas = service.list_returns(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
-    return [service.return_out(session, rma) for rma in rmas]
+    session: DbSession,
+    principal: CurrentPrincipal,
+    order_id: int | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[ReturnOut]:
+    """Returns, newest first, optionally of one order; paged (`items`, `next_cursor`)."""
+    rmas, next_cursor = service.list_returns(
+        session, merchant_scope=principal.merchant_scope(), order_id=order_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[service.return_out(session, rma) for rma in rmas], next_cursor=next_cursor)
 
 
 @router.get("/returns/{return_id}")

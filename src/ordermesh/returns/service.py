@@ -29,6 +29,7 @@ from ordermesh.orders.service import refresh_status, serve_backorders
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
+from ordermesh.web_support import paginate
 
 SHIPPED = [FulfillmentStatus.shipped.value, FulfillmentStatus.delivered.value]
 
@@ -394,14 +395,15 @@ def returned_units_by_order(session: Session, *, order_ids: Sequence[int]) -> di
 
 
 def list_returns(
-    session: Session, *, merchant_scope: int | None, order_id: int | None
-) -> list[ReturnAuthorization]:
-    statement = select(ReturnAuthorization).order_by(ReturnAuthorization.id.desc()).limit(200)
+    session: Session, *, merchant_scope: int | None, order_id: int | None, limit: int, cursor: str | None
+) -> tuple[Sequence[ReturnAuthorization], str | None]:
+    """A page of returns, newest first, optionally of one order."""
+    statement = select(ReturnAuthorization)
     if merchant_scope is not None:
         statement = statement.where(ReturnAuthorization.merchant_id == merchant_scope)
     if order_id is not None:
         statement = statement.where(ReturnAuthorization.order_id == order_id)
-    return list(session.scalars(statement))
+    return paginate(session, statement, ReturnAuthorization.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from ordermesh.base import utcnow
 from ordermesh.merchants import Role
 from ordermesh.routing import service
 from ordermesh.routing.schemas import (
@@ -19,19 +16,11 @@ from ordermesh.routing.schemas import (
     RoutingProfileIn,
     RoutingProfileOut,
 )
-from ordermesh.web_support import CurrentPrincipal, DbSession
+from ordermesh.web_support import Clock, CurrentPrincipal, DbSession
 
 router = APIRouter(tags=["routing"])
 
 ROUTING_ROLES = (Role.operator, Role.merchant)
-
-
-def get_clock() -> Callable[[], datetime]:
-    """What "now" is for promises; tests replace this dependency to stand either side of a cut-off."""
-    return utcnow
-
-
-Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
 @router.post("/routing/quote")

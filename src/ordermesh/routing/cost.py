@@ -1,6 +1,11 @@
 """The shipping cost model: zones by distance band, a rate card by zone and billable weight, handling and
 a penalty per extra package. Pure, exact (Decimal for money, whole grams and cm³ for goods).
 
+Zones without `countries` are the domestic distance bands: they price destinations in the shipping
+location's own country. A zone with `countries` prices destinations in those countries from anywhere
+else (an international zone, one price band per country). A destination abroad that no zone lists is not
+served: no price, no promise.
+
 A package's price is the zone's first-kilogram rate plus its per-kilogram rate for each further billable
 kilogram, scaled by the service level, plus the per-package handling cost. Billable weight is the larger
 of the actual weight and the dimensional weight (volume ÷ the divisor), rounded up to whole kilograms, as
@@ -28,6 +33,8 @@ class ZoneRate:
     max_km: float | None  # None: everything farther than the bands before it
     first_kg: Decimal  # price of a package billed at one kilogram
     per_kg: Decimal  # each further billable kilogram
+    countries: tuple[str, ...] = ()  # destination countries of an international zone; () = domestic band
+    transit_days: int | None = None  # standard transit days; None: the domestic table by zone number
 
 
 # Carrier-like ground rates in USD: zone 2 is local, zone 8 across the continent.
@@ -86,9 +93,22 @@ class PackageRate:
 
 
 def check_zones(zones: Sequence[ZoneRate]) -> None:
-    """Bands must rise in distance and end with an open band; raises ValueError naming the problem."""
+    """Domestic bands must rise in distance and end with an open band; an international zone has no
+    max_km and no country is in two of them. Raises ValueError naming the problem."""
+    if len({z.zone for z in zones}) != len(zones):
+        raise ValueError("zone numbers must be distinct")
+    abroad = [z for z in zones if z.countries]
+    listed = [country for z in abroad for country in z.countries]
+    if len(set(listed)) != len(listed):
+        raise ValueError("a country may be listed in one zone only")
+    if any(z.max_km is not None for z in abroad):
+        raise ValueError("an international zone (with countries) has no max_km")
+    _check_bands([z for z in zones if not z.countries])
+
+
+def _check_bands(zones: Sequence[ZoneRate]) -> None:
     if not zones:
-        raise ValueError("the rate card needs at least one zone")
+        raise ValueError("the rate card needs at least one zone without countries: a domestic distance band")
     if zones[-1].max_km is not None:
         raise ValueError("the last zone must have no max_km: it covers every farther destination")
     limits = [z.max_km for z in zones[:-1]]
@@ -122,14 +142,22 @@ def item_size(
     )
 
 
-def zone_for(model: CostModel, distance_km: float | None) -> ZoneRate:
-    """The band a destination falls in; an unknown distance is priced at the farthest zone."""
+def zone_for(
+    model: CostModel, distance_km: float | None, origin: str | None = None, destination: str | None = None
+) -> ZoneRate | None:
+    """The zone a destination falls in from a location: within the location's country (or when either
+    country is unknown) the domestic band by distance, an unknown distance priced at the farthest; abroad
+    the international zone listing the destination's country, or None when no zone does."""
+    if origin and destination and origin.upper() != destination.upper():
+        country = destination.upper()
+        return next((zone for zone in model.zones if country in zone.countries), None)
+    bands = [zone for zone in model.zones if not zone.countries]
     if distance_km is None:
-        return model.zones[-1]
-    for zone in model.zones:
+        return bands[-1]
+    for zone in bands:
         if zone.max_km is None or distance_km <= zone.max_km:
             return zone
-    return model.zones[-1]
+    return bands[-1]
 
 
 def billable_kg(weight_g: int, volume_cm3: int, dim_divisor: int) -> int:
@@ -159,8 +187,10 @@ def package_rate(model: CostModel, zone: ZoneRate, service: ServiceLevel) -> Pac
 def package_cost(
     model: CostModel, distance_km: float | None, weight_g: int, volume_cm3: int, service: ServiceLevel
 ) -> Decimal:
-    """The price of one package of this weight and volume sent this far."""
-    rate = package_rate(model, zone_for(model, distance_km), service)
+    """The price of one package of this weight and volume sent this far within a country."""
+    zone = zone_for(model, distance_km)
+    assert zone is not None  # a domestic band always exists
+    rate = package_rate(model, zone, service)
     return from_cents(rate.cost_cents(billable_kg(weight_g, volume_cm3, model.dim_divisor)))
 
 

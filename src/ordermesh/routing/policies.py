@@ -70,6 +70,12 @@ def rules_problem(rules: Rules) -> tuple[str, str] | None:
         return ("excluded_locations", "exclude_locations is a policy: give the locations to exclude")
     if Policy.max_packages in rules.policies and rules.max_packages is None:
         return ("max_packages", "max_packages is a policy: give the maximum")
+    if rules.ranked_location_ids and Policy.ranked_locations not in rules.policies:
+        return ("ranked_locations", "list the ranked_locations policy to use them, or leave them out")
+    if rules.excluded_location_ids and Policy.exclude_locations not in rules.policies:
+        return ("excluded_locations", "list the exclude_locations policy to use them, or leave them out")
+    if rules.max_packages is not None and Policy.max_packages not in rules.policies:
+        return ("max_packages", "list the max_packages policy to use it, or leave it out")
     if rules.max_packages is not None and rules.max_packages < 1:
         return ("max_packages", "must be at least 1")
     return None

@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh.carriers.services import DEFAULT_CARRIER
+from ordermesh.config import get_settings
 from ordermesh.routing import Policy
 from ordermesh.routing.cost import CostModel, ZoneRate
 from ordermesh.routing.models import RoutingProfile
@@ -60,6 +63,12 @@ class _SettingsCache:
 settings_cache = _SettingsCache()
 
 
+def carrier_closed_days() -> frozenset[date]:
+    """The closed days of the carrier that promises assume (labels' default carrier), from the operator's
+    ORDERMESH_CARRIER_CLOSED_DAYS."""
+    return get_settings().carrier_closed_days.get(DEFAULT_CARRIER, frozenset())
+
+
 def routing_settings(session: Session, *, merchant_id: int) -> RoutingSettings:
     """The merchant's rules and cost model: from the cache, else one query (defaults when none is set)."""
     cached = settings_cache.get(merchant_id)
@@ -72,11 +81,16 @@ def routing_settings(session: Session, *, merchant_id: int) -> RoutingSettings:
 
 
 def settings_from_profile(profile: RoutingProfile) -> RoutingSettings:
+    policies = tuple(Policy(p) for p in profile.policies)
+    # A setting stored without its policy (accepted before such profiles were refused) never applied:
+    # it is left out rather than failing the merchant's routing.
     rules = Rules(
-        policies=tuple(Policy(p) for p in profile.policies),
-        ranked_location_ids=tuple(profile.ranked_location_ids),
-        excluded_location_ids=frozenset(profile.excluded_location_ids),
-        max_packages=profile.max_packages,
+        policies=policies,
+        ranked_location_ids=tuple(profile.ranked_location_ids) if Policy.ranked_locations in policies else (),
+        excluded_location_ids=frozenset(profile.excluded_location_ids)
+        if Policy.exclude_locations in policies
+        else frozenset(),
+        max_packages=profile.max_packages if Policy.max_packages in policies else None,
     )
     model = CostModel(
         zones=tuple(zone_from_json(z) for z in profile.rate_card),
@@ -93,6 +107,8 @@ def zone_to_json(zone: ZoneRate) -> dict[str, Any]:
         "max_km": zone.max_km,
         "first_kg": str(zone.first_kg),
         "per_kg": str(zone.per_kg),
+        "countries": list(zone.countries),
+        "transit_days": zone.transit_days,
     }
 
 
@@ -103,4 +119,6 @@ def zone_from_json(data: dict[str, Any]) -> ZoneRate:
         max_km=None if max_km is None else float(max_km),
         first_kg=Decimal(str(data["first_kg"])),
         per_kg=Decimal(str(data["per_kg"])),
+        countries=tuple(str(c).upper() for c in data.get("countries") or ()),
+        transit_days=data.get("transit_days"),
     )

@@ -6,12 +6,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ordermesh.money import is_country
 from ordermesh.orders import ServiceLevel
 from ordermesh.routing import DEFAULT_POLICIES, Policy
 from ordermesh.routing.cost import DEFAULT_ZONES
+
+
+def _country(value: str) -> str:
+    if not is_country(value.upper()):
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value.upper()
+
+
+CountryCode = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
 
 Rate = Annotated[Decimal, Field(ge=0, le=10_000, decimal_places=2)]
 SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
@@ -94,6 +103,14 @@ class ZoneRateIn(Input):
     )
     first_kg: Rate
     per_kg: Rate
+    countries: Annotated[list[CountryCode], Field(max_length=250)] = Field(
+        default_factory=list,
+        description="An international zone: the destination countries it prices (ISO codes) from every "
+        "location outside them; left out, the zone is a domestic distance band",
+    )
+    transit_days: Annotated[int | None, Field(ge=1, le=60)] = Field(
+        default=None, description="Standard transit days of the zone; default: the domestic table"
+    )
 
 
 class RoutingProfileIn(Input):
@@ -122,6 +139,8 @@ class ZoneRateOut(BaseModel):
     max_km: float | None
     first_kg: Decimal
     per_kg: Decimal
+    countries: list[str]
+    transit_days: int | None
 
 
 class RoutingProfileOut(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,16 +34,18 @@ from ordermesh.orders.intake import load_stock, merge_candidates, reservation_mo
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.routing import Policy
-from ordermesh.routing.cost import CostModel, ItemSize, check_zones, item_size
+from ordermesh.routing.cost import CostModel, ItemSize, ZoneRate, check_zones, item_size
 from ordermesh.routing.destinations import country_centre, locate, postal_code_known
 from ordermesh.routing.models import RoutingProfile
 from ordermesh.routing.policies import Rules, rules_problem
 from ordermesh.routing.profiles import (
+    carrier_closed_days,
     routing_settings,
     settings_cache,
     zone_from_json,
     zone_to_json,
 )
+from ordermesh.routing.promise import closed_days
 from ordermesh.routing.reoptimise import OpenOrder, Reoptimisation, reoptimise
 from ordermesh.routing.schemas import (
     QuoteIn,
@@ -92,7 +94,9 @@ def quote(session: Session, *, merchant_id: int, data: QuoteIn, now: datetime) -
     currency = session.scalar(select(Merchant.default_currency).where(Merchant.id == merchant_id)) or "USD"
     options = []
     for service in data.service_levels or list(ServiceLevel):
-        context = RoutingContext(settings.cost_model, settings.rules, sizes, service, now)
+        context = RoutingContext(
+            settings.cost_model, settings.rules, sizes, service, now, carrier_closed_days()
+        )
         plan = plan_order(requests, destination, candidates, context)
         options.append(_option(service, plan, currency))
     return QuoteOut(quoted_at=now, destination_approximate=destination.approximate, options=options)
@@ -170,6 +174,10 @@ def put_profile(session: Session, *, merchant_id: int, data: RoutingProfileIn) -
     return _profile_out(session, profile)
 
 
+def _zone_out(zone: ZoneRate) -> ZoneRateOut:
+    return ZoneRateOut(**{**vars(zone), "countries": list(zone.countries)})
+
+
 def _unchecked_rules(
     policies: tuple[Policy, ...], ranked: list[int], excluded: list[int], max_packages: int | None
 ) -> Rules:
@@ -229,7 +237,7 @@ def _profile_out(session: Session, profile: RoutingProfile) -> RoutingProfileOut
         merchant_id=profile.merchant_id,
         is_default=False,
         policies=[Policy(p) for p in profile.policies],
-        rate_card=[ZoneRateOut(**vars(zone_from_json(z))) for z in profile.rate_card],
+        rate_card=[_zone_out(zone_from_json(z)) for z in profile.rate_card],
         dim_divisor=profile.dim_divisor,
         handling_cost=profile.handling_cost,
         split_penalty=profile.split_penalty,
@@ -246,7 +254,7 @@ def _default_profile(merchant_id: int) -> RoutingProfileOut:
         merchant_id=merchant_id,
         is_default=True,
         policies=list(rules.policies),
-        rate_card=[ZoneRateOut(**vars(zone)) for zone in model.zones],
+        rate_card=[_zone_out(zone) for zone in model.zones],
         dim_divisor=model.dim_divisor,
         handling_cost=model.handling_per_package,
         split_penalty=model.split_penalty,
@@ -442,7 +450,12 @@ def _plan_again(
     settings = routing_settings(session, merchant_id=order.merchant_id)
     sizes = {entry.sku_id: entry.size for entry in stock.values()}
     context = RoutingContext(
-        settings.cost_model, settings.rules, sizes, ServiceLevel(order.service_level), utcnow()
+        settings.cost_model,
+        settings.rules,
+        sizes,
+        ServiceLevel(order.service_level),
+        utcnow(),
+        carrier_closed_days(),
     )
     return plan_order(requests, destination, candidates, context)
 
@@ -478,15 +491,7 @@ def _reserve_again(
         package = promised.get(a.location_id)
         if package is not None and fo.promised_delivery_date is None:
             fo.promised_ship_date, fo.promised_delivery_date = package.ship_date, package.delivery_date
-        session.add(
-            FulfillmentOrderLine(
-                merchant_id=order.merchant_id,
-                fulfillment_order_id=fo.id,
-                order_line_id=by_no[a.line_no].id,
-                sku_id=a.sku_id,
-                quantity=a.quantity,
-            )
-        )
+        _raise_line(session, order, fo, by_no[a.line_no].id, a)
     record(
         session,
         merchant_id=order.merchant_id,
@@ -496,6 +501,31 @@ def _reserve_again(
     emit(session, merchant_id=order.merchant_id, events=changed_events(snapshots))
     session.flush()
     return moved, short
+
+
+def _raise_line(
+    session: Session, order: Order, fo: FulfillmentOrder, order_line_id: int, allocation: Allocation
+) -> None:
+    """Add the units to the fulfillment order's line for the order line, or a line when it has none."""
+    session.flush()
+    line = session.scalars(
+        select(FulfillmentOrderLine).where(
+            FulfillmentOrderLine.fulfillment_order_id == fo.id,
+            FulfillmentOrderLine.order_line_id == order_line_id,
+        )
+    ).first()
+    if line is not None:
+        line.quantity += allocation.quantity
+        return
+    session.add(
+        FulfillmentOrderLine(
+            merchant_id=order.merchant_id,
+            fulfillment_order_id=fo.id,
+            order_line_id=order_line_id,
+            sku_id=allocation.sku_id,
+            quantity=allocation.quantity,
+        )
+    )
 
 
 def _refresh_promise(session: Session, order: Order) -> None:
@@ -529,9 +559,10 @@ def _note_reroute(
         for a in moved
     ]
     parts += [f"{q} x {by_no[n].sku_code} (line {n}) backordered" for n, q in sorted(short.items())]
-    message = (
-        f"Rerouted {units} unit(s) away from {origins} ({reason}): {'; '.join(parts)}. {plan.explanation}"
-    )
+    explanation = plan.explanation
+    if plan.method == "none":  # the solver's words are about a whole order; these are some of its units
+        explanation = f"No location other than {origins} has any of them available: they wait for stock."
+    message = f"Rerouted {units} unit(s) away from {origins} ({reason}): {'; '.join(parts)}. {explanation}"
     session.execute(
         insert(OrderEvent).values(
             merchant_id=order.merchant_id,
@@ -614,7 +645,13 @@ def _reoptimise_merchant(session: Session, merchant_id: int) -> Reoptimisation:
     sites = _sites(session, merchant_id)
     free = _free_stock(session, merchant_id, sku_ids, {s.location_id for s in sites})
     settings = routing_settings(session, merchant_id=merchant_id)
-    context = RoutingContext(settings.cost_model, settings.rules, _sizes(session, sku_ids), now=utcnow())
+    context = RoutingContext(
+        settings.cost_model,
+        settings.rules,
+        _sizes(session, sku_ids),
+        now=utcnow(),
+        carrier_closed_days=carrier_closed_days(),
+    )
     return reoptimise(orders, sites, free, context)
 
 
@@ -686,6 +723,7 @@ def _sites(session: Session, merchant_id: int) -> list[Candidate]:
             location.timezone,
             location.cutoff_time,
             location.handling_days,
+            closed_days(location.closed_days),
         )
         for location in rows
     ]
@@ -710,6 +748,48 @@ def _sizes(session: Session, sku_ids: set[int]) -> dict[int, ItemSize]:
     return {int(row.id): item_size(row.weight_kg, row.length_cm, row.width_cm, row.height_cm) for row in rows}
 
 
+def _plan_changes(
+    session: Session, order: Order, lines: dict[int, OrderLine], plan: RoutingPlan
+) -> tuple[list[Take], list[Allocation]]:
+    """What moving an order to a new plan changes, and only that: the units its open fulfillment orders
+    give up (takes) and the units the plan adds at each location (gains). A fulfillment order whose
+    location keeps its units is left as it is, and one that gains keeps its id."""
+    fos = session.scalars(
+        select(FulfillmentOrder).where(
+            FulfillmentOrder.order_id == order.id, FulfillmentOrder.status == FulfillmentStatus.open
+        )
+    ).all()
+    by_id = {fo.id: fo for fo in fos}
+    fo_lines = session.scalars(
+        select(FulfillmentOrderLine)
+        .where(FulfillmentOrderLine.fulfillment_order_id.in_(list(by_id)))
+        .order_by(FulfillmentOrderLine.id)
+    ).all()
+    line_no = {line.id: line.line_no for line in lines.values()}
+    current: dict[tuple[int, int, int], int] = defaultdict(int)  # (location, line_no, sku) -> units
+    for fo_line in fo_lines:
+        location = by_id[fo_line.fulfillment_order_id].location_id
+        current[(location, line_no[fo_line.order_line_id], fo_line.sku_id)] += fo_line.quantity
+    wanted: dict[tuple[int, int, int], int] = defaultdict(int)
+    for a in plan.allocations:
+        wanted[(a.location_id, a.line_no, a.sku_id)] += a.quantity
+    gains = [
+        Allocation(line, sku, location, wanted[(location, line, sku)] - current.get((location, line, sku), 0))
+        for (location, line, sku) in sorted(wanted)
+        if wanted[(location, line, sku)] > current.get((location, line, sku), 0)
+    ]
+    takes = []
+    for fo_line in reversed(fo_lines):  # the newest lines give up their units first
+        fo = by_id[fo_line.fulfillment_order_id]
+        key = (fo.location_id, line_no[fo_line.order_line_id], fo_line.sku_id)
+        surplus = current[key] - wanted.get(key, 0)
+        if surplus > 0:
+            take = min(surplus, fo_line.quantity)
+            takes.append(Take(fo, fo_line, take))
+            current[key] -= take
+    return takes, gains
+
+
 def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisation, actor: str) -> None:
     """Move each improved order's reservations to its new plan through the ledger, with a timeline event;
     what the moves leave free serves waiting backorders."""
@@ -718,18 +798,10 @@ def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisa
     freed: set[tuple[int, int]] = set()
     for replanned in result.improved or []:
         order = lock_order(session, merchant_scope=merchant_id, order_id=replanned.order_id)
-        fos = session.scalars(
-            select(FulfillmentOrder).where(
-                FulfillmentOrder.order_id == order.id, FulfillmentOrder.status == FulfillmentStatus.open
-            )
-        ).all()
-        fo_lines = session.scalars(
-            select(FulfillmentOrderLine).where(
-                FulfillmentOrderLine.fulfillment_order_id.in_([fo.id for fo in fos])
-            )
-        ).all()
-        by_id = {fo.id: fo for fo in fos}
-        takes = [Take(by_id[line.fulfillment_order_id], line, line.quantity) for line in fo_lines]
+        lines = {
+            line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
+        }
+        takes, gains = _plan_changes(session, order, lines, replanned.plan)
         reference = f"order:{order.id}"
         releases = [
             Movement(t.fo_line.sku_id, t.fulfillment_order.location_id, MovementReason.release,
@@ -739,10 +811,9 @@ def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisa
         apply(session, merchant_id=merchant_id, movements=releases, actor=actor)
         freed.update((m.sku_id, m.location_id) for m in releases)
         _shrink(session, takes)
-        lines = {
-            line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
-        }
-        moved, short = _reserve_again(session, order, replanned.plan, lines, reference, actor)
+        moved, short = _reserve_again(
+            session, order, replace(replanned.plan, allocations=gains), lines, reference, actor
+        )
         if short:
             raise Conflict("stock changed while re-optimising: nothing was applied; run it again")
         _refresh_promise(session, order)

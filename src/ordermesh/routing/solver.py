@@ -31,6 +31,7 @@ from ordermesh.routing.cost import (
     DEFAULT_ITEM,
     CostModel,
     ItemSize,
+    ZoneRate,
     billable_kg,
     cents,
     from_cents,
@@ -46,7 +47,7 @@ from ordermesh.routing.policies import (
     deciding_policy,
     describe_policies,
 )
-from ordermesh.routing.promise import ShippingClock, promise
+from ordermesh.routing.promise import Calendar, ShippingClock, promise
 
 NEAREST_HOLDERS = 10  # candidates kept for enumeration
 NEAREST_WHOLE = 3  # plus the nearest locations that hold the whole order
@@ -73,6 +74,7 @@ class Candidate:
     timezone: str = "UTC"
     cutoff: time = time(15, 0)
     handling_days: int = 0
+    closed_days: frozenset[date] = frozenset()  # the operator's own closed days there
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class RoutingContext:
     sizes: Mapping[int, ItemSize] = field(default_factory=dict)  # sku_id -> unit size
     service: ServiceLevel = ServiceLevel.standard
     now: datetime | None = None  # when set, packages carry ship and delivery dates
+    carrier_closed_days: frozenset[date] = frozenset()  # the carrier's own closed days (transit)
 
 
 DEFAULT_CONTEXT = RoutingContext()
@@ -177,6 +180,10 @@ def plan_order(
         return RoutingPlan([], {}, "Nothing to ship.", method="none")
     excluded = context.rules.excluded
     usable = [c for c in candidates if c.location_id not in excluded] if excluded else list(candidates)
+    served = [c for c in usable if _serves(context, c, destination)]
+    if usable and not served and destination is not None:
+        return _unserved_plan(lines, destination)
+    usable = served
     problem = _problem(lines, demand, destination, usable, context)
     if problem is None:
         return _nothing_plan(lines, destination, context)
@@ -253,10 +260,10 @@ def _problem(
     chosen = _prune(order, stock, need, holders, context.rules, keep)
     rows = np.array(chosen, dtype=np.int64)
     kept = [holders[i] for i in chosen]
-    zones = [zone_for(context.cost_model, float(distance[i]) if point else None) for i in chosen]
+    country = destination.country.upper() if destination else None
+    zones = [_zone(context, holders[i], float(distance[i]) if point else None, country) for i in chosen]
     rates = [package_rate(context.cost_model, zone, context.service) for zone in zones]
     sizes = [context.sizes.get(s, DEFAULT_ITEM) for s in skus]
-    country = destination.country.upper() if destination else None
     return _Problem(
         lines=lines,
         skus=skus,
@@ -274,6 +281,18 @@ def _problem(
         foreign=np.array([int(country is not None and c.country.upper() != country) for c in kept]),
         rank=np.array([context.rules.rank(c.location_id) for c in kept], dtype=np.int64),
     )
+
+
+def _serves(context: RoutingContext, site: Candidate, destination: Destination | None) -> bool:
+    """Whether the rate card has a zone for the destination from the site (always within a country)."""
+    country = destination.country if destination else None
+    return zone_for(context.cost_model, None, site.country, country) is not None
+
+
+def _zone(context: RoutingContext, site: Candidate, km: float | None, country: str | None) -> ZoneRate:
+    zone = zone_for(context.cost_model, km, site.country, country)
+    assert zone is not None  # sites that no zone serves were left out
+    return zone
 
 
 def _prune(
@@ -606,13 +625,16 @@ def price_packages(
                 grams += size.weight_g * a.quantity
                 volume += size.volume_cm3 * a.quantity
         km = float(distance[index]) if point else None
-        zone = zone_for(context.cost_model, km)
+        zone = _zone(context, site, km, destination.country if destination else None)
         kg = billable_kg(grams, volume, context.cost_model.dim_divisor)
         cost = from_cents(package_rate(context.cost_model, zone, context.service).cost_cents(kg))
         ship = deliver = None
         if context.now is not None:
-            clock = ShippingClock(site.timezone, site.cutoff, site.handling_days)
-            promised = promise(context.now, clock, zone.zone, context.service)
+            clock = ShippingClock(
+                site.timezone, site.cutoff, site.handling_days, Calendar(site.country, site.closed_days)
+            )
+            transit = Calendar(site.country, context.carrier_closed_days)
+            promised = promise(context.now, clock, zone.zone, context.service, transit, zone.transit_days)
             ship, deliver = promised.ship_date, promised.delivery_date
         packages.append(Package(location_id, site.code, km, zone.zone, kg, cost, ship, deliver))
     return tuple(packages)
@@ -637,6 +659,15 @@ def _facts_of(
         foreign_packages=sum(1 for p in packages if p.location_id in foreign),
         whole_order=units == int(problem.demand.sum()),
     )
+
+
+def _unserved_plan(lines: Sequence[LineRequest], destination: Destination) -> RoutingPlan:
+    backordered = {line.line_no: line.quantity for line in lines if line.quantity > 0}
+    text = (
+        f"No zone of the rate card covers {destination.country.upper()} from the locations that hold the "
+        "order: nothing can be priced or promised there; " + _backorder_clause(backordered) + "."
+    )
+    return RoutingPlan([], backordered, text, method="none")
 
 
 def _nothing_plan(
