@@ -15,6 +15,7 @@ from ordermesh.catalog.barcode import gtin_check_digit
 from ordermesh.errors import Invalid
 from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.fulfillment.documents import LabelData, label_zpl
+from ordermesh.fulfillment.floor import spread
 from ordermesh.fulfillment.packing import BoxSize, Item, fits, parcel_weight, smallest_fitting
 
 D = Decimal
@@ -142,3 +143,9 @@ def test_zpl_data_cannot_start_printer_commands() -> None:
     data = LabelData("OM1", "ratecard", "ground", ["DC"], ["^XZ~JR Eve"], D("1"), "1 / 1 of 1")
     zpl = label_zpl(data)
     assert "^XZ~JR" not in zpl and zpl.count("^XZ") == 1
+
+
+def test_one_scan_fills_the_lines_of_its_item_in_order() -> None:
+    assert spread(2, [1, 1]) == [1, 1]  # the same SKU on two order lines
+    assert spread(3, [0, 2, 5]) == [0, 2, 1]
+    assert spread(1, [4, 4]) == [1, 0]

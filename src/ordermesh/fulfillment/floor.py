@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -126,16 +127,16 @@ def pick(
     if fo.status not in PICKABLE:
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pick")
     matching = scanned_lines(session, fo, floor_lines(session, fo), barcode)
-    line = next((fl for fl in matching if fl.to_pick > 0), None)
-    if line is None:
+    line, left = matching[0], sum(fl.to_pick for fl in matching)  # every line of the SKU scanned
+    if not left:
         raise Conflict(
-            f"every unit of {matching[0].sku.code} is picked already",
+            f"every unit of {line.sku.code} is picked already",
             [FieldError("quantity", "over-picking: nothing left to pick")],
         )
-    if quantity > line.to_pick:
+    if quantity > left:
         raise Conflict(
-            f"only {line.to_pick} of {line.sku.code} left to pick",
-            [FieldError("quantity", f"over-picking: more than the {line.to_pick} left")],
+            f"only {left} of {line.sku.code} left to pick",
+            [FieldError("quantity", f"over-picking: more than the {left} left")],
         )
     bin_id = None
     if bin_code:
@@ -151,10 +152,23 @@ def pick(
         quantity=quantity,
         bin_id=bin_id,
     )
-    line.progress.quantity_picked += quantity
-    line.progress.picked_from_bin_id = taken_from or line.progress.picked_from_bin_id
+    for fl, units in zip(matching, spread(quantity, [fl.to_pick for fl in matching]), strict=True):
+        if units:
+            fl.progress.quantity_picked += units
+            fl.progress.picked_from_bin_id = taken_from or fl.progress.picked_from_bin_id
     fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
     return fo
+
+
+def spread(quantity: int, room: Sequence[int]) -> list[int]:
+    """`quantity` units over lines with `room` each, filling them in order (pure); the caller has checked
+    that they fit. One scan of an item serves every line of it: an order may list one SKU twice."""
+    taken = []
+    for space in room:
+        units = min(max(space, 0), quantity)
+        taken.append(units)
+        quantity -= units
+    return taken
 
 
 def _confirm_other_bin(
@@ -388,20 +402,23 @@ def pack_scan(
     if fo.status != FulfillmentStatus.picking:
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing to pack")
     matching = scanned_lines(session, fo, floor_lines(session, fo), barcode)
-    line = next((fl for fl in matching if fl.progress.quantity_packed < fl.line.quantity), None)
-    if line is None or line.progress.quantity_packed + quantity > line.line.quantity:
-        target = line or matching[0]
+    sku = matching[0].sku
+    ordered = sum(fl.line.quantity for fl in matching)
+    packed = sum(fl.progress.quantity_packed for fl in matching)
+    picked = sum(fl.progress.quantity_picked for fl in matching)
+    if packed + quantity > ordered:
         raise Conflict(
-            f"one too many: fulfillment order {fo.id} has {target.line.quantity} x {target.sku.code}, "
-            f"{target.progress.quantity_packed} packed already",
+            f"one too many: fulfillment order {fo.id} has {ordered} x {sku.code}, {packed} packed already",
             [FieldError("quantity", "more than the fulfillment order holds")],
         )
-    if line.progress.quantity_packed + quantity > line.progress.quantity_picked:
+    if packed + quantity > picked:
         raise Conflict(
-            f"only {line.progress.quantity_picked} x {line.sku.code} were picked; pick before packing",
+            f"only {picked} x {sku.code} were picked; pick before packing",
             [FieldError("quantity", "more than was picked")],
         )
-    line.progress.quantity_packed += quantity
+    room = [fl.progress.quantity_picked - fl.progress.quantity_packed for fl in matching]
+    for fl, units in zip(matching, spread(quantity, room), strict=True):
+        fl.progress.quantity_packed += units
     fo.updated_at = utcnow()
     return fo
 
