@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,13 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ordermesh import __version__
+from ordermesh import __version__, openapi
 from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.config import get_settings
 from ordermesh.db import get_sessionmaker
-from ordermesh.errors import DomainError, FieldValueError
+from ordermesh.errors import DomainError, FieldValueError, problem_document
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.inventory.api import router as inventory_router
@@ -35,21 +34,12 @@ from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
 
-PROBLEM_BASE = "https://ordermesh.dev/problems/"
-log = logging.getLogger("ordermesh.app")
-
 
 def problem(
     status: int, title: str, slug: str, detail: str, errors: list[dict[str, str]] | None = None
 ) -> Response:
     return JSONResponse(
-        {
-            "type": PROBLEM_BASE + slug,
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": errors or [],
-        },
+        problem_document(status, title, slug, detail, errors),
         status_code=status,
         media_type="application/problem+json",
     )
@@ -88,15 +78,14 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # The framework could not decode the JSON body: not UTF-8, or nested past the parser's depth.
+        errors = [{"field": "body", "message": "not valid UTF-8 JSON"}]
+        return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
+    if exc.status_code == 413:
+        return problem(413, "Payload too large", "payload-too-large", str(exc.detail))
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem(exc.status_code, str(exc.detail), slug, str(exc.detail))
-
-
-async def _on_unexpected(_request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
-    return problem(
-        500, "Internal error", "internal-error", "an unexpected error occurred; see the server log"
-    )
 
 
 @asynccontextmanager
@@ -132,7 +121,6 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
     for router in (
         merchants_router,
         locations_router,
@@ -147,6 +135,8 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         channels_router,
     ):
         app.include_router(router, prefix="/v1")
+
+    openapi.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> dict[str, str]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi import status as http
 
 from ordermesh.fulfillment.scope import FloorScope
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.returns import service
 from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
@@ -32,7 +33,7 @@ def create_return(body: ReturnCreate, session: DbSession, principal: CurrentPrin
 
 @router.get("/returns")
 def list_returns(
-    session: DbSession, principal: CurrentPrincipal, order_id: int | None = None
+    session: DbSession, principal: CurrentPrincipal, order_id: Id | None = None
 ) -> list[ReturnOut]:
     """Returns, newest first (up to 200), optionally of one order."""
     rmas = service.list_returns(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
@@ -40,7 +41,7 @@ def list_returns(
 
 
 @router.get("/returns/{return_id}")
-def get_return(return_id: int, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
+def get_return(return_id: Id, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
     """One return with its lines."""
     rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
     return service.return_out(session, rma)
@@ -48,7 +49,7 @@ def get_return(return_id: int, session: DbSession, principal: CurrentPrincipal) 
 
 @router.post("/returns/{return_id}/receive")
 def receive_return(
-    return_id: int, session: DbSession, principal: CurrentPrincipal, body: ReceiveIn | None = None
+    return_id: Id, session: DbSession, principal: CurrentPrincipal, body: ReceiveIn | None = None
 ) -> ReturnOut:
     """The returned parcel arrived at a location (operator or warehouse key)."""
     body = body or ReceiveIn()
@@ -64,7 +65,7 @@ def receive_return(
 
 @router.post("/returns/{return_id}/inspections")
 def inspect_return(
-    return_id: int, body: InspectIn, session: DbSession, principal: CurrentPrincipal
+    return_id: Id, body: InspectIn, session: DbSession, principal: CurrentPrincipal
 ) -> ReturnOut:
     """Decide received units: restock (on_hand up) or dispose (recorded, not restocked)."""
     rma = service.inspect_units(
@@ -75,7 +76,7 @@ def inspect_return(
 
 @router.post("/returns/{return_id}/refund")
 def refund_return(
-    return_id: int, body: RefundIn, session: DbSession, principal: CurrentPrincipal
+    return_id: Id, body: RefundIn, session: DbSession, principal: CurrentPrincipal
 ) -> ReturnOut:
     """Record the amount refunded (at most what the received units were paid)."""
     rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
