@@ -11,6 +11,7 @@ takes about two minutes of the suite and fails the same way every time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -100,10 +101,8 @@ def _fuzz(operation: schemathesis.APIOperation, url: str, auth: dict[str, str], 
             except FailureGroup as failures:
                 tally.record(label, failures)
 
-        try:
+        with contextlib.suppress(Unsatisfiable):  # no invalid request can be made of this operation
             run()
-        except Unsatisfiable:
-            pass  # no invalid request can be made of this operation (e.g. it takes no input)
     http.close()
 
 

@@ -78,10 +78,16 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
-        # The framework could not decode the JSON body: not UTF-8, or nested past the parser's depth.
-        errors = [{"field": "body", "message": "not valid UTF-8 JSON"}]
-        return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
+    if exc.status_code == 400:
+        # The framework's 400 is a body it could not parse: JSON that is not UTF-8 or nests past the
+        # parser's depth, a form without its boundary. Malformed input is a 422, as everywhere else.
+        if isinstance(exc.__cause__, ValueError | RecursionError):
+            errors = [{"field": "body", "message": "not valid UTF-8 JSON"}]
+            return problem(
+                422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors
+            )
+        errors = [{"field": "body", "message": str(exc.detail)}]
+        return problem(422, "Malformed body", "malformed-body", f"body: {exc.detail}", errors)
     if exc.status_code == 413:
         return problem(413, "Payload too large", "payload-too-large", str(exc.detail))
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")

@@ -82,6 +82,14 @@ class Forbidden(DomainError):
     slug = "forbidden"
 
 
+class BadGateway(DomainError):
+    """A remote service (a channel) answered with something that cannot be used; recorded on our side."""
+
+    status = 502
+    title = "Bad gateway"
+    slug = "bad-gateway"
+
+
 class FieldValueError(ValueError):
     """Raised by a model-wide validator to blame one field of the model (the API reports that field)."""
 

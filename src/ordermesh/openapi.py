@@ -54,11 +54,14 @@ def problems(*statuses: int) -> dict[str, Any]:
     return {PROBLEMS_KEY: list(statuses)}
 
 
-def _problem_response(status: int) -> dict[str, Any]:
-    return {
-        "description": DESCRIPTIONS.get(status, "Error"),
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
+def _add_problem(responses: dict[str, Any], status: int) -> None:
+    """Declare a problem answer; what a route declared itself for the status (an HTML page) is kept."""
+    response = responses.setdefault(str(status), {"description": DESCRIPTIONS.get(status, "Error")})
+    content = response.setdefault("content", {})
+    if status == 422:  # FastAPI's own, which this API never sends
+        content.pop("application/json", None)
+        response["description"] = DESCRIPTIONS[422]
+    content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": "#/components/schemas/Problem"}}
 
 
 def _statuses(operation: dict[str, Any], method: str, keyed: bool) -> set[int]:
@@ -87,7 +90,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             is_keyed = "security" in operation  # the routes that depend on web_support.BEARER
             responses = operation.setdefault("responses", {})
             for status in sorted(_statuses(operation, method, is_keyed)):
-                responses[str(status)] = _problem_response(status)
+                _add_problem(responses, status)
     return document
 
 

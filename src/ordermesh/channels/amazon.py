@@ -33,6 +33,7 @@ from ordermesh.channels.connector import (
     PulledOrder,
     RateLimit,
     WebhookEvent,
+    answer_json,
     register,
 )
 from ordermesh.channels.payload import (
@@ -42,7 +43,6 @@ from ordermesh.channels.payload import (
     get,
     in_minor_units,
     jsonable,
-    loads,
     quantity,
     required_text,
     split_line_total,
@@ -365,7 +365,7 @@ class AmazonConnector:
             ),
             authorize=False,
         )
-        body = loads(response.content)
+        body = answer_json(response)
         return IssuedToken(str(get(body, "access_token")), float(body.get("expires_in") or 3600))
 
     # -- webhooks: Amazon has none for orders here (they are polled)
@@ -433,7 +433,7 @@ class AmazonConnector:
         return address if isinstance(address, dict) else None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str]) -> Any:
-        return loads(http.send(OutboundRequest("GET", path, params=params)).content)
+        return answer_json(http.send(OutboundRequest("GET", path, params=params)))
 
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
         """The SP-API refuses a revoked or unknown access token with 403 Unauthorized (401 at times)."""

@@ -84,10 +84,18 @@ def parse_csv(source: IO[str] | str, layout: CsvLayout[ModelT]) -> ParseResult[M
     text = source if isinstance(source, str) else source.read()
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), skipinitialspace=False)
     result: ParseResult[ModelT] = ParseResult()
+    try:
+        _read(reader, layout, result)
+    except csv.Error as error:  # e.g. a bare carriage return inside an unquoted cell: the rest is unreadable
+        result.errors.append(RowError(max(reader.line_num, HEADER_ROW), "", f"not readable as CSV: {error}"))
+    return result
+
+
+def _read(reader: csv.DictReader[str], layout: CsvLayout[ModelT], result: ParseResult[ModelT]) -> None:
     header_errors = _check_header(reader.fieldnames, layout)
     if header_errors:
         result.errors.extend(header_errors)
-        return result
+        return
     for record in reader:
         if _is_blank(record):
             continue
@@ -98,7 +106,6 @@ def parse_csv(source: IO[str] | str, layout: CsvLayout[ModelT]) -> ParseResult[M
             result.errors.extend(parsed)
         else:
             result.rows.append(ParsedRow(row_number, parsed))
-    return result
 
 
 def _check_header(fieldnames: Sequence[str] | None, layout: CsvLayout[Any]) -> list[RowError]:

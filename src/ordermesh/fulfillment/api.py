@@ -508,7 +508,12 @@ def track_order(
     return _customer_order(session, order, email, postal_code, merchant)
 
 
-@router.get("/tracking/page", tags=["tracking"], response_class=HTMLResponse)
+@router.get(
+    "/tracking/page",
+    tags=["tracking"],
+    response_class=HTMLResponse,
+    responses={404: {"description": "No such order: the page says so", "content": {"text/html": {}}}},
+)
 def tracking_page(
     session: DbSession,
     order: Annotated[str | None, Query(max_length=64)] = None,
