@@ -134,6 +134,27 @@ def test_a_nul_in_a_query_parameter_is_refused_naming_it(
     _problem(client.get(path, headers=world.acme), 422, field)
 
 
+def test_a_lone_surrogate_in_a_body_is_refused(client: TestClient, world: World) -> None:
+    body = json.dumps(order_body([("TSHIRT", 1)], notes="x")).replace('"notes": "x"', '"notes": "\\ud800"')
+    headers = {**world.acme, "content-type": "application/json"}
+    _problem(client.post("/v1/orders", content=body.encode(), headers=headers), 422, "notes")
+
+
+def test_a_nul_in_the_path_is_not_found(client: TestClient, world: World) -> None:
+    _problem(client.get("/v1/skus/%00", headers=world.acme), 404)
+
+
+def test_a_nul_in_a_csv_cell_is_a_row_error(client: TestClient, world: World) -> None:
+    header = "order_number,currency,sku,quantity,unit_price,ship_name,address1,city,postal_code,country\n"
+    row = "W-1,USD,TSHIRT,1,20.00,Ada\x00,1 Main St,New York,10118,US\n"
+    headers = {**world.acme, "content-type": "text/csv"}
+    response = client.post("/v1/channels/csv-orders", content=(header + row).encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["orders_created"] == 0
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(2, "ship_name")]
+
+
 def test_json_nested_too_deep_is_refused(client: TestClient, world: World) -> None:
     deep: Any = "x"
     for _ in range(40):

@@ -43,18 +43,23 @@ NUL = "\x00"
 NUL_MESSAGE = "must not contain a NUL character"
 
 
+SURROGATE_MESSAGE = "must be valid Unicode text (no lone surrogate escapes)"
+
+
 def has_nul(value: str) -> bool:
     return NUL in value
 
 
-def _no_nul(value: str) -> str:
+def text_fault(value: str) -> str | None:
+    """Why the databases cannot store this text (a NUL; a lone surrogate, which has no UTF-8), or None."""
     if has_nul(value):
-        raise ValueError(NUL_MESSAGE)
-    return value
-
-
-# A string parameter (query, header, form field) that the database can store: PostgreSQL refuses NUL.
-Text = Annotated[str, AfterValidator(_no_nul)]
+        return NUL_MESSAGE
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return SURROGATE_MESSAGE
+    return None
 
 
 def body_fault(data: Any) -> tuple[str, str] | None:
@@ -68,12 +73,12 @@ def body_fault(data: Any) -> tuple[str, str] | None:
         if len(path) > MAX_DEPTH:
             return ".".join(path[:MAX_DEPTH]), f"nested deeper than {MAX_DEPTH} levels"
         if isinstance(value, str):
-            if has_nul(value):
-                return ".".join(path), NUL_MESSAGE
+            if (fault := text_fault(value)) is not None:
+                return ".".join(path), fault
         elif isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(key, str) and has_nul(key):
-                    return ".".join((*path, key.replace(NUL, "\\u0000"))), NUL_MESSAGE
+                if isinstance(key, str) and (fault := text_fault(key)) is not None:
+                    return ".".join((*path, key.encode("unicode_escape").decode())), fault
                 stack.append((item, (*path, str(key))))
         elif isinstance(value, list | tuple):
             stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
