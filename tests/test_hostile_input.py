@@ -229,11 +229,12 @@ def test_a_form_without_its_boundary_is_malformed(client: TestClient, world: Wor
 
 
 def test_a_csv_with_a_bare_carriage_return_is_a_row_error(client: TestClient, world: World) -> None:
-    text = b"order_number,currency,sku,quantity,unit_price\na,\rb\n"
+    header = b"order_number,currency,sku,quantity,unit_price,ship_name,address1,city,postal_code,country\n"
+    text = header + b"W-1,USD,TSHIRT,1,20.00,Ada,1 Main\rSt,New York,10118,US\n"
     headers = {**world.acme, "content-type": "text/csv"}
     response = client.post("/v1/channels/csv-orders", content=text, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.json()["errors"]
+    assert [e["row"] for e in response.json()["errors"]] == [2]
 
 
 def _chunked_request(url: str, path: str, headers: dict[str, str], chunk: bytes, chunks: int) -> bytes:

@@ -17,7 +17,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv
+from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv, raw_records
 from ordermesh.errors import DomainError
 from ordermesh.inputs import Id, Input, NotBool, Timestamp
 from ordermesh.orders import Channel, ServiceLevel
@@ -129,13 +129,9 @@ def import_orders_csv(
 
 def _numbers_of_bad_rows(text: str, bad_rows: set[int]) -> set[str]:
     """The order numbers of rows that failed to parse, read leniently from the raw file."""
-    import csv
-    import io
-
     numbers = set()
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    for record in reader:
-        if reader.line_num in bad_rows and (record.get("order_number") or "").strip():
+    for line, record in raw_records(text):
+        if line in bad_rows and (record.get("order_number") or "").strip():
             numbers.add((record.get("order_number") or "").strip())
     return numbers
 
