@@ -302,6 +302,23 @@ def test_a_non_ascii_woocommerce_signature_is_a_wrong_signature(client: TestClie
     _problem(response, 401)
 
 
+def test_a_non_ascii_easypost_signature_is_a_wrong_signature(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERMESH_EASYPOST_WEBHOOK_SECRET", "easypost-secret")
+    get_settings.cache_clear()
+    try:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hmac-Signature": "hmac-sha256-hex=\u00e9".encode("latin-1"),
+        }
+        response = client.post("/v1/carriers/easypost/webhook", content=b"{}", headers=headers)
+    finally:
+        monkeypatch.delenv("ORDERMESH_EASYPOST_WEBHOOK_SECRET")
+        get_settings.cache_clear()
+    _problem(response, 401)
+
+
 def test_signatures_compare_whatever_the_header_holds() -> None:
     assert same_signature("abc", "abc")
     assert not same_signature("abc", "ab\u00e9")
