@@ -6,6 +6,7 @@ hostile input is refused with a 422 naming the field before it reaches the datab
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    ModelWrapValidatorHandler,
     model_validator,
 )
 
@@ -85,18 +87,28 @@ def body_fault(data: Any) -> tuple[str, str] | None:
     return None
 
 
+# True while a body's outermost model is validated: the models nested in it skip the walk it made.
+_walked: ContextVar[bool] = ContextVar("walked", default=False)
+
+
 class Input(BaseModel):
     """The base of every request body: unknown fields are refused, and so is text the database cannot hold."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _storable(cls, data: Any) -> Any:
+    def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if _walked.get():
+            return handler(data)
         fault = body_fault(data)
         if fault is not None:
             raise FieldValueError(*fault)
-        return data
+        token = _walked.set(True)
+        try:
+            return handler(data)
+        finally:
+            _walked.reset(token)
 
 
 def _iso_only(value: Any) -> Any:
