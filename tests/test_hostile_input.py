@@ -198,6 +198,12 @@ def test_a_body_time_out_of_range_is_refused(client: TestClient, world: World) -
     _problem(client.post("/v1/orders", json=body, headers=world.acme), 422, "placed_at")
 
 
+def test_a_day_must_be_iso_8601(client: TestClient, world: World) -> None:
+    body = {"promised_ship_by": 0}
+    response = client.post("/v1/pick-lists", json=body, headers=world.warehouse_nj)
+    _problem(response, 422, "promised_ship_by")
+
+
 @pytest.mark.parametrize(
     ("route", "body", "field"),
     [

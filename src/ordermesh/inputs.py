@@ -7,7 +7,7 @@ hostile input is refused with a 422 naming the field before it reaches the datab
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
@@ -113,7 +113,7 @@ class Input(BaseModel):
 
 def _iso_only(value: Any) -> Any:
     # Pydantic would read a number (or a numeric string) as seconds since 1970: a time must be ISO-8601.
-    if isinstance(value, datetime):
+    if isinstance(value, date):
         return value
     if not isinstance(value, str) or not value[:4].isdigit() or len(value) < 10 or value[4] != "-":
         raise ValueError("not an ISO-8601 date and time")
@@ -129,3 +129,6 @@ def _in_range(value: datetime) -> datetime:
 
 # An ISO-8601 time with its offset, as UTC; numbers and times that overflow in UTC are refused.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_range)]
+
+# An ISO-8601 day (2026-01-05); numbers are refused.
+Day = Annotated[date, BeforeValidator(_iso_only)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
-from ordermesh.inputs import Id, NotBool, Timestamp
+from ordermesh.inputs import Day, Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
 from ordermesh.orders import ServiceLevel
 
@@ -111,10 +111,10 @@ class PickListIn(Input):
     placed_before: Timestamp | None = Field(
         default=None, description="Only orders placed before this time (the oldest promises first)"
     )
-    promised_ship_by: date | None = Field(
+    promised_ship_by: Day | None = Field(
         default=None, description="Only fulfillment orders promised to ship on or before this day"
     )
-    promised_delivery_by: date | None = Field(
+    promised_delivery_by: Day | None = Field(
         default=None, description="Only fulfillment orders promised to arrive on or before this day"
     )
 
