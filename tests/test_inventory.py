@@ -96,7 +96,7 @@ def test_receive_by_code_raises_on_hand_and_writes_the_ledger(client: TestClient
         ({"sku": "TSHIRT", "quantity": -3}, 422, "quantity"),
         ({"sku": "TSHIRT", "quantity": "many"}, 422, "quantity"),
         ({"quantity": 1}, 422, "sku"),
-        ({"sku": "TSHIRT", "sku_id": -1, "quantity": 1}, 404, None),
+        ({"sku": "TSHIRT", "sku_id": -1, "quantity": 1}, 422, "sku_id"),
         ({"sku": "NOPE", "quantity": 1}, 404, None),
         ({"sku": "TSHIRT", "quantity": 1, "location_id": 999999}, 404, None),
         ({"sku": "TSHIRT", "quantity": 1, "bin": "A1"}, 422, "bin"),

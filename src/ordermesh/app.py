@@ -17,14 +17,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ordermesh import __version__
+from ordermesh import __version__, openapi
 from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.config import Settings, get_settings
 from ordermesh.db import get_sessionmaker, is_unavailable
 from ordermesh.deadlines import DeadlineMiddleware
-from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable
+from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable, problem_document
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.health import DatabaseProbe
@@ -37,9 +37,8 @@ from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
-from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets, security_headers
+from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets
 
-PROBLEM_BASE = "https://ordermesh.dev/problems/"
 log = logging.getLogger("ordermesh.app")
 
 
@@ -54,13 +53,7 @@ def problem(
     if status == 503:  # a 503 always says when to come back
         headers = {"Retry-After": str(get_settings().retry_after_seconds), **(headers or {})}
     return JSONResponse(
-        {
-            "type": PROBLEM_BASE + slug,
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": errors or [],
-        },
+        problem_document(status, title, slug, detail, errors),
         status_code=status,
         media_type="application/problem+json",
         headers=headers,
@@ -100,7 +93,7 @@ async def _on_domain_error(_request: Request, exc: Exception) -> Response:
 async def _on_database_error(request: Request, exc: Exception) -> Response:
     """A database that cannot serve now (lost, busy, timed out) answers 503 Retry-After, not 500."""
     if not is_unavailable(exc):
-        return await _on_unexpected(request, exc)
+        raise exc  # any other database error is unexpected: the request context answers 500 and logs it
     log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return _error_problem(Unavailable("the database is unreachable or busy; retry later"))
 
@@ -116,27 +109,20 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework's 400 is a body it could not parse: JSON that is not UTF-8 or nests past the
+        # parser's depth, a form without its boundary. Malformed input is a 422, as everywhere else.
+        if isinstance(exc.__cause__, ValueError | RecursionError):
+            errors = [{"field": "body", "message": "not valid UTF-8 JSON"}]
+            return problem(
+                422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors
+            )
+        errors = [{"field": "body", "message": str(exc.detail)}]
+        return problem(422, "Malformed body", "malformed-body", f"body: {exc.detail}", errors)
+    if exc.status_code == 413:
+        return problem(413, "Payload too large", "payload-too-large", str(exc.detail))
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem(exc.status_code, str(exc.detail), slug, str(exc.detail))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
-    # Answered outside the middleware stack (by Starlette's outermost error middleware): the security
-    # headers are added here.
-    headers = security_headers(
-        path=request.url.path,
-        authenticated="authorization" in request.headers,
-        content_type="application/problem+json",
-        present=set(),
-    )
-    return problem(
-        500,
-        "Internal error",
-        "internal-error",
-        "an unexpected error occurred; see the server log",
-        headers=dict(headers),
-    )
 
 
 @asynccontextmanager
@@ -196,7 +182,6 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     app.add_exception_handler(PoolTimeout, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
     for router in (
         merchants_router,
         locations_router,
@@ -211,6 +196,8 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         channels_router,
     ):
         app.include_router(router, prefix="/v1")
+
+    openapi.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+PROBLEM_BASE = "https://ordermesh.dev/problems/"
+
+
+def problem_document(
+    status: int, title: str, slug: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """An RFC 9457 problem body: every error answer of the API has this shape."""
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors or [],
+    }
 
 
 @dataclass
@@ -89,6 +105,14 @@ class TooManyRequests(DomainError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class BadGateway(DomainError):
+    """A remote service (a channel) answered with something that cannot be used; recorded on our side."""
+
+    status = 502
+    title = "Bad gateway"
+    slug = "bad-gateway"
 
 
 class FieldValueError(ValueError):

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -18,6 +19,7 @@ from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
 from ordermesh.base import utcnow
 from ordermesh.config import get_settings
 from ordermesh.errors import Invalid, TooManyRequests
+from ordermesh.inputs import MAX_ID
 from ordermesh.security import TokenBuckets, retry_after
 
 T = TypeVar("T")
@@ -43,11 +45,18 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
+# Declares the bearer scheme in the OpenAPI document for every route that needs a key; the header is
+# read as sent (a malformed one answers 401 from bearer_key_hash).
+BEARER = HTTPBearer(
+    scheme_name="bearer", auto_error=False, description="An API key: `Authorization: Bearer om_...`"
+)
+
+
 async def get_principal(
-    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Principal:
     # Async, so that a key found in the cache (nearly every request) costs no hop to a worker thread.
-    key_hash = bearer_key_hash(authorization)
+    key_hash = bearer_key_hash(request.headers.get("authorization"))
     principal = key_cache.get(key_hash)
     if principal is None:
         principal = await run_in_threadpool(_look_up_key, request.app.state.sessionmaker, key_hash)
@@ -104,9 +113,12 @@ def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid.field("cursor", "not a cursor this API returned") from None
+        after = 0
+    if not 1 <= after <= MAX_ID:
+        raise Invalid.field("cursor", "not a cursor this API returned")
+    return after
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]

@@ -12,12 +12,13 @@ from ordermesh.config import get_settings
 from ordermesh.errors import Forbidden, Invalid, Unauthorized
 from ordermesh.fulfillment import tracking
 from ordermesh.fulfillment.schemas import WebhookResult
+from ordermesh.openapi import problems
 from ordermesh.web_support import DbSession
 
 router = APIRouter(tags=["tracking"])
 
 
-@router.post("/carriers/easypost/webhook")
+@router.post("/carriers/easypost/webhook", openapi_extra=problems(401, 403))
 async def easypost_webhook(
     request: Request,
     session: DbSession,

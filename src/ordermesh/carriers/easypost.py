@@ -15,6 +15,7 @@ from typing import Any
 
 from ordermesh.errors import Invalid
 from ordermesh.fulfillment import ShipmentStatus
+from ordermesh.signatures import same_signature
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
@@ -56,7 +57,7 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    return header is not None and hmac.compare_digest(sign(secret, body), header.strip())
+    return header is not None and same_signature(sign(secret, body), header.strip())
 
 
 def parse_tracker_updated(event: Any) -> TrackerUpdate:

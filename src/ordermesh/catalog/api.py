@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from ordermesh.catalog import service
 from ordermesh.catalog.schemas import SkuBulkUpsert, SkuCreate, SkuOut, SkuUpdate, UpsertItemOut, UpsertOut
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
 
@@ -43,7 +44,7 @@ def list_skus(
 
 
 @router.get("/skus/{sku_id}", response_model=SkuOut)
-def get_sku(sku_id: int, session: DbSession, principal: CurrentPrincipal) -> SkuOut:
+def get_sku(sku_id: Id, session: DbSession, principal: CurrentPrincipal) -> SkuOut:
     """One SKU."""
     return SkuOut.model_validate(
         service.get_sku(session, sku_id=sku_id, merchant_scope=principal.merchant_scope())
@@ -51,7 +52,7 @@ def get_sku(sku_id: int, session: DbSession, principal: CurrentPrincipal) -> Sku
 
 
 @router.patch("/skus/{sku_id}", response_model=SkuOut)
-def update_sku(sku_id: int, body: SkuUpdate, session: DbSession, principal: CurrentPrincipal) -> SkuOut:
+def update_sku(sku_id: Id, body: SkuUpdate, session: DbSession, principal: CurrentPrincipal) -> SkuOut:
     """Change the fields sent; null clears an optional one."""
     principal.require(*_EDITORS)
     sku = service.update_sku(session, sku_id=sku_id, merchant_scope=principal.merchant_scope(), changes=body)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
 from ordermesh.catalog.barcode import gtin_problem
+from ordermesh.inputs import Id, Input
 from ordermesh.merchants.schemas import CurrencyCode
 
 
@@ -28,10 +29,8 @@ Centimetres = Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2, al
 Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 
 
-class SkuFields(BaseModel):
+class SkuFields(Input):
     """What every SKU write may carry; which fields are required depends on the write."""
-
-    model_config = ConfigDict(extra="forbid")
 
     barcode: Barcode | None = None
     weight_kg: WeightKg | None = None
@@ -49,7 +48,7 @@ class SkuFields(BaseModel):
 
 
 class SkuCreate(SkuFields):
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     code: SkuCode
     name: SkuName
 
@@ -68,10 +67,8 @@ class SkuUpsert(SkuFields):
     name: SkuName | None = None
 
 
-class SkuBulkUpsert(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+class SkuBulkUpsert(Input):
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     items: list[SkuUpsert] = Field(min_length=1, max_length=1000)
 
 
@@ -93,8 +90,8 @@ def money_text(value: Decimal | None) -> str | None:
 class SkuOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    merchant_id: int
+    id: Id
+    merchant_id: Id
     code: str
     name: str
     barcode: str | None
@@ -121,7 +118,7 @@ class SkuOut(BaseModel):
 
 class UpsertItemOut(BaseModel):
     index: int
-    id: int
+    id: Id
     code: str
     created: bool
 

@@ -33,6 +33,7 @@ from ordermesh.channels.connector import (
     PulledOrder,
     RateLimit,
     WebhookEvent,
+    answer_json,
     register,
 )
 from ordermesh.channels.payload import (
@@ -42,7 +43,6 @@ from ordermesh.channels.payload import (
     get,
     in_minor_units,
     jsonable,
-    loads,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -367,7 +367,7 @@ class AmazonConnector:
             ),
             authorize=False,
         )
-        body = loads(response.content)
+        body = answer_json(response)
         return IssuedToken(str(get(body, "access_token")), float(body.get("expires_in") or 3600))
 
     # -- webhooks: Amazon has none for orders here (they are polled)
@@ -435,7 +435,7 @@ class AmazonConnector:
         return address if isinstance(address, dict) else None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str]) -> Any:
-        return loads(http.send(OutboundRequest("GET", path, params=params)).content)
+        return answer_json(http.send(OutboundRequest("GET", path, params=params)))
 
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
         """The SP-API refuses a revoked or unknown access token with 403 Unauthorized (401 at times)."""

@@ -31,7 +31,9 @@ from ordermesh.channels.schemas import (
     WebhookOut,
 )
 from ordermesh.errors import Invalid
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
+from ordermesh.openapi import problems
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
 
 router = APIRouter(prefix="/channels", tags=["channels"])
@@ -64,7 +66,7 @@ def list_channels(
 
 
 @router.get("/{channel_id}")
-def get_channel(channel_id: int, session: DbSession, principal: CurrentPrincipal) -> ChannelOut:
+def get_channel(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> ChannelOut:
     """One channel (credentials: only which fields are set)."""
     channel = service.get_channel(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
     return service.channel_out(session, channel)
@@ -72,7 +74,7 @@ def get_channel(channel_id: int, session: DbSession, principal: CurrentPrincipal
 
 @router.patch("/{channel_id}")
 def update_channel(
-    channel_id: int, body: ChannelUpdate, session: DbSession, principal: CurrentPrincipal
+    channel_id: Id, body: ChannelUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> ChannelOut:
     """Change a channel; a new locations list or buffer pushes every listing's stock again."""
     _writer(principal)
@@ -84,7 +86,7 @@ def update_channel(
 
 @router.post("/{channel_id}/rotate-secret")
 def rotate_secret(
-    channel_id: int, body: SecretRotation, session: DbSession, principal: CurrentPrincipal
+    channel_id: Id, body: SecretRotation, session: DbSession, principal: CurrentPrincipal
 ) -> ChannelOut:
     """Install a new webhook secret; the old one is accepted for `grace_hours` more."""
     _writer(principal)
@@ -100,7 +102,7 @@ def rotate_secret(
 
 @router.put("/{channel_id}/listings")
 def put_listings(
-    channel_id: int, body: ListingsIn, session: DbSession, principal: CurrentPrincipal
+    channel_id: Id, body: ListingsIn, session: DbSession, principal: CurrentPrincipal
 ) -> list[ListingOut]:
     """Create or update listings (our SKU, the channel's SKU and ids) by channel SKU."""
     _writer(principal)
@@ -118,7 +120,7 @@ def put_listings(
 
 @router.get("/{channel_id}/listings")
 def list_listings(
-    channel_id: int,
+    channel_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,
@@ -134,7 +136,7 @@ def list_listings(
 
 
 @router.delete("/{channel_id}/listings/{listing_id}", status_code=204)
-def delete_listing(channel_id: int, listing_id: int, session: DbSession, principal: CurrentPrincipal) -> None:
+def delete_listing(channel_id: Id, listing_id: Id, session: DbSession, principal: CurrentPrincipal) -> None:
     """Forget a listing."""
     _writer(principal)
     service.delete_listing(
@@ -142,8 +144,8 @@ def delete_listing(channel_id: int, listing_id: int, session: DbSession, princip
     )
 
 
-@router.post("/{channel_id}/webhooks")
-async def receive_webhook(channel_id: int, request: Request) -> WebhookOut:
+@router.post("/{channel_id}/webhooks", openapi_extra=problems(401))
+async def receive_webhook(channel_id: Id, request: Request) -> WebhookOut:
     """A channel's order webhook, authenticated by its signature over the raw body (no API key).
 
     401 for a missing or wrong signature (nothing stored); 422, recorded on the channel's error log, for
@@ -160,8 +162,8 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookOut:
     return WebhookOut(outcome=outcome.outcome, order_id=outcome.order_id)
 
 
-@router.post("/{channel_id}/pull")
-def pull(channel_id: int, body: PullIn, request: Request, principal: CurrentPrincipal) -> PullOut:
+@router.post("/{channel_id}/pull", openapi_extra=problems(502))
+def pull(channel_id: Id, body: PullIn, request: Request, principal: CurrentPrincipal) -> PullOut:
     """Import the orders created or updated on the channel since a time (catch-up after downtime)."""
     _writer(principal)
     report = sync.pull_orders(
@@ -174,7 +176,7 @@ def pull(channel_id: int, body: PullIn, request: Request, principal: CurrentPrin
 
 
 @router.post("/{channel_id}/reconcile")
-def reconcile(channel_id: int, session: DbSession, principal: CurrentPrincipal) -> CountOut:
+def reconcile(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> CountOut:
     """Queue a stock push for every listing of the channel."""
     _writer(principal)
     count = service.reconcile(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
@@ -182,7 +184,7 @@ def reconcile(channel_id: int, session: DbSession, principal: CurrentPrincipal) 
 
 
 @router.get("/{channel_id}/health")
-def health(channel_id: int, session: DbSession, principal: CurrentPrincipal) -> HealthOut:
+def health(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> HealthOut:
     """Last successful pull and push, last error, backlog of pending pushes, dead letters."""
     data = service.channel_health(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
     return HealthOut(**data)
@@ -190,7 +192,7 @@ def health(channel_id: int, session: DbSession, principal: CurrentPrincipal) -> 
 
 @router.get("/{channel_id}/errors")
 def errors(
-    channel_id: int,
+    channel_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 50,
@@ -215,7 +217,7 @@ def errors(
 
 @router.get("/{channel_id}/dead-letters")
 def dead_letters(
-    channel_id: int, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
+    channel_id: Id, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[PushOut]:
     """Pushes the worker gave up on."""
     query = service.dead_letters_query(
@@ -228,7 +230,7 @@ def dead_letters(
 
 
 @router.post("/{channel_id}/dead-letters/replay")
-def replay(channel_id: int, body: ReplayIn, session: DbSession, principal: CurrentPrincipal) -> CountOut:
+def replay(channel_id: Id, body: ReplayIn, session: DbSession, principal: CurrentPrincipal) -> CountOut:
     """Send dead pushes again (all of the channel's, or the ids given)."""
     _writer(principal)
     count = service.replay_dead_letters(
@@ -259,7 +261,7 @@ CSV_BODY: dict[str, Any] = {
 async def upload_csv_orders(
     request: Request,
     principal: CurrentPrincipal,
-    merchant_id: Annotated[int | None, Query(description="Required with an operator key")] = None,
+    merchant_id: Annotated[Id | None, Query(description="Required with an operator key")] = None,
 ) -> CsvOrdersOut:
     """Wholesale, retail and B2B orders from a CSV file, uploaded as a form (field `file`) or sent as the
     body (Content-Type: text/csv): valid orders land, bad rows are listed with the reason."""

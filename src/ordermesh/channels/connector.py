@@ -36,6 +36,7 @@ import httpx
 from ordermesh import outbound
 from ordermesh.base import utcnow
 from ordermesh.channels.base import ChannelOrder, MappingError
+from ordermesh.channels.payload import loads
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,26 @@ class ChannelHttpError(Exception):
     def retryable(self) -> bool:
         """Worth trying again: no answer, 429, 408 or a server error. Other 4xx will not get better."""
         return self.status_code is None or self.status_code in (408, 429) or self.status_code >= 500
+
+
+class ChannelAnswerError(ChannelHttpError):
+    """The channel answered 2xx with a body that cannot be used: not JSON, or not the shape its API has."""
+
+
+def answer_json(response: httpx.Response, shape: type[dict[str, Any]] | type[list[Any]] = dict) -> Any:
+    """A channel's JSON answer (non-integer numbers as Decimal); ChannelAnswerError when it is not one.
+
+    The message never quotes the body: a remote answer is not shown to a merchant.
+    """
+    status = response.status_code
+    try:
+        document = loads(response.content)
+    except (ValueError, RecursionError):
+        raise ChannelAnswerError(f"HTTP {status}: the answer is not JSON", status_code=status) from None
+    if not isinstance(document, shape):
+        kind = "an object" if shape is dict else "a list"
+        raise ChannelAnswerError(f"HTTP {status}: the answer is not {kind}", status_code=status)
+    return document
 
 
 class TokenBucket:

@@ -14,11 +14,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv
+from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv, raw_records
 from ordermesh.errors import DomainError
+from ordermesh.inputs import Id, Input, NotBool, Timestamp
 from ordermesh.orders import Channel, ServiceLevel
 from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import place_order
@@ -32,16 +33,16 @@ class OrderType(StrEnum):
     b2b = "b2b"
 
 
-class CsvOrderRow(BaseModel):
+class CsvOrderRow(Input):
     """One line of an order; the order's own fields are read from its first row."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     order_number: Annotated[str, Field(min_length=1, max_length=64)]
     order_type: OrderType = OrderType.wholesale
     currency: Annotated[str, Field(min_length=3, max_length=3)]
     sku: Annotated[str, Field(min_length=1, max_length=64)]
-    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    quantity: Annotated[int, Field(gt=0, le=100_000), NotBool]
     unit_price: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
     discount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
     tax: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
@@ -59,7 +60,7 @@ class CsvOrderRow(BaseModel):
     postal_code: Annotated[str, Field(min_length=1, max_length=20)]
     country: Annotated[str, Field(min_length=2, max_length=2)]
     notes: str | None = Field(default=None, max_length=5000)
-    placed_at: AwareDatetime | None = None
+    placed_at: Timestamp | None = None
 
 
 REQUIRED_COLUMNS = (
@@ -99,7 +100,7 @@ class CsvOrdersReport:
 def import_orders_csv(
     factory: sessionmaker[Session],
     *,
-    merchant_id: int,
+    merchant_id: Id,
     text: str,
     actor: str,
     progress: Progress | None = None,
@@ -128,20 +129,16 @@ def import_orders_csv(
 
 def _numbers_of_bad_rows(text: str, bad_rows: set[int]) -> set[str]:
     """The order numbers of rows that failed to parse, read leniently from the raw file."""
-    import csv
-    import io
-
     numbers = set()
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    for record in reader:
-        if reader.line_num in bad_rows and (record.get("order_number") or "").strip():
+    for line, record in raw_records(text):
+        if line in bad_rows and (record.get("order_number") or "").strip():
             numbers.add((record.get("order_number") or "").strip())
     return numbers
 
 
 def _import_one(
     factory: sessionmaker[Session],
-    merchant_id: int,
+    merchant_id: Id,
     number: str,
     rows: list[ParsedRow[CsvOrderRow]],
     actor: str,

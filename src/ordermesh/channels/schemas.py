@@ -6,9 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ordermesh.channels import ChannelKind
+from ordermesh.inputs import Id, NotBool, Timestamp
+from ordermesh.inputs import Input as BaseInput
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 BaseUrl = Annotated[
@@ -20,8 +22,8 @@ Credentials = Annotated[
 ]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Input(BaseInput):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def _http_url(value: str | None) -> str | None:
@@ -31,16 +33,16 @@ def _http_url(value: str | None) -> str | None:
 
 
 class ChannelCreate(Input):
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     kind: ChannelKind
     name: Name
     base_url: BaseUrl | None = None
     credentials: Credentials = {}
     settings: dict[str, Any] = Field(default_factory=dict, description="e.g. Shopify location_id")
-    location_ids: Annotated[list[int], Field(max_length=500)] = Field(
+    location_ids: Annotated[list[Id], Field(max_length=500)] = Field(
         default_factory=list, description="Locations whose stock the channel sells; empty: all enabled"
     )
-    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000), NotBool] = 0
     active: bool = True
 
     _url = field_validator("base_url")(_http_url)
@@ -51,8 +53,8 @@ class ChannelUpdate(Input):
     base_url: BaseUrl | None = None
     credentials: Credentials | None = Field(default=None, description="Replaces the stored credentials")
     settings: dict[str, Any] | None = None
-    location_ids: Annotated[list[int], Field(max_length=500)] | None = None
-    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    location_ids: Annotated[list[Id], Field(max_length=500)] | None = None
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000), NotBool] | None = None
     active: bool | None = None
 
     _url = field_validator("base_url")(_http_url)
@@ -60,18 +62,18 @@ class ChannelUpdate(Input):
 
 class SecretRotation(Input):
     webhook_secret: Annotated[str, Field(min_length=8, max_length=4000)]
-    grace_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
+    grace_hours: Annotated[float, Field(ge=0, le=24 * 30), NotBool] = 24
 
 
 class ChannelOut(BaseModel):
-    id: int
-    merchant_id: int
+    id: Id
+    merchant_id: Id
     kind: str
     name: str
     base_url: str
     credential_fields: list[str]  # which credentials are set, never their values
     settings: dict[str, Any]
-    location_ids: list[int]
+    location_ids: list[Id]
     stock_buffer: int
     active: bool
     previous_secret_until: datetime | None
@@ -92,9 +94,9 @@ class ListingsIn(Input):
 
 
 class ListingOut(BaseModel):
-    id: int
+    id: Id
     sku: str
-    sku_id: int
+    sku_id: Id
     channel_sku: str
     external_ids: dict[str, str]
     last_pushed_quantity: int | None
@@ -102,7 +104,7 @@ class ListingOut(BaseModel):
 
 
 class PullIn(Input):
-    since: AwareDatetime | None = Field(default=None, description="Default: where the last pull ended")
+    since: Timestamp | None = Field(default=None, description="Default: where the last pull ended")
 
 
 class PullOut(BaseModel):
@@ -118,7 +120,7 @@ class PullOut(BaseModel):
 
 class WebhookOut(BaseModel):
     outcome: str  # created | held | duplicate | skipped | updated | unchanged | cancelled | alerted | ignored
-    order_id: int | None = None
+    order_id: Id | None = None
 
 
 class ErrorKind(StrEnum):
@@ -130,7 +132,7 @@ class ErrorKind(StrEnum):
 
 
 class ChannelErrorOut(BaseModel):
-    id: int
+    id: Id
     kind: str
     external_id: str | None
     field: str | None
@@ -139,7 +141,7 @@ class ChannelErrorOut(BaseModel):
 
 
 class PushOut(BaseModel):
-    id: int
+    id: Id
     kind: str
     dedupe_key: str
     status: str
@@ -151,7 +153,7 @@ class PushOut(BaseModel):
 
 
 class ReplayIn(Input):
-    ids: Annotated[list[int], Field(max_length=1000)] | None = Field(
+    ids: Annotated[list[Id], Field(max_length=1000)] | None = Field(
         default=None, description="Dead letters to replay; default: all of the channel's"
     )
 
@@ -161,7 +163,7 @@ class CountOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    channel_id: int
+    channel_id: Id
     kind: str
     active: bool
     last_pull_at: datetime | None

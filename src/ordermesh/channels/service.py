@@ -38,7 +38,7 @@ from ordermesh.channels.models import (
 from ordermesh.channels.payload import jsonable
 from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ListingIn
 from ordermesh.db import insert_ignoring_conflicts
-from ordermesh.errors import Conflict, Invalid, NotFound
+from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
@@ -74,14 +74,17 @@ def channels_query(*, merchant_scope: int | None) -> Select[tuple[Channel]]:
     return statement
 
 
+def _check_name_free(session: Session, *, merchant_id: int, name: str) -> None:
+    """409 when the merchant has a channel of that name already (names are unique per merchant)."""
+    if session.scalar(select(Channel.id).where(Channel.merchant_id == merchant_id, Channel.name == name)):
+        raise Conflict(f"a channel named {name!r} exists already", [FieldError("name", "taken")])
+
+
 def create_channel(session: Session, *, merchant_id: int, data: ChannelCreate) -> Channel:
     """Connect a channel: credentials encrypted, locations checked, the base URL defaulted."""
     if session.get(Merchant, merchant_id) is None:
         raise NotFound(f"merchant {merchant_id} not found")
-    if session.scalar(
-        select(Channel.id).where(Channel.merchant_id == merchant_id, Channel.name == data.name)
-    ):
-        raise Conflict(f"a channel named {data.name!r} exists already")
+    _check_name_free(session, merchant_id=merchant_id, name=data.name)
     _check_credentials(data.kind, data.credentials)
     base_url = data.base_url or default_base_url(data.kind)
     if data.kind in CONNECTED_KINDS and not base_url:  # a WooCommerce store has no central address
@@ -112,7 +115,8 @@ def update_channel(
 ) -> Channel:
     """Change a channel; new credentials replace the stored ones; stock is pushed again if it may differ."""
     channel = get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
-    if data.name is not None:
+    if data.name is not None and data.name != channel.name:
+        _check_name_free(session, merchant_id=channel.merchant_id, name=data.name)
         channel.name = data.name
     if data.base_url is not None:
         outbound.check_target(data.base_url, field="base_url")

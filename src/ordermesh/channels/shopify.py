@@ -31,6 +31,7 @@ from ordermesh.channels.connector import (
     PulledOrder,
     RateLimit,
     WebhookEvent,
+    answer_json,
     register,
 )
 from ordermesh.channels.payload import (
@@ -38,7 +39,6 @@ from ordermesh.channels.payload import (
     country,
     currency,
     jsonable,
-    loads,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -47,6 +47,7 @@ from ordermesh.channels.payload import (
 )
 from ordermesh.money import minor_units
 from ordermesh.orders.pricing import shares
+from ordermesh.signatures import same_signature
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250
@@ -133,7 +134,7 @@ class ShopifyConnector:
             return False
         secrets = [config.credentials.get(k) for k in ("webhook_secret", "previous_webhook_secret")]
         # Every candidate is compared (constant time each), so timing does not tell which one matched.
-        matches = [hmac.compare_digest(sign(secret, body), given) for secret in secrets if secret]
+        matches = [same_signature(sign(secret, body), given) for secret in secrets if secret]
         return any(matches)
 
     def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
@@ -152,7 +153,7 @@ class ShopifyConnector:
         )
         while request is not None:
             response = http.send(request)
-            for document in loads(response.content).get("orders", []):
+            for document in answer_json(response).get("orders", []):
                 yield _pulled(self, document)
             following = next_page_url(response.headers.get("link"))
             request = OutboundRequest("GET", following) if following else None
@@ -179,7 +180,7 @@ class ShopifyConnector:
         shipped = {line.external_line_id: line.quantity for line in push.lines if line.external_line_id}
 
         def fulfil(response: httpx.Response) -> list[OutboundRequest]:
-            groups = _fulfillment_groups(loads(response.content).get("fulfillment_orders", []), shipped)
+            groups = _fulfillment_groups(answer_json(response).get("fulfillment_orders", []), shipped)
             body = {
                 "fulfillment": {
                     "line_items_by_fulfillment_order": groups,

@@ -22,6 +22,7 @@ from ordermesh.channels import CONNECTED_KINDS
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import (
+    ChannelAnswerError,
     ChannelHttp,
     ChannelHttpError,
     Connector,
@@ -38,7 +39,7 @@ from ordermesh.channels.service import (
     record_error,
     skip_order,
 )
-from ordermesh.errors import Invalid, NotFound, Unauthorized
+from ordermesh.errors import BadGateway, Invalid, NotFound, Unauthorized
 from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction
 
@@ -231,7 +232,10 @@ def pull_orders(
     client: httpx.Client | None = None,
 ) -> PullReport:
     """Import every order created or updated on the channel since `since` (default: where the last pull
-    ended); each order is taken in as it comes, so a failure midway keeps what was taken."""
+    ended); each order is taken in as it comes, so a failure midway keeps what was taken.
+
+    A channel that refuses or fails is recorded on the channel's error log and reported in `error`; one
+    whose answer cannot be used (not JSON) is recorded too, and the pull answers 502 (BadGateway)."""
     with factory() as session:
         channel = get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
         if channel.kind not in CONNECTED_KINDS:
@@ -265,6 +269,10 @@ def pull_orders(
             channel = session.get(Channel, channel_id)
             assert channel is not None
             record_error(session, channel=channel, kind="pull", message=str(error))
+        if isinstance(error, ChannelAnswerError):
+            raise BadGateway(
+                f"the channel's answer could not be used ({error}); see the channel's errors"
+            ) from None
         return report
     finally:
         if client is None:

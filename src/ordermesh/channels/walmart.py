@@ -29,6 +29,7 @@ from ordermesh.channels.connector import (
     PulledOrder,
     RateLimit,
     WebhookEvent,
+    answer_json,
     register,
 )
 from ordermesh.channels.payload import (
@@ -38,7 +39,6 @@ from ordermesh.channels.payload import (
     get,
     in_minor_units,
     jsonable,
-    loads,
     quantity,
     required_text,
     split_line_total,
@@ -293,7 +293,7 @@ class WalmartConnector:
             ),
             authorize=False,
         )
-        body = loads(response.content)
+        body = answer_json(response)
         return IssuedToken(str(get(body, "access_token")), float(body.get("expires_in") or 900))
 
     # -- webhooks: orders are pulled
@@ -335,7 +335,7 @@ class WalmartConnector:
             path, params = ORDERS_PATH + str(cursor), None
 
     def _get(self, http: ChannelHttp, path: str, params: dict[str, str] | None) -> Any:
-        return loads(http.send(OutboundRequest("GET", path, params=params)).content)
+        return answer_json(http.send(OutboundRequest("GET", path, params=params)))
 
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
         """Walmart answers 401 to an access token revoked (or expired) before its time."""

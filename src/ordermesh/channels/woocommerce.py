@@ -32,6 +32,7 @@ from ordermesh.channels.connector import (
     PulledOrder,
     RateLimit,
     WebhookEvent,
+    answer_json,
     register,
 )
 from ordermesh.channels.payload import (
@@ -40,7 +41,6 @@ from ordermesh.channels.payload import (
     currency,
     in_minor_units,
     jsonable,
-    loads,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -48,6 +48,7 @@ from ordermesh.channels.payload import (
     text,
     utc_from_iso,
 )
+from ordermesh.signatures import same_signature
 
 API_PATH = "/wp-json/wc/v3"
 PAGE_SIZE = 100
@@ -253,8 +254,8 @@ def signed_by_any(secrets: list[str], body: bytes, header: str | None) -> bool:
     """True when the header is the body's signature under one of the secrets (compared in constant time)."""
     if not header:
         return False
-    given = header.strip().encode()
-    matches = [hmac.compare_digest(signature(secret, body).encode(), given) for secret in secrets if secret]
+    given = header.strip()
+    matches = [same_signature(signature(secret, body), given) for secret in secrets if secret]
     return any(matches)
 
 
@@ -350,9 +351,7 @@ class WooCommerceConnector:
             }
             response = http.send(OutboundRequest("GET", f"{API_PATH}/orders", params=params))
             pages = int(response.headers.get("X-WP-TotalPages") or 1)
-            orders = loads(response.content)
-            if not isinstance(orders, list):
-                raise MappingError("orders", "the orders endpoint did not answer a list")
+            orders = answer_json(response, list)
             yield from _pulled(orders)
             page += 1
 

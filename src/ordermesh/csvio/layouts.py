@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ordermesh.catalog.schemas import SkuCode, SkuUpsert
+from ordermesh.inputs import Input, NotBool
 from ordermesh.locations.schemas import LocationCode, LocationCreate
 from ordermesh.merchants.schemas import Code
 
@@ -19,15 +20,13 @@ class SkuRow(SkuUpsert):
     merchant: Code | None = None
 
 
-class InventoryRow(BaseModel):
+class InventoryRow(Input):
     """The counted quantity of one SKU at one location: on_hand is set to it by a cycle count."""
-
-    model_config = ConfigDict(extra="forbid")
 
     merchant: Code | None = None
     sku: SkuCode
     location: LocationCode
-    on_hand: Annotated[int, Field(ge=0, le=10_000_000)]
+    on_hand: Annotated[int, Field(ge=0, le=10_000_000), NotBool]
 
 
 SKU_LAYOUT = CsvLayout(

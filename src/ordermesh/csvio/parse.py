@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any, Generic, TypeVar
@@ -84,10 +84,28 @@ def parse_csv(source: IO[str] | str, layout: CsvLayout[ModelT]) -> ParseResult[M
     text = source if isinstance(source, str) else source.read()
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), skipinitialspace=False)
     result: ParseResult[ModelT] = ParseResult()
+    try:
+        _read(reader, layout, result)
+    except csv.Error as error:  # e.g. a bare carriage return inside an unquoted cell: the rest is unreadable
+        result.errors.append(RowError(reader.line_num + 1, "", f"not readable as CSV: {error}"))
+    return result
+
+
+def raw_records(text: str) -> Iterator[tuple[int, Mapping[str | None, Any]]]:
+    """Each record as csv reads it, with the line it ends on, up to a line that cannot be read."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    try:
+        for record in reader:
+            yield reader.line_num, record
+    except csv.Error:
+        return
+
+
+def _read(reader: csv.DictReader[str], layout: CsvLayout[ModelT], result: ParseResult[ModelT]) -> None:
     header_errors = _check_header(reader.fieldnames, layout)
     if header_errors:
         result.errors.extend(header_errors)
-        return result
+        return
     for record in reader:
         if _is_blank(record):
             continue
@@ -98,7 +116,6 @@ def parse_csv(source: IO[str] | str, layout: CsvLayout[ModelT]) -> ParseResult[M
             result.errors.extend(parsed)
         else:
             result.rows.append(ParsedRow(row_number, parsed))
-    return result
 
 
 def _check_header(fieldnames: Sequence[str] | None, layout: CsvLayout[Any]) -> list[RowError]:

@@ -19,6 +19,7 @@ from ordermesh.events.schemas import (
     SubscriptionOut,
     SubscriptionUpdate,
 )
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
 
@@ -27,7 +28,7 @@ router = APIRouter(tags=["webhooks"])
 StatusFilter = Annotated[Literal["pending", "delivered", "dead"] | None, Query(description="Delivery status")]
 
 
-def _scope(principal: Principal, merchant_id: int | None = None) -> int | None:
+def _scope(principal: Principal, merchant_id: Id | None = None) -> int | None:
     """The merchant to limit a read to: a merchant key's own; the operator's choice (None: all)."""
     principal.require(Role.operator, Role.merchant)
     scope = principal.merchant_scope()
@@ -64,7 +65,7 @@ def list_subscriptions(
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    merchant_id: Annotated[int | None, Query(description="Operator only: one merchant")] = None,
+    merchant_id: Annotated[Id | None, Query(description="Operator only: one merchant")] = None,
 ) -> Page[SubscriptionOut]:
     """Webhook subscriptions, oldest first."""
     statement = service.subscriptions_query(merchant_id=_scope(principal, merchant_id))
@@ -73,9 +74,7 @@ def list_subscriptions(
 
 
 @router.get("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionOut)
-def get_subscription(
-    subscription_id: int, session: DbSession, principal: CurrentPrincipal
-) -> SubscriptionOut:
+def get_subscription(subscription_id: Id, session: DbSession, principal: CurrentPrincipal) -> SubscriptionOut:
     """One webhook subscription (never its secret)."""
     subscription = service.get_subscription(
         session, merchant_id=_scope(principal), subscription_id=subscription_id
@@ -85,7 +84,7 @@ def get_subscription(
 
 @router.patch("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionOut)
 def update_subscription(
-    subscription_id: int, body: SubscriptionUpdate, session: DbSession, principal: CurrentPrincipal
+    subscription_id: Id, body: SubscriptionUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> SubscriptionOut:
     """Change the URL, the topics or the active flag."""
     subscription = service.update_subscription(
@@ -96,7 +95,7 @@ def update_subscription(
 
 @router.delete("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionOut)
 def deactivate_subscription(
-    subscription_id: int, session: DbSession, principal: CurrentPrincipal
+    subscription_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> SubscriptionOut:
     """Deactivate: nothing more is sent; PATCH active=true resumes, pending deliveries included."""
     subscription = service.deactivate_subscription(
@@ -112,8 +111,8 @@ def list_deliveries(
     limit: Limit = 50,
     cursor: Cursor = None,
     status: StatusFilter = None,
-    subscription_id: Annotated[int | None, Query()] = None,
-    merchant_id: Annotated[int | None, Query(description="Operator only: one merchant")] = None,
+    subscription_id: Annotated[Id | None, Query()] = None,
+    merchant_id: Annotated[Id | None, Query(description="Operator only: one merchant")] = None,
 ) -> Page[DeliveryOut]:
     """Deliveries, newest first: their message id, topic, attempts and last error."""
     statement = service.deliveries_query(
@@ -127,7 +126,7 @@ def list_deliveries(
 
 
 @router.get("/webhook-deliveries/{delivery_id}", response_model=DeliveryOut)
-def get_delivery(delivery_id: int, session: DbSession, principal: CurrentPrincipal) -> DeliveryOut:
+def get_delivery(delivery_id: Id, session: DbSession, principal: CurrentPrincipal) -> DeliveryOut:
     """One delivery."""
     delivery = service.get_delivery(session, merchant_id=_scope(principal), delivery_id=delivery_id)
     (view,) = service.describe_deliveries(session, deliveries=[delivery])
@@ -147,7 +146,7 @@ def bulk_replay(body: BulkReplay, session: DbSession, principal: CurrentPrincipa
 
 
 @router.post("/webhook-deliveries/{delivery_id}/replay", response_model=DeliveryOut)
-def replay_delivery(delivery_id: int, session: DbSession, principal: CurrentPrincipal) -> DeliveryOut:
+def replay_delivery(delivery_id: Id, session: DbSession, principal: CurrentPrincipal) -> DeliveryOut:
     """Send a dead or delivered delivery again, attempts reset (409 while it is pending)."""
     delivery = service.replay_one(session, merchant_id=_scope(principal), delivery_id=delivery_id)
     (view,) = service.describe_deliveries(session, deliveries=[delivery])

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from ordermesh.events import DeliveryStatus
+from ordermesh.inputs import Id, Input
 
 # Every topic the outbox carries; a subscription names some of them, or "*" for all.
 TOPICS: tuple[str, ...] = (
@@ -45,18 +46,14 @@ WebhookUrl = Annotated[HttpUrl, Field(max_length=2000, description="http or http
 Secret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^\S+$")]
 
 
-class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+class SubscriptionCreate(Input):
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     url: WebhookUrl
     events: Topics = Field(description=f"Topics to receive ({', '.join(TOPICS)}), or ['*'] for all")
     secret: Secret | None = Field(default=None, description="Signing secret; generated when omitted")
 
 
-class SubscriptionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SubscriptionUpdate(Input):
     url: WebhookUrl | None = None
     events: Topics | None = None
     active: bool | None = None
@@ -80,8 +77,8 @@ class SubscriptionUpdate(BaseModel):
 class SubscriptionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    merchant_id: int
+    id: Id
+    merchant_id: Id
     url: str
     events: list[str]
     active: bool
@@ -93,9 +90,9 @@ class SubscriptionCreated(SubscriptionOut):
 
 
 class DeliveryOut(BaseModel):
-    id: int
-    merchant_id: int
-    subscription_id: int
+    id: Id
+    merchant_id: Id
+    subscription_id: Id
     message_id: str = Field(description="Stable across retries and replays (X-Ordermesh-Message-Id)")
     topic: str
     status: DeliveryStatus
@@ -107,12 +104,10 @@ class DeliveryOut(BaseModel):
     created_at: datetime
 
 
-class BulkReplay(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BulkReplay(Input):
     status: Literal["dead", "delivered"] = "dead"
-    subscription_id: int | None = None
-    merchant_id: int | None = Field(default=None, description="Operator only: limit to one merchant")
+    subscription_id: Id | None = None
+    merchant_id: Id | None = Field(default=None, description="Operator only: limit to one merchant")
 
 
 class ReplayResult(BaseModel):

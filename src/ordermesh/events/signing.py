@@ -21,6 +21,8 @@ import hmac
 import secrets
 import time
 
+from ordermesh.signatures import same_signature
+
 SIGNATURE_HEADER = "X-Ordermesh-Signature"
 MESSAGE_ID_HEADER = "X-Ordermesh-Message-Id"
 EVENT_HEADER = "X-Ordermesh-Event"
@@ -106,4 +108,4 @@ def verify_signature(
     if abs(current - timestamp) > tolerance_s:
         return False
     expected = compute_signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
+    return any(same_signature(expected, candidate) for candidate in signatures)

@@ -54,6 +54,7 @@ from ordermesh.fulfillment.schemas import (
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
 from ordermesh.fulfillment.tracking_page import PAGE_CSP, render
 from ordermesh.fulfillment.views import fulfillment_order_out, shipments_out
+from ordermesh.inputs import Id
 from ordermesh.inventory.service import resolve_sku_id
 from ordermesh.merchants import Role
 from ordermesh.orders import FulfillmentStatus
@@ -83,7 +84,7 @@ def _fo_out(session: Session, fo: FulfillmentOrder) -> FulfillmentOrderOut:
 
 
 @router.post("/locations/{location_id}/bins", status_code=http.HTTP_201_CREATED)
-def create_bin(location_id: int, body: BinIn, session: DbSession, principal: CurrentPrincipal) -> BinOut:
+def create_bin(location_id: Id, body: BinIn, session: DbSession, principal: CurrentPrincipal) -> BinOut:
     """Add a bin (code, pick sequence) to a location."""
     scope = FloorScope.of(principal)
     location = floor_location(session, scope=scope, location_id=location_id)
@@ -92,7 +93,7 @@ def create_bin(location_id: int, body: BinIn, session: DbSession, principal: Cur
 
 @router.get("/locations/{location_id}/bins")
 def list_bins(
-    location_id: int,
+    location_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,
@@ -106,10 +107,10 @@ def list_bins(
 
 @router.get("/locations/{location_id}/bin-stock")
 def bin_stock(
-    location_id: int,
+    location_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
-    merchant_id: int | None = None,
+    merchant_id: Id | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[BinStockOut]:
@@ -131,7 +132,7 @@ def bin_stock(
 
 @router.post("/locations/{location_id}/put-away")
 def put_away(
-    location_id: int, body: PutAwayIn, session: DbSession, principal: CurrentPrincipal
+    location_id: Id, body: PutAwayIn, session: DbSession, principal: CurrentPrincipal
 ) -> list[BinStockOut]:
     """Put units in a bin: arriving ones (received through the ledger) or unbinned ones on hand."""
     scope = FloorScope.of(principal)
@@ -163,7 +164,7 @@ def put_away(
 
 
 @router.post("/locations/{location_id}/boxes", status_code=http.HTTP_201_CREATED)
-def create_box(location_id: int, body: BoxIn, session: DbSession, principal: CurrentPrincipal) -> BoxOut:
+def create_box(location_id: Id, body: BoxIn, session: DbSession, principal: CurrentPrincipal) -> BoxOut:
     """Add a box size (inside dimensions, maximum and empty weight) to the location's catalogue."""
     location = floor_location(session, scope=FloorScope.of(principal), location_id=location_id)
     return BoxOut.model_validate(bins.create_box(session, location_id=location.id, data=body))
@@ -171,7 +172,7 @@ def create_box(location_id: int, body: BoxIn, session: DbSession, principal: Cur
 
 @router.get("/locations/{location_id}/boxes")
 def list_boxes(
-    location_id: int,
+    location_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,
@@ -185,7 +186,7 @@ def list_boxes(
 
 @router.get("/locations/{location_id}/cycle-count-tasks")
 def list_cycle_count_tasks(
-    location_id: int,
+    location_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     status: CycleCountStatus | None = CycleCountStatus.open,
@@ -202,7 +203,7 @@ def list_cycle_count_tasks(
 
 @router.post("/locations/{location_id}/cycle-count-tasks/{task_id}/complete")
 def complete_cycle_count(
-    location_id: int, task_id: int, body: CycleCountIn, session: DbSession, principal: CurrentPrincipal
+    location_id: Id, task_id: Id, body: CycleCountIn, session: DbSession, principal: CurrentPrincipal
 ) -> CycleCountTaskOut:
     """Record the bin's count: its record becomes the count and on_hand moves by the difference; 409 once
     counted."""
@@ -225,7 +226,7 @@ def complete_cycle_count(
 def list_fulfillment_orders(
     session: DbSession,
     principal: CurrentPrincipal,
-    location_id: int | None = None,
+    location_id: Id | None = None,
     status: Annotated[list[FulfillmentStatus] | None, Query()] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -278,7 +279,7 @@ def release_due(
 
 @router.get("/fulfillment-orders/{fulfillment_order_id}")
 def get_fulfillment_order_view(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal
+    fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> FulfillmentOrderOut:
     """One fulfillment order with its lines' pick and pack progress and its packages."""
     fo = get_fulfillment_order(
@@ -288,9 +289,7 @@ def get_fulfillment_order_view(
 
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/release")
-def release(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal
-) -> FulfillmentOrderOut:
+def release(fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal) -> FulfillmentOrderOut:
     """Release an open fulfillment order to its location's floor."""
     fo = waves.release(session, scope=FloorScope.of(principal), fulfillment_order_id=fulfillment_order_id)
     return _fo_out(session, fo)
@@ -311,7 +310,7 @@ def create_pick_list(body: PickListIn, session: DbSession, principal: CurrentPri
 def list_pick_lists(
     session: DbSession,
     principal: CurrentPrincipal,
-    location_id: int | None = None,
+    location_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PickListSummary]:
@@ -336,14 +335,14 @@ def list_pick_lists(
 
 
 @router.get("/pick-lists/{pick_list_id}")
-def get_pick_list(pick_list_id: int, session: DbSession, principal: CurrentPrincipal) -> PickListOut:
+def get_pick_list(pick_list_id: Id, session: DbSession, principal: CurrentPrincipal) -> PickListOut:
     """The wave: one line per SKU with the fulfillment orders it goes to, in bin order."""
     return waves.pick_list_view(session, scope=FloorScope.of(principal), pick_list_id=pick_list_id)
 
 
 @router.post("/pick-lists/{pick_list_id}/cancel")
 def cancel_pick_list(
-    pick_list_id: int, session: DbSession, principal: CurrentPrincipal, body: PickListCancelIn | None = None
+    pick_list_id: Id, session: DbSession, principal: CurrentPrincipal, body: PickListCancelIn | None = None
 ) -> PickListCancelled:
     """Abandon a wave: fulfillment orders with nothing picked go back to released (free for another wave);
     those with picked units keep them and stay picking. 409 when the wave is complete or cancelled."""
@@ -361,7 +360,7 @@ def cancel_pick_list(
 @router.get(
     "/pick-lists/{pick_list_id}/pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
 )
-def pick_list_document(pick_list_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
+def pick_list_document(pick_list_id: Id, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The wave as a printable PDF."""
     view = waves.pick_list_view(session, scope=FloorScope.of(principal), pick_list_id=pick_list_id)
     return Response(pick_list_pdf(waves.pick_sheet(view)), media_type=PDF)
@@ -372,7 +371,7 @@ def pick_list_document(pick_list_id: int, session: DbSession, principal: Current
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/picks")
 def pick(
-    fulfillment_order_id: int, body: ScanIn, session: DbSession, principal: CurrentPrincipal
+    fulfillment_order_id: Id, body: ScanIn, session: DbSession, principal: CurrentPrincipal
 ) -> FulfillmentOrderOut:
     """Confirm picked units by scanning their barcode; a wrong item or over-picking answers 409."""
     fo = floor.pick(
@@ -389,7 +388,7 @@ def pick(
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/short-picks")
 def short_pick(
-    fulfillment_order_id: int, body: ShortPickIn, session: DbSession, principal: CurrentPrincipal
+    fulfillment_order_id: Id, body: ShortPickIn, session: DbSession, principal: CurrentPrincipal
 ) -> FulfillmentOrderOut:
     """Fewer units found than needed: the found ones are picked, the missing written off and re-routed."""
     fo = floor.short_pick(
@@ -406,7 +405,7 @@ def short_pick(
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/pack-scans")
 def pack_scan(
-    fulfillment_order_id: int, body: ScanIn, session: DbSession, principal: CurrentPrincipal
+    fulfillment_order_id: Id, body: ScanIn, session: DbSession, principal: CurrentPrincipal
 ) -> FulfillmentOrderOut:
     """Scan an item into the parcel; an item not on the order or one too many answers 409."""
     fo = floor.pack_scan(
@@ -421,7 +420,7 @@ def pack_scan(
 
 @router.get("/fulfillment-orders/{fulfillment_order_id}/box-suggestion")
 def box_suggestion(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal
+    fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> BoxSuggestion:
     """The smallest box of the location's catalogue that holds the items, and the parcel's weight."""
     return floor.suggest_box(
@@ -431,7 +430,7 @@ def box_suggestion(
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/packages", status_code=http.HTTP_201_CREATED)
 def close_package(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal, body: PackageIn | None = None
+    fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal, body: PackageIn | None = None
 ) -> FulfillmentOrderOut:
     """Box the scanned items as one package; the order is packed once every unit is boxed."""
     fo = floor.close_package(
@@ -448,7 +447,7 @@ def close_package(
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/labels")
 def buy_labels(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal, body: LabelIn | None = None
+    fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal, body: LabelIn | None = None
 ) -> FulfillmentOrderOut:
     """Buy a carrier label (tracking number, rate) for every packed package without one."""
     body = body or LabelIn()
@@ -465,7 +464,7 @@ def buy_labels(
 
 @router.post("/fulfillment-orders/{fulfillment_order_id}/ship")
 def ship(
-    fulfillment_order_id: int, session: DbSession, principal: CurrentPrincipal, body: ShipIn | None = None
+    fulfillment_order_id: Id, session: DbSession, principal: CurrentPrincipal, body: ShipIn | None = None
 ) -> FulfillmentOrderOut:
     """Confirm the shipment: stock leaves (ledger `ship`), the order's status follows, the channel is told."""
     fo = shipping.confirm_shipment(
@@ -478,7 +477,7 @@ def ship(
 
 
 @router.get("/shipments/{shipment_id}")
-def get_shipment(shipment_id: int, session: DbSession, principal: CurrentPrincipal) -> ShipmentOut:
+def get_shipment(shipment_id: Id, session: DbSession, principal: CurrentPrincipal) -> ShipmentOut:
     """One package with its tracking."""
     shipment = shipping.get_shipment(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
     return shipments_out(session, [shipment])[0]
@@ -487,7 +486,7 @@ def get_shipment(shipment_id: int, session: DbSession, principal: CurrentPrincip
 @router.get(
     "/shipments/{shipment_id}/label.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
 )
-def label_as_pdf(shipment_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
+def label_as_pdf(shipment_id: Id, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The 4x6 inch shipping label, with the tracking number as a Code 128 barcode."""
     data = shipping.label_data(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
     return Response(label_pdf(data), media_type=PDF)
@@ -498,7 +497,7 @@ def label_as_pdf(shipment_id: int, session: DbSession, principal: CurrentPrincip
     response_class=Response,
     responses={200: {"content": {"application/zpl": {}}}},
 )
-def label_as_zpl(shipment_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
+def label_as_zpl(shipment_id: Id, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The label in ZPL II for thermal printers."""
     data = shipping.label_data(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
     return Response(label_zpl(data), media_type="application/zpl")
@@ -509,7 +508,7 @@ def label_as_zpl(shipment_id: int, session: DbSession, principal: CurrentPrincip
     response_class=Response,
     responses={200: {"content": {PDF: {}}}},
 )
-def packing_slip(shipment_id: int, session: DbSession, principal: CurrentPrincipal) -> Response:
+def packing_slip(shipment_id: Id, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The packing slip of one package."""
     data = shipping.packing_slip_data(session, scope=FloorScope.of(principal), shipment_id=shipment_id)
     return Response(packing_slip_pdf(data), media_type=PDF)
@@ -520,7 +519,7 @@ def packing_slip(shipment_id: int, session: DbSession, principal: CurrentPrincip
 
 @router.get("/shipments/{shipment_id}/tracking-events")
 def list_tracking_events(
-    shipment_id: int,
+    shipment_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,
@@ -543,7 +542,7 @@ def list_tracking_events(
 
 @router.post("/shipments/{shipment_id}/tracking-events")
 def add_tracking_event(
-    shipment_id: int, body: TrackingEventIn, session: DbSession, principal: CurrentPrincipal
+    shipment_id: Id, body: TrackingEventIn, session: DbSession, principal: CurrentPrincipal
 ) -> ShipmentOut:
     """Record a carrier event from any source (operator or warehouse key): in_transit, out_for_delivery,
     delivered or exception. The order is delivered when every shipment is."""
@@ -564,7 +563,7 @@ def add_tracking_event(
 
 @router.get("/orders/{order_id}/tracking-link", tags=["tracking"])
 def tracking_link(
-    order_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+    order_id: Id, request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> TrackingLink:
     """The link that lets the order's customer follow it without an API key: give it to them (in the
     confirmation email, say). Its token is a signature nobody can guess; it works from the order's start."""
@@ -619,7 +618,12 @@ def track_order(
     return _customer_order(request, session, order, token, tracking_number, merchant)
 
 
-@router.get("/tracking/page", tags=["tracking"], response_class=HTMLResponse)
+@router.get(
+    "/tracking/page",
+    tags=["tracking"],
+    response_class=HTMLResponse,
+    responses={404: {"description": "No such order: the page says so", "content": {"text/html": {}}}},
+)
 def tracking_page(
     request: Request,
     session: DbSession,

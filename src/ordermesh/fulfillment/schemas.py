@@ -6,11 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ordermesh.carriers.services import DEFAULT_CARRIER
 from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
+from ordermesh.inputs import Day, Id, NotBool, Timestamp
+from ordermesh.inputs import Input as BaseInput
 from ordermesh.orders import ServiceLevel
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
@@ -21,8 +23,8 @@ ScanCode = Annotated[
 ]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Input(BaseInput):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 # --- bins, boxes, put-away ----------------------------------------------------------------------------
@@ -30,14 +32,16 @@ class Input(BaseModel):
 
 class BinIn(Input):
     code: Code
-    pick_sequence: Annotated[int, Field(ge=0, le=10_000_000, description="Walking order: lower first")]
+    pick_sequence: Annotated[
+        int, Field(ge=0, le=10_000_000, description="Walking order: lower first"), NotBool
+    ]
 
 
 class BinOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    location_id: int
+    id: Id
+    location_id: Id
     code: str
     pick_sequence: int
     active: bool
@@ -55,8 +59,8 @@ class BoxIn(Input):
 class BoxOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    location_id: int
+    id: Id
+    location_id: Id
     code: str
     length_cm: Decimal
     width_cm: Decimal
@@ -67,11 +71,11 @@ class BoxOut(BaseModel):
 
 
 class PutAwayIn(Input):
-    merchant_id: int | None = Field(default=None, description="Required with an operator or warehouse key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator or warehouse key")
     sku: str | None = Field(default=None, min_length=1, max_length=64, description="SKU code")
-    sku_id: int | None = None
+    sku_id: Id | None = None
     bin: Code
-    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    quantity: Annotated[int, Field(gt=0, le=1_000_000), NotBool]
     receive: bool = Field(
         default=False,
         description="True: the units arrive now (ledger `receive`); false: units on hand, unbinned",
@@ -82,8 +86,8 @@ class PutAwayIn(Input):
 class BinStockOut(BaseModel):
     bin: str
     pick_sequence: int
-    merchant_id: int
-    sku_id: int
+    merchant_id: Id
+    sku_id: Id
     sku: str
     quantity: int
 
@@ -92,32 +96,32 @@ class BinStockOut(BaseModel):
 
 
 class ReleaseDueIn(Input):
-    location_id: int | None = Field(default=None, description="One location; all when omitted (operator)")
+    location_id: Id | None = Field(default=None, description="One location; all when omitted (operator)")
     all: bool = Field(default=False, description="Release every eligible order, whatever the cut-off")
 
 
 class ReleaseResult(BaseModel):
     released: int
-    fulfillment_order_ids: list[int]
+    fulfillment_order_ids: list[Id]
 
 
 class PickListIn(Input):
-    location_id: int | None = Field(default=None, description="Defaults to a warehouse key's own location")
-    max_orders: Annotated[int, Field(ge=1, le=10_000)] = 50
+    location_id: Id | None = Field(default=None, description="Defaults to a warehouse key's own location")
+    max_orders: Annotated[int, Field(ge=1, le=10_000), NotBool] = 50
     service_levels: Annotated[list[ServiceLevel], Field(max_length=4)] | None = None
-    placed_before: AwareDatetime | None = Field(
+    placed_before: Timestamp | None = Field(
         default=None, description="Only orders placed before this time (the oldest promises first)"
     )
-    promised_ship_by: date | None = Field(
+    promised_ship_by: Day | None = Field(
         default=None, description="Only fulfillment orders promised to ship on or before this day"
     )
-    promised_delivery_by: date | None = Field(
+    promised_delivery_by: Day | None = Field(
         default=None, description="Only fulfillment orders promised to arrive on or before this day"
     )
 
 
 class PickOrderOut(BaseModel):
-    fulfillment_order_id: int
+    fulfillment_order_id: Id
     order_number: str
     quantity: int
     promised_ship_date: date | None = None
@@ -126,7 +130,7 @@ class PickOrderOut(BaseModel):
 class PickLineOut(BaseModel):
     bin: str | None
     pick_sequence: int | None
-    sku_id: int
+    sku_id: Id
     sku: str
     name: str
     barcode: str | None
@@ -135,8 +139,8 @@ class PickLineOut(BaseModel):
 
 
 class PickListOut(BaseModel):
-    id: int
-    location_id: int
+    id: Id
+    location_id: Id
     location_code: str
     status: WaveStatus
     created_by: str
@@ -144,14 +148,14 @@ class PickListOut(BaseModel):
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
     filters: dict[str, object]
-    fulfillment_order_ids: list[int]
+    fulfillment_order_ids: list[Id]
     open_orders: int
     lines: list[PickLineOut]
 
 
 class PickListSummary(BaseModel):
-    id: int
-    location_id: int
+    id: Id
+    location_id: Id
     created_by: str
     created_at: datetime
     cancelled_at: datetime | None = None
@@ -166,10 +170,10 @@ class PickListCancelIn(Input):
 
 class PickListCancelled(BaseModel):
     pick_list: PickListOut
-    returned_fulfillment_order_ids: list[int] = Field(
+    returned_fulfillment_order_ids: list[Id] = Field(
         description="Nothing picked yet: back to released, free to join another wave"
     )
-    kept_fulfillment_order_ids: list[int] = Field(
+    kept_fulfillment_order_ids: list[Id] = Field(
         description="Units picked already: they stay picking with their units, to be finished by scan"
     )
 
@@ -179,7 +183,7 @@ class PickListCancelled(BaseModel):
 
 class ScanIn(Input):
     barcode: ScanCode
-    quantity: Annotated[int, Field(gt=0, le=10_000)] = 1
+    quantity: Annotated[int, Field(gt=0, le=10_000), NotBool] = 1
     bin: Code | None = Field(default=None, description="The bin picked from (picking only)")
     confirm_bin: bool = Field(
         default=False,
@@ -190,7 +194,7 @@ class ScanIn(Input):
 
 class ShortPickIn(Input):
     barcode: ScanCode
-    quantity_found: Annotated[int, Field(ge=0, le=10_000, description="Units found at the bin now")]
+    quantity_found: Annotated[int, Field(ge=0, le=10_000, description="Units found at the bin now"), NotBool]
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "not found at the bin"
     bin: Code | None = Field(
         default=None,
@@ -219,7 +223,7 @@ class LabelIn(Input):
 
 
 class PackageTracking(Input):
-    shipment_id: int
+    shipment_id: Id
     carrier: Annotated[str, Field(min_length=1, max_length=40)]
     service: Annotated[str, Field(min_length=1, max_length=40)]
     tracking_number: Annotated[str, Field(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9-]+$")]
@@ -248,17 +252,17 @@ class BoxSuggestion(BaseModel):
 
 
 class ShipmentItemOut(BaseModel):
-    sku_id: int
+    sku_id: Id
     sku: str
     quantity: int
 
 
 class ShipmentOut(BaseModel):
-    id: int
-    merchant_id: int
-    order_id: int
-    fulfillment_order_id: int
-    location_id: int
+    id: Id
+    merchant_id: Id
+    order_id: Id
+    fulfillment_order_id: Id
+    location_id: Id
     package_no: int
     status: ShipmentStatus
     box_code: str | None
@@ -274,9 +278,9 @@ class ShipmentOut(BaseModel):
 
 
 class FulfillmentLineOut(BaseModel):
-    id: int
-    order_line_id: int
-    sku_id: int
+    id: Id
+    order_line_id: Id
+    sku_id: Id
     sku: str
     name: str
     barcode: str | None
@@ -288,15 +292,15 @@ class FulfillmentLineOut(BaseModel):
 
 
 class FulfillmentOrderOut(BaseModel):
-    id: int
-    merchant_id: int
-    order_id: int
+    id: Id
+    merchant_id: Id
+    order_id: Id
     order_number: str
     order_status: str
     service_level: str
-    location_id: int
+    location_id: Id
     status: str
-    pick_list_id: int | None
+    pick_list_id: Id | None
     promised_ship_date: date | None
     promised_delivery_date: date | None
     lines: list[FulfillmentLineOut]
@@ -306,10 +310,10 @@ class FulfillmentOrderOut(BaseModel):
 
 
 class FulfillmentOrderSummary(BaseModel):
-    id: int
-    merchant_id: int
-    order_id: int
-    location_id: int
+    id: Id
+    merchant_id: Id
+    order_id: Id
+    location_id: Id
     status: str
     promised_ship_date: date | None = None
     promised_delivery_date: date | None = None
@@ -323,7 +327,7 @@ class TrackingEventIn(Input):
     status: ShipmentStatus = Field(description="in_transit, out_for_delivery, delivered or exception")
     message: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     place: str | None = Field(default=None, max_length=200)
-    occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    occurred_at: Timestamp | None = Field(default=None, description="Defaults to now")
 
     @model_validator(mode="after")
     def _tracking_status(self) -> TrackingEventIn:
@@ -345,7 +349,7 @@ class TrackingEventOut(BaseModel):
 
 class WebhookResult(BaseModel):
     matched: bool
-    shipment_id: int | None = None
+    shipment_id: Id | None = None
     status: str | None = None
     events_recorded: int = 0
 
@@ -403,5 +407,5 @@ class CycleCountTaskOut(BaseModel):
 
 class CycleCountIn(Input):
     counted_quantity: Annotated[
-        int, Field(ge=0, le=1_000_000, description="Units of the SKU found in the bin")
+        int, Field(ge=0, le=1_000_000, description="Units of the SKU found in the bin"), NotBool
     ]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from ordermesh.auth import Principal
+from ordermesh.inputs import Id
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory import service as inventory
 from ordermesh.inventory.schemas import (
@@ -62,7 +63,7 @@ def _quantity_change(
     return _out(view)
 
 
-def _read_location(principal: Principal, location_id: int | None) -> int | None:
+def _read_location(principal: Principal, location_id: Id | None) -> int | None:
     """The location a read is limited to: a warehouse key's own, whatever else was asked."""
     own = warehouse_location(principal)
     if own is None:
@@ -79,9 +80,9 @@ def _read_location(principal: Principal, location_id: int | None) -> int | None:
 def list_levels(
     session: DbSession,
     principal: CurrentPrincipal,
-    sku_id: int | None = None,
+    sku_id: Id | None = None,
     sku: Annotated[str | None, Query(description="SKU code")] = None,
-    location_id: int | None = None,
+    location_id: Id | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[LevelOut]:
@@ -102,8 +103,8 @@ def list_levels(
 def list_movements(
     session: DbSession,
     principal: CurrentPrincipal,
-    sku_id: int | None = None,
-    location_id: int | None = None,
+    sku_id: Id | None = None,
+    location_id: Id | None = None,
     reason: MovementReason | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -122,7 +123,7 @@ def list_movements(
 
 
 @router.get("/skus/{sku_id}/inventory", response_model=SkuInventoryOut)
-def sku_inventory(sku_id: int, session: DbSession, principal: CurrentPrincipal) -> SkuInventoryOut:
+def sku_inventory(sku_id: Id, session: DbSession, principal: CurrentPrincipal) -> SkuInventoryOut:
     """A SKU's levels at every location, with totals."""
     result = inventory.sku_inventory(
         session,
@@ -141,7 +142,7 @@ def sku_inventory(sku_id: int, session: DbSession, principal: CurrentPrincipal) 
 
 @router.get("/locations/{location_id}/inventory", response_model=Page[LevelOut])
 def location_inventory(
-    location_id: int,
+    location_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,

@@ -7,31 +7,30 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ordermesh.inputs import Id, Input, NotBool
 from ordermesh.inventory import MovementReason
 
 # Levels are 32-bit integers in the database; no single movement comes near this.
 MAX_QUANTITY = 1_000_000_000
 
-Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), NotBool]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 SkuCodeRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-class SkuRef(BaseModel):
+class SkuRef(Input):
     """Names the SKU by `sku` (its code) or `sku_id`; an operator or warehouse key also names the merchant."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    merchant_id: int | None = Field(default=None, description="Required with an operator or warehouse key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator or warehouse key")
     sku: SkuCodeRef | None = Field(default=None, description="SKU code (or give sku_id)")
-    sku_id: int | None = None
+    sku_id: Id | None = None
     reference: Reference | None = Field(default=None, description="e.g. a purchase order or ticket number")
     note: Note | None = None
 
 
 class AtLocation(SkuRef):
-    location_id: int
+    location_id: Id
 
 
 class QuantityIn(AtLocation):
@@ -50,31 +49,39 @@ class HeldQuantityIn(QuantityIn):
 
 
 class AdjustIn(AtLocation):
-    delta: int = Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, description="Units to add (or remove, if negative)")
+    delta: Annotated[
+        int,
+        Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, description="Units to add (or remove, if negative)"),
+        NotBool,
+    ]
     note: Note = Field(description="Why: damage, found, loss...")
 
 
 class CountIn(AtLocation):
-    counted_quantity: int = Field(ge=0, le=MAX_QUANTITY, description="Units counted on the shelf")
+    counted_quantity: Annotated[
+        int, Field(ge=0, le=MAX_QUANTITY, description="Units counted on the shelf"), NotBool
+    ]
 
 
 class TransferIn(SkuRef):
-    from_location_id: int
-    to_location_id: int
+    from_location_id: Id
+    to_location_id: Id
     quantity: Quantity
 
 
 class SafetyStockIn(AtLocation):
-    safety_stock: int = Field(ge=0, le=MAX_QUANTITY, description="Units kept back from sale")
+    safety_stock: Annotated[
+        int, Field(ge=0, le=MAX_QUANTITY, description="Units kept back from sale"), NotBool
+    ]
 
 
 class LevelOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    merchant_id: int
-    sku_id: int
+    merchant_id: Id
+    sku_id: Id
     sku_code: str
-    location_id: int
+    location_id: Id
     location_code: str
     on_hand: int
     reserved: int
@@ -97,7 +104,7 @@ class LevelTotals(BaseModel):
 
 
 class SkuInventoryOut(BaseModel):
-    sku_id: int
+    sku_id: Id
     sku_code: str
     levels: list[LevelOut]
     totals: LevelTotals
@@ -106,10 +113,10 @@ class SkuInventoryOut(BaseModel):
 class MovementOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    merchant_id: int
-    sku_id: int
-    location_id: int
+    id: Id
+    merchant_id: Id
+    sku_id: Id
+    location_id: Id
     delta_on_hand: int
     delta_reserved: int
     reason: MovementReason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from ordermesh.inputs import Id
 from ordermesh.locations import LocationKind, service
 from ordermesh.locations.schemas import LocationCreate, LocationOut, LocationUpdate
 from ordermesh.merchants import Role
@@ -42,7 +43,7 @@ def list_locations(
 
 
 @router.get("/locations/{location_id}", response_model=LocationOut)
-def get_location(location_id: int, session: DbSession, principal: CurrentPrincipal) -> LocationOut:
+def get_location(location_id: Id, session: DbSession, principal: CurrentPrincipal) -> LocationOut:
     """One location the caller may see."""
     location = service.get_location(
         session,
@@ -55,7 +56,7 @@ def get_location(location_id: int, session: DbSession, principal: CurrentPrincip
 
 @router.patch("/locations/{location_id}", response_model=LocationOut)
 def update_location(
-    location_id: int, body: LocationUpdate, session: DbSession, principal: CurrentPrincipal
+    location_id: Id, body: LocationUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> LocationOut:
     """Change a location (operator only): only the fields sent change."""
     principal.require(Role.operator)

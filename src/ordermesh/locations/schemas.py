@@ -18,6 +18,7 @@ from pydantic import (
     field_serializer,
 )
 
+from ordermesh.inputs import Id, Input, NotBool
 from ordermesh.locations import LocationKind
 
 
@@ -58,16 +59,16 @@ LocationCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^\S+$")
 ]
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
+Latitude = Annotated[float, Field(ge=-90, le=90), NotBool]
+Longitude = Annotated[float, Field(ge=-180, le=180), NotBool]
 ClosedDays = Annotated[list[date], Field(max_length=366)]
-HandlingDays = Annotated[int, Field(ge=0, le=30, description="working days from received to shipped")]
+HandlingDays = Annotated[
+    int, Field(ge=0, le=30, description="working days from received to shipped"), NotBool
+]
 
 
-class LocationCreate(BaseModel):
+class LocationCreate(Input):
     """Coordinates and time zone may be left out for US addresses: they come from the ZIP code."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: LocationCode
     name: Text200
@@ -89,10 +90,8 @@ class LocationCreate(BaseModel):
     active: bool = True
 
 
-class LocationUpdate(BaseModel):
+class LocationUpdate(Input):
     """Only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
     kind: LocationKind | None = None
@@ -116,7 +115,7 @@ class LocationUpdate(BaseModel):
 class LocationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: Id
     code: str
     name: str
     kind: LocationKind

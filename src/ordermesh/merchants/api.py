@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from ordermesh.inputs import Id
 from ordermesh.locations.schemas import LocationOut
 from ordermesh.merchants import Role, service
 from ordermesh.merchants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MerchantCreate, MerchantOut
@@ -34,7 +35,7 @@ def list_merchants(
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)
-def get_merchant(merchant_id: int, session: DbSession, principal: CurrentPrincipal) -> MerchantOut:
+def get_merchant(merchant_id: Id, session: DbSession, principal: CurrentPrincipal) -> MerchantOut:
     """One merchant: any for the operator, its own for a merchant key."""
     merchant = service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
     return MerchantOut.model_validate(merchant)
@@ -42,7 +43,7 @@ def get_merchant(merchant_id: int, session: DbSession, principal: CurrentPrincip
 
 @router.get("/merchants/{merchant_id}/locations", response_model=Page[LocationOut])
 def list_merchant_locations(
-    merchant_id: int,
+    merchant_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = 100,
@@ -60,7 +61,7 @@ def list_merchant_locations(
 
 @router.put("/merchants/{merchant_id}/locations/{location_id}", response_model=LocationOut)
 def enable_location(
-    merchant_id: int, location_id: int, session: DbSession, principal: CurrentPrincipal
+    merchant_id: Id, location_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> LocationOut:
     """Enable a location for a merchant (operator only; idempotent)."""
     principal.require(Role.operator)
@@ -74,7 +75,7 @@ def enable_location(
     response_class=Response,
 )
 def disable_location(
-    merchant_id: int, location_id: int, session: DbSession, principal: CurrentPrincipal
+    merchant_id: Id, location_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> None:
     """Disable a location for a merchant (operator only); refused while the merchant has stock there."""
     principal.require(Role.operator)
@@ -92,7 +93,7 @@ def create_api_key(body: ApiKeyCreate, session: DbSession, principal: CurrentPri
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut)
-def revoke_api_key(key_id: int, session: DbSession, principal: CurrentPrincipal) -> ApiKeyOut:
+def revoke_api_key(key_id: Id, session: DbSession, principal: CurrentPrincipal) -> ApiKeyOut:
     """Revoke a key (operator only)."""
     principal.require(Role.operator)
     return ApiKeyOut.model_validate(service.revoke_api_key(session, key_id=key_id))

@@ -8,6 +8,7 @@ from typing import Annotated
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ordermesh.inputs import Id, Input
 from ordermesh.merchants import Role
 
 
@@ -25,9 +26,7 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class MerchantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MerchantCreate(Input):
     code: Code
     name: Name
     default_currency: CurrencyCode = "USD"
@@ -36,30 +35,28 @@ class MerchantCreate(BaseModel):
 class MerchantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: Id
     code: str
     name: str
     default_currency: str
     created_at: datetime
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(Input):
     role: Role
     name: Name
-    merchant_id: int | None = Field(default=None, description="Required for merchant keys")
-    location_id: int | None = Field(default=None, description="Required for warehouse keys")
+    merchant_id: Id | None = Field(default=None, description="Required for merchant keys")
+    location_id: Id | None = Field(default=None, description="Required for warehouse keys")
 
 
 class ApiKeyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: Id
     role: Role
     name: str
-    merchant_id: int | None
-    location_id: int | None
+    merchant_id: Id | None
+    location_id: Id | None
     prefix: str = Field(description="The first characters of the key, to recognise it")
     created_at: datetime
     revoked_at: datetime | None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import status as http
 
 from ordermesh.deadlines import current_deadline
+from ordermesh.inputs import Id, Timestamp
 from ordermesh.merchants import Role
 from ordermesh.orders import Channel, OrderStatus
 from ordermesh.orders import service as orders
@@ -67,8 +67,8 @@ def list_orders(
     cursor: Cursor = None,
     status: Annotated[list[OrderStatus] | None, Query(description="One or more statuses")] = None,
     channel: Channel | None = None,
-    placed_from: Annotated[datetime | None, Query(description="ISO-8601, inclusive")] = None,
-    placed_to: Annotated[datetime | None, Query(description="ISO-8601, exclusive")] = None,
+    placed_from: Annotated[Timestamp | None, Query(description="ISO-8601, inclusive")] = None,
+    placed_to: Annotated[Timestamp | None, Query(description="ISO-8601, exclusive")] = None,
     sku: Annotated[
         str | None, Query(max_length=64, description="Orders with a line of this SKU code")
     ] = None,
@@ -94,7 +94,7 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}")
-def get_order(order_id: int, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+def get_order(order_id: Id, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
     """One order with its lines, fulfillment orders and holds."""
     principal.require(*ORDER_ROLES)
     return orders.order_view(session, merchant_scope=principal.merchant_scope(), order_id=order_id)
@@ -102,7 +102,7 @@ def get_order(order_id: int, session: DbSession, principal: CurrentPrincipal) ->
 
 @router.get("/orders/{order_id}/events")
 def order_events(
-    order_id: int, session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
+    order_id: Id, session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[OrderEventOut]:
     """The order's timeline, oldest first: who did what, when; paged (`items`, `next_cursor`)."""
     principal.require(*ORDER_ROLES)
@@ -117,7 +117,7 @@ def order_events(
 
 @router.post("/orders/{order_id}/cancel")
 def cancel_order(
-    order_id: int, session: DbSession, principal: CurrentPrincipal, body: CancelIn | None = None
+    order_id: Id, session: DbSession, principal: CurrentPrincipal, body: CancelIn | None = None
 ) -> OrderOut:
     """Cancel an order that has not shipped; its reservations are released."""
     principal.require(*ORDER_ROLES)
@@ -131,7 +131,7 @@ def cancel_order(
 
 
 @router.post("/orders/{order_id}/holds", status_code=http.HTTP_201_CREATED)
-def place_hold(order_id: int, body: HoldIn, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+def place_hold(order_id: Id, body: HoldIn, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
     """Put the order on hold (address, fraud, payment, manual) until a person releases it."""
     principal.require(*ORDER_ROLES)
     return orders.place_hold(
@@ -145,7 +145,7 @@ def place_hold(order_id: int, body: HoldIn, session: DbSession, principal: Curre
 
 
 @router.post("/orders/{order_id}/holds/{hold_id}/release")
-def release_hold(order_id: int, hold_id: int, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
+def release_hold(order_id: Id, hold_id: Id, session: DbSession, principal: CurrentPrincipal) -> OrderOut:
     """Release a hold; the order moves on once no hold remains."""
     principal.require(*ORDER_ROLES)
     return orders.release_hold(

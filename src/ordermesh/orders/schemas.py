@@ -7,9 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ordermesh.errors import FieldValueError
+from ordermesh.inputs import Id, NotBool, Timestamp
+from ordermesh.inputs import Input as BaseInput
 from ordermesh.money import fits_currency, is_country, is_currency, minor_units
 from ordermesh.orders import Channel, HoldKind, ServiceLevel
 
@@ -20,8 +22,8 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Input(BaseInput):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 class AddressIn(Input):
@@ -71,7 +73,7 @@ class OrderLineIn(Input):
             description="The merchant's SKU code; for a line that needs no shipping, any label (not checked)",
         ),
     ]
-    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    quantity: Annotated[int, Field(gt=0, le=100_000), NotBool]
     unit_price: Amount
     discount: Amount = Decimal(0)
     tax: Amount = Decimal(0)
@@ -97,7 +99,7 @@ class DiscountCodeIn(Input):
 
 
 class OrderCreate(Input):
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     external_id: str | None = Field(default=None, min_length=1, max_length=100)
     number: str | None = Field(default=None, min_length=1, max_length=64)
     channel: Channel = Channel.api
@@ -127,7 +129,7 @@ class OrderCreate(Input):
     presentment_total: Amount | None = None
     tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)] = []
     notes: str | None = Field(default=None, max_length=5000)
-    placed_at: AwareDatetime | None = None
+    placed_at: Timestamp | None = None
 
     @field_validator("currency")
     @classmethod
@@ -185,10 +187,10 @@ class CancelIn(Input):
 
 
 class OrderLineOut(BaseModel):
-    id: int
+    id: Id
     line_no: int
     sku: str
-    sku_id: int | None = Field(description="None for a line that needs no shipping, or one not yet resolved")
+    sku_id: Id | None = Field(description="None for a line that needs no shipping, or one not yet resolved")
     title: str | None = None
     requires_shipping: bool = True
     quantity: int
@@ -200,14 +202,14 @@ class OrderLineOut(BaseModel):
 
 
 class FulfillmentOrderLineOut(BaseModel):
-    order_line_id: int
-    sku_id: int
+    order_line_id: Id
+    sku_id: Id
     quantity: int
 
 
 class FulfillmentOrderOut(BaseModel):
-    id: int
-    location_id: int
+    id: Id
+    location_id: Id
     status: str
     promised_ship_date: date | None = None
     promised_delivery_date: date | None = None
@@ -232,7 +234,7 @@ class LineNotTaken(BaseModel):
 
 
 class HoldOut(BaseModel):
-    id: int
+    id: Id
     kind: str
     reason: str
     placed_by: str | None
@@ -248,8 +250,8 @@ class CustomerOut(BaseModel):
 
 
 class OrderSummary(BaseModel):
-    id: int
-    merchant_id: int
+    id: Id
+    merchant_id: Id
     number: str
     channel: str
     external_id: str | None
@@ -288,7 +290,7 @@ class OrderOut(OrderSummary):
 
 
 class OrderEventOut(BaseModel):
-    id: int
+    id: Id
     kind: str
     message: str
     actor: str | None

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi import status as http
 
 from ordermesh.fulfillment.scope import FloorScope
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.returns import service
 from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
@@ -34,7 +35,7 @@ def create_return(body: ReturnCreate, session: DbSession, principal: CurrentPrin
 def list_returns(
     session: DbSession,
     principal: CurrentPrincipal,
-    order_id: int | None = None,
+    order_id: Id | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[ReturnOut]:
@@ -46,7 +47,7 @@ def list_returns(
 
 
 @router.get("/returns/{return_id}")
-def get_return(return_id: int, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
+def get_return(return_id: Id, session: DbSession, principal: CurrentPrincipal) -> ReturnOut:
     """One return with its lines."""
     rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
     return service.return_out(session, rma)
@@ -54,7 +55,7 @@ def get_return(return_id: int, session: DbSession, principal: CurrentPrincipal) 
 
 @router.post("/returns/{return_id}/receive")
 def receive_return(
-    return_id: int, session: DbSession, principal: CurrentPrincipal, body: ReceiveIn | None = None
+    return_id: Id, session: DbSession, principal: CurrentPrincipal, body: ReceiveIn | None = None
 ) -> ReturnOut:
     """The returned parcel arrived at a location (operator or warehouse key)."""
     body = body or ReceiveIn()
@@ -70,7 +71,7 @@ def receive_return(
 
 @router.post("/returns/{return_id}/inspections")
 def inspect_return(
-    return_id: int, body: InspectIn, session: DbSession, principal: CurrentPrincipal
+    return_id: Id, body: InspectIn, session: DbSession, principal: CurrentPrincipal
 ) -> ReturnOut:
     """Decide received units: restock (on_hand up) or dispose (recorded, not restocked)."""
     rma = service.inspect_units(
@@ -81,7 +82,7 @@ def inspect_return(
 
 @router.post("/returns/{return_id}/refund")
 def refund_return(
-    return_id: int, body: RefundIn, session: DbSession, principal: CurrentPrincipal
+    return_id: Id, body: RefundIn, session: DbSession, principal: CurrentPrincipal
 ) -> ReturnOut:
     """Record the amount refunded (at most what the received units were paid)."""
     rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)

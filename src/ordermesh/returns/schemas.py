@@ -9,11 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ordermesh.errors import FieldValueError
+from ordermesh.inputs import Id, NotBool
+from ordermesh.inputs import Input as BaseInput
 from ordermesh.returns import Disposition, ReturnReason, ReturnStatus
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Input(BaseInput):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def _each_once(values: list[int], field: str) -> None:
@@ -25,13 +27,13 @@ def _each_once(values: list[int], field: str) -> None:
 
 
 class ReturnLineIn(Input):
-    order_line_id: int
-    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    order_line_id: Id
+    quantity: Annotated[int, Field(gt=0, le=100_000), NotBool]
     reason: ReturnReason
 
 
 class ReturnCreate(Input):
-    order_id: int
+    order_id: Id
     lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
     notes: str | None = Field(default=None, max_length=1000)
 
@@ -42,12 +44,12 @@ class ReturnCreate(Input):
 
 
 class ReceiveLineIn(Input):
-    return_line_id: int
-    quantity: Annotated[int, Field(ge=0, le=100_000)]
+    return_line_id: Id
+    quantity: Annotated[int, Field(ge=0, le=100_000), NotBool]
 
 
 class ReceiveIn(Input):
-    location_id: int | None = Field(default=None, description="Defaults to a warehouse key's own location")
+    location_id: Id | None = Field(default=None, description="Defaults to a warehouse key's own location")
     lines: Annotated[list[ReceiveLineIn], Field(max_length=500)] | None = Field(
         default=None, description="Units that arrived per line; every authorized unit when omitted"
     )
@@ -59,9 +61,9 @@ class ReceiveIn(Input):
 
 
 class InspectionIn(Input):
-    return_line_id: int
+    return_line_id: Id
     disposition: Disposition
-    quantity: Annotated[int, Field(gt=0, le=100_000)] = 1
+    quantity: Annotated[int, Field(gt=0, le=100_000), NotBool] = 1
     bin: str | None = Field(default=None, min_length=1, max_length=40, description="Restock to this bin")
     note: str | None = Field(default=None, max_length=200)
 
@@ -79,9 +81,9 @@ class RefundIn(Input):
 
 
 class ReturnLineOut(BaseModel):
-    id: int
-    order_line_id: int
-    sku_id: int
+    id: Id
+    order_line_id: Id
+    sku_id: Id
     sku: str
     quantity: int
     reason: ReturnReason
@@ -91,12 +93,12 @@ class ReturnLineOut(BaseModel):
 
 
 class ReturnOut(BaseModel):
-    id: int
-    merchant_id: int
-    order_id: int
+    id: Id
+    merchant_id: Id
+    order_id: Id
     number: str
     status: ReturnStatus
-    location_id: int | None
+    location_id: Id | None
     notes: str | None
     refund_amount: Decimal | None
     refunded_shipping: Decimal | None = None

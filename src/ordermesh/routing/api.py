@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.routing import service
 from ordermesh.routing.schemas import (
@@ -38,7 +39,7 @@ def quote(body: QuoteIn, session: DbSession, principal: CurrentPrincipal, clock:
 def get_profile(
     session: DbSession,
     principal: CurrentPrincipal,
-    merchant_id: Annotated[int | None, Query(description="Required with an operator key")] = None,
+    merchant_id: Annotated[Id | None, Query(description="Required with an operator key")] = None,
 ) -> RoutingProfileOut:
     """The merchant's routing profile: policies in order, rate card, costs, ranked/excluded locations."""
     principal.require(*ROUTING_ROLES)

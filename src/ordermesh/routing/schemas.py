@@ -6,8 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from ordermesh.inputs import Id, Input, NotBool
 from ordermesh.money import is_country
 from ordermesh.orders import ServiceLevel
 from ordermesh.routing import DEFAULT_POLICIES, Policy
@@ -27,16 +28,12 @@ SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
 LocationCode = Annotated[str, Field(min_length=1, max_length=40)]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 # ------------------------------------------------------------------------------------------ quote
 
 
 class QuoteLineIn(Input):
     sku: SkuCode
-    quantity: Annotated[int, Field(gt=0, le=100_000)]
+    quantity: Annotated[int, Field(gt=0, le=100_000), NotBool]
 
 
 class DestinationIn(Input):
@@ -56,7 +53,7 @@ class DestinationIn(Input):
 
 
 class QuoteIn(Input):
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     lines: Annotated[list[QuoteLineIn], Field(min_length=1, max_length=200)]
     destination: DestinationIn
     service_levels: list[ServiceLevel] | None = Field(
@@ -65,7 +62,7 @@ class QuoteIn(Input):
 
 
 class QuotePackageOut(BaseModel):
-    location_id: int
+    location_id: Id
     location_code: str
     lines: list[int]  # the cart's line numbers (1-based) this package carries, in part or whole
     units: int
@@ -97,7 +94,7 @@ class QuoteOut(BaseModel):
 
 
 class ZoneRateIn(Input):
-    zone: Annotated[int, Field(ge=1, le=99)]
+    zone: Annotated[int, Field(ge=1, le=99), NotBool]
     max_km: Annotated[float | None, Field(gt=0, le=40_100)] = Field(
         default=None, description="Upper bound of the band in km; leave it out for the last band"
     )
@@ -116,7 +113,7 @@ class ZoneRateIn(Input):
 class RoutingProfileIn(Input):
     """The whole profile: what is left out takes its default."""
 
-    merchant_id: int | None = Field(default=None, description="Required with an operator key")
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     policies: list[Policy] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1, max_length=8)
     rate_card: list[ZoneRateIn] = Field(
         default_factory=lambda: [
@@ -126,7 +123,7 @@ class RoutingProfileIn(Input):
         min_length=1,
         max_length=30,
     )
-    dim_divisor: Annotated[int, Field(ge=1000, le=20_000, description="cm³ per billable kg")] = 5000
+    dim_divisor: Annotated[int, Field(ge=1000, le=20_000, description="cm³ per billable kg"), NotBool] = 5000
     handling_cost: Rate = Decimal("1.25")
     split_penalty: Rate = Decimal("2.00")
     ranked_locations: Annotated[list[LocationCode], Field(max_length=500)] = Field(default_factory=list)
@@ -144,7 +141,7 @@ class ZoneRateOut(BaseModel):
 
 
 class RoutingProfileOut(BaseModel):
-    merchant_id: int
+    merchant_id: Id
     is_default: bool
     policies: list[Policy]
     rate_card: list[ZoneRateOut]
@@ -161,7 +158,7 @@ class RoutingProfileOut(BaseModel):
 
 
 class ReoptimiseIn(Input):
-    merchant_id: int | None = Field(default=None, description="Operator: one merchant (default: all)")
+    merchant_id: Id | None = Field(default=None, description="Operator: one merchant (default: all)")
     apply: bool = False
 
 
@@ -174,5 +171,5 @@ class ReoptimiseOut(BaseModel):
     cost_before: Decimal
     cost_after: Decimal
     cost_saved: Decimal
-    improved_order_ids: list[int]
+    improved_order_ids: list[Id]
     seconds: float
