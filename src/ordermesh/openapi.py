@@ -2,7 +2,8 @@
 
 FastAPI describes the success answers, and marks with `security` the routes that depend on the bearer
 scheme of web_support; this adds what every route shares. A route that needs a key may answer 401 or
-403; any route may answer 404 and 422 (the URL itself is checked, see observability.request_fault); a
+403, and 429 past the key's rate limit; any route may answer 404 and 422 (the URL itself is checked, see
+observability.request_fault) and 503 (the request deadline passed, the database is unreachable or busy); a
 write may answer 409; a route that takes a body may answer 413. A route names any further problem it
 may answer with `openapi_extra=problems(...)`.
 """
@@ -24,7 +25,10 @@ DESCRIPTIONS = {
     409: "The resource's state does not allow this, or it exists already",
     413: "The request body is larger than the server accepts",
     422: "Invalid input: `errors` names each field at fault",
+    429: "A rate limit was reached: `Retry-After` says when to try again",
     502: "The remote service answered with something that cannot be used",
+    503: "Not answered within the request deadline, or the database is unreachable or busy: nothing "
+    "changed; `Retry-After` says when to try again",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -65,9 +69,9 @@ def _add_problem(responses: dict[str, Any], status: int) -> None:
 
 
 def _statuses(operation: dict[str, Any], method: str, keyed: bool) -> set[int]:
-    statuses = {404, 422, *operation.pop(PROBLEMS_KEY, [])}
+    statuses = {404, 422, 503, *operation.pop(PROBLEMS_KEY, [])}
     if keyed:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}
     if method != "get":
         statuses.add(409)
     if "requestBody" in operation:

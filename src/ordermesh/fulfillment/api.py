@@ -57,6 +57,7 @@ from ordermesh.fulfillment.views import fulfillment_order_out, shipments_out
 from ordermesh.inputs import Id
 from ordermesh.inventory.service import resolve_sku_id
 from ordermesh.merchants import Role
+from ordermesh.openapi import problems
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
 from ordermesh.orders.service import get_order
@@ -604,7 +605,7 @@ TrackingNumber = Annotated[
 MerchantCode = Annotated[str | None, Query(max_length=40, description="The shop's code, when needed")]
 
 
-@router.get("/tracking", tags=["tracking"])
+@router.get("/tracking", tags=["tracking"], openapi_extra=problems(429))
 def track_order(
     request: Request,
     session: DbSession,
@@ -622,6 +623,7 @@ def track_order(
     "/tracking/page",
     tags=["tracking"],
     response_class=HTMLResponse,
+    openapi_extra=problems(429),
     responses={404: {"description": "No such order: the page says so", "content": {"text/html": {}}}},
 )
 def tracking_page(
