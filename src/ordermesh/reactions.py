@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from ordermesh.catalog.events import SkusAdded
 from ordermesh.channels.held import resolve_held_orders
 from ordermesh.domain_events import Handler
+from ordermesh.fulfillment.shipping import undo_floor_work
 from ordermesh.inventory.events import StockBelowReserved, StockFreed
 from ordermesh.locations.events import LocationDeactivated
+from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.service import serve_backorders
 from ordermesh.routing.service import reroute_level_shortfall, reroute_location
 
@@ -51,9 +53,15 @@ def resolve_held_lines(session: Session, event: SkusAdded) -> None:
     resolve_held_orders(session, merchant_id=event.merchant_id, actor=event.actor)
 
 
+def undo_work_on_the_floor(session: Session, event: OrderCancelled) -> None:
+    """A cancelled order's picked units go back to their bins and its packages not shipped are voided."""
+    undo_floor_work(session, order_id=event.order_id)
+
+
 HANDLERS: Mapping[type, tuple[Handler, ...]] = {
     StockFreed: (serve_waiting_backorders,),
     StockBelowReserved: (move_reservations_off,),
     LocationDeactivated: (reroute_from_closed_location,),
     SkusAdded: (resolve_held_lines,),
+    OrderCancelled: (undo_work_on_the_floor,),
 }

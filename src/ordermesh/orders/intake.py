@@ -507,6 +507,7 @@ def build_lines(
                 external_line_id=line.external_line_id,
                 quantity=line.quantity,
                 quantity_backordered=short.get(line_no, 0),
+                quantity_returned=0,
                 unit_price=line.unit_price,
                 discount=discount,
                 tax=line.tax,

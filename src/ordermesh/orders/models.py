@@ -86,6 +86,8 @@ class OrderLine(IdMixin, Base):
     external_line_id: Mapped[str | None] = mapped_column(String(100))
     quantity: Mapped[int] = mapped_column(Integer)
     quantity_backordered: Mapped[int] = mapped_column(Integer, default=0)
+    # Units received back on returns (kept by the returns domain), counted by the order's status.
+    quantity_returned: Mapped[int] = mapped_column(Integer, default=0)
     unit_price: Mapped[Decimal] = mapped_column(Money())
     discount: Mapped[Decimal] = mapped_column(Money())
     tax: Mapped[Decimal] = mapped_column(Money())

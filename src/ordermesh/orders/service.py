@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
 from ordermesh.db import is_disconnect, is_retryable
+from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, RequestExpired
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
@@ -22,6 +23,7 @@ from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_e
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import (
     DuplicateOrder,
@@ -376,8 +378,6 @@ def cancel_order(
     session: Session, *, merchant_scope: int | None, order_id: int, reason: str | None, actor: str
 ) -> OrderOut:
     """Cancel an order that has not shipped; its reservations go back to stock."""
-    from ordermesh.fulfillment.shipping import undo_floor_work  # the floor builds on orders: import late
-
     order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
     status = OrderStatus(order.status)
     if status is OrderStatus.cancelled:
@@ -386,7 +386,7 @@ def cancel_order(
         raise Conflict(f"order {order.number} is {order.status}: shipped stock cannot be cancelled")
     movements = _release_open_fulfillment(session, order)
     apply(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
-    undo_floor_work(session, order_id=order.id)  # picked units back to their bins, packages voided
+    publish(session, OrderCancelled(order.merchant_id, order.id, actor))  # the floor's work is undone
     session.execute(update(OrderLine).where(OrderLine.order_id == order.id).values(quantity_backordered=0))
     order.cancelled_at = utcnow()
     released = sum(m.delta_reserved for m in movements) * -1
@@ -633,13 +633,16 @@ def refresh_statuses(session: Session, *, order_ids: Sequence[int]) -> dict[int,
 
 
 def _derive_statuses(session: Session, ids: list[int]) -> dict[int, OrderStatus]:
-    from ordermesh.returns.service import returned_units_by_order  # returns build on orders: import late
-
     cancelled = dict(session.execute(select(Order.id, Order.cancelled_at).where(Order.id.in_(ids))).all())
     totals = {
-        order_id: (int(ordered), int(backordered))
-        for order_id, ordered, backordered in session.execute(
-            select(OrderLine.order_id, func.sum(OrderLine.quantity), func.sum(OrderLine.quantity_backordered))
+        order_id: (int(ordered), int(backordered), int(returned))
+        for order_id, ordered, backordered, returned in session.execute(
+            select(
+                OrderLine.order_id,
+                func.sum(OrderLine.quantity),
+                func.sum(OrderLine.quantity_backordered),
+                func.sum(OrderLine.quantity_returned),
+            )
             .where(OrderLine.order_id.in_(ids), OrderLine.requires_shipping.is_(True))
             .group_by(OrderLine.order_id)
         )
@@ -656,15 +659,14 @@ def _derive_statuses(session: Session, ids: list[int]) -> dict[int, OrderStatus]
         select(FulfillmentOrder.order_id, FulfillmentOrder.status).where(FulfillmentOrder.order_id.in_(ids))
     ):
         fo_states[order_id].append(fo_status)
-    returned = returned_units_by_order(session, order_ids=ids)
     return {
         order_id: derive_status(
             OrderFacts(
                 cancelled=cancelled_at is not None,
                 active_holds=int(holds.get(order_id, 0)),
-                quantity_ordered=totals.get(order_id, (0, 0))[0],
-                quantity_backordered=totals.get(order_id, (0, 0))[1],
-                quantity_returned=returned.get(order_id, 0),
+                quantity_ordered=totals.get(order_id, (0, 0, 0))[0],
+                quantity_backordered=totals.get(order_id, (0, 0, 0))[1],
+                quantity_returned=totals.get(order_id, (0, 0, 0))[2],
                 fulfillment_statuses=statuses(fo_states[order_id]),
             )
         )

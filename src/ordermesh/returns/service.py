@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -173,6 +173,7 @@ def receive_return(
         raise Invalid.field("lines", "no unit arrived")
     for line in return_lines:
         line.quantity_received = arrived[line.id]
+    _count_returned(session, return_lines)
     rma.status, rma.location_id = ReturnStatus.received.value, location_id
     rma.received_at = rma.updated_at = utcnow()
     units = sum(arrived.values())
@@ -382,16 +383,15 @@ def refundable_shipping(session: Session, rma: ReturnAuthorization, order: Order
     return quantize(charged, order.currency) if whole_order_back else Decimal(0)
 
 
-def returned_units_by_order(session: Session, *, order_ids: Sequence[int]) -> dict[int, int]:
-    """Units of each order received back (what returned / partially_returned count), in one query;
-    orders with nothing received back are left out."""
-    rows = session.execute(
-        select(ReturnAuthorization.order_id, func.sum(ReturnLine.quantity_received))
-        .join(ReturnAuthorization, ReturnAuthorization.id == ReturnLine.return_id)
-        .where(ReturnAuthorization.order_id.in_(list(order_ids)))
-        .group_by(ReturnAuthorization.order_id)
-    ).all()
-    return {int(order_id): int(units or 0) for order_id, units in rows}
+def _count_returned(session: Session, return_lines: Sequence[ReturnLine]) -> None:
+    """Add the units received to their order lines, which the order's status counts."""
+    for line in return_lines:
+        if line.quantity_received:
+            session.execute(
+                update(OrderLine)
+                .where(OrderLine.id == line.order_line_id)
+                .values(quantity_returned=OrderLine.quantity_returned + line.quantity_received)
+            )
 
 
 def list_returns(
