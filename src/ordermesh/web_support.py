@@ -1,25 +1,20 @@
-"""What every router shares: the session and principal dependencies, pagination and problem responses."""
+"""What every router shares: the session and principal dependencies, the clock, the paging parameters."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
-from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ordermesh.auth import Principal, authenticate, bearer_key_hash, key_cache
 from ordermesh.base import utcnow
 from ordermesh.config import get_settings
-from ordermesh.errors import Invalid, TooManyRequests
-from ordermesh.inputs import MAX_ID
+from ordermesh.errors import TooManyRequests
 from ordermesh.security import TokenBuckets, retry_after
 
 T = TypeVar("T")
@@ -100,56 +95,5 @@ def get_clock() -> Callable[[], datetime]:
 Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        after = 0
-    if not 1 <= after <= MAX_ID:
-        raise Invalid.field("cursor", "not a cursor this API returned")
-    return after
-
-
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
-
-
-def page_of(items: Sequence[T], *, limit: int, cursor: str | None) -> Page[T]:
-    """A page of a list kept in an order of its own (bins in walking order, events by time): the cursor
-    is the position after the page. For short per-location or per-order lists only."""
-    start = decode_cursor(cursor) or 0
-    page = list(items[start : start + limit])
-    more = start + limit < len(items)
-    return Page(items=page, next_cursor=encode_cursor(start + limit) if more else None)
-
-
-def paginate(
-    session: Session,
-    statement: Select[Any],
-    id_column: InstrumentedAttribute[int],
-    *,
-    limit: int,
-    cursor: str | None,
-    newest_first: bool = False,
-) -> tuple[Sequence[Any], str | None]:
-    """Keyset pagination on an id column: stable under inserts, O(limit) per page."""
-    after = decode_cursor(cursor)
-    if after is not None:
-        statement = statement.where(id_column < after if newest_first else id_column > after)
-    statement = statement.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
-    rows = session.scalars(statement).all()
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].id)

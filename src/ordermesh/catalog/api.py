@@ -10,7 +10,8 @@ from ordermesh.catalog import service
 from ordermesh.catalog.schemas import SkuBulkUpsert, SkuCreate, SkuOut, SkuUpdate, UpsertItemOut, UpsertOut
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
+from ordermesh.paging import Page
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["catalog"])
 

@@ -19,7 +19,7 @@ from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.merchants.service import get_merchant
 from ordermesh.money import fits_currency, minor_units
-from ordermesh.web_support import paginate
+from ordermesh.paging import paginate
 
 MAX_BULK_ITEMS = 1000
 # Columns a PATCH or upsert may not set to null.

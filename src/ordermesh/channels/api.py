@@ -34,7 +34,8 @@ from ordermesh.errors import Invalid
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.openapi import problems
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
+from ordermesh.paging import Page, paginate
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 

@@ -21,7 +21,8 @@ from ordermesh.events.schemas import (
 )
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
+from ordermesh.paging import Page, paginate
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["webhooks"])
 

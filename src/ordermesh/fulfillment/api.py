@@ -61,17 +61,8 @@ from ordermesh.openapi import problems
 from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder
 from ordermesh.orders.service import get_order
-from ordermesh.web_support import (
-    Clock,
-    CurrentPrincipal,
-    Cursor,
-    DbSession,
-    Limit,
-    Page,
-    count_client_attempt,
-    page_of,
-    paginate,
-)
+from ordermesh.paging import Page, page_of, paginate
+from ordermesh.web_support import Clock, CurrentPrincipal, Cursor, DbSession, Limit, count_client_attempt
 
 router = APIRouter(tags=["warehouse floor"])
 PDF = "application/pdf"

@@ -22,7 +22,7 @@ from ordermesh.fulfillment.models import Bin, BinStock, Box, CycleCountTask
 from ordermesh.fulfillment.schemas import BinIn, BoxIn, CycleCountTaskOut
 from ordermesh.inventory import service as inventory
 from ordermesh.inventory.models import InventoryLevel
-from ordermesh.web_support import paginate
+from ordermesh.paging import paginate
 
 
 @dataclass(frozen=True)

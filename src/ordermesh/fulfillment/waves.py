@@ -24,8 +24,8 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status, refresh_statuses
+from ordermesh.paging import paginate
 from ordermesh.routing.promise import Calendar, ShippingClock, closed_days, cutoff_before
-from ordermesh.web_support import paginate
 
 # Orders whose reserved fulfillment orders may go to the floor: reserved in full, not held, not cancelled.
 RELEASABLE_ORDER_STATES = (OrderStatus.confirmed, OrderStatus.processing, OrderStatus.partially_shipped)

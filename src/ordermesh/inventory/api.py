@@ -27,7 +27,8 @@ from ordermesh.inventory.schemas import (
     TransferOut,
 )
 from ordermesh.locations.service import get_location, warehouse_location
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
+from ordermesh.paging import Page
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["inventory"])
 

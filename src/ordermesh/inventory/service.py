@@ -42,7 +42,7 @@ from ordermesh.inventory.ledger import (
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location
 from ordermesh.locations.service import require_enabled_location
-from ordermesh.web_support import decode_cursor, encode_cursor, paginate
+from ordermesh.paging import paginate
 
 _level = InventoryLevel.__table__.c
 _movement = InventoryMovement.__table__.c
@@ -401,12 +401,8 @@ def list_levels(
         statement = statement.where(Sku.code == sku_code)
     if location_id is not None:
         statement = statement.where(_level.location_id == location_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        statement = statement.where(_level.id > after)
-    rows = session.execute(statement.order_by(_level.id).limit(limit + 1)).all()
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return [_view(row) for row in rows[:limit]], next_cursor
+    rows, next_cursor = paginate(session, statement, _level.id, limit=limit, cursor=cursor)
+    return [_view(row) for row in rows], next_cursor
 
 
 def sku_inventory(

@@ -8,7 +8,8 @@ from ordermesh.inputs import Id
 from ordermesh.locations import LocationKind, service
 from ordermesh.locations.schemas import LocationCreate, LocationOut, LocationUpdate
 from ordermesh.merchants import Role
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
+from ordermesh.paging import Page
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["locations"])
 

@@ -19,7 +19,7 @@ from ordermesh.locations.geo import lookup_postal_code, uses_zip_codes
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.locations.schemas import LocationCreate, LocationUpdate
 from ordermesh.merchants import Role
-from ordermesh.web_support import paginate
+from ordermesh.paging import paginate
 
 # Columns a PATCH may not set to null.
 _REQUIRED = frozenset(

@@ -8,7 +8,8 @@ from ordermesh.inputs import Id
 from ordermesh.locations.schemas import LocationOut
 from ordermesh.merchants import Role, service
 from ordermesh.merchants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MerchantCreate, MerchantOut
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
+from ordermesh.paging import Page
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["merchants"])
 

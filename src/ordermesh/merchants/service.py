@@ -15,7 +15,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import ApiKey, Merchant
-from ordermesh.web_support import paginate
+from ordermesh.paging import paginate
 
 
 def create_merchant(session: Session, *, code: str, name: str, default_currency: str) -> Merchant:

@@ -16,7 +16,8 @@ from ordermesh.orders.intake import OrderRequest, request_fingerprint
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import CancelIn, HoldIn, OrderCreate, OrderEventOut, OrderOut, OrderSummary
 from ordermesh.orders.views import order_summary
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page, paginate
+from ordermesh.paging import Page, paginate
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["orders"])
 ORDER_ROLES = (Role.operator, Role.merchant)

@@ -45,7 +45,7 @@ from ordermesh.orders.models import (
 from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status, statuses
 from ordermesh.orders.views import order_out
-from ordermesh.web_support import paginate
+from ordermesh.paging import paginate
 
 MAX_ATTEMPTS = 5
 T = TypeVar("T")

@@ -8,9 +8,10 @@ from fastapi import status as http
 from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
+from ordermesh.paging import Page
 from ordermesh.returns import service
 from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
-from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit, Page
+from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["returns"])
 MERCHANT_ROLES = (Role.operator, Role.merchant)

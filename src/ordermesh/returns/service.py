@@ -26,10 +26,10 @@ from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Orde
 from ordermesh.orders.pricing import PricedLine
 from ordermesh.orders.pricing import refundable as pricing_refundable
 from ordermesh.orders.service import refresh_status, serve_backorders
+from ordermesh.paging import paginate
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
-from ordermesh.web_support import paginate
 
 SHIPPED = [FulfillmentStatus.shipped.value, FulfillmentStatus.delivered.value]
 
