@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, Table, TypeDecorator
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,6 +80,12 @@ def Money() -> Exact:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, for statements that bypass the ORM (SQLAlchemy types `__table__` as any
+    FromClause, though a mapped class always has a Table)."""
+    return cast(Table, model.__table__)
 
 
 class IdMixin:

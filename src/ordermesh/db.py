@@ -65,7 +65,7 @@ SQLITE_BUSY_SECONDS = 30
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -76,7 +76,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
         # writer got there first; taking the write lock up front makes concurrent writers wait instead.
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -111,7 +112,7 @@ def load_demo(
     tick("Merchants and locations", 0)
     merchant_ids = {m.code: create_merchant(session, code=m.code, name=m.name, default_currency="USD").id
                     for m in MERCHANTS}  # fmt: skip
-    location_ids = _create_locations(session, merchant_ids.values())
+    location_ids = _create_locations(session, list(merchant_ids.values()))
     result.locations = len(location_ids)
     tick("Catalog", 2)
     sku_ids = {m.code: _create_catalog(session, m, merchant_ids[m.code]) for m in MERCHANTS}
@@ -265,7 +266,7 @@ def _order(rng: random.Random, merchant_code: str, number: int, weights: list[fl
         index = rng.choices(range(len(skus)), weights=weights)[0]
         if index not in chosen:
             chosen.append(index)
-    lines = []
+    lines: list[dict[str, Any]] = []
     for index in chosen:
         sku = skus[index]
         quantity = rng.choices((1, 2, 3), weights=(75, 20, 5))[0]
@@ -279,8 +280,8 @@ def _order(rng: random.Random, merchant_code: str, number: int, weights: list[fl
             }
         )
     if rng.random() < 0.1:  # a 10% promotion on the first line
-        first = lines[0]
-        first["discount"] = (first["unit_price"] * first["quantity"] / 10).quantize(Decimal("0.01"))
+        promoted = lines[0]
+        promoted["discount"] = (promoted["unit_price"] * promoted["quantity"] / 10).quantize(Decimal("0.01"))
     subtotal = sum((line["unit_price"] * line["quantity"] for line in lines), Decimal(0))
     level = rng.choices(SERVICE_LEVELS, weights=SERVICE_WEIGHTS)[0]
     fee = SHIPPING_FEES[level]

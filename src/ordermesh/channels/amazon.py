@@ -43,6 +43,7 @@ from ordermesh.channels.payload import (
     get,
     in_minor_units,
     jsonable,
+    mapping,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -78,7 +79,7 @@ NEWEST_ALLOWED = timedelta(minutes=2)
 def skip_reason(payload: Mapping[str, Any]) -> str | None:
     """Why an order (from getOrders, or the raw {"order": ...} of a mapped one) is not taken now, or None
     when it is."""
-    order = payload.get("order") if isinstance(payload.get("order"), Mapping) else payload
+    order = mapping(payload.get("order"), payload)
     order_id = order.get("AmazonOrderId", "?")
     channel = order.get("FulfillmentChannel")
     if channel != "MFN":

@@ -8,6 +8,7 @@ with `parse_float=Decimal`), never through binary floating point.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
@@ -37,6 +38,11 @@ def get(document: Any, path: str, *, base: str = "") -> Any:
         else:
             raise MappingError(f"{base}.{path}" if base else path, "missing")
     return value
+
+
+def mapping(value: Any, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else `default` (an empty one by default)."""
+    return value if isinstance(value, Mapping) else ({} if default is None else default)
 
 
 def text(value: Any, field: str, *, required: bool = True) -> str | None:
@@ -169,11 +175,8 @@ def jsonable(value: Any) -> Any:
     the stored payload reads as it was received.
     """
     if isinstance(value, Decimal):
-        return (
-            int(value)
-            if value == value.to_integral_value() and value.as_tuple().exponent >= 0
-            else float(value)
-        )
+        exponent = value.as_tuple().exponent  # a letter for NaN and infinities, which stay floats
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     if isinstance(value, dict):
         return {key: jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

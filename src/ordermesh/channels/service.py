@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ordermesh import outbound
-from ordermesh.base import utcnow
+from ordermesh.base import table, utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels import CONNECTED_KINDS, ChannelKind, ChannelOrderStatus, PushKind, PushStatus
 from ordermesh.channels.base import ChannelAddress, MappingError, is_stale
@@ -66,7 +66,7 @@ def get_channel(session: Session, *, merchant_scope: int | None, channel_id: int
     return channel
 
 
-def channels_query(*, merchant_scope: int | None) -> Select[tuple[Channel]]:
+def channels_query(*, merchant_scope: int | None) -> Select[Channel]:
     """The channels a principal may see (paginated by the caller)."""
     statement = select(Channel)
     if merchant_scope is not None:
@@ -132,7 +132,7 @@ def update_channel(
     if data.stock_buffer is not None:
         channel.stock_buffer = data.stock_buffer
     if data.location_ids is not None:
-        session.execute(ChannelLocation.__table__.delete().where(ChannelLocation.channel_id == channel.id))
+        session.execute(table(ChannelLocation).delete().where(ChannelLocation.channel_id == channel.id))
         _set_locations(session, channel, data.location_ids)
     channel.updated_at = utcnow()
     session.flush()
@@ -312,7 +312,7 @@ def delete_listing(session: Session, *, merchant_scope: int | None, channel_id: 
     ).one_or_none()
     if listing is None:
         raise NotFound(f"listing {listing_id} not found")
-    session.execute(ChannelPush.__table__.delete().where(ChannelPush.listing_id == listing.id))
+    session.execute(table(ChannelPush).delete().where(ChannelPush.listing_id == listing.id))
     session.delete(listing)
 
 
@@ -406,6 +406,7 @@ def ingest_order(
     if mapped.cancelled:
         record.channel_updated_at = mapped.channel_updated_at or record.channel_updated_at
         return _cancel_from_channel(session, channel, record, mapped, existing, actor)
+    assert existing is not None  # a new order was created above, and a cancelled one handled
     record.order_id = existing
     if event is not None and event.topic == "orders/updated":
         record.channel_updated_at = mapped.channel_updated_at or record.channel_updated_at
@@ -608,7 +609,7 @@ def _channel_order_row(
 def _channel_order_upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (merchant, channel, external id) DO UPDATE, built once per dialect."""
     dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = dialect_insert(ChannelOrder.__table__)
+    statement = dialect_insert(table(ChannelOrder))
     replaced = ("order_id", "status", "raw", "unmapped_lines", "channel_updated_at", "updated_at")
     return statement.on_conflict_do_update(
         index_elements=["merchant_id", "channel_id", "external_id"],
@@ -697,7 +698,7 @@ def known_lines(
 
 def _sku_lookup() -> Any:
     """The channel's listings of the given channel SKUs, and the merchant's own SKUs of those codes."""
-    skus = bindparam("p_skus", expanding=True)
+    skus: Any = bindparam("p_skus", expanding=True)
     listed = (
         select(ChannelListing.channel_sku, Sku.code, literal(True).label("listed"))
         .join(Sku, Sku.id == ChannelListing.sku_id)
@@ -949,7 +950,7 @@ def queue_inventory_for_skus(session: Session, *, changes: Iterable[tuple[int, i
         )
     ):
         fed_by.setdefault(channel_id, set()).add(location_id)
-    changed_at = {(m, s): set() for m, s, _ in changes}
+    changed_at: dict[tuple[int, int], set[int]] = {(m, s): set() for m, s, _ in changes}
     for m, s, location in changes:
         changed_at[(m, s)].add(location)
     affected = [
@@ -1001,7 +1002,8 @@ def reconcile(session: Session, *, merchant_scope: int | None, channel_id: int |
     if channel_id is not None:
         get_channel(session, merchant_scope=merchant_scope, channel_id=channel_id)
         statement = statement.where(Channel.id == channel_id)
-    return queue_inventory_pushes(session, listings=[tuple(row) for row in session.execute(statement)])
+    rows = session.execute(statement)
+    return queue_inventory_pushes(session, listings=[(row[0], row[1], row[2]) for row in rows])
 
 
 def queue_fulfillment_push(
@@ -1033,10 +1035,10 @@ def queue_fulfillment_push(
     }
     shipped = []
     for entry in lines:
-        line = by_id.get(entry.get("order_line_id")) or by_code.get(entry.get("sku", ""))
+        line = by_id.get(int(entry.get("order_line_id") or 0)) or by_code.get(str(entry.get("sku", "")))
         if line is None:
             raise Invalid.field("lines", f"no line of order {order.number} matches {entry}")
-        listing = listings.get(line.sku_id)
+        listing = listings.get(line.sku_id) if line.sku_id is not None else None
         shipped.append(
             {
                 "channel_sku": listing.channel_sku if listing else line.sku_code,

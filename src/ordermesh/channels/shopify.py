@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -39,6 +39,7 @@ from ordermesh.channels.payload import (
     country,
     currency,
     jsonable,
+    mapping,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -72,7 +73,7 @@ class ShopifyConnector:
 
     def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
         """A Shopify Order resource (webhook body or REST `order`) -> ChannelOrder."""
-        order = payload.get("order", payload) if isinstance(payload.get("order"), Mapping) else payload
+        order = mapping(payload.get("order"), payload)
         code = currency(order.get("currency"), "currency")
         items = order.get("line_items")
         if not isinstance(items, list) or not items:
@@ -84,7 +85,7 @@ class ShopifyConnector:
         shipping = order.get("shipping_address")
         if not isinstance(shipping, Mapping):
             raise MappingError("shipping_address", "missing")
-        customer = order.get("customer") if isinstance(order.get("customer"), Mapping) else {}
+        customer = mapping(order.get("customer"))
         billing = order.get("billing_address")
         presentment = _presentment(order, code)
         cancelled_at = order.get("cancelled_at")
@@ -298,10 +299,14 @@ def _spread(
     return lines
 
 
-def _shared(lines: list[ChannelLine], total: Decimal, code: str, attribute: str) -> list[ChannelLine]:
+def _shared(
+    lines: list[ChannelLine], total: Decimal, code: str, attribute: Literal["tax", "discount"]
+) -> list[ChannelLine]:
     values = [line.unit_price * line.quantity for line in lines]
     parts = shares(total, values, code)
-    return [replace(line, **{attribute: part}) for line, part in zip(lines, parts, strict=True)]
+    if attribute == "tax":
+        return [replace(line, tax=part) for line, part in zip(lines, parts, strict=True)]
+    return [replace(line, discount=part) for line, part in zip(lines, parts, strict=True)]
 
 
 def _shipping_tax(shipping_lines: Sequence[Mapping[str, Any]], code: str) -> Decimal:

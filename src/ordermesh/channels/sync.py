@@ -266,9 +266,9 @@ def pull_orders(
     except ChannelHttpError as error:
         report.error = str(error)
         with factory() as session, session.begin():
-            channel = session.get(Channel, channel_id)
-            assert channel is not None
-            record_error(session, channel=channel, kind="pull", message=str(error))
+            failed = session.get(Channel, channel_id)
+            assert failed is not None
+            record_error(session, channel=failed, kind="pull", message=str(error))
         if isinstance(error, ChannelAnswerError):
             raise BadGateway(
                 f"the channel's answer could not be used ({error}); see the channel's errors"

@@ -41,6 +41,7 @@ from ordermesh.channels.payload import (
     currency,
     in_minor_units,
     jsonable,
+    mapping,
     optional_utc_from_iso,
     quantity,
     required_text,
@@ -91,7 +92,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
     shipping, shipping_tax = _shipping(payload.get("shipping_lines"), code)
     if included:
         shipping += shipping_tax
-    billing = payload.get("billing") if isinstance(payload.get("billing"), Mapping) else {}
+    billing = mapping(payload.get("billing"))
     shipping_address = payload.get("shipping")
     # Orders of virtual goods or for local pickup have no shipping address: the billing one stands in.
     use_billing = not isinstance(shipping_address, Mapping) or not shipping_address.get("address_1")

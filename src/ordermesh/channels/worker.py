@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.base import utcnow
+from ordermesh.base import table, utcnow
 from ordermesh.channels import PushKind, PushStatus
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import (
@@ -87,7 +87,7 @@ class ChannelWorkerSettings:
     timeout_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **changes: float) -> ChannelWorkerSettings:
+    def from_settings(cls, settings: Settings | None = None, **changes: Any) -> ChannelWorkerSettings:
         """The configured timings (default: from the environment), with `changes` for tests and benches."""
         settings = settings or get_settings()
         configured = cls(
@@ -211,7 +211,7 @@ def _advance_floor(
     floor = min(settled, first_unread - 1) if first_unread is not None else settled
     if floor > feed.floor_id:
         feed.floor_id = floor
-        session.execute(ChannelFeedSeen.__table__.delete().where(ChannelFeedSeen.outbox_message_id <= floor))
+        session.execute(table(ChannelFeedSeen).delete().where(ChannelFeedSeen.outbox_message_id <= floor))
 
 
 def _queue_shipment(session: Session, payload: dict[str, Any]) -> None:

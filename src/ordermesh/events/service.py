@@ -60,7 +60,7 @@ def create_subscription(
     return subscription, signing_secret
 
 
-def subscriptions_query(*, merchant_id: int | None) -> Select[tuple[WebhookSubscription]]:
+def subscriptions_query(*, merchant_id: int | None) -> Select[WebhookSubscription]:
     """Subscriptions visible in a merchant scope (None: every merchant's), for pagination."""
     statement = select(WebhookSubscription)
     if merchant_id is not None:
@@ -139,7 +139,7 @@ def _checked_status(status: str | None) -> str | None:
 
 def deliveries_query(
     *, merchant_id: int | None, status: str | None = None, subscription_id: int | None = None
-) -> Select[tuple[WebhookDelivery]]:
+) -> Select[WebhookDelivery]:
     """Deliveries in a merchant scope, optionally one status and/or one subscription, for pagination."""
     statement = select(WebhookDelivery)
     if merchant_id is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
@@ -37,7 +37,7 @@ ON_FLOOR = (FulfillmentStatus.released, FulfillmentStatus.picking)
 PRIORITY = {level.value: rank for rank, level in enumerate(ServicePriority)}
 
 
-def _latest_when_missing(day: ColumnElement[date | None]) -> ColumnElement[int]:
+def _latest_when_missing(day: InstrumentedAttribute[date | None]) -> ColumnElement[int]:
     """Sorts a fulfillment order without a promise after every promised one (on SQLite and PostgreSQL)."""
     return case((day.is_(None), 1), else_=0)
 
@@ -112,7 +112,7 @@ class Released:
 
 def _releasable(placed_before: datetime | None) -> list[ColumnElement[bool]]:
     """The rules an order must meet for its fulfillment orders to go to the floor by the cut-off run."""
-    rules = [Order.status.in_([s.value for s in RELEASABLE_ORDER_STATES])]
+    rules: list[ColumnElement[bool]] = [Order.status.in_([s.value for s in RELEASABLE_ORDER_STATES])]
     if placed_before is not None:
         rules.append(Order.placed_at < placed_before)
     return rules

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from ordermesh.base import utcnow
+from ordermesh.base import table, utcnow
 from ordermesh.db import insert_ignoring_conflicts, insert_rows
 from ordermesh.errors import Conflict
 from ordermesh.events.outbox import Event, emit
@@ -55,7 +55,7 @@ def lock_order(movement: Movement) -> tuple[int, int]:
 _level = InventoryLevel.__table__.c
 # Built once: the hot path of order intake runs it for every line (see try_reserve).
 _RESERVE = (
-    update(InventoryLevel.__table__)
+    update(table(InventoryLevel))
     .where(
         _level.merchant_id == bindparam("p_merchant"),
         _level.sku_id == bindparam("p_sku"),
@@ -97,7 +97,7 @@ _LOCK_LEVELS = (
     .with_for_update()
 )
 _ADD_RESERVED = (
-    update(InventoryLevel.__table__)
+    update(table(InventoryLevel))
     .where(_level.id == bindparam("p_level"))
     .values(reserved=_level.reserved + bindparam("p_quantity"), updated_at=bindparam("p_now"))
 )

@@ -1,6 +1,7 @@
 """Alembic environment: one set of migrations for SQLite and PostgreSQL alike."""
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from ordermesh.config import get_settings
 from ordermesh.db import make_engine
@@ -21,7 +22,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy import CursorResult, Select, and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -723,7 +723,8 @@ def fulfillment_orders_for(order: Order, reservation: Reservation, now: datetime
 def _insert_orders(session: Session, orders: list[Order]) -> None:
     """Insert the order rows; DuplicateOrder when one exists already (a replay, or a concurrent twin)."""
     statement = insert_ignoring_conflicts(session, Order).execution_options(preserve_rowcount=True)
-    inserted = session.execute(statement, [_row(order) for order in orders]).rowcount
+    result = session.execute(statement, [_row(order) for order in orders])
+    inserted = cast(CursorResult[Any], result).rowcount
     if inserted != len(orders):
         raise DuplicateOrder
 

@@ -546,6 +546,7 @@ def _reserve_up_to(
 def _attach_to_fulfillment(
     session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
 ) -> None:
+    assert line.sku_id is not None  # only lines of a known SKU wait for stock
     fo = open_fulfillment_order(session, order=order, location_id=location_id)
     # The line's units waiting at an open fulfillment order there are raised rather than joined by a
     # second line (one released to the floor is never changed: a new open one gets the units).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ordermesh.orders import FulfillmentStatus, OrderStatus
@@ -41,7 +41,7 @@ def derive_status(facts: OrderFacts) -> OrderStatus:
 
 
 def _after_shipping(
-    facts: OrderFacts, live: list[FulfillmentStatus], shipped: list[FulfillmentStatus]
+    facts: OrderFacts, live: Sequence[FulfillmentStatus], shipped: Sequence[FulfillmentStatus]
 ) -> OrderStatus:
     if facts.quantity_returned:
         fully_returned = facts.quantity_returned >= facts.quantity_ordered

@@ -442,7 +442,7 @@ def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
                 sku_id=line.sku_id,
                 sku=codes[line.sku_id],
                 quantity=line.quantity,
-                reason=line.reason,  # type: ignore[arg-type]
+                reason=line.reason,
                 quantity_received=line.quantity_received,
                 quantity_restocked=line.quantity_restocked,
                 quantity_disposed=line.quantity_disposed,

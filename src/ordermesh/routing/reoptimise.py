@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ordermesh.orders import ServiceLevel
@@ -52,7 +52,7 @@ class Reoptimisation:
     packages_after: int = 0
     cost_before: Decimal = Decimal("0.00")
     cost_after: Decimal = Decimal("0.00")
-    improved: list[Replanned] | None = None
+    improved: list[Replanned] = field(default_factory=list)
 
     @property
     def cost_saved(self) -> Decimal:
@@ -74,7 +74,7 @@ def reoptimise(
         if units > 0:
             pool[sku_id][location_id] = units
     by_id = {site.location_id: site for site in sites}
-    result = Reoptimisation(improved=[])
+    result = Reoptimisation()
     for order in orders:
         if any(a.location_id not in by_id for a in order.current):
             continue  # it holds stock where nothing may ship from now: re-routing, not this, moves it

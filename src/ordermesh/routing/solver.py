@@ -486,15 +486,15 @@ def _solve_mip(problem: _Problem, rules: Rules, cap: int | None) -> IntArray:
     for c in range(n_loc):
         for s in range(n_sku):  # units only from a location that ships a package
             add(((x(c, s), 1.0), (y0 + c, -float(problem.available[c, s]))), 0.0)
-        add(((x(c, s), float(problem.grams[s])) for s in range(n_sku)), 0.0)
-        cols.append(b0 + c), rows.append(len(upper) - 1), vals.append(-1000.0)
-        add(((x(c, s), float(problem.volume[s])) for s in range(n_sku)), 0.0)
-        cols.append(b0 + c), rows.append(len(upper) - 1), vals.append(-float(problem.dim_divisor))
+        # Billed kilograms b cover the weight, and the dimensional weight (volume / divisor).
+        add([*((x(c, s), float(problem.grams[s])) for s in range(n_sku)), (b0 + c, -1000.0)], 0.0)
+        dim = -float(problem.dim_divisor)
+        add([*((x(c, s), float(problem.volume[s])) for s in range(n_sku)), (b0 + c, dim)], 0.0)
         add(((y0 + c, 1.0), (b0 + c, -1.0)), 0.0)  # a package bills at least one kilogram
     if cap is not None:
         add(((y0 + c, 1.0) for c in range(n_loc)), float(cap))
-    objectives = [_fill_objective(n_var, nx)]
-    objectives += [_rule_objective(problem, rules, policy, n_var, y0, b0) for policy in rules.tie_breakers]
+    ruled = (_rule_objective(problem, rules, policy, n_var, y0, b0) for policy in rules.tie_breakers)
+    objectives = [_fill_objective(n_var, nx), *(objective for objective in ruled if objective is not None)]
     lower_x = np.zeros(n_var)
     upper_x = np.concatenate([problem.available.reshape(-1), np.ones(n_loc), np.full(n_loc, np.inf)])
     bounds = Bounds(lower_x, upper_x)
@@ -503,8 +503,6 @@ def _solve_mip(problem: _Problem, rules: Rules, cap: int | None) -> IntArray:
     extra_upper: list[float] = []
     solution = None
     for objective in objectives:
-        if objective is None:
-            continue
         matrix = coo_matrix((vals, (rows, cols)), shape=(len(upper), n_var)).tocsr()
         constraints = [LinearConstraint(matrix, -np.inf, np.array(upper))]
         if extra_rows:
