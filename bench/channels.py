@@ -47,9 +47,9 @@ from tests.payloads import FIXTURES  # noqa: E402
 
 from ordermesh.auth import create_api_key  # noqa: E402
 from ordermesh.catalog.models import Sku  # noqa: E402
+from ordermesh.channels.connections import create_channel, upsert_listings  # noqa: E402
 from ordermesh.channels.models import Channel  # noqa: E402
 from ordermesh.channels.schemas import ChannelCreate, ListingIn  # noqa: E402
-from ordermesh.channels.service import create_channel, upsert_listings  # noqa: E402
 from ordermesh.channels.shopify import sign  # noqa: E402
 from ordermesh.channels.sync import receive_webhook  # noqa: E402
 from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker  # noqa: E402

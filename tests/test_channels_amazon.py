@@ -30,7 +30,7 @@ from ordermesh.channels.connector import (
     TokenBucket,
 )
 from ordermesh.channels.models import Channel, ChannelOrder
-from ordermesh.channels.service import channel_quantity
+from ordermesh.channels.pushes import channel_quantity
 from ordermesh.channels.tokens import IssuedToken, TokenCache
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit

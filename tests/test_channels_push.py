@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.base import utcnow
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.models import Channel, ChannelPush
-from ordermesh.channels.service import channel_quantity, queue_fulfillment_push
+from ordermesh.channels.pushes import channel_quantity, queue_fulfillment_push
 from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason

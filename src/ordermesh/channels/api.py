@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ordermesh.channels import held, service, sync
+from ordermesh.channels import connections, held, sync
 from ordermesh.channels.csv_orders import import_orders_csv
 from ordermesh.channels.models import Channel, ChannelError, ChannelListing, ChannelPush
 from ordermesh.channels.schemas import (
@@ -50,10 +50,10 @@ def _writer(principal: CurrentPrincipal) -> None:
 def create_channel(body: ChannelCreate, session: DbSession, principal: CurrentPrincipal) -> ChannelOut:
     """Connect a channel; its credentials are stored encrypted and never returned."""
     _writer(principal)
-    channel = service.create_channel(
+    channel = connections.create_channel(
         session, merchant_id=principal.acting_merchant(body.merchant_id), data=body
     )
-    return service.channel_out(session, channel)
+    return connections.channel_out(session, channel)
 
 
 @router.get("")
@@ -61,16 +61,18 @@ def list_channels(
     session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ChannelOut]:
     """The channels the key may see."""
-    query = service.channels_query(merchant_scope=principal.merchant_scope())
+    query = connections.channels_query(merchant_scope=principal.merchant_scope())
     rows, next_cursor = paginate(session, query, Channel.id, limit=limit, cursor=cursor)
-    return Page(items=[service.channel_out(session, c) for c in rows], next_cursor=next_cursor)
+    return Page(items=[connections.channel_out(session, c) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{channel_id}")
 def get_channel(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> ChannelOut:
     """One channel (credentials: only which fields are set)."""
-    channel = service.get_channel(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
-    return service.channel_out(session, channel)
+    channel = connections.get_channel(
+        session, merchant_scope=principal.merchant_scope(), channel_id=channel_id
+    )
+    return connections.channel_out(session, channel)
 
 
 @router.patch("/{channel_id}")
@@ -79,10 +81,10 @@ def update_channel(
 ) -> ChannelOut:
     """Change a channel; a new locations list or buffer pushes every listing's stock again."""
     _writer(principal)
-    channel = service.update_channel(
+    channel = connections.update_channel(
         session, merchant_scope=principal.merchant_scope(), channel_id=channel_id, data=body
     )
-    return service.channel_out(session, channel)
+    return connections.channel_out(session, channel)
 
 
 @router.post("/{channel_id}/rotate-secret")
@@ -91,14 +93,14 @@ def rotate_secret(
 ) -> ChannelOut:
     """Install a new webhook secret; the old one is accepted for `grace_hours` more."""
     _writer(principal)
-    channel = service.rotate_webhook_secret(
+    channel = connections.rotate_webhook_secret(
         session,
         merchant_scope=principal.merchant_scope(),
         channel_id=channel_id,
         new_secret=body.webhook_secret,
         grace_hours=body.grace_hours,
     )
-    return service.channel_out(session, channel)
+    return connections.channel_out(session, channel)
 
 
 @router.put("/{channel_id}/listings")
@@ -107,7 +109,7 @@ def put_listings(
 ) -> list[ListingOut]:
     """Create or update listings (our SKU, the channel's SKU and ids) by channel SKU."""
     _writer(principal)
-    listings = service.upsert_listings(
+    listings = connections.upsert_listings(
         session, merchant_scope=principal.merchant_scope(), channel_id=channel_id, items=body.listings
     )
     if listings:
@@ -128,10 +130,12 @@ def list_listings(
     cursor: Cursor = None,
 ) -> Page[ListingOut]:
     """The channel's listings with the last figure pushed."""
-    query = service.listings_query(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
+    query = connections.listings_query(
+        session, merchant_scope=principal.merchant_scope(), channel_id=channel_id
+    )
     rows, next_cursor = paginate(session, query, ChannelListing.id, limit=limit, cursor=cursor)
     return Page(
-        items=[_listing_out(row, service.listing_for(session, row).sku_code) for row in rows],
+        items=[_listing_out(row, connections.listing_for(session, row).sku_code) for row in rows],
         next_cursor=next_cursor,
     )
 
@@ -140,7 +144,7 @@ def list_listings(
 def delete_listing(channel_id: Id, listing_id: Id, session: DbSession, principal: CurrentPrincipal) -> None:
     """Forget a listing."""
     _writer(principal)
-    service.delete_listing(
+    connections.delete_listing(
         session, merchant_scope=principal.merchant_scope(), channel_id=channel_id, listing_id=listing_id
     )
 
@@ -180,14 +184,16 @@ def pull(channel_id: Id, body: PullIn, request: Request, principal: CurrentPrinc
 def reconcile(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> CountOut:
     """Queue a stock push for every listing of the channel."""
     _writer(principal)
-    count = service.reconcile(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
+    count = connections.reconcile(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
     return CountOut(count=count)
 
 
 @router.get("/{channel_id}/health")
 def health(channel_id: Id, session: DbSession, principal: CurrentPrincipal) -> HealthOut:
     """Last successful pull and push, last error, backlog of pending pushes, dead letters."""
-    data = service.channel_health(session, merchant_scope=principal.merchant_scope(), channel_id=channel_id)
+    data = connections.channel_health(
+        session, merchant_scope=principal.merchant_scope(), channel_id=channel_id
+    )
     return HealthOut(**data)
 
 
@@ -202,7 +208,7 @@ def errors(
 ) -> Page[ChannelErrorOut]:
     """The channel's log, newest first: errors, the orders not taken now (kind `skipped`) and versions of
     orders not applied because they are no newer than the one applied (kind `stale`)."""
-    query = service.errors_query(
+    query = connections.errors_query(
         session,
         merchant_scope=principal.merchant_scope(),
         channel_id=channel_id,
@@ -221,7 +227,7 @@ def dead_letters(
     channel_id: Id, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[PushOut]:
     """Pushes the worker gave up on."""
-    query = service.dead_letters_query(
+    query = connections.dead_letters_query(
         session, merchant_scope=principal.merchant_scope(), channel_id=channel_id
     )
     rows, next_cursor = paginate(session, query, ChannelPush.id, limit=limit, cursor=cursor)
@@ -234,7 +240,7 @@ def dead_letters(
 def replay(channel_id: Id, body: ReplayIn, session: DbSession, principal: CurrentPrincipal) -> CountOut:
     """Send dead pushes again (all of the channel's, or the ids given)."""
     _writer(principal)
-    count = service.replay_dead_letters(
+    count = connections.replay_dead_letters(
         session, merchant_scope=principal.merchant_scope(), channel_id=channel_id, ids=body.ids
     )
     return CountOut(count=count)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ordermesh.channels import ChannelKind
+from ordermesh.channels import ChannelKind, connections
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,7 +72,6 @@ def connect(
     """Connect a channel."""
     from sqlalchemy import select
 
-    from ordermesh.channels import service
     from ordermesh.channels.schemas import ChannelCreate
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
@@ -93,7 +92,7 @@ def connect(
                 location_ids=location_ids,
                 stock_buffer=buffer,
             )
-            channel = service.create_channel(session, merchant_id=_merchant(session, merchant), data=data)
+            channel = connections.create_channel(session, merchant_id=_merchant(session, merchant), data=data)
             channel_id = channel.id
     except DomainError as error:
         raise _fail(error) from None
@@ -137,7 +136,7 @@ def map_listing(
     ] = None,
 ) -> None:
     """Map one of our SKUs to the channel's listing (and push its stock)."""
-    from ordermesh.channels import held, service
+    from ordermesh.channels import held
     from ordermesh.channels.schemas import ListingIn
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
@@ -145,7 +144,7 @@ def map_listing(
     item = ListingIn(sku=sku, channel_sku=channel_sku, external_ids=_pairs(external_id, "--id"))
     try:
         with session_scope() as session:
-            (listing,) = service.upsert_listings(
+            (listing,) = connections.upsert_listings(
                 session, merchant_scope=None, channel_id=channel_id, items=[item]
             )
             resolved = held.resolve_held_orders(
@@ -194,13 +193,12 @@ def reconcile(
     channel_id: Annotated[int | None, typer.Argument(help="One channel (default: all).")] = None,
 ) -> None:
     """Queue a stock push for every listing; `ordermesh worker` sends them."""
-    from ordermesh.channels import service
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
     try:
         with session_scope() as session:
-            count = service.reconcile(session, merchant_scope=None, channel_id=channel_id)
+            count = connections.reconcile(session, merchant_scope=None, channel_id=channel_id)
     except DomainError as error:
         raise _fail(error) from None
     console.print(f"[green]{count} listings queued[/]; run `ordermesh worker` to push them")
@@ -210,11 +208,10 @@ def reconcile(
 def rekey() -> None:
     """Store every channel's credentials in the form the current ORDERMESH_SECRET_KEY writes (credentials
     encrypted under an unstretched passphrase are read as they are and written stretched with scrypt)."""
-    from ordermesh.channels import service
     from ordermesh.db import session_scope
 
     with session_scope() as session:
-        count = service.rekey_credentials(session)
+        count = connections.rekey_credentials(session)
     console.print(f"[green]{count} channels' credentials stored anew[/]")
 
 
@@ -223,13 +220,12 @@ def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")])
     """Last pull and push, last error, pending pushes, dead letters, orders not taken now."""
     from rich.table import Table
 
-    from ordermesh.channels import service
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
     try:
         with session_scope() as session:
-            data = service.channel_health(session, merchant_scope=None, channel_id=channel_id)
+            data = connections.channel_health(session, merchant_scope=None, channel_id=channel_id)
     except DomainError as error:
         raise _fail(error) from None
     table = Table("", "")
@@ -272,13 +268,12 @@ def replay(
     ] = None,
 ) -> None:
     """Send the channel's dead letters again."""
-    from ordermesh.channels import service
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
     try:
         with session_scope() as session:
-            count = service.replay_dead_letters(
+            count = connections.replay_dead_letters(
                 session, merchant_scope=None, channel_id=channel_id, ids=push_id
             )
     except DomainError as error:
@@ -293,13 +288,12 @@ def rotate_secret(
     grace_hours: Annotated[float, typer.Option(min=0, help="How long the old one is still accepted.")] = 24,
 ) -> None:
     """Install a new webhook secret, keeping the old one valid for a grace period."""
-    from ordermesh.channels import service
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
     try:
         with session_scope() as session:
-            service.rotate_webhook_secret(
+            connections.rotate_webhook_secret(
                 session,
                 merchant_scope=None,
                 channel_id=channel_id,

@@ -11,8 +11,8 @@ from ordermesh.channels import ChannelOrderStatus
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import connector_for
 from ordermesh.channels.edits import apply_channel_edit
+from ordermesh.channels.ingest import known_lines, order_create
 from ordermesh.channels.models import Channel, ChannelOrder
-from ordermesh.channels.service import known_lines, order_create
 from ordermesh.orders import HoldKind
 from ordermesh.orders.models import OrderHold
 from ordermesh.orders.service import release_hold

@@ -21,6 +21,7 @@ from ordermesh.base import utcnow
 from ordermesh.channels import CONNECTED_KINDS
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.base import MappingError
+from ordermesh.channels.connections import channel_config, get_channel, record_error
 from ordermesh.channels.connector import (
     ChannelAnswerError,
     ChannelHttp,
@@ -30,15 +31,8 @@ from ordermesh.channels.connector import (
     WebhookEvent,
     connector_for,
 )
+from ordermesh.channels.ingest import IngestResult, ingest_order, skip_order
 from ordermesh.channels.models import Channel
-from ordermesh.channels.service import (
-    IngestResult,
-    channel_config,
-    get_channel,
-    ingest_order,
-    record_error,
-    skip_order,
-)
 from ordermesh.errors import BadGateway, Invalid, NotFound, Unauthorized
 from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction

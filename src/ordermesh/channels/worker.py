@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.base import table, utcnow
 from ordermesh.channels import PushKind, PushStatus
 from ordermesh.channels.base import MappingError
+from ordermesh.channels.connections import channel_config, listing_for, record_error
 from ordermesh.channels.connector import (
     ChannelHttp,
     ChannelHttpError,
@@ -50,14 +51,11 @@ from ordermesh.channels.models import (
     ChannelOrder,
     ChannelPush,
 )
-from ordermesh.channels.service import (
-    channel_config,
+from ordermesh.channels.pushes import (
     channel_quantity,
     fulfilled_lines,
-    listing_for,
     queue_fulfillment_push,
     queue_inventory_for_skus,
-    record_error,
 )
 from ordermesh.channels.sync import bucket_for, http_client, pull_due_channels, pull_orders
 from ordermesh.config import Settings, get_settings
