@@ -36,8 +36,8 @@ from ordermesh.fulfillment.schemas import PickListIn
 from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.fulfillment.waves import create_pick_list, pick_list_view, pick_sheet, release_due
 from ordermesh.inventory import MovementReason
+from ordermesh.inventory.checks import check_ledger
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.inventory.service import check_ledger
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.migrate import upgrade

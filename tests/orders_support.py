@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ordermesh.events.models import OutboxMessage
+from ordermesh.inventory.checks import LedgerBreach, check_ledger
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
-from ordermesh.inventory.service import LedgerBreach, check_ledger
 from ordermesh.orders.models import Order
 from tests.world import ADDRESS_NYC
 

@@ -21,8 +21,8 @@ from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
 from ordermesh.channels.shopify import CONNECTOR, next_page_url
 from ordermesh.channels.sync import pull_orders
 from ordermesh.events.models import OutboxMessage
+from ordermesh.inventory.checks import check_ledger
 from ordermesh.inventory.models import InventoryLevel
-from ordermesh.inventory.service import check_ledger
 from ordermesh.orders.models import FulfillmentOrder, Order, OrderLine
 from ordermesh.orders.schemas import OrderLineIn
 from ordermesh.orders.service import refresh_status

@@ -34,8 +34,8 @@ from ordermesh.channels.connector import (
 from ordermesh.channels.models import ChannelEvent, ChannelOrder
 from ordermesh.channels.worker import run_channel_worker
 from ordermesh.events.outbox import Event, emit
+from ordermesh.inventory.checks import check_ledger
 from ordermesh.inventory.models import InventoryLevel
-from ordermesh.inventory.service import check_ledger
 from ordermesh.orders.models import Order
 from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
 from tests.payloads import CHANNEL_FIXTURES

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.domain_events import publish
 from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory import MovementReason
+from ordermesh.inventory.checks import Figures, Held, check_ledger, compare_holders, compare_ledger
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.inventory.service import Figures, Held, check_ledger, compare_holders, compare_ledger
 from ordermesh.orders.fulfillment_orders import reservation_breaches
 from tests.orders_support import counts, ledger_breaches, level, order_body
 from tests.world import World

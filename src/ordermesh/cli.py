@@ -263,8 +263,8 @@ def check() -> None:
 
     from ordermesh.catalog.models import Sku
     from ordermesh.db import session_scope
+    from ordermesh.inventory.checks import check_ledger
     from ordermesh.inventory.models import InventoryLevel
-    from ordermesh.inventory.service import check_ledger
     from ordermesh.locations.models import Location
     from ordermesh.merchants.models import Merchant
     from ordermesh.orders.fulfillment_orders import reservation_breaches

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
-from ordermesh.inventory.service import Held, HolderBreach, check_holders
+from ordermesh.inventory.checks import Held, HolderBreach, check_holders
 from ordermesh.orders import HOLDS_RESERVATION, FulfillmentStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 
