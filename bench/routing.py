@@ -35,19 +35,11 @@ import zipcodes
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.routing import Policy
 from ordermesh.routing.cost import ItemSize
+from ordermesh.routing.packages import distances_km, price_packages, total_cost
+from ordermesh.routing.plans import Allocation, Candidate, Destination, LineRequest, RoutingContext
 from ordermesh.routing.policies import Rules
 from ordermesh.routing.reoptimise import OpenOrder, reoptimise
-from ordermesh.routing.solver import (
-    Allocation,
-    Candidate,
-    Destination,
-    LineRequest,
-    RoutingContext,
-    distances_km,
-    plan_order,
-    price_packages,
-    total_cost,
-)
+from ordermesh.routing.solver import plan_order
 
 LOCATIONS = 130
 SKUS = 400

@@ -14,17 +14,16 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ordermesh.orders import ServiceLevel
-from ordermesh.routing.solver import (
+from ordermesh.routing.packages import price_packages, total_cost
+from ordermesh.routing.plans import (
     Allocation,
     Candidate,
     Destination,
     LineRequest,
     RoutingContext,
     RoutingPlan,
-    plan_order,
-    price_packages,
-    total_cost,
 )
+from ordermesh.routing.solver import plan_order
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ Whatever no location can ship is backordered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,30 +23,30 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from ordermesh.locations.geo import EARTH_RADIUS_KM, GeoPoint
-from ordermesh.orders import ServiceLevel
 from ordermesh.routing import Policy
 from ordermesh.routing.cost import (
     DEFAULT_ITEM,
-    CostModel,
-    ItemSize,
-    ZoneRate,
-    billable_kg,
     cents,
-    from_cents,
     package_rate,
-    split_penalty_cents,
     zone_for,
 )
+from ordermesh.routing.explain import backorder_clause, explain, mip_explanation, where_to
+from ordermesh.routing.packages import allocate_lines, distances_km, package_zone, price_packages, total_cost
+from ordermesh.routing.plans import (
+    DEFAULT_CONTEXT,
+    Allocation,
+    Candidate,
+    Destination,
+    LineRequest,
+    Package,
+    RoutingContext,
+    RoutingPlan,
+)
 from ordermesh.routing.policies import (
-    DEFAULT_RULES,
-    LABELS,
     PlanFacts,
     Rules,
     deciding_policy,
-    describe_policies,
 )
-from ordermesh.routing.promise import Calendar, ShippingClock, promise
 
 NEAREST_HOLDERS = 10  # candidates kept for enumeration
 NEAREST_WHOLE = 3  # plus the nearest locations that hold the whole order
@@ -55,82 +54,6 @@ MIP_HOLDERS = 24  # candidates kept when the MIP decides
 MAX_ENUMERATED_SKUS = 10  # 2^10 splits per pair; beyond that the MIP decides
 
 IntArray = NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class LineRequest:
-    line_no: int
-    sku_id: int
-    quantity: int
-
-
-@dataclass(frozen=True)
-class Candidate:
-    location_id: int
-    code: str
-    point: GeoPoint
-    available: dict[int, int]  # sku_id -> units available to promise
-    country: str = "US"
-    timezone: str = "UTC"
-    cutoff: time = time(15, 0)
-    handling_days: int = 0
-    closed_days: frozenset[date] = frozenset()  # the operator's own closed days there
-
-
-@dataclass(frozen=True)
-class Allocation:
-    line_no: int
-    sku_id: int
-    location_id: int
-    quantity: int
-
-
-@dataclass(frozen=True)
-class Destination:
-    point: GeoPoint | None  # None: the address could not be placed on the map
-    country: str
-    approximate: bool = False  # the country's centre stands in for an unknown postal code
-
-
-@dataclass(frozen=True)
-class Package:
-    location_id: int
-    code: str
-    distance_km: float | None
-    zone: int
-    billable_kg: int
-    cost: Decimal
-    ship_date: date | None = None
-    delivery_date: date | None = None
-
-
-@dataclass(frozen=True)
-class RoutingPlan:
-    allocations: list[Allocation]
-    backordered: dict[int, int] = field(default_factory=dict)  # line_no -> units short
-    explanation: str = ""
-    packages: tuple[Package, ...] = ()
-    cost: Decimal = Decimal("0.00")  # the packages plus the split penalty
-    decided_by: Policy | None = None
-    method: str = "enumeration"  # or "mip", or "none" when nothing could ship
-
-    @property
-    def delivery_date(self) -> date | None:
-        dates = [p.delivery_date for p in self.packages if p.delivery_date is not None]
-        return max(dates) if dates else None
-
-
-@dataclass(frozen=True)
-class RoutingContext:
-    cost_model: CostModel = field(default_factory=CostModel)
-    rules: Rules = DEFAULT_RULES
-    sizes: Mapping[int, ItemSize] = field(default_factory=dict)  # sku_id -> unit size
-    service: ServiceLevel = ServiceLevel.standard
-    now: datetime | None = None  # when set, packages carry ship and delivery dates
-    carrier_closed_days: frozenset[date] = frozenset()  # the carrier's own closed days (transit)
-
-
-DEFAULT_CONTEXT = RoutingContext()
 
 
 @dataclass
@@ -220,17 +143,6 @@ def _demand(lines: Sequence[LineRequest]) -> dict[int, int]:
     return demand
 
 
-def distances_km(candidates: Sequence[Candidate], point: GeoPoint | None) -> NDArray[np.float64]:
-    """Great-circle kilometres from each candidate to `point` (zeros when the point is unknown)."""
-    if point is None or not candidates:
-        return np.zeros(len(candidates))
-    lat = np.radians([c.point.latitude for c in candidates])
-    lon = np.radians([c.point.longitude for c in candidates])
-    lat0, lon0 = np.radians(point.latitude), np.radians(point.longitude)
-    h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * np.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
-
-
 def _problem(
     lines: Sequence[LineRequest],
     demand: dict[int, int],
@@ -261,7 +173,9 @@ def _problem(
     rows = np.array(chosen, dtype=np.int64)
     kept = [holders[i] for i in chosen]
     country = destination.country.upper() if destination else None
-    zones = [_zone(context, holders[i], float(distance[i]) if point else None, country) for i in chosen]
+    zones = [
+        package_zone(context, holders[i], float(distance[i]) if point else None, country) for i in chosen
+    ]
     rates = [package_rate(context.cost_model, zone, context.service) for zone in zones]
     sizes = [context.sizes.get(s, DEFAULT_ITEM) for s in skus]
     return _Problem(
@@ -287,12 +201,6 @@ def _serves(context: RoutingContext, site: Candidate, destination: Destination |
     """Whether the rate card has a zone for the destination from the site (always within a country)."""
     country = destination.country if destination else None
     return zone_for(context.cost_model, None, site.country, country) is not None
-
-
-def _zone(context: RoutingContext, site: Candidate, km: float | None, country: str | None) -> ZoneRate:
-    zone = zone_for(context.cost_model, km, site.country, country)
-    assert zone is not None  # sites that no zone serves were left out
-    return zone
 
 
 def _prune(
@@ -572,76 +480,21 @@ def _build_plan(
     packages = price_packages(allocations, destination, candidates, context)
     cost = total_cost(packages, context.cost_model)
     facts = _facts_of(packages, allocations, problem, cost)
+    runner_up_facts = runner_up.facts if runner_up is not None else None
     text = explain(
-        problem.lines, allocations, backordered, packages, facts, destination, context, decided, runner_up
+        problem.lines,
+        allocations,
+        backordered,
+        packages,
+        facts,
+        destination,
+        context,
+        decided,
+        runner_up_facts,
     )
     if method == "mip":
-        text = _mip_explanation(
-            problem.lines, allocations, backordered, packages, facts, destination, context
-        )
+        text = mip_explanation(problem.lines, allocations, backordered, packages, facts, destination, context)
     return RoutingPlan(allocations, backordered, text, packages, cost, decided, method)
-
-
-def allocate_lines(
-    lines: Sequence[LineRequest], by_location: Mapping[int, Mapping[int, int]]
-) -> tuple[list[Allocation], dict[int, int]]:
-    """Spread each location's units of a SKU over the order's lines of that SKU, in line order."""
-    left = {location: dict(units) for location, units in by_location.items()}
-    allocations: list[Allocation] = []
-    backordered: dict[int, int] = {}
-    for line in lines:
-        wanted = line.quantity
-        for location, units in left.items():
-            take = min(wanted, units.get(line.sku_id, 0))
-            if take:
-                units[line.sku_id] -= take
-                wanted -= take
-                allocations.append(Allocation(line.line_no, line.sku_id, location, take))
-        if wanted:
-            backordered[line.line_no] = wanted
-    return allocations, backordered
-
-
-def price_packages(
-    allocations: Sequence[Allocation],
-    destination: Destination | None,
-    candidates: Sequence[Candidate],
-    context: RoutingContext,
-) -> tuple[Package, ...]:
-    """One package per location used, priced by the cost model, with its promise when `context.now`."""
-    by_id = {c.location_id: c for c in candidates}
-    used = list(dict.fromkeys(a.location_id for a in allocations))
-    point = destination.point if destination else None
-    distance = distances_km([by_id[i] for i in used], point)
-    packages = []
-    for index, location_id in enumerate(used):
-        site = by_id[location_id]
-        grams = volume = 0
-        for a in allocations:
-            if a.location_id == location_id:
-                size = context.sizes.get(a.sku_id, DEFAULT_ITEM)
-                grams += size.weight_g * a.quantity
-                volume += size.volume_cm3 * a.quantity
-        km = float(distance[index]) if point else None
-        zone = _zone(context, site, km, destination.country if destination else None)
-        kg = billable_kg(grams, volume, context.cost_model.dim_divisor)
-        cost = from_cents(package_rate(context.cost_model, zone, context.service).cost_cents(kg))
-        ship = deliver = None
-        if context.now is not None:
-            clock = ShippingClock(
-                site.timezone, site.cutoff, site.handling_days, Calendar(site.country, site.closed_days)
-            )
-            transit = Calendar(site.country, context.carrier_closed_days)
-            promised = promise(context.now, clock, zone.zone, context.service, transit, zone.transit_days)
-            ship, deliver = promised.ship_date, promised.delivery_date
-        packages.append(Package(location_id, site.code, km, zone.zone, kg, cost, ship, deliver))
-    return tuple(packages)
-
-
-def total_cost(packages: Sequence[Package], model: CostModel) -> Decimal:
-    return sum((p.cost for p in packages), Decimal("0.00")) + from_cents(
-        split_penalty_cents(model, len(packages))
-    )
 
 
 def _facts_of(
@@ -663,7 +516,7 @@ def _unserved_plan(lines: Sequence[LineRequest], destination: Destination) -> Ro
     backordered = {line.line_no: line.quantity for line in lines if line.quantity > 0}
     text = (
         f"No zone of the rate card covers {destination.country.upper()} from the locations that hold the "
-        "order: nothing can be priced or promised there; " + _backorder_clause(backordered) + "."
+        "order: nothing can be priced or promised there; " + backorder_clause(backordered) + "."
     )
     return RoutingPlan([], backordered, text, method="none")
 
@@ -673,127 +526,5 @@ def _nothing_plan(
 ) -> RoutingPlan:
     backordered = {line.line_no: line.quantity for line in lines if line.quantity > 0}
     excluded = " (excluded locations left out)" if context.rules.excluded else ""
-    text = f"No location holds any of the order{excluded}; " + _backorder_clause(backordered) + "."
-    return RoutingPlan([], backordered, text + _where(destination), method="none")
-
-
-# ------------------------------------------------------------------------------------------ explanation
-
-
-def explain(
-    lines: Sequence[LineRequest],
-    allocations: Sequence[Allocation],
-    backordered: Mapping[int, int],
-    packages: Sequence[Package],
-    facts: PlanFacts,
-    destination: Destination | None,
-    context: RoutingContext,
-    decided: Policy | None,
-    runner_up: _Option | None,
-) -> str:
-    """Plain words: the rule that decided, what ships from where, and what it costs."""
-    rules = context.rules
-    what = _what_ships(lines, allocations, packages)
-    if backordered:
-        what += "; " + _backorder_clause(backordered)
-    if decided is not None and runner_up is None:
-        sentence = f"{LABELS[decided]}: {what}; every other plan needs more packages"
-    elif decided is not None and runner_up is not None:
-        earlier = rules.tie_breakers[: rules.tie_breakers.index(decided)]
-        reason = _comparison(decided, facts, runner_up, rules)
-        if earlier:
-            reason += f" (tied on {', '.join(LABELS[p] for p in earlier)})"
-        sentence = f"{LABELS[decided]}: {what}; {reason}"
-    elif runner_up is not None:
-        sentence = f"tied on every rule: {what}; chosen by location order"
-    else:
-        sentence = f"only option: {what}; no other location can"
-    constraints = []
-    if rules.excluded:
-        constraints.append(f"{len(rules.excluded)} location(s) excluded")
-    if rules.package_cap is not None:
-        constraints.append(f"at most {rules.package_cap} package(s)")
-    tail = f". Estimated shipping {facts.cost_cents / 100:.2f} ({context.service.value})"
-    tail += f"; rules: {describe_policies(rules.policies)}"
-    if constraints:
-        tail += " with " + " and ".join(constraints)
-    return sentence + tail + "." + _where(destination)
-
-
-def _mip_explanation(
-    lines: Sequence[LineRequest],
-    allocations: Sequence[Allocation],
-    backordered: Mapping[int, int],
-    packages: Sequence[Package],
-    facts: PlanFacts,
-    destination: Destination | None,
-    context: RoutingContext,
-) -> str:
-    """The MIP weighed every plan: the first rule decided among those shipping the most units."""
-    what = _what_ships(lines, allocations, packages)
-    if backordered:
-        lead = f"most units shipped: {what}; " + _backorder_clause(backordered)
-    else:
-        first = LABELS[context.rules.tie_breakers[0]]
-        lead = f"{first}: {what}; no plan of at most two packages ships the whole order"
-    lead += ", so every plan was weighed exactly (MIP), rule by rule"
-    tail = f". Estimated shipping {facts.cost_cents / 100:.2f} ({context.service.value})"
-    tail += f"; rules: {describe_policies(context.rules.policies)}"
-    if context.rules.package_cap is not None:
-        tail += f" with at most {context.rules.package_cap} package(s)"
-    return lead + tail + "." + _where(destination)
-
-
-def _what_ships(
-    lines: Sequence[LineRequest], allocations: Sequence[Allocation], packages: Sequence[Package]
-) -> str:
-    if not packages:
-        return "nothing can ship yet"
-    if len(packages) == 1 and sum(a.quantity for a in allocations) == sum(line.quantity for line in lines):
-        count = f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
-        return f"{packages[0].code} ships the whole order ({count}) in one package"
-    parts = []
-    for package in packages:
-        numbers = sorted({a.line_no for a in allocations if a.location_id == package.location_id})
-        label = "line" if len(numbers) == 1 else "lines"
-        parts.append(f"{package.code} ({label} {', '.join(map(str, numbers))})")
-    return f"{len(packages)} package{'s' if len(packages) != 1 else ''} from " + ", ".join(parts)
-
-
-def _comparison(policy: Policy, best: PlanFacts, other: _Option, rules: Rules) -> str:
-    alternative = other.facts
-    codes = "+".join(str(i) for i in alternative.location_ids)
-    if policy is Policy.ship_complete:
-        return "the order ships complete from one location"
-    if policy is Policy.minimise_packages:
-        n = len(alternative.location_ids)
-        return f"the next best plan needs {n} package{'s' if n != 1 else ''}"
-    if policy is Policy.lowest_cost:
-        return (
-            f"{best.cost_cents / 100:.2f} against {alternative.cost_cents / 100:.2f} for the next best plan"
-        )
-    if policy is Policy.closest:
-        return f"{best.distance_km:,.0f} km against {alternative.distance_km:,.0f} km for the next best plan"
-    if policy is Policy.ranked_locations:
-        ranks = ", ".join(str(rules.rank(i) + 1) for i in best.location_ids)
-        return f"ranked {ranks} in the merchant's list, ahead of the next best plan"
-    if policy is Policy.same_country:
-        return "it ships from within the destination's country"
-    return f"preferred over locations {codes}"
-
-
-def _backorder_clause(backordered: Mapping[int, int]) -> str:
-    short = ", ".join(f"line {n}: {q}" for n, q in sorted(backordered.items()))
-    return f"backordered until stock arrives ({short})"
-
-
-def _where(destination: Destination | None) -> str:
-    if destination is None or destination.point is None:
-        return (
-            " The destination could not be placed on the map: distances unknown, priced at the farthest zone."
-        )
-    if destination.approximate:
-        return (
-            f" The destination is placed at the centre of {destination.country} (postal code not on the map)."
-        )
-    return ""
+    text = f"No location holds any of the order{excluded}; " + backorder_clause(backordered) + "."
+    return RoutingPlan([], backordered, text + where_to(destination), method="none")
