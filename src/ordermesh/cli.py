@@ -4,27 +4,25 @@ stock, keys, CSV, worker."""
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from ordermesh import __version__
 from ordermesh.channels.cli import channels_app
+from ordermesh.csvio import cli as csv_cli
 from ordermesh.demo_data import DEFAULT_ORDERS
 from ordermesh.merchants import Role
+from ordermesh.terminal import (
+    console,
+    err_console,
+    location_id_of,
+    merchant_id_of,
+    progress_bar,
+    reported_errors,
+)
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-    from sqlalchemy.orm import Session
-
-    from ordermesh.csvio.parse import ParseResult
-    from ordermesh.csvio.store import ImportReport
     from ordermesh.demo import DemoResult
 
 # Every command imports what it uses in its own body: `ordermesh --help` and the small commands then start
@@ -40,23 +38,8 @@ app = typer.Typer(
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn a domain error into a readable message and exit code 1 instead of a traceback."""
-    from ordermesh.errors import DomainError
-
-    try:
-        yield
-    except DomainError as error:
-        err_console.print(f"[bold red]error:[/] {error.detail}")
-        for field_error in error.errors if len(error.errors) > 1 else []:
-            err_console.print(f"  {field_error.field}: {field_error.message}")
-        raise typer.Exit(1) from None
+app.command("import")(csv_cli.import_csv)
+app.command("export")(csv_cli.export_csv)
 
 
 def _version(value: bool) -> None:
@@ -147,31 +130,6 @@ def migrate(revision: Annotated[str, typer.Option(help="Alembic revision to upgr
     console.print(f"[green]database at {_safe_url(url)} is at revision {revision}[/]")
 
 
-# -- lookups by the codes people type ------------------------------------------------------------------
-
-
-def _merchant_id(session: Session, code: str) -> int:
-    from sqlalchemy import select
-
-    from ordermesh.merchants.models import Merchant
-
-    merchant_id = session.scalar(select(Merchant.id).where(Merchant.code == code))
-    if merchant_id is None:
-        raise typer.BadParameter(f"no merchant with code {code!r}", param_hint="--merchant")
-    return merchant_id
-
-
-def _location_id(session: Session, code: str) -> int:
-    from sqlalchemy import select
-
-    from ordermesh.locations.models import Location
-
-    location_id = session.scalar(select(Location.id).where(Location.code == code))
-    if location_id is None:
-        raise typer.BadParameter(f"no location with code {code!r}", param_hint="--location")
-    return location_id
-
-
 # -- keys ----------------------------------------------------------------------------------------------
 
 
@@ -193,8 +151,8 @@ def keys_create(
     if role is Role.warehouse and not location:
         raise typer.BadParameter("a warehouse key needs --location CODE", param_hint="--location")
     with reported_errors(), session_scope() as session:
-        merchant_id = _merchant_id(session, merchant) if merchant else None
-        location_id = _location_id(session, location) if location else None
+        merchant_id = merchant_id_of(session, merchant) if merchant else None
+        location_id = location_id_of(session, location) if location else None
         key, raw = issue_api_key(
             session, role=role, name=name, merchant_id=merchant_id, location_id=location_id
         )
@@ -341,7 +299,7 @@ def release(
 
     scope = FloorScope(merchant_id=None, location_id=None, floor=True, actor="operator:cli")
     with reported_errors(), session_scope() as session:
-        location_id = _location_id(session, location) if location else None
+        location_id = location_id_of(session, location) if location else None
         released = release_due(session, scope=scope, location_id=location_id, release_all=release_all)
     console.print(f"[bold green]released[/] {len(released)} fulfillment order(s) to the floor")
 
@@ -417,7 +375,7 @@ def replay(
     if status is None and subscription is None:
         status = "dead"
     with reported_errors(), session_scope() as session:
-        merchant_id = _merchant_id(session, merchant) if merchant else None
+        merchant_id = merchant_id_of(session, merchant) if merchant else None
         count = replay_deliveries(
             session, merchant_id=merchant_id, status=status, subscription_id=subscription
         )
@@ -447,156 +405,6 @@ def prune_outbox(
     console.print(f"[green]{pruned} outbox messages pruned[/] (older than {older_than_days:g} days)")
 
 
-# -- CSV -----------------------------------------------------------------------------------------------
-
-
-class CsvKind(StrEnum):
-    skus = "skus"
-    locations = "locations"
-    inventory = "inventory"
-
-
-@app.command("import")
-def import_csv(
-    kind: Annotated[CsvKind, typer.Argument(help="What the file holds.")],
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")],
-    merchant: Annotated[
-        str | None,
-        typer.Option(
-            help="Merchant code the rows belong to (or fill a `merchant` column); for locations, the "
-            "merchant to enable them for."
-        ),
-    ] = None,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Import the valid rows and list the bad ones.")
-    ] = False,
-) -> None:
-    """Import SKUs, locations or inventory counts from CSV: all rows or none, unless --skip-invalid."""
-    from ordermesh.csvio.layouts import LAYOUTS
-    from ordermesh.csvio.parse import parse_csv
-    from ordermesh.db import session_scope
-
-    layout = LAYOUTS[kind.value]
-    parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
-    with reported_errors(), session_scope() as session, _progress(f"Importing {kind.value}") as progress:
-        task = progress.add_task(f"Importing {kind.value}", total=len(parsed.rows))
-
-        def advance(done: int) -> None:
-            progress.advance(task, done)
-
-        report = _import(session, kind, parsed, merchant, skip_invalid, advance)
-        if report.errors and not skip_invalid:
-            session.rollback()
-    _print_import(kind, file, report, skip_invalid)
-    if report.errors and not skip_invalid:
-        raise typer.Exit(1)
-
-
-def _import(
-    session: Session,
-    kind: CsvKind,
-    parsed: ParseResult[Any],
-    merchant: str | None,
-    skip_invalid: bool,
-    advance: Callable[[int], None],
-) -> ImportReport:
-    from ordermesh.csvio.store import import_inventory, import_locations, import_skus
-
-    if kind is CsvKind.skus:
-        return import_skus(
-            session,
-            parsed=parsed,
-            merchant_code=merchant,
-            actor="cli:import",
-            skip_invalid=skip_invalid,
-            progress=advance,
-        )
-    if kind is CsvKind.locations:
-        return import_locations(
-            session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
-        )
-    return import_inventory(
-        session,
-        parsed=parsed,
-        merchant_code=merchant,
-        actor="cli:import",
-        skip_invalid=skip_invalid,
-        progress=advance,
-    )
-
-
-def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
-    from rich.table import Table
-
-    if report.errors:
-        table = Table("row", "column", "problem", title=f"{file.name}: {report.rejected_rows} bad row(s)")
-        for error in report.errors:
-            table.add_row(str(error.row), error.column or "-", error.message)
-        err_console.print(table)
-    if report.errors and not skip_invalid:
-        err_console.print(
-            "[bold red]nothing imported[/]: the import is all or nothing; fix the rows above, "
-            "or pass --skip-invalid to import the valid rows only"
-        )
-        return
-    if kind is CsvKind.inventory:
-        summary = f"{report.updated} levels set by cycle count"
-    else:
-        summary = f"{report.created} created, {report.updated} updated"
-    if report.errors:
-        summary += f"; {report.rejected_rows} bad row(s) skipped"
-    console.print(f"[green]imported {kind.value} from {file.name}[/]: {summary}")
-
-
-@app.command("export")
-def export_csv(
-    kind: Annotated[CsvKind, typer.Argument(help="What to export.")],
-    merchant: Annotated[
-        str | None, typer.Option(help="Only this merchant's (code); the file then has no merchant column.")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", dir_okay=False, help="File to write (default: stdout).")
-    ] = None,
-) -> None:
-    """Export SKUs, locations or inventory levels as CSV that `ordermesh import` reads back."""
-    from ordermesh.csvio.layouts import LAYOUTS
-    from ordermesh.csvio.parse import write_csv
-    from ordermesh.csvio.store import columns_for, export_inventory, export_locations, export_skus
-    from ordermesh.db import session_scope
-
-    layout = LAYOUTS[kind.value]
-    with session_scope() as session:
-        merchant_id = _merchant_id(session, merchant) if merchant else None
-        exporter = {
-            CsvKind.skus: export_skus,
-            CsvKind.locations: export_locations,
-            CsvKind.inventory: export_inventory,
-        }[kind]
-        columns = columns_for(layout, one_merchant=merchant_id is not None)
-        if output is None:
-            write_csv(sys.stdout, columns, exporter(session, merchant_id=merchant_id))
-            return
-        with output.open("w", encoding="utf-8", newline="") as target:
-            count = write_csv(target, columns, exporter(session, merchant_id=merchant_id))
-    console.print(f"[green]wrote {count} rows of {kind.value} to {output}[/]")
-
-
-@contextmanager
-def _progress(description: str) -> Iterator[Progress]:
-    """A progress bar on the error stream, so that stdout stays clean for piping."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        yield progress
-
-
 # -- demo ----------------------------------------------------------------------------------------------
 
 
@@ -619,7 +427,7 @@ def demo(
                 console.print("The database already has merchants: demo data not loaded (--if-empty).")
                 return
             raise Conflict("the database already has merchants: load the demo into an empty database")
-        with _progress("Loading demo data") as progress:
+        with progress_bar("Loading demo data") as progress:
             task = progress.add_task("Loading demo data", total=work_units(orders))
 
             def advance(label: str, units: int) -> None:
@@ -660,7 +468,7 @@ def reoptimise(
     from ordermesh.routing.service import reoptimise_orders
 
     with reported_errors(), session_scope() as session:
-        scope = _merchant_id(session, merchant) if merchant else None
+        scope = merchant_id_of(session, merchant) if merchant else None
         result = reoptimise_orders(session, merchant_scope=scope, apply_changes=apply, actor="cli:reoptimise")
     verb = "[green]applied[/]" if result.applied else "[yellow]dry run[/] (use --apply to move reservations)"
     console.print(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ordermesh.channels import ChannelKind, connections
+from ordermesh.channels import ChannelKind
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,6 +72,7 @@ def connect(
     """Connect a channel."""
     from sqlalchemy import select
 
+    from ordermesh.channels import connections
     from ordermesh.channels.schemas import ChannelCreate
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
@@ -136,7 +137,7 @@ def map_listing(
     ] = None,
 ) -> None:
     """Map one of our SKUs to the channel's listing (and push its stock)."""
-    from ordermesh.channels import held
+    from ordermesh.channels import connections, held
     from ordermesh.channels.schemas import ListingIn
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
@@ -193,6 +194,7 @@ def reconcile(
     channel_id: Annotated[int | None, typer.Argument(help="One channel (default: all).")] = None,
 ) -> None:
     """Queue a stock push for every listing; `ordermesh worker` sends them."""
+    from ordermesh.channels import connections
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
@@ -208,6 +210,7 @@ def reconcile(
 def rekey() -> None:
     """Store every channel's credentials in the form the current ORDERMESH_SECRET_KEY writes (credentials
     encrypted under an unstretched passphrase are read as they are and written stretched with scrypt)."""
+    from ordermesh.channels import connections
     from ordermesh.db import session_scope
 
     with session_scope() as session:
@@ -220,6 +223,7 @@ def health(channel_id: Annotated[int, typer.Argument(help="The channel's id.")])
     """Last pull and push, last error, pending pushes, dead letters, orders not taken now."""
     from rich.table import Table
 
+    from ordermesh.channels import connections
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
@@ -268,6 +272,7 @@ def replay(
     ] = None,
 ) -> None:
     """Send the channel's dead letters again."""
+    from ordermesh.channels import connections
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
@@ -288,6 +293,7 @@ def rotate_secret(
     grace_hours: Annotated[float, typer.Option(min=0, help="How long the old one is still accepted.")] = 24,
 ) -> None:
     """Install a new webhook secret, keeping the old one valid for a grace period."""
+    from ordermesh.channels import connections
     from ordermesh.db import session_scope
     from ordermesh.errors import DomainError
 
