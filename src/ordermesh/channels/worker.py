@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
-import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -63,6 +60,14 @@ from ordermesh.db import make_engine, session_scope
 from ordermesh.errors import DomainError
 from ordermesh.events.models import OutboxMessage
 from ordermesh.fulfillment.models import ShipmentItem
+from ordermesh.leases import (
+    Counts,
+    backoff_seconds,
+    lease_due,
+    lease_free,
+    run_until_stopped,
+    stop_on_signals,
+)
 from ordermesh.observability import configure_logging
 from ordermesh.orders.models import FulfillmentOrderLine
 
@@ -123,7 +128,7 @@ class PushResult:
 
 
 @dataclass
-class ChannelWorkerStats:
+class ChannelWorkerStats(Counts):
     fed: int = 0  # outbox messages read
     pushed: int = 0  # pushes the channels accepted
     requeued: int = 0  # accepted, but changed meanwhile: sent again
@@ -131,13 +136,6 @@ class ChannelWorkerStats:
     dead: int = 0
     lease_lost: int = 0
     pulls: int = 0
-
-    def add(self, other: ChannelWorkerStats) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 # -- 1. the outbox feed ------------------------------------------------------------------------------------
@@ -250,32 +248,27 @@ def claim_pushes(
 ) -> list[PushJob]:
     """Lease up to `batch` due pushes (the caller commits before sending)."""
     now = now or utcnow()
-    push = ChannelPush.__table__.c
-    due = session.execute(
-        select(push.id, push.generation, push.attempts)
+    push = table(ChannelPush).c
+    due = (
+        select(push.id)
         .where(
             push.status == PushStatus.pending.value,
             push.next_attempt_at <= now,
-            (push.locked_until.is_(None)) | (push.locked_until <= now),
+            lease_free(push.locked_until, now),
         )
         .order_by(push.next_attempt_at, push.id)
         .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not due:
-        return []
-    locked_until = now + timedelta(seconds=lease_seconds)
-    session.execute(
-        update(ChannelPush)
-        .where(push.id.in_([row.id for row in due]))
-        .values(locked_until=locked_until)
-        .execution_options(synchronize_session=False)
     )
+    due_ids, locked_until = lease_due(
+        session, table=table(ChannelPush), due=due, lease_seconds=lease_seconds, now=now
+    )
+    if not due_ids:
+        return []
     rows = session.execute(
         select(
             push.id, push.channel_id, push.kind, push.generation, push.attempts, push.listing_id, push.payload
         )
-        .where(push.id.in_([row.id for row in due]))
+        .where(push.id.in_(due_ids))
         .order_by(push.id)
     ).all()
     return [
@@ -385,11 +378,6 @@ def _fulfillment(session: Session, payload: dict[str, Any]) -> FulfillmentPush:
 # -- 4. results ----------------------------------------------------------------------------------------------
 
 
-def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
-    """Full jitter over min(cap, base * 2**(attempts-1))."""
-    return random.random() * min(cap, base * 2 ** min(max(attempts - 1, 0), 30))
-
-
 def record_result(
     session: Session, *, result: PushResult, settings: ChannelWorkerSettings, now: datetime | None = None
 ) -> str | None:
@@ -479,8 +467,7 @@ def run_cycle(
                 result.error or "",
                 extra={"fields": {"push_id": result.job.push_id}},
             )
-        name = _STATS[outcome]
-        setattr(stats, name, getattr(stats, name) + 1)
+        stats.bump(_STATS[outcome])
     for future in pull_futures:
         future.result()
         stats.pulls += 1
@@ -506,22 +493,17 @@ def run_channel_worker(
     total = ChannelWorkerStats()
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ordermesh-channel") as pool:
-            while not stop.is_set():
-                try:
-                    stats, had_work = run_cycle(
-                        factory, settings=settings, client=http, pool=pool, batch=batch, pulls=pulls
-                    )
-                except Exception:
-                    if once:
-                        raise
-                    log.exception("channel worker step failed; retrying after the poll interval")
-                    stop.wait(poll_interval)
-                    continue
+
+            def cycle() -> bool:
+                stats, had_work = run_cycle(
+                    factory, settings=settings, client=http, pool=pool, batch=batch, pulls=pulls
+                )
                 total.add(stats)
-                if not had_work:
-                    if once:
-                        break
-                    stop.wait(poll_interval)
+                return had_work
+
+            run_until_stopped(
+                cycle, stop=stop, once=once, poll_interval=poll_interval, log=log, name="channel worker"
+            )
     finally:
         if client is None:
             http.close()
@@ -536,13 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=0.5)
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_json)
-    stop = threading.Event()
-
-    def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
+    stop = stop_on_signals(log)
     engine = make_engine(get_settings().database_url, pool_size=args.concurrency + 2)
     try:
         stats = run_channel_worker(

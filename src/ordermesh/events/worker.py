@@ -19,29 +19,34 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
-import signal
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import FrameType
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import __version__, outbound
-from ordermesh.base import utcnow
+from ordermesh.base import table, utcnow
 from ordermesh.config import Settings, get_settings
 from ordermesh.db import make_engine, session_scope
 from ordermesh.events import DeliveryStatus
 from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubscription
 from ordermesh.events.service import replay, subscribes_to
 from ordermesh.events.signing import delivery_headers
+from ordermesh.leases import (
+    Counts,
+    backoff_seconds,
+    lease_due,
+    lease_free,
+    run_until_stopped,
+    stop_on_signals,
+)
 from ordermesh.observability import WEBHOOK_DELIVERIES, configure_logging
 
 log = logging.getLogger("ordermesh.worker")
@@ -73,28 +78,13 @@ class DeliveryResult:
 
 
 @dataclass
-class WorkerStats:
+class WorkerStats(Counts):
     dispatched: int = 0  # outbox messages fanned out
     delivered: int = 0
     retried: int = 0  # failed attempts that will be tried again
     dead: int = 0
     lease_lost: int = 0  # results dropped because the lease ran out first (the delivery is retried)
     cycles: int = 0
-
-    def add(self, other: WorkerStats) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def backoff_seconds(
-    attempts: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Delay before the next attempt after `attempts` failures: full jitter over min(cap, base * 2**(n-1))."""
-    exponent = min(max(attempts - 1, 0), 62)  # beyond this the cap applies anyway; avoids float overflow
-    return rand() * min(cap, base * 2**exponent)
 
 
 def message_body(message: OutboxMessage) -> bytes:
@@ -170,28 +160,23 @@ def claim_due(
     """
     now = now or utcnow()
     d = WebhookDelivery
-    due_ids = session.scalars(
+    due = (
         select(d.id)
         .join(WebhookSubscription, WebhookSubscription.id == d.subscription_id)
         .where(
             d.status == DeliveryStatus.pending.value,
             d.next_attempt_at <= now,
-            or_(d.locked_until.is_(None), d.locked_until <= now),
+            lease_free(d.locked_until, now),
             WebhookSubscription.active.is_(True),
         )
         .order_by(d.next_attempt_at, d.id)
         .limit(batch)
-        .with_for_update(skip_locked=True, of=d)
-    ).all()
+    )
+    due_ids, locked_until = lease_due(
+        session, table=table(d), due=due, lease_seconds=lease_seconds, now=now, of=d
+    )
     if not due_ids:
         return []
-    locked_until = now + timedelta(seconds=lease_seconds)
-    session.execute(
-        update(d)
-        .where(d.id.in_(due_ids))
-        .values(locked_until=locked_until)
-        .execution_options(synchronize_session=False)
-    )
     rows = session.execute(
         select(d.id, d.attempts, WebhookSubscription.url, WebhookSubscription.secret, OutboxMessage)
         .join(WebhookSubscription, WebhookSubscription.id == d.subscription_id)
@@ -396,8 +381,7 @@ class _Pipeline:
             stats.lease_lost += 1
             return
         WEBHOOK_DELIVERIES.labels(outcome).inc()
-        counter = _STATS_FIELD[outcome]
-        setattr(stats, counter, getattr(stats, counter) + 1)
+        stats.bump(_STATS_FIELD[outcome])
 
 
 def run_worker(
@@ -437,20 +421,14 @@ def run_worker(
                 pool=pool,
                 limit=claim_limit(batch=batch, concurrency=concurrency, settings=settings),
             )
-            while not stop.is_set():
+
+            def cycle() -> bool:
                 total.cycles += 1
-                try:
-                    had_work = pipeline.turn(batch=batch, poll_interval=poll_interval, stats=total)
-                except Exception:
-                    if once:
-                        raise
-                    log.exception("webhook worker step failed; retrying after the poll interval")
-                    stop.wait(poll_interval)
-                    continue
-                if not had_work:
-                    if once:
-                        break
-                    stop.wait(poll_interval)
+                return pipeline.turn(batch=batch, poll_interval=poll_interval, stats=total)
+
+            run_until_stopped(
+                cycle, stop=stop, once=once, poll_interval=poll_interval, log=log, name="webhook worker"
+            )
             total.add(pipeline.collect(timeout=None))
     finally:
         if client is None:
@@ -475,14 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_json)
-    stop = threading.Event()
-
-    def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping on %s", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
+    stop = stop_on_signals(log)
     engine = make_engine(settings.database_url, pool_size=2)
     try:
         log.info("webhook worker started")
