@@ -20,6 +20,7 @@ from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.merchants.service import get_merchant
 from ordermesh.money import fits_currency, minor_units
 from ordermesh.paging import paginate
+from ordermesh.scoping import get_scoped
 
 MAX_BULK_ITEMS = 1000
 # Columns a PATCH or upsert may not set to null.
@@ -59,10 +60,7 @@ def create_sku(session: Session, *, merchant_id: int, data: SkuCreate, actor: st
 
 def get_sku(session: Session, *, sku_id: int, merchant_scope: int | None) -> Sku:
     """A SKU the caller may see, else 404 (another merchant's included)."""
-    sku = session.get(Sku, sku_id)
-    if sku is None or (merchant_scope is not None and sku.merchant_id != merchant_scope):
-        raise NotFound(f"SKU {sku_id} not found")
-    return sku
+    return get_scoped(session, Sku, sku_id, what="SKU", merchant_scope=merchant_scope)
 
 
 def find_sku(session: Session, *, merchant_id: int, code: str, field: str = "sku") -> Sku:

@@ -29,6 +29,7 @@ from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate,
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.locations.models import MerchantLocation
 from ordermesh.merchants.models import Merchant
+from ordermesh.scoping import get_scoped
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -40,13 +41,7 @@ ERROR_TEXT_LIMIT = 2000
 
 def get_channel(session: Session, *, merchant_scope: int | None, channel_id: int) -> Channel:
     """The channel; 404 when missing or another merchant's."""
-    statement = select(Channel).where(Channel.id == channel_id)
-    if merchant_scope is not None:
-        statement = statement.where(Channel.merchant_id == merchant_scope)
-    channel = session.scalars(statement).one_or_none()
-    if channel is None:
-        raise NotFound(f"channel {channel_id} not found")
-    return channel
+    return get_scoped(session, Channel, channel_id, what="channel", merchant_scope=merchant_scope)
 
 
 def channels_query(*, merchant_scope: int | None) -> Select[Channel]:

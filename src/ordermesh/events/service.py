@@ -18,6 +18,7 @@ from ordermesh.events.models import OutboxMessage, WebhookDelivery, WebhookSubsc
 from ordermesh.events.schemas import TOPICS, WILDCARD, normalize_topics
 from ordermesh.events.signing import generate_secret
 from ordermesh.merchants.models import Merchant
+from ordermesh.scoping import get_scoped
 
 REPLAYABLE = (DeliveryStatus.dead, DeliveryStatus.delivered)
 
@@ -72,10 +73,9 @@ def get_subscription(
     session: Session, *, merchant_id: int | None, subscription_id: int
 ) -> WebhookSubscription:
     """One subscription in the merchant scope, or NotFound (also for another merchant's)."""
-    subscription = session.get(WebhookSubscription, subscription_id)
-    if subscription is None or (merchant_id is not None and subscription.merchant_id != merchant_id):
-        raise NotFound(f"webhook subscription {subscription_id} not found")
-    return subscription
+    return get_scoped(
+        session, WebhookSubscription, subscription_id, what="webhook subscription", merchant_scope=merchant_id
+    )
 
 
 def update_subscription(
@@ -170,10 +170,9 @@ def describe_deliveries(session: Session, *, deliveries: Sequence[WebhookDeliver
 
 def get_delivery(session: Session, *, merchant_id: int | None, delivery_id: int) -> WebhookDelivery:
     """One delivery in the merchant scope, or NotFound (also for another merchant's)."""
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or (merchant_id is not None and delivery.merchant_id != merchant_id):
-        raise NotFound(f"webhook delivery {delivery_id} not found")
-    return delivery
+    return get_scoped(
+        session, WebhookDelivery, delivery_id, what="webhook delivery", merchant_scope=merchant_id
+    )
 
 
 def replay(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ordermesh.auth import Principal
@@ -12,6 +11,7 @@ from ordermesh.errors import Forbidden, Invalid, NotFound
 from ordermesh.locations.models import Location
 from ordermesh.merchants import Role
 from ordermesh.orders.models import FulfillmentOrder
+from ordermesh.scoping import get_scoped
 
 
 @dataclass(frozen=True)
@@ -52,17 +52,15 @@ def get_fulfillment_order(
     session: Session, *, scope: FloorScope, fulfillment_order_id: int, lock: bool = False
 ) -> FulfillmentOrder:
     """A fulfillment order the scope may see (404 otherwise), row-locked on PostgreSQL when asked."""
-    statement = select(FulfillmentOrder).where(FulfillmentOrder.id == fulfillment_order_id)
-    if scope.merchant_id is not None:
-        statement = statement.where(FulfillmentOrder.merchant_id == scope.merchant_id)
-    if scope.location_id is not None:
-        statement = statement.where(FulfillmentOrder.location_id == scope.location_id)
-    if lock:
-        statement = statement.with_for_update()
-    fo = session.scalars(statement).one_or_none()
-    if fo is None:
-        raise NotFound(f"fulfillment order {fulfillment_order_id} not found")
-    return fo
+    return get_scoped(
+        session,
+        FulfillmentOrder,
+        fulfillment_order_id,
+        what="fulfillment order",
+        merchant_scope=scope.merchant_id,
+        location_scope=scope.location_id,
+        lock=lock,
+    )
 
 
 def require_floor(scope: FloorScope) -> None:

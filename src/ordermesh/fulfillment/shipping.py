@@ -18,7 +18,7 @@ from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
 from ordermesh.carriers.services import is_slower, service_for
 from ordermesh.catalog.models import Sku
 from ordermesh.config import get_settings
-from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
+from ordermesh.errors import Conflict, FieldError, Invalid
 from ordermesh.events.outbox import Event, emit
 from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.fulfillment.bins import add_to_bin
@@ -33,6 +33,7 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status
+from ordermesh.scoping import get_scoped
 
 UNSHIPPED = (ShipmentStatus.packed, ShipmentStatus.labelled)
 
@@ -299,15 +300,14 @@ class PackageDocuments:
 
 def get_shipment(session: Session, *, scope: FloorScope, shipment_id: int) -> Shipment:
     """A shipment the scope may see, or 404."""
-    statement = select(Shipment).where(Shipment.id == shipment_id)
-    if scope.merchant_id is not None:
-        statement = statement.where(Shipment.merchant_id == scope.merchant_id)
-    if scope.location_id is not None:
-        statement = statement.where(Shipment.location_id == scope.location_id)
-    shipment = session.scalars(statement).one_or_none()
-    if shipment is None:
-        raise NotFound(f"shipment {shipment_id} not found")
-    return shipment
+    return get_scoped(
+        session,
+        Shipment,
+        shipment_id,
+        what="shipment",
+        merchant_scope=scope.merchant_id,
+        location_scope=scope.location_id,
+    )
 
 
 def _documents(session: Session, scope: FloorScope, shipment_id: int) -> PackageDocuments:

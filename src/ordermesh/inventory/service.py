@@ -42,6 +42,7 @@ from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location
 from ordermesh.locations.service import require_enabled_location
 from ordermesh.paging import paginate
+from ordermesh.scoping import get_scoped
 
 _level = InventoryLevel.__table__.c
 _movement = InventoryMovement.__table__.c
@@ -408,9 +409,7 @@ def sku_inventory(
     session: Session, *, sku_id: int, merchant_scope: int | None, location_id: int | None = None
 ) -> SkuInventory:
     """A SKU's levels across locations (or at one), for totals; 404 for another merchant's SKU."""
-    sku = session.get(Sku, sku_id)
-    if sku is None or (merchant_scope is not None and sku.merchant_id != merchant_scope):
-        raise NotFound(f"SKU {sku_id} not found")
+    sku = get_scoped(session, Sku, sku_id, what="SKU", merchant_scope=merchant_scope)
     statement = _views_query().where(_level.merchant_id == sku.merchant_id, _level.sku_id == sku_id)
     if location_id is not None:
         statement = statement.where(_level.location_id == location_id)

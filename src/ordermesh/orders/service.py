@@ -46,6 +46,7 @@ from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status, statuses
 from ordermesh.orders.views import order_out
 from ordermesh.paging import paginate
+from ordermesh.scoping import get_scoped
 
 MAX_ATTEMPTS = 5
 T = TypeVar("T")
@@ -226,13 +227,7 @@ def run_transaction(factory: sessionmaker[Session], work: Callable[[Session, boo
 
 def get_order(session: Session, *, merchant_scope: int | None, order_id: int) -> Order:
     """The order row; 404 when missing or another merchant's."""
-    statement = select(Order).where(Order.id == order_id)
-    if merchant_scope is not None:
-        statement = statement.where(Order.merchant_id == merchant_scope)
-    order = session.scalars(statement).one_or_none()
-    if order is None:
-        raise NotFound(f"order {order_id} not found")
-    return order
+    return get_scoped(session, Order, order_id, what="order", merchant_scope=merchant_scope)
 
 
 def order_view(session: Session, *, merchant_scope: int | None, order_id: int) -> OrderOut:

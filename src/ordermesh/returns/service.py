@@ -30,6 +30,7 @@ from ordermesh.paging import paginate
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
+from ordermesh.scoping import get_scoped
 
 SHIPPED = [FulfillmentStatus.shipped.value, FulfillmentStatus.delivered.value]
 
@@ -119,15 +120,9 @@ def get_return(
     session: Session, *, merchant_scope: int | None, return_id: int, lock: bool = False
 ) -> ReturnAuthorization:
     """A return the merchant scope may see, or 404."""
-    statement = select(ReturnAuthorization).where(ReturnAuthorization.id == return_id)
-    if merchant_scope is not None:
-        statement = statement.where(ReturnAuthorization.merchant_id == merchant_scope)
-    if lock:
-        statement = statement.with_for_update()
-    rma = session.scalars(statement).one_or_none()
-    if rma is None:
-        raise NotFound(f"return {return_id} not found")
-    return rma
+    return get_scoped(
+        session, ReturnAuthorization, return_id, what="return", merchant_scope=merchant_scope, lock=lock
+    )
 
 
 def _floor_return(session: Session, scope: FloorScope, return_id: int) -> tuple[Order, ReturnAuthorization]:
