@@ -33,7 +33,7 @@ from ordermesh.locations.service import create_location
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import Merchant
 from ordermesh.merchants.service import create_merchant, enable_location, issue_api_key
-from ordermesh.orders import Channel, HoldKind, ServiceLevel
+from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
 from ordermesh.orders.intake import create_order
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import OrderCreate
@@ -44,7 +44,13 @@ SETUP_UNITS = 10  # progress units for merchants, locations, catalog and stock t
 
 Progress = Callable[[str, int], None]  # (what is being done, how many more units are done)
 
-CHANNELS = (Channel.shopify, Channel.amazon, Channel.api, Channel.walmart, Channel.woocommerce)
+CHANNELS = (
+    SalesChannel.shopify,
+    SalesChannel.amazon,
+    SalesChannel.api,
+    SalesChannel.walmart,
+    SalesChannel.woocommerce,
+)
 CHANNEL_WEIGHTS = (50, 20, 15, 10, 5)
 SERVICE_LEVELS = (ServiceLevel.standard, ServiceLevel.expedited, ServiceLevel.two_day, ServiceLevel.overnight)
 SERVICE_WEIGHTS = (80, 10, 7, 3)
@@ -292,7 +298,9 @@ def _order(rng: random.Random, merchant_code: str, number: int, weights: list[fl
     destination = rng.choice(DESTINATIONS)
     prefix = "NW" if merchant_code == "northwind" else "BB"
     return OrderCreate(
-        external_id=None if channel is Channel.api else f"{channel.value.upper()}-{number * 7919 % 1000003}",
+        external_id=None
+        if channel is SalesChannel.api
+        else f"{channel.value.upper()}-{number * 7919 % 1000003}",
         number=f"{prefix}-{number}",
         channel=channel,
         currency="USD",

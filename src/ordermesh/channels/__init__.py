@@ -2,14 +2,7 @@
 
 from enum import StrEnum
 
-
-class ChannelKind(StrEnum):
-    shopify = "shopify"
-    amazon = "amazon"
-    walmart = "walmart"
-    woocommerce = "woocommerce"
-    csv = "csv"  # orders from files (wholesale, retail, B2B): nothing to push back
-    api = "api"  # the merchant's own site through our API: nothing to push back
+from ordermesh.orders import SalesChannel
 
 
 class PushKind(StrEnum):
@@ -34,5 +27,6 @@ class ChannelOrderStatus(StrEnum):
     )
 
 
-# Kinds with a connector module (the others take orders only through files or the API).
-CONNECTED_KINDS = {ChannelKind.shopify, ChannelKind.amazon, ChannelKind.walmart, ChannelKind.woocommerce}
+# A channel's kind is the sales channel its orders come from (orders.SalesChannel). The kinds with a
+# connector module (files and the API push nothing back: they are connected through no module).
+CONNECTED_KINDS = {SalesChannel.shopify, SalesChannel.amazon, SalesChannel.walmart, SalesChannel.woocommerce}

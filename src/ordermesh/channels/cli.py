@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ordermesh.channels import ChannelKind
+from ordermesh.orders import SalesChannel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -55,7 +55,7 @@ def _fail(error: DomainError) -> typer.Exit:
 @channels_app.command("connect")
 def connect(
     merchant: Annotated[str, typer.Option(help="Merchant code.")],
-    kind: Annotated[ChannelKind, typer.Option(help="The channel's kind.")],
+    kind: Annotated[SalesChannel, typer.Option(help="The channel's kind.")],
     name: Annotated[str, typer.Option(help="A name for this connection.")],
     base_url: Annotated[str | None, typer.Option(help="API base URL (default: the real service).")] = None,
     credential: Annotated[

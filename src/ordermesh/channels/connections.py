@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ordermesh import outbound
 from ordermesh.base import table, utcnow
 from ordermesh.catalog.models import Sku
-from ordermesh.channels import CONNECTED_KINDS, ChannelKind, PushStatus
+from ordermesh.channels import CONNECTED_KINDS, PushStatus
 from ordermesh.channels.connector import ChannelConfig, Listing, connector_for
 from ordermesh.channels.crypto import decrypt_credentials, encrypt_credentials, needs_rekey
 from ordermesh.channels.models import (
@@ -29,6 +29,7 @@ from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate,
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.locations.models import MerchantLocation
 from ordermesh.merchants.models import Merchant
+from ordermesh.orders import SalesChannel
 from ordermesh.scoping import get_scoped
 
 ERROR_TEXT_LIMIT = 2000
@@ -100,7 +101,7 @@ def update_channel(
         outbound.check_target(data.base_url, field="base_url")
         channel.base_url = data.base_url
     if data.credentials is not None:
-        _check_credentials(ChannelKind(channel.kind), data.credentials)
+        _check_credentials(SalesChannel(channel.kind), data.credentials)
         channel.credentials_encrypted = encrypt_credentials(dict(data.credentials))
     if data.settings is not None:
         channel.settings = dict(data.settings)
@@ -192,7 +193,7 @@ def channel_out(session: Session, channel: Channel) -> ChannelOut:
     )
 
 
-def default_base_url(kind: ChannelKind) -> str:
+def default_base_url(kind: SalesChannel) -> str:
     if kind in CONNECTED_KINDS:
         try:
             return connector_for(kind.value).default_base_url
@@ -201,7 +202,7 @@ def default_base_url(kind: ChannelKind) -> str:
     return ""
 
 
-def _check_credentials(kind: ChannelKind, credentials: dict[str, str]) -> None:
+def _check_credentials(kind: SalesChannel, credentials: dict[str, str]) -> None:
     if kind not in CONNECTED_KINDS:
         return
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv, raw_records
 from ordermesh.errors import DomainError
 from ordermesh.inputs import Id, Input, NotBool, Timestamp
-from ordermesh.orders import Channel, ServiceLevel
+from ordermesh.orders import SalesChannel, ServiceLevel
 from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import place_order
 
@@ -165,7 +165,7 @@ def _order_create(rows: list[ParsedRow[CsvOrderRow]]) -> OrderCreate:
     return OrderCreate(
         external_id=first.order_number,
         number=first.order_number,
-        channel=Channel.csv,
+        channel=SalesChannel.csv,
         currency=first.currency.upper(),
         customer=CustomerIn(
             name=first.customer_name or first.ship_name, email=first.email, phone=first.phone

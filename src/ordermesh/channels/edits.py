@@ -22,7 +22,7 @@ from ordermesh.catalog.models import Sku
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, changed_events, record
-from ordermesh.orders import FulfillmentStatus, ServiceLevel
+from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus, ServiceLevel
 from ordermesh.orders.intake import (
     fulfillment_orders_for,
     line_discounts,
@@ -37,7 +37,7 @@ from ordermesh.orders.intake import (
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
-from ordermesh.orders.service import SHIPPED_FO_STATES, refresh_status, serve_backorders
+from ordermesh.orders.service import refresh_status, serve_backorders
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
@@ -128,7 +128,7 @@ def apply_channel_edit(
         )
     )
     if fo_states - {FulfillmentStatus.open.value}:
-        state = "shipped" if fo_states & set(SHIPPED_FO_STATES) else "released to the floor"
+        state = "shipped" if fo_states & SHIPPED_FULFILLMENT else "released to the floor"
         message = (
             f"{source} changed order {order.number} ({described}), but it is already {state}: not applied."
         )

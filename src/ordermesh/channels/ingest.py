@@ -34,12 +34,11 @@ from ordermesh.channels.models import (
 from ordermesh.channels.payload import jsonable
 from ordermesh.channels.pushes import upsert_push
 from ordermesh.db import insert_ignoring_conflicts
-from ordermesh.orders import Channel as OrderChannel
-from ordermesh.orders import HoldKind, OrderStatus
+from ordermesh.orders import SHIPPED_ORDERS, HoldKind, OrderStatus, SalesChannel
 from ordermesh.orders.intake import create_order, order_money
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import AddressIn, CustomerIn, DiscountCodeIn, OrderCreate, OrderLineIn
-from ordermesh.orders.service import SHIPPED_ORDER_STATES, cancel_order, place_hold
+from ordermesh.orders.service import cancel_order, place_hold
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -408,7 +407,7 @@ def check_total(mapped: MappedOrder, data: OrderCreate) -> None:
 def order_create(channel: Channel, mapped: MappedOrder, codes: Sequence[str]) -> OrderCreate:
     """The intake request for a mapped order, every line with its code here (see known_lines);
     MappingError when Ordermesh refuses a field."""
-    kind = OrderChannel(channel.kind) if channel.kind in OrderChannel.__members__ else OrderChannel.api
+    kind = SalesChannel(channel.kind) if channel.kind in SalesChannel.__members__ else SalesChannel.api
     try:
         return OrderCreate(
             external_id=mapped.external_id,
@@ -494,7 +493,7 @@ def _cancel_from_channel(
     status = OrderStatus(order.status)
     if status is OrderStatus.cancelled:
         return IngestResult("duplicate", order_id)
-    if status in SHIPPED_ORDER_STATES:
+    if status in SHIPPED_ORDERS:
         state = status.value.replace("_", " ")
         message = f"{channel.name} cancelled order {order.number}, but it is already {state}."
         channel_alert(session, order=order, message=message, actor=actor, channel_id=channel.id)

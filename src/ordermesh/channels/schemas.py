@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ordermesh.channels import ChannelKind
 from ordermesh.inputs import Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
+from ordermesh.orders import SalesChannel
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 BaseUrl = Annotated[
@@ -34,7 +34,7 @@ def _http_url(value: str | None) -> str | None:
 
 class ChannelCreate(Input):
     merchant_id: Id | None = Field(default=None, description="Required with an operator key")
-    kind: ChannelKind
+    kind: SalesChannel
     name: Name
     base_url: BaseUrl | None = None
     credentials: Credentials = {}

@@ -48,7 +48,8 @@ class LevelSnapshot:
         return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
-def lock_order(movement: Movement) -> tuple[int, int]:
+def level_sequence(movement: Movement) -> tuple[int, int]:
+    """The order levels are touched in, (location, sku), so that two transactions cannot deadlock."""
     return (movement.location_id, movement.sku_id)
 
 
@@ -171,7 +172,7 @@ def apply(
     Raises Conflict (and the caller's transaction must roll back) when a movement would take on_hand or
     reserved below zero, or reserved above on_hand.
     """
-    ordered = sorted(movements, key=lock_order)
+    ordered = sorted(movements, key=level_sequence)
     snapshots = [_apply_one(session, merchant_id, movement) for movement in ordered]
     record(session, merchant_id=merchant_id, movements=ordered, actor=actor)
     emit(session, merchant_id=merchant_id, events=changed_events(snapshots))

@@ -35,6 +35,21 @@ HOLDS_RESERVATION = frozenset(
 )
 
 
+# Fulfillment orders whose parcel has left the building (a carrier has it, or the customer).
+SHIPPED_FULFILLMENT = frozenset({FulfillmentStatus.shipped, FulfillmentStatus.delivered})
+
+# Orders some of whose stock has left the building: they can no longer be cancelled.
+SHIPPED_ORDERS = frozenset(
+    {
+        OrderStatus.partially_shipped,
+        OrderStatus.shipped,
+        OrderStatus.delivered,
+        OrderStatus.partially_returned,
+        OrderStatus.returned,
+    }
+)
+
+
 class HoldKind(StrEnum):
     address = "address"
     fraud = "fraud"
@@ -43,7 +58,9 @@ class HoldKind(StrEnum):
     unknown_sku = "unknown_sku"  # a channel line's SKU is not known yet: released when it is resolved
 
 
-class Channel(StrEnum):
+class SalesChannel(StrEnum):
+    """Where an order came from: a connected storefront, files, or the merchant's own site (the API)."""
+
     api = "api"
     shopify = "shopify"
     amazon = "amazon"

@@ -10,7 +10,7 @@ from fastapi import status as http
 from ordermesh.deadlines import current_deadline
 from ordermesh.inputs import Id, Timestamp
 from ordermesh.merchants import Role
-from ordermesh.orders import Channel, OrderStatus
+from ordermesh.orders import OrderStatus, SalesChannel
 from ordermesh.orders import service as orders
 from ordermesh.orders.intake import OrderRequest, request_fingerprint
 from ordermesh.orders.models import Order
@@ -67,7 +67,7 @@ def list_orders(
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[list[OrderStatus] | None, Query(description="One or more statuses")] = None,
-    channel: Channel | None = None,
+    channel: SalesChannel | None = None,
     placed_from: Annotated[Timestamp | None, Query(description="ISO-8601, inclusive")] = None,
     placed_to: Annotated[Timestamp | None, Query(description="ISO-8601, exclusive")] = None,
     sku: Annotated[

@@ -13,7 +13,7 @@ from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
 from ordermesh.money import fits_currency, is_country, is_currency, minor_units
-from ordermesh.orders import Channel, HoldKind, ServiceLevel
+from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
@@ -102,7 +102,7 @@ class OrderCreate(Input):
     merchant_id: Id | None = Field(default=None, description="Required with an operator key")
     external_id: str | None = Field(default=None, min_length=1, max_length=100)
     number: str | None = Field(default=None, min_length=1, max_length=64)
-    channel: Channel = Channel.api
+    channel: SalesChannel = SalesChannel.api
     currency: Annotated[str, Field(description="ISO 4217 code, e.g. USD")]
     customer: CustomerIn = Field(default_factory=CustomerIn)
     shipping_address: AddressIn

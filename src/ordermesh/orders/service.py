@@ -22,7 +22,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
-from ordermesh.orders import FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import (
@@ -50,18 +50,6 @@ from ordermesh.scoping import get_scoped
 
 MAX_ATTEMPTS = 5
 T = TypeVar("T")
-
-# Orders whose stock has left the building: they can no longer be cancelled.
-SHIPPED_ORDER_STATES = {
-    OrderStatus.partially_shipped,
-    OrderStatus.shipped,
-    OrderStatus.delivered,
-    OrderStatus.partially_returned,
-    OrderStatus.returned,
-}
-
-
-SHIPPED_FO_STATES = [FulfillmentStatus.shipped, FulfillmentStatus.delivered]
 
 
 @dataclass(frozen=True)
@@ -297,7 +285,7 @@ def place_hold(
 ) -> OrderOut:
     """Stop an order from going to the floor until a person releases the hold."""
     order = lock_order(session, merchant_scope=merchant_scope, order_id=order_id)
-    if OrderStatus(order.status) in SHIPPED_ORDER_STATES | {OrderStatus.cancelled}:
+    if OrderStatus(order.status) in SHIPPED_ORDERS | {OrderStatus.cancelled}:
         raise Conflict(f"order {order.number} is {order.status}: it can no longer be held")
     hold = OrderHold(
         merchant_id=order.merchant_id, order_id=order.id, kind=kind.value, reason=reason, placed_by=actor
@@ -377,7 +365,7 @@ def cancel_order(
     status = OrderStatus(order.status)
     if status is OrderStatus.cancelled:
         raise Conflict(f"order {order.number} is already cancelled")
-    if status in SHIPPED_ORDER_STATES:
+    if status in SHIPPED_ORDERS:
         raise Conflict(f"order {order.number} is {order.status}: shipped stock cannot be cancelled")
     movements = _release_open_fulfillment(session, order)
     apply(session, merchant_id=order.merchant_id, movements=movements, actor=actor)
@@ -408,7 +396,7 @@ def _release_open_fulfillment(session: Session, order: Order) -> list[Movement]:
     live = session.scalars(
         select(FulfillmentOrder).where(
             FulfillmentOrder.order_id == order.id,
-            FulfillmentOrder.status.not_in([FulfillmentStatus.cancelled, *SHIPPED_FO_STATES]),
+            FulfillmentOrder.status.not_in([FulfillmentStatus.cancelled, *SHIPPED_FULFILLMENT]),
         )
     ).all()
     if not live:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus, OrderStatus
 
-SHIPPED_STATES = {FulfillmentStatus.shipped, FulfillmentStatus.delivered}
 FLOOR_STATES = {FulfillmentStatus.released, FulfillmentStatus.picking, FulfillmentStatus.packed}
 
 
@@ -26,7 +25,7 @@ def derive_status(facts: OrderFacts) -> OrderStatus:
     if facts.cancelled:
         return OrderStatus.cancelled
     live = [s for s in facts.fulfillment_statuses if s is not FulfillmentStatus.cancelled]
-    shipped = [s for s in live if s in SHIPPED_STATES]
+    shipped = [s for s in live if s in SHIPPED_FULFILLMENT]
     if shipped:
         return _after_shipping(facts, live, shipped)
     if facts.active_holds:

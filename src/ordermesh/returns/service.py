@@ -20,7 +20,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, ensure_level, record
 from ordermesh.locations.service import require_enabled_location
 from ordermesh.money import quantize
-from ordermesh.orders import FulfillmentStatus
+from ordermesh.orders import SHIPPED_FULFILLMENT
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.pricing import PricedLine
@@ -32,15 +32,13 @@ from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
 from ordermesh.scoping import get_scoped
 
-SHIPPED = [FulfillmentStatus.shipped.value, FulfillmentStatus.delivered.value]
-
 
 def returnable(session: Session, *, order_id: int) -> dict[int, int]:
     """Per order line: units shipped minus units already on a return."""
     shipped = session.execute(
         select(FulfillmentOrderLine.order_line_id, func.sum(FulfillmentOrderLine.quantity))
         .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
-        .where(FulfillmentOrder.order_id == order_id, FulfillmentOrder.status.in_(SHIPPED))
+        .where(FulfillmentOrder.order_id == order_id, FulfillmentOrder.status.in_(SHIPPED_FULFILLMENT))
         .group_by(FulfillmentOrderLine.order_line_id)
     ).all()
     on_returns = dict(
@@ -362,7 +360,7 @@ def refundable_shipping(session: Session, rma: ReturnAuthorization, order: Order
     shipped = session.scalar(
         select(func.coalesce(func.sum(FulfillmentOrderLine.quantity), 0))
         .join(FulfillmentOrder, FulfillmentOrder.id == FulfillmentOrderLine.fulfillment_order_id)
-        .where(FulfillmentOrder.order_id == order.id, FulfillmentOrder.status.in_(SHIPPED))
+        .where(FulfillmentOrder.order_id == order.id, FulfillmentOrder.status.in_(SHIPPED_FULFILLMENT))
     )
     back = session.scalar(
         select(func.coalesce(func.sum(ReturnLine.quantity_received), 0))
