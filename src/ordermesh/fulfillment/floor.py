@@ -37,6 +37,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus
+from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, OrderEvent
 from ordermesh.orders.service import refresh_status
@@ -156,7 +157,7 @@ def pick(
         if units:
             fl.progress.quantity_picked += units
             fl.progress.picked_from_bin_id = taken_from or fl.progress.picked_from_bin_id
-    fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
+    move_to(fo, FulfillmentStatus.picking)
     return fo
 
 
@@ -234,7 +235,7 @@ def short_pick(
     suspect = _take_short(session, fo, line, short_bin, quantity_found, shortfall)
     line.progress.quantity_picked += quantity_found
     line.progress.quantity_short += shortfall
-    fo.status, fo.updated_at = FulfillmentStatus.picking.value, utcnow()
+    move_to(fo, FulfillmentStatus.picking)
     here = min(shortfall, max(0, _free_here(session, fo, line.sku) - suspect))
     elsewhere = shortfall - here
     if line.line.quantity == elsewhere:
@@ -530,7 +531,7 @@ def close_package(
     session.flush()
     boxed = boxed_quantities(session, fo.id)
     if all(boxed.get(fl.line.id, 0) >= fl.line.quantity for fl in floor_lines(session, fo)):
-        fo.status = FulfillmentStatus.packed.value
+        move_to(fo, FulfillmentStatus.packed)
     fo.updated_at = utcnow()
     return fo
 

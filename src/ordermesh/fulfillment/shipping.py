@@ -30,6 +30,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.locations.models import Location
 from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status
@@ -189,7 +190,7 @@ def confirm_shipment(
         for line in lines
     ]
     apply(session, merchant_id=fo.merchant_id, movements=movements, actor=scope.actor)
-    fo.status, fo.updated_at = FulfillmentStatus.shipped.value, now
+    move_to(fo, FulfillmentStatus.shipped, now=now)
     tracking = [f"{p.carrier} {p.tracking_number}" for p in boxes]
     session.add(
         OrderEvent(

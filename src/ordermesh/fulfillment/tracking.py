@@ -31,6 +31,7 @@ from ordermesh.fulfillment.schemas import (
 from ordermesh.locations.geo import destination_timezone
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, Order, OrderEvent
 from ordermesh.orders.service import refresh_status
@@ -115,7 +116,7 @@ def _settle_fulfillment(session: Session, shipment: Shipment) -> bool:
     target = FulfillmentStatus.delivered if every_one else FulfillmentStatus.shipped
     if fo.status == target:
         return False
-    fo.status, fo.updated_at = target.value, utcnow()
+    move_to(fo, target)
     return True
 
 

@@ -21,6 +21,8 @@ from ordermesh.fulfillment.schemas import PickLineOut, PickListIn, PickListOut, 
 from ordermesh.fulfillment.scope import FloorScope, floor_location, get_fulfillment_order, require_floor
 from ordermesh.locations.models import Location
 from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.fulfillment_orders import move_to
+from ordermesh.orders.fulfillment_status import sources
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
 from ordermesh.orders.service import refresh_status, refresh_statuses
@@ -64,7 +66,7 @@ def release(session: Session, *, scope: FloorScope, fulfillment_order_id: int) -
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: only an open one can be released")
     if order.status not in RELEASABLE_ORDER_STATES:
         raise Conflict(f"order {order.number} is {order.status}: it cannot go to the floor now")
-    fo.status, fo.updated_at = FulfillmentStatus.released.value, utcnow()
+    move_to(fo, FulfillmentStatus.released)
     _note_released(session, [Released(fo.id, order.id, order.merchant_id, fo.location_id)], scope.actor)
     refresh_status(session, order)
     return fo
@@ -397,7 +399,10 @@ def cancel_pick_list(
     if returned:
         session.execute(
             update(FulfillmentOrder)
-            .where(FulfillmentOrder.id.in_(returned))
+            .where(
+                FulfillmentOrder.id.in_(returned),
+                FulfillmentOrder.status.in_(sources(FulfillmentStatus.released)),
+            )
             .values(status=FulfillmentStatus.released.value, updated_at=now)
             .execution_options(synchronize_session="evaluate")
         )

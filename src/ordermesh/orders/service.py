@@ -24,7 +24,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
 from ordermesh.orders.events import OrderCancelled
-from ordermesh.orders.fulfillment_orders import open_fulfillment_order
+from ordermesh.orders.fulfillment_orders import move_to, open_fulfillment_order
 from ordermesh.orders.intake import (
     DuplicateOrder,
     OrderRequest,
@@ -408,8 +408,7 @@ def _release_open_fulfillment(session: Session, order: Order) -> list[Movement]:
     ).all()
     location_of = {fo.id: fo.location_id for fo in live}
     for fo in live:
-        fo.status = FulfillmentStatus.cancelled.value
-        fo.updated_at = utcnow()
+        move_to(fo, FulfillmentStatus.cancelled)
     reference = f"order:{order.id}"
     return [
         Movement(
