@@ -30,6 +30,7 @@ from ordermesh.fulfillment.carrier_api import router as carriers_router
 from ordermesh.health import DatabaseProbe
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
+from ordermesh.locations.api import merchant_locations_router
 from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -184,6 +185,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     for router in (
         merchants_router,
+        merchant_locations_router,
         locations_router,
         catalog_router,
         inventory_router,
