@@ -629,7 +629,7 @@ def refuse_while_stocked(session: Session, *, merchant_id: int, location_id: int
             .where(
                 InventoryLevel.merchant_id == merchant_id,
                 InventoryLevel.location_id == location_id,
-                or_(InventoryLevel.on_hand > 0, InventoryLevel.reserved > 0),
+                (InventoryLevel.on_hand > 0) | (InventoryLevel.reserved > 0),
             )
             .exists()
         )
