@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from ordermesh.carriers.services import parse_closed_days
+from ordermesh.carrier_settings import parse_closed_days
 from ordermesh.config import get_settings
 from ordermesh.fulfillment.waves import latest_cutoff
 from ordermesh.locations.models import Location

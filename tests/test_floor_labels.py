@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from ordermesh.carriers.services import parse_overrides
+from ordermesh.carrier_settings import parse_overrides
 from ordermesh.config import get_settings
 from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
 from tests.orders_support import order_body

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
+from ordermesh.carriers.base import Address, LabelRequest, Parcel, TrackingStatus, get_carrier
 from ordermesh.carriers.easypost import parse_tracker_updated, sign, signature_valid
 from ordermesh.carriers.ratecard import RateCardCarrier, zone
 from ordermesh.catalog.barcode import gtin_check_digit
 from ordermesh.errors import Invalid
-from ordermesh.fulfillment import ShipmentStatus
+from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, tracked
 from ordermesh.fulfillment.documents import LabelData, label_zpl
 from ordermesh.fulfillment.floor import spread
 from ordermesh.fulfillment.packing import BoxSize, Item, fits, parcel_weight, smallest_fitting
@@ -76,19 +76,19 @@ def test_an_unknown_carrier_is_refused_with_the_known_ones() -> None:
 def test_easypost_fixtures_translate_into_tracking_events(fixtures_dir: Path) -> None:
     carriers = fixtures_dir / "channels" / "carriers"
     delivered = parse_tracker_updated(json.loads((carriers / "easypost_tracker_updated.json").read_text()))
-    assert delivered.tracking_code == "EZ4000000004" and delivered.status is ShipmentStatus.delivered
+    assert delivered.tracking_code == "EZ4000000004" and delivered.status is TrackingStatus.delivered
     assert [d.status for d in delivered.details] == [
-        ShipmentStatus.in_transit,
-        ShipmentStatus.in_transit,
-        ShipmentStatus.in_transit,
-        ShipmentStatus.out_for_delivery,
-        ShipmentStatus.delivered,
+        TrackingStatus.in_transit,
+        TrackingStatus.in_transit,
+        TrackingStatus.in_transit,
+        TrackingStatus.out_for_delivery,
+        TrackingStatus.delivered,
     ]  # pre_transit is not an event of ours
     assert delivered.details[-1].place == "SAN FRANCISCO, CA, US"
     moving = parse_tracker_updated(
         json.loads((carriers / "easypost_tracker_updated_in_transit.json").read_text())
     )
-    assert moving.status is ShipmentStatus.in_transit and moving.details[-1].place == "EDISON, NJ, 08817, US"
+    assert moving.status is TrackingStatus.in_transit and moving.details[-1].place == "EDISON, NJ, 08817, US"
 
 
 @pytest.mark.parametrize(
@@ -128,6 +128,11 @@ def test_documents_that_are_no_tracker_update_are_refused_naming_the_field(
     with pytest.raises(Invalid) as refused:
         parse_tracker_updated(document)
     assert refused.value.errors[0].field == field
+
+
+def test_every_carrier_tracking_status_sets_a_shipment_status() -> None:
+    assert [tracked(status) for status in TrackingStatus] == list(TRACKING_STATUSES)
+    assert tracked(TrackingStatus.delivered) is ShipmentStatus.delivered
 
 
 def test_easypost_signatures() -> None:

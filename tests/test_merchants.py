@@ -34,6 +34,35 @@ def test_the_operator_creates_and_reads_merchants(client: TestClient, world: Wor
     assert [m["code"] for m in page["items"] + rest["items"]] == ["acme", "globex", "initech"]
 
 
+def test_a_merchants_warehouse_key_needs_a_location_enabled_for_it(client: TestClient, world: World) -> None:
+    location = client.post(
+        "/v1/locations",
+        json={
+            "code": "CHI1",
+            "name": "Chicago DC",
+            "address1": "1 Main St",
+            "city": "Chicago",
+            "postal_code": "60601",
+            "country": "US",
+        },
+        headers=world.operator,
+    ).json()
+    body = {
+        "role": "warehouse",
+        "name": "chi-floor",
+        "merchant_id": world.acme_id,
+        "location_id": location["id"],
+    }
+    refused = client.post("/v1/api-keys", json=body, headers=world.operator)
+    assert refused.status_code == 422 and _fields(refused) == {"location_id"}, refused.text
+    assert "not enabled" in refused.text
+    url = f"/v1/merchants/{world.acme_id}/locations/{location['id']}"
+    assert client.put(url, headers=world.operator).status_code == 200
+    issued = client.post("/v1/api-keys", json=body, headers=world.operator)
+    assert issued.status_code == 201, issued.text
+    assert (issued.json()["merchant_id"], issued.json()["location_id"]) == (world.acme_id, location["id"])
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -113,6 +142,8 @@ def test_a_location_with_the_merchants_stock_cannot_be_disabled(client: TestClie
     response = client.delete(url, headers=world.operator)
     assert response.status_code == 409
     assert response.json()["type"].endswith("/conflict")
+    listed = client.get(f"/v1/merchants/{world.acme_id}/locations", headers=world.acme).json()["items"]
+    assert "NJ1" in [location["code"] for location in listed]  # still enabled
 
 
 def test_an_issued_key_works_until_revoked(client: TestClient, world: World) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ordermesh import __version__, openapi
-from ordermesh.carriers.api import router as carriers_router
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.config import Settings, get_settings
@@ -27,9 +26,11 @@ from ordermesh.deadlines import DeadlineMiddleware
 from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable, problem_document
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
+from ordermesh.fulfillment.carrier_api import router as carriers_router
 from ordermesh.health import DatabaseProbe
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
+from ordermesh.locations.api import merchant_locations_router
 from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -184,6 +185,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     for router in (
         merchants_router,
+        merchant_locations_router,
         locations_router,
         catalog_router,
         inventory_router,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ordermesh.carriers.services import parse_closed_days, parse_overrides
+from ordermesh.carrier_settings import parse_closed_days, parse_overrides
 
 
 def _env(name: str, default: Any, **constraints: Any) -> Any:
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
     # The operator's carrier service per order service level, over each carrier's defaults (JSON:
-    # {"carrier": {"overnight": "service", ...}}; see carriers/services.py).
+    # {"carrier": {"overnight": "service", ...}}; see carrier_settings.py and carriers/services.py).
     carrier_services: Annotated[dict[str, dict[str, str]], NoDecode] = {}
     # Each carrier's own closed days, on top of weekends and the public holidays of the country it picks
     # up in (JSON: {"carrier": ["2026-12-26", ...]}); promises assume the default carrier's.

@@ -29,10 +29,10 @@ from ordermesh.demo_data import (
 )
 from ordermesh.inventory.service import receive
 from ordermesh.locations.schemas import LocationCreate
-from ordermesh.locations.service import create_location
+from ordermesh.locations.service import create_location, enable_location
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import Merchant
-from ordermesh.merchants.service import create_merchant, enable_location, issue_api_key
+from ordermesh.merchants.service import create_merchant, issue_api_key
 from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
 from ordermesh.orders.intake import create_order
 from ordermesh.orders.models import Order

@@ -16,7 +16,10 @@ from ordermesh.channels.held import resolve_held_orders
 from ordermesh.domain_events import Handler
 from ordermesh.fulfillment.shipping import undo_floor_work
 from ordermesh.inventory.events import StockBelowReserved, StockFreed
-from ordermesh.locations.events import LocationDeactivated
+from ordermesh.inventory.service import refuse_while_stocked
+from ordermesh.locations.events import LocationDeactivated, MerchantLocationDisabling
+from ordermesh.locations.service import check_key_location
+from ordermesh.merchants.events import KeyBindingLocation
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.service import serve_backorders
 from ordermesh.routing.service import reroute_level_shortfall, reroute_location
@@ -58,10 +61,22 @@ def undo_work_on_the_floor(session: Session, event: OrderCancelled) -> None:
     undo_floor_work(session, order_id=event.order_id)
 
 
+def keep_stocked_locations(session: Session, event: MerchantLocationDisabling) -> None:
+    """A merchant keeps a location while it has stock there."""
+    refuse_while_stocked(session, merchant_id=event.merchant_id, location_id=event.location_id)
+
+
+def check_key_binding(session: Session, event: KeyBindingLocation) -> None:
+    """A key is bound only to a location that exists (enabled for a warehouse key's merchant)."""
+    check_key_location(session, role=event.role, merchant_id=event.merchant_id, location_id=event.location_id)
+
+
 HANDLERS: Mapping[type, tuple[Handler, ...]] = {
     StockFreed: (serve_waiting_backorders,),
     StockBelowReserved: (move_reservations_off,),
     LocationDeactivated: (reroute_from_closed_location,),
     SkusAdded: (resolve_held_lines,),
     OrderCancelled: (undo_work_on_the_floor,),
+    MerchantLocationDisabling: (keep_stocked_locations,),
+    KeyBindingLocation: (check_key_binding,),
 }

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from ordermesh.errors import Invalid
+
+
+class TrackingStatus(StrEnum):
+    """Where a carrier says a parcel is, in the order a parcel normally goes through them."""
+
+    in_transit = "in_transit"
+    out_for_delivery = "out_for_delivery"
+    delivered = "delivered"
+    exception = "exception"  # a problem: failed delivery, returned to sender, lost
 
 
 @dataclass(frozen=True)

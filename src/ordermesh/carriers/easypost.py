@@ -13,31 +13,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ordermesh.carriers.base import TrackingStatus
 from ordermesh.errors import Invalid
-from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.signatures import same_signature
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
 
-# EasyPost tracker statuses and what they mean for our shipment; None: nothing to record yet.
-STATUS_MAP: dict[str, ShipmentStatus | None] = {
+# EasyPost tracker statuses and what they say about the parcel; None: nothing to record yet.
+STATUS_MAP: dict[str, TrackingStatus | None] = {
     "unknown": None,
     "pre_transit": None,
-    "in_transit": ShipmentStatus.in_transit,
-    "available_for_pickup": ShipmentStatus.out_for_delivery,
-    "out_for_delivery": ShipmentStatus.out_for_delivery,
-    "delivered": ShipmentStatus.delivered,
-    "return_to_sender": ShipmentStatus.exception,
-    "failure": ShipmentStatus.exception,
-    "error": ShipmentStatus.exception,
-    "cancelled": ShipmentStatus.exception,
+    "in_transit": TrackingStatus.in_transit,
+    "available_for_pickup": TrackingStatus.out_for_delivery,
+    "out_for_delivery": TrackingStatus.out_for_delivery,
+    "delivered": TrackingStatus.delivered,
+    "return_to_sender": TrackingStatus.exception,
+    "failure": TrackingStatus.exception,
+    "error": TrackingStatus.exception,
+    "cancelled": TrackingStatus.exception,
 }
 
 
 @dataclass(frozen=True)
 class TrackingDetail:
-    status: ShipmentStatus
+    status: TrackingStatus
     message: str
     occurred_at: datetime
     place: str | None
@@ -47,7 +47,7 @@ class TrackingDetail:
 class TrackerUpdate:
     tracking_code: str
     carrier: str | None
-    status: ShipmentStatus | None
+    status: TrackingStatus | None
     details: list[TrackingDetail]
 
 
@@ -87,7 +87,7 @@ def parse_tracker_updated(event: Any) -> TrackerUpdate:
     )
 
 
-def _status(value: Any, field: str) -> ShipmentStatus | None:
+def _status(value: Any, field: str) -> TrackingStatus | None:
     if value not in STATUS_MAP:
         raise Invalid.field(field, f"unknown tracker status {value!r}")
     return STATUS_MAP[value]

@@ -23,9 +23,8 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.inventory.service import cycle_count
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.locations.schemas import LocationCreate, LocationUpdate
-from ordermesh.locations.service import create_location, update_location
+from ordermesh.locations.service import create_location, enable_location, update_location
 from ordermesh.merchants.models import Merchant
-from ordermesh.merchants.service import enable_location
 
 from .layouts import INVENTORY_LAYOUT, LOCATION_LAYOUT, SKU_LAYOUT, InventoryRow, SkuRow
 from .parse import CsvLayout, ParsedRow, ParseResult, RowError

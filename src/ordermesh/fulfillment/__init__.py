@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from ordermesh.carriers.base import TrackingStatus
+
 
 class ShipmentStatus(StrEnum):
     packed = "packed"  # boxed and weighed at the pack station, no label yet
@@ -14,13 +16,13 @@ class ShipmentStatus(StrEnum):
     cancelled = "cancelled"  # voided before it left (the order was cancelled)
 
 
+def tracked(status: TrackingStatus) -> ShipmentStatus:
+    """The shipment status a carrier's tracking status sets (the carrier layer speaks its own words)."""
+    return ShipmentStatus(status.value)
+
+
 # Statuses a carrier's tracking events can set, in the order a parcel normally goes through them.
-TRACKING_STATUSES = (
-    ShipmentStatus.in_transit,
-    ShipmentStatus.out_for_delivery,
-    ShipmentStatus.delivered,
-    ShipmentStatus.exception,
-)
+TRACKING_STATUSES = tuple(tracked(status) for status in TrackingStatus)
 # A shipment that has left the building.
 DEPARTED = frozenset({ShipmentStatus.shipped, *TRACKING_STATUSES})
 

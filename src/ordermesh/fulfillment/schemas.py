@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ordermesh.carriers.services import DEFAULT_CARRIER
+from ordermesh.carrier_settings import DEFAULT_CARRIER
 from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
 from ordermesh.inputs import Day, Id, NotBool, Timestamp

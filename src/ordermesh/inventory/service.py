@@ -443,6 +443,23 @@ def list_movements(
 # --- helpers ------------------------------------------------------------------------------------------
 
 
+def refuse_while_stocked(session: Session, *, merchant_id: int, location_id: int) -> None:
+    """409 while the merchant has units on hand or reserved at the location."""
+    stocked = session.scalar(
+        select(
+            select(InventoryLevel.id)
+            .where(
+                InventoryLevel.merchant_id == merchant_id,
+                InventoryLevel.location_id == location_id,
+                (InventoryLevel.on_hand > 0) | (InventoryLevel.reserved > 0),
+            )
+            .exists()
+        )
+    )
+    if stocked:
+        raise Conflict("the merchant still has stock at this location: transfer or adjust it out first")
+
+
 def resolve_sku_id(session: Session, *, merchant_id: int, sku_id: int | None, sku_code: str | None) -> int:
     """The id of the merchant's SKU named by id or by code (404 if it is not the merchant's)."""
     if sku_id is None and sku_code is None:

@@ -12,3 +12,11 @@ class LocationDeactivated:
     location_id: int
     code: str
     actor: str
+
+
+@dataclass(frozen=True)
+class MerchantLocationDisabling:
+    """A location is about to be disabled for a merchant: refused (409) while the merchant has stock there."""
+
+    merchant_id: int
+    location_id: int

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,11 +14,12 @@ from ordermesh.auth import Principal
 from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.locations import LocationKind
-from ordermesh.locations.events import LocationDeactivated
+from ordermesh.locations.events import LocationDeactivated, MerchantLocationDisabling
 from ordermesh.locations.geo import lookup_postal_code, uses_zip_codes
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.locations.schemas import LocationCreate, LocationUpdate
 from ordermesh.merchants import Role
+from ordermesh.merchants.service import get_merchant
 from ordermesh.paging import paginate
 
 # Columns a PATCH may not set to null.
@@ -105,9 +106,7 @@ def update_location(
 
     Deactivating a location re-routes its open fulfillment orders to other locations (or backorders them).
     """
-    location = session.get(Location, location_id)
-    if location is None:
-        raise NotFound(f"location {location_id} not found")
+    location = _existing(session, location_id)
     updates: dict[str, Any] = changes.model_dump(exclude_unset=True)
     for name, value in updates.items():
         if value is None and name in _REQUIRED:
@@ -200,11 +199,61 @@ def require_enabled_location(
     session: Session, *, merchant_id: int, location_id: int, field: str = "location_id"
 ) -> Location:
     """The location, if it exists (else 404) and is enabled for the merchant (else 422 on `field`)."""
+    location = _existing(session, location_id)
+    if not is_enabled(session, merchant_id=merchant_id, location_id=location_id):
+        raise Invalid.field(field, f"location {location.code} is not enabled for this merchant")
+    return location
+
+
+def enable_location(session: Session, *, merchant_id: int, location_id: int) -> Location:
+    """Let a merchant's stock sit and ship at a location (idempotent)."""
+    get_merchant(session, merchant_id=merchant_id)
+    location = _existing(session, location_id)
+    if session.get(MerchantLocation, (merchant_id, location_id)) is None:
+        session.add(MerchantLocation(merchant_id=merchant_id, location_id=location_id))
+        session.flush()
+    return location
+
+
+def disable_location(session: Session, *, merchant_id: int, location_id: int) -> None:
+    """Stop using a location for a merchant; refused (409) while the merchant still has stock there."""
+    get_merchant(session, merchant_id=merchant_id)
+    _existing(session, location_id)
+    publish(session, MerchantLocationDisabling(merchant_id, location_id))
+    session.execute(
+        delete(MerchantLocation).where(
+            MerchantLocation.merchant_id == merchant_id, MerchantLocation.location_id == location_id
+        )
+    )
+
+
+def list_merchant_locations(
+    session: Session, *, merchant_id: int, limit: int, cursor: str | None
+) -> tuple[Sequence[Location], str | None]:
+    """A page of the locations enabled for a merchant, by id."""
+    enabled = select(MerchantLocation.location_id).where(MerchantLocation.merchant_id == merchant_id)
+    return paginate(
+        session, select(Location).where(Location.id.in_(enabled)), Location.id, limit=limit, cursor=cursor
+    )
+
+
+def check_key_location(session: Session, *, role: Role, merchant_id: int | None, location_id: int) -> None:
+    """The location an API key is bound to exists, and a warehouse key's is enabled for its merchant
+    (else 422 on location_id)."""
+    if session.get(Location, location_id) is None:
+        raise Invalid.field("location_id", f"location {location_id} does not exist")
+    if (
+        role is Role.warehouse
+        and merchant_id is not None
+        and not is_enabled(session, merchant_id=merchant_id, location_id=location_id)
+    ):
+        raise Invalid.field("location_id", "this location is not enabled for the merchant")
+
+
+def _existing(session: Session, location_id: int) -> Location:
     location = session.get(Location, location_id)
     if location is None:
         raise NotFound(f"location {location_id} not found")
-    if not is_enabled(session, merchant_id=merchant_id, location_id=location_id):
-        raise Invalid.field(field, f"location {location.code} is not enabled for this merchant")
     return location
 
 

@@ -1,11 +1,10 @@
-"""Merchants, the locations enabled for them, and API keys: operator business."""
+"""Merchants and API keys: operator business (the locations enabled for a merchant: locations/api.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 
 from ordermesh.inputs import Id
-from ordermesh.locations.schemas import LocationOut
 from ordermesh.merchants import Role, service
 from ordermesh.merchants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MerchantCreate, MerchantOut
 from ordermesh.paging import Page
@@ -40,47 +39,6 @@ def get_merchant(merchant_id: Id, session: DbSession, principal: CurrentPrincipa
     """One merchant: any for the operator, its own for a merchant key."""
     merchant = service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
     return MerchantOut.model_validate(merchant)
-
-
-@router.get("/merchants/{merchant_id}/locations", response_model=Page[LocationOut])
-def list_merchant_locations(
-    merchant_id: Id,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[LocationOut]:
-    """The locations enabled for a merchant, by id; paged (`items`, `next_cursor`)."""
-    service.get_merchant(session, merchant_id=merchant_id, scope=principal.merchant_scope())
-    locations, next_cursor = service.list_merchant_locations(
-        session, merchant_id=merchant_id, limit=limit, cursor=cursor
-    )
-    return Page(
-        items=[LocationOut.model_validate(location) for location in locations], next_cursor=next_cursor
-    )
-
-
-@router.put("/merchants/{merchant_id}/locations/{location_id}", response_model=LocationOut)
-def enable_location(
-    merchant_id: Id, location_id: Id, session: DbSession, principal: CurrentPrincipal
-) -> LocationOut:
-    """Enable a location for a merchant (operator only; idempotent)."""
-    principal.require(Role.operator)
-    location = service.enable_location(session, merchant_id=merchant_id, location_id=location_id)
-    return LocationOut.model_validate(location)
-
-
-@router.delete(
-    "/merchants/{merchant_id}/locations/{location_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-)
-def disable_location(
-    merchant_id: Id, location_id: Id, session: DbSession, principal: CurrentPrincipal
-) -> None:
-    """Disable a location for a merchant (operator only); refused while the merchant has stock there."""
-    principal.require(Role.operator)
-    service.disable_location(session, merchant_id=merchant_id, location_id=location_id)
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

@@ -1,19 +1,19 @@
-"""Merchants, the locations enabled for them, and API keys (all operator business)."""
+"""Merchants and API keys (all operator business); which locations a merchant uses: locations/service.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ordermesh.auth import create_api_key, key_cache
 from ordermesh.base import utcnow
+from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, Invalid, NotFound
-from ordermesh.inventory.models import InventoryLevel
-from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants import Role
+from ordermesh.merchants.events import KeyBindingLocation
 from ordermesh.merchants.models import ApiKey, Merchant
 from ordermesh.paging import paginate
 
@@ -49,49 +49,6 @@ def list_merchants(
     return paginate(session, statement, Merchant.id, limit=limit, cursor=cursor)
 
 
-def enable_location(session: Session, *, merchant_id: int, location_id: int) -> Location:
-    """Let a merchant's stock sit and ship at a location (idempotent)."""
-    get_merchant(session, merchant_id=merchant_id)
-    location = _location(session, location_id)
-    if session.get(MerchantLocation, (merchant_id, location_id)) is None:
-        session.add(MerchantLocation(merchant_id=merchant_id, location_id=location_id))
-        session.flush()
-    return location
-
-
-def disable_location(session: Session, *, merchant_id: int, location_id: int) -> None:
-    """Stop using a location for a merchant; refused (409) while the merchant still has stock there."""
-    get_merchant(session, merchant_id=merchant_id)
-    _location(session, location_id)
-    level = InventoryLevel.__table__.c
-    stocked = session.scalar(
-        select(
-            exists().where(
-                level.merchant_id == merchant_id,
-                level.location_id == location_id,
-                or_(level.on_hand > 0, level.reserved > 0),
-            )
-        )
-    )
-    if stocked:
-        raise Conflict("the merchant still has stock at this location: transfer or adjust it out first")
-    session.execute(
-        delete(MerchantLocation).where(
-            MerchantLocation.merchant_id == merchant_id, MerchantLocation.location_id == location_id
-        )
-    )
-
-
-def list_merchant_locations(
-    session: Session, *, merchant_id: int, limit: int, cursor: str | None
-) -> tuple[Sequence[Location], str | None]:
-    """A page of the locations enabled for a merchant, by id."""
-    enabled = select(MerchantLocation.location_id).where(MerchantLocation.merchant_id == merchant_id)
-    return paginate(
-        session, select(Location).where(Location.id.in_(enabled)), Location.id, limit=limit, cursor=cursor
-    )
-
-
 def issue_api_key(
     session: Session, *, role: Role, name: str, merchant_id: int | None, location_id: int | None
 ) -> tuple[ApiKey, str]:
@@ -103,15 +60,8 @@ def issue_api_key(
         raise Invalid.field("location_id", "a merchant key is not bound to a location: leave it out")
     if merchant_id is not None and session.get(Merchant, merchant_id) is None:
         raise Invalid.field("merchant_id", f"merchant {merchant_id} does not exist")
-    if location_id is not None and session.get(Location, location_id) is None:
-        raise Invalid.field("location_id", f"location {location_id} does not exist")
-    if (
-        role is Role.warehouse
-        and merchant_id is not None
-        and location_id is not None
-        and session.get(MerchantLocation, (merchant_id, location_id)) is None
-    ):
-        raise Invalid.field("location_id", "this location is not enabled for the merchant")
+    if location_id is not None:  # the locations domain rules on the binding (ordermesh.reactions)
+        publish(session, KeyBindingLocation(role, merchant_id, location_id))
     return create_api_key(session, role=role, name=name, merchant_id=merchant_id, location_id=location_id)
 
 
@@ -127,10 +77,3 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
     # This process forgets verified keys at once; others do within the key cache's lifetime.
     key_cache.clear()
     return key
-
-
-def _location(session: Session, location_id: int) -> Location:
-    location = session.get(Location, location_id)
-    if location is None:
-        raise NotFound(f"location {location_id} not found")
-    return location

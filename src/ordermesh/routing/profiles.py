@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ordermesh.carriers.services import DEFAULT_CARRIER
+from ordermesh.carrier_settings import DEFAULT_CARRIER
 from ordermesh.config import get_settings
 from ordermesh.routing import Policy
 from ordermesh.routing.cost import CostModel, ZoneRate

@@ -1,4 +1,5 @@
-"""Carrier webhooks in: EasyPost `tracker.updated`, signed with the webhook's secret."""
+"""Carrier webhooks in: EasyPost `tracker.updated`, signed with the webhook's secret. The carrier layer
+reads the document; fulfillment moves the shipments it names."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Header, Request
 from ordermesh.carriers.easypost import parse_tracker_updated, signature_valid
 from ordermesh.config import get_settings
 from ordermesh.errors import Forbidden, Invalid, Unauthorized
-from ordermesh.fulfillment import tracking
+from ordermesh.fulfillment import tracked, tracking
 from ordermesh.fulfillment.schemas import WebhookResult
 from ordermesh.openapi import problems
 from ordermesh.web_support import DbSession
@@ -37,7 +38,9 @@ async def easypost_webhook(
     except ValueError:
         raise Invalid.field("body", "not JSON") from None
     update = parse_tracker_updated(document)
-    events = [tracking.TrackingEvent(d.status, d.message, d.occurred_at, d.place) for d in update.details]
+    events = [
+        tracking.TrackingEvent(tracked(d.status), d.message, d.occurred_at, d.place) for d in update.details
+    ]
     result = WebhookResult(matched=False)
     for shipment_id in tracking.shipments_by_tracking_number(session, tracking_number=update.tracking_code):
         shipment, recorded = tracking.record_tracking(
