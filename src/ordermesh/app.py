@@ -33,7 +33,8 @@ from ordermesh.locations import geo
 from ordermesh.locations.api import merchant_locations_router
 from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
-from ordermesh.observability import RequestContextMiddleware, configure_logging, metrics_payload
+from ordermesh.metrics import metrics_payload
+from ordermesh.observability import RequestContextMiddleware, configure_logging
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router

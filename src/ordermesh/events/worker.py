@@ -47,7 +47,8 @@ from ordermesh.leases import (
     run_until_stopped,
     stop_on_signals,
 )
-from ordermesh.observability import WEBHOOK_DELIVERIES, configure_logging
+from ordermesh.metrics import WEBHOOK_DELIVERIES
+from ordermesh.observability import configure_logging
 
 log = logging.getLogger("ordermesh.worker")
 

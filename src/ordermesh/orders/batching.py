@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.observability import INTAKE_BATCH_SIZE
+from ordermesh.metrics import INTAKE_BATCH_SIZE
 from ordermesh.orders.intake import OrderRequest
 from ordermesh.orders.service import PlacedOrder, place_orders
 

@@ -49,7 +49,7 @@ from ordermesh.inventory.ledger import (
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
-from ordermesh.observability import ORDERS_CREATED
+from ordermesh.metrics import ORDERS_CREATED
 from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.pricing import OrderTotals, PricedLine, order_totals, shares
