@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from ordermesh.orders import SalesChannel
+from ordermesh.terminal import console, err_console, merchant_id_of
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from ordermesh.errors import DomainError
 
 # Each command imports the services it uses in its own body, so that `ordermesh --help` and the other
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
 channels_app = typer.Typer(
     help="Sales channels: connect, map listings, pull, push stock, health.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -34,17 +30,6 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
             raise typer.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
         pairs[key.strip()] = rest.strip()
     return pairs
-
-
-def _merchant(session: Session, code: str) -> int:
-    from sqlalchemy import select
-
-    from ordermesh.merchants.models import Merchant
-
-    merchant_id = session.scalar(select(Merchant.id).where(Merchant.code == code))
-    if merchant_id is None:
-        raise typer.BadParameter(f"no merchant with code {code!r}", param_hint="--merchant")
-    return merchant_id
 
 
 def _fail(error: DomainError) -> typer.Exit:
@@ -93,7 +78,9 @@ def connect(
                 location_ids=location_ids,
                 stock_buffer=buffer,
             )
-            channel = connections.create_channel(session, merchant_id=_merchant(session, merchant), data=data)
+            channel = connections.create_channel(
+                session, merchant_id=merchant_id_of(session, merchant), data=data
+            )
             channel_id = channel.id
     except DomainError as error:
         raise _fail(error) from None
@@ -325,7 +312,7 @@ def import_orders(
 
     text = file.read_text(encoding="utf-8-sig")
     with session_scope() as session:
-        merchant_id = _merchant(session, merchant)
+        merchant_id = merchant_id_of(session, merchant)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
