@@ -50,12 +50,13 @@ from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.metrics import ORDERS_CREATED
-from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
+from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.pricing import OrderTotals, PricedLine, order_totals, shares
 from ordermesh.orders.schemas import OrderCreate, OrderOut
 from ordermesh.orders.status import OrderFacts, derive_status
 from ordermesh.orders.views import order_out
+from ordermesh.routing import ServiceLevel
 from ordermesh.routing.cost import ItemSize, item_size
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings

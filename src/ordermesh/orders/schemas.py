@@ -13,7 +13,8 @@ from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
 from ordermesh.money import fits_currency, is_country, is_currency, minor_units
-from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
+from ordermesh.orders import HoldKind, SalesChannel
+from ordermesh.routing import ServiceLevel
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")

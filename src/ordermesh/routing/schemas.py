@@ -10,8 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from ordermesh.inputs import Id, Input, NotBool
 from ordermesh.money import is_country
-from ordermesh.orders import ServiceLevel
-from ordermesh.routing import DEFAULT_POLICIES, Policy
+from ordermesh.routing import DEFAULT_POLICIES, Policy, ServiceLevel
 from ordermesh.routing.cost import DEFAULT_ZONES
 
 

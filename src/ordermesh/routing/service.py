@@ -28,12 +28,12 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
-from ordermesh.orders import FulfillmentStatus, OrderStatus, ServiceLevel
+from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import load_stock, merge_candidates, reservation_movements, sku_errors
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
-from ordermesh.routing import Policy
+from ordermesh.routing import Policy, ServiceLevel
 from ordermesh.routing.cost import CostModel, ItemSize, ZoneRate, check_zones, item_size
 from ordermesh.routing.destinations import country_centre, locate, postal_code_known
 from ordermesh.routing.models import RoutingProfile
