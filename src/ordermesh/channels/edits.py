@@ -26,8 +26,6 @@ from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus
 from ordermesh.orders.intake import (
     fulfillment_orders_for,
     line_discounts,
-    load_stock,
-    merge_candidates,
     order_money,
     promised_delivery,
     reservation_movements,
@@ -42,6 +40,7 @@ from ordermesh.routing import ServiceLevel
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
+from ordermesh.routing.stock import load_stock, merge_candidates
 
 
 @dataclass

@@ -30,7 +30,7 @@ from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import Merchant
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
-from ordermesh.orders.intake import load_stock, merge_candidates, reservation_movements, sku_errors
+from ordermesh.orders.intake import reservation_movements
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.routing import Policy, ServiceLevel
@@ -65,6 +65,7 @@ from ordermesh.routing.solver import (
     RoutingPlan,
     plan_order,
 )
+from ordermesh.routing.stock import load_stock, merge_candidates, sku_errors
 
 ROUTING_ACTOR = "system:routing"
 
