@@ -297,3 +297,21 @@ class OrderEventOut(BaseModel):
     actor: str | None
     data: dict[str, Any] | None
     created_at: datetime
+
+
+class ReoptimiseIn(Input):
+    merchant_id: Id | None = Field(default=None, description="Operator: one merchant (default: all)")
+    apply: bool = False
+
+
+class ReoptimiseOut(BaseModel):
+    applied: bool
+    orders_considered: int
+    orders_improved: int
+    packages_before: int
+    packages_after: int
+    cost_before: Decimal
+    cost_after: Decimal
+    cost_saved: Decimal
+    improved_order_ids: list[Id]
+    seconds: float
