@@ -295,6 +295,7 @@ def _raise_line(
 
 
 def refresh_promise(session: Session, order: Order) -> None:
+    """Set the order's promised date to the latest of its live fulfillment orders' (None if none has)."""
     session.flush()
     order.promised_delivery_date = session.scalar(
         select(func.max(FulfillmentOrder.promised_delivery_date)).where(
@@ -314,6 +315,7 @@ def note_reroute(
     plan: RoutingPlan,
     actor: str,
 ) -> None:
+    """Add the order's `rerouted` timeline event: what left where, why, and where it went or that it waits."""
     codes = _location_codes(
         session, {t.fulfillment_order.location_id for t in takes} | {a.location_id for a in moved}
     )
