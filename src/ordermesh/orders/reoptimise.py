@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -41,7 +42,7 @@ def reoptimise_orders(
     """Re-plan confirmed orders whose FOs are all open, jointly; apply the better plans only when asked."""
     started = time.perf_counter()
     merchants = _merchants_with_open_orders(session, merchant_scope)
-    totals = Reoptimisation(improved=[])
+    totals = Reoptimisation()
     for merchant_id in merchants:
         result = _reoptimise_merchant(session, merchant_id)
         totals.considered += result.considered
@@ -49,11 +50,10 @@ def reoptimise_orders(
         totals.packages_after += result.packages_after
         totals.cost_before += result.cost_before
         totals.cost_after += result.cost_after
-        assert totals.improved is not None and result.improved is not None
         totals.improved.extend(result.improved)
         if apply_changes:
             _apply_reoptimisation(session, merchant_id, result, actor)
-    improved = totals.improved or []
+    improved = totals.improved
     return ReoptimiseOut(
         applied=apply_changes,
         orders_considered=totals.considered,
@@ -78,7 +78,7 @@ def _merchants_with_open_orders(session: Session, merchant_scope: int | None) ->
 def _reoptimise_merchant(session: Session, merchant_id: int) -> Reoptimisation:
     orders = _open_orders(session, merchant_id)
     if not orders:
-        return Reoptimisation(improved=[])
+        return Reoptimisation()
     sku_ids = {line.sku_id for order in orders for line in order.lines}
     sites = _sites(session, merchant_id)
     free = _free_stock(session, merchant_id, sku_ids, {s.location_id for s in sites})
@@ -133,16 +133,22 @@ def _open_orders(session: Session, merchant_id: int) -> list[OpenOrder]:
         result.append(
             OpenOrder(
                 order_id=order.id,
-                lines=tuple(
-                    LineRequest(line.line_no, line.sku_id, line.quantity)
-                    for line in sorted(lines_by_order[order.id], key=lambda line: line.line_no)
-                ),
+                lines=_requests(lines_by_order[order.id]),
                 destination=locate(str(address.get("country", "")), str(address.get("postal_code", ""))),
                 current=tuple(current[order.id]),
                 service=ServiceLevel(order.service_level),
             )
         )
     return result
+
+
+def _requests(lines: Sequence[OrderLine]) -> tuple[LineRequest, ...]:
+    """What an order asks routing for: its lines that ship, in line order (as intake routed them)."""
+    return tuple(
+        LineRequest(line.line_no, line.sku_id, line.quantity)
+        for line in sorted(lines, key=lambda line: line.line_no)
+        if line.requires_shipping and line.sku_id is not None
+    )
 
 
 def _sites(session: Session, merchant_id: int) -> list[Candidate]:
@@ -232,7 +238,7 @@ def _apply_reoptimisation(session: Session, merchant_id: int, result: Reoptimisa
     """Move each improved order's reservations to its new plan through the ledger, with a timeline event;
     what the moves leave free serves waiting backorders."""
     freed: set[tuple[int, int]] = set()
-    for replanned in result.improved or []:
+    for replanned in result.improved:
         order = lock_order(session, merchant_scope=merchant_id, order_id=replanned.order_id)
         lines = {
             line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))

@@ -169,10 +169,10 @@ def _reroute(
     lines = {
         line.id: line for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
     }
-    wanted: dict[int, int] = defaultdict(int)
+    wanted: dict[tuple[int, int], int] = defaultdict(int)  # (order line, its SKU) -> units
     for t in takes:
-        wanted[t.fo_line.order_line_id] += t.quantity
-    requests = [LineRequest(lines[i].line_no, lines[i].sku_id, q) for i, q in sorted(wanted.items())]
+        wanted[(t.fo_line.order_line_id, t.fo_line.sku_id)] += t.quantity
+    requests = [LineRequest(lines[i].line_no, sku, q) for (i, sku), q in sorted(wanted.items())]
     plan = _plan_again(session, order, lines.values(), requests, excluded)
     moved, short = reserve_again(session, order, plan, lines, reference, actor)
     for line_no, units in short.items():
