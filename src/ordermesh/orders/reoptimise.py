@@ -30,10 +30,10 @@ from ordermesh.orders.service import serve_backorders
 from ordermesh.routing import ServiceLevel
 from ordermesh.routing.cost import ItemSize, item_size
 from ordermesh.routing.destinations import locate
+from ordermesh.routing.plans import Allocation, Candidate, LineRequest, RoutingContext, RoutingPlan
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.promise import closed_days
 from ordermesh.routing.reoptimise import OpenOrder, Reoptimisation, reoptimise
-from ordermesh.routing.solver import Allocation, Candidate, LineRequest, RoutingContext, RoutingPlan
 
 
 def reoptimise_orders(

@@ -31,8 +31,9 @@ from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Orde
 from ordermesh.orders.service import refresh_status
 from ordermesh.routing import ServiceLevel
 from ordermesh.routing.destinations import locate
+from ordermesh.routing.plans import Allocation, LineRequest, RoutingContext, RoutingPlan
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
-from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
+from ordermesh.routing.solver import plan_order
 from ordermesh.routing.stock import load_stock, merge_candidates
 
 

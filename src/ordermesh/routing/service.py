@@ -19,6 +19,7 @@ from ordermesh.routing import Policy, ServiceLevel
 from ordermesh.routing.cost import CostModel, ZoneRate, check_zones
 from ordermesh.routing.destinations import country_centre, locate, postal_code_known
 from ordermesh.routing.models import RoutingProfile
+from ordermesh.routing.plans import LineRequest, RoutingContext, RoutingPlan
 from ordermesh.routing.policies import Rules, rules_problem
 from ordermesh.routing.profiles import (
     carrier_closed_days,
@@ -36,7 +37,7 @@ from ordermesh.routing.schemas import (
     RoutingProfileOut,
     ZoneRateOut,
 )
-from ordermesh.routing.solver import LineRequest, RoutingContext, RoutingPlan, plan_order
+from ordermesh.routing.solver import plan_order
 from ordermesh.routing.stock import load_stock, merge_candidates, sku_errors
 
 # ------------------------------------------------------------------------------------------ quote

@@ -17,8 +17,8 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.routing.cost import ItemSize, item_size
+from ordermesh.routing.plans import Candidate
 from ordermesh.routing.promise import closed_days
-from ordermesh.routing.solver import Candidate
 
 
 @dataclass(frozen=True)
