@@ -23,7 +23,7 @@ from ordermesh.events.outbox import emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.locations.models import Location
-from ordermesh.orders import FulfillmentStatus
+from ordermesh.orders import HOLDS_RESERVATION, FulfillmentStatus
 from ordermesh.orders.fulfillment_orders import open_fulfillment_order
 from ordermesh.orders.intake import reservation_movements
 from ordermesh.orders.locks import lock_order
@@ -35,6 +35,7 @@ from ordermesh.routing.plans import Allocation, LineRequest, RoutingContext, Rou
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.solver import plan_order
 from ordermesh.routing.stock import load_stock, merge_candidates
+from ordermesh.scoping import get_scoped
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,10 @@ def reroute_shortfall(
     """Release `quantity` of an FO line's reservation at its location; plan it elsewhere or backorder it."""
     if quantity <= 0:
         raise Invalid.field("quantity", "must be positive")
-    fo = session.get(FulfillmentOrder, fulfillment_order_id)
-    if fo is None:
-        raise NotFound(f"fulfillment order {fulfillment_order_id} not found")
-    if fo.status in (FulfillmentStatus.cancelled, FulfillmentStatus.shipped, FulfillmentStatus.delivered):
+    fo = get_scoped(
+        session, FulfillmentOrder, fulfillment_order_id, what="fulfillment order", merchant_scope=None
+    )
+    if fo.status not in HOLDS_RESERVATION:  # cancelled, shipped or delivered: it holds no units
         raise Conflict(f"fulfillment order {fo.id} is {fo.status}: nothing left to re-route")
     order = lock_order(session, merchant_scope=None, order_id=fo.order_id)
     fo_lines = session.scalars(
