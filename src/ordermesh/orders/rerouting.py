@@ -24,7 +24,7 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
 from ordermesh.locations.models import Location
 from ordermesh.orders import HOLDS_RESERVATION, FulfillmentStatus
-from ordermesh.orders.fulfillment_orders import open_fulfillment_order
+from ordermesh.orders.fulfillment_orders import move_to, open_fulfillment_order
 from ordermesh.orders.intake import reservation_movements
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
@@ -199,8 +199,7 @@ def shrink(session: Session, takes: Sequence[Take]) -> None:
             select(func.count()).where(FulfillmentOrderLine.fulfillment_order_id == fo.id)
         )
         if not remaining:
-            fo.status = FulfillmentStatus.cancelled.value
-            fo.updated_at = utcnow()
+            move_to(fo, FulfillmentStatus.cancelled)
 
 
 def _plan_again(
