@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.orders.models import FulfillmentOrder, OrderLine
+from ordermesh.orders.rerouting import reroute_shortfall
 from ordermesh.routing.profiles import settings_cache
-from ordermesh.routing.service import reroute_shortfall
 from ordermesh.web_support import get_clock
 from tests.cli_support import run, use_database
 from tests.orders_support import counts, ledger_breaches, level, order_body

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ordermesh.orders import ServiceLevel
-from ordermesh.routing import Policy
+from ordermesh.routing import Policy, ServiceLevel
 from ordermesh.routing.cost import (
     CostModel,
     ZoneRate,

@@ -35,6 +35,7 @@ from ordermesh.locations.api import router as locations_router
 from ordermesh.merchants.api import router as merchants_router
 from ordermesh.metrics import metrics_payload
 from ordermesh.observability import RequestContextMiddleware, configure_logging
+from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
@@ -195,6 +196,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         returns_router,
         carriers_router,
         routing_router,
+        reoptimise_router,
         events_router,
         channels_router,
     ):

@@ -13,7 +13,7 @@ from datetime import date
 # The carrier a label is bought with when none is named, and whose calendar delivery promises assume.
 DEFAULT_CARRIER = "ratecard"
 
-# The order's service levels, slowest first (orders.ServiceLevel's values).
+# The order's service levels, slowest first (routing.ServiceLevel's values).
 LEVELS: tuple[str, ...] = ("standard", "expedited", "two_day", "overnight")
 
 ServiceMap = Mapping[str, Mapping[str, str]]  # carrier -> service level -> carrier service

@@ -465,7 +465,7 @@ def reoptimise(
     from rich.table import Table
 
     from ordermesh.db import session_scope
-    from ordermesh.routing.service import reoptimise_orders
+    from ordermesh.orders.reoptimise import reoptimise_orders
 
     with reported_errors(), session_scope() as session:
         scope = merchant_id_of(session, merchant) if merchant else None

@@ -33,11 +33,12 @@ from ordermesh.locations.service import create_location, enable_location
 from ordermesh.merchants import Role
 from ordermesh.merchants.models import Merchant
 from ordermesh.merchants.service import create_merchant, issue_api_key
-from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
+from ordermesh.orders import HoldKind, SalesChannel
 from ordermesh.orders.intake import create_order
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import OrderCreate
 from ordermesh.orders.service import cancel_order, place_hold
+from ordermesh.routing import ServiceLevel
 
 ACTOR = "demo:loader"
 SETUP_UNITS = 10  # progress units for merchants, locations, catalog and stock together

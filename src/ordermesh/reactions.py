@@ -21,8 +21,8 @@ from ordermesh.locations.events import LocationDeactivated, MerchantLocationDisa
 from ordermesh.locations.service import check_key_location
 from ordermesh.merchants.events import KeyBindingLocation
 from ordermesh.orders.events import OrderCancelled
+from ordermesh.orders.rerouting import reroute_level_shortfall, reroute_location
 from ordermesh.orders.service import serve_backorders
-from ordermesh.routing.service import reroute_level_shortfall, reroute_location
 
 
 def serve_waiting_backorders(session: Session, event: StockFreed) -> None:

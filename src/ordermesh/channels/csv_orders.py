@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv, raw_records
 from ordermesh.errors import DomainError
 from ordermesh.inputs import Id, Input, NotBool, Timestamp
-from ordermesh.orders import SalesChannel, ServiceLevel
+from ordermesh.orders import SalesChannel
 from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import place_order
+from ordermesh.routing import ServiceLevel
 
 Progress = Callable[[int], None]
 

@@ -22,12 +22,10 @@ from ordermesh.catalog.models import Sku
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, changed_events, record
-from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus, ServiceLevel
+from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus
 from ordermesh.orders.intake import (
     fulfillment_orders_for,
     line_discounts,
-    load_stock,
-    merge_candidates,
     order_money,
     promised_delivery,
     reservation_movements,
@@ -38,9 +36,11 @@ from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
 from ordermesh.orders.service import refresh_status, serve_backorders
+from ordermesh.routing import ServiceLevel
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings
 from ordermesh.routing.solver import Allocation, LineRequest, RoutingContext, RoutingPlan, plan_order
+from ordermesh.routing.stock import load_stock, merge_candidates
 
 
 @dataclass

@@ -40,8 +40,8 @@ from ordermesh.orders import FulfillmentStatus
 from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, OrderEvent
+from ordermesh.orders.rerouting import reroute_shortfall
 from ordermesh.orders.service import refresh_status
-from ordermesh.routing.service import reroute_shortfall
 
 PICKABLE = (FulfillmentStatus.released, FulfillmentStatus.picking)
 

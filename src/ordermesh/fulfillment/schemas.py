@@ -13,7 +13,7 @@ from ordermesh.errors import FieldValueError
 from ordermesh.fulfillment import TRACKING_STATUSES, ShipmentStatus, WaveStatus
 from ordermesh.inputs import Day, Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
-from ordermesh.orders import ServiceLevel
+from ordermesh.routing import ServiceLevel
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Centimetres = Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2)]

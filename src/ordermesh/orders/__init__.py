@@ -67,10 +67,3 @@ class SalesChannel(StrEnum):
     walmart = "walmart"
     woocommerce = "woocommerce"
     csv = "csv"
-
-
-class ServiceLevel(StrEnum):
-    standard = "standard"
-    expedited = "expedited"
-    two_day = "two_day"
-    overnight = "overnight"

@@ -14,12 +14,24 @@ from ordermesh.orders import OrderStatus, SalesChannel
 from ordermesh.orders import service as orders
 from ordermesh.orders.intake import OrderRequest, request_fingerprint
 from ordermesh.orders.models import Order
-from ordermesh.orders.schemas import CancelIn, HoldIn, OrderCreate, OrderEventOut, OrderOut, OrderSummary
+from ordermesh.orders.reoptimise import reoptimise_orders
+from ordermesh.orders.schemas import (
+    CancelIn,
+    HoldIn,
+    OrderCreate,
+    OrderEventOut,
+    OrderOut,
+    OrderSummary,
+    ReoptimiseIn,
+    ReoptimiseOut,
+)
 from ordermesh.orders.views import order_summary
 from ordermesh.paging import Page, paginate
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["orders"])
+# Batch re-optimisation keeps its place among the routing routes (path and tag): it is re-routing at scale.
+reoptimise_router = APIRouter(tags=["routing"])
 ORDER_ROLES = (Role.operator, Role.merchant)
 
 
@@ -156,3 +168,15 @@ def release_hold(order_id: Id, hold_id: Id, session: DbSession, principal: Curre
         hold_id=hold_id,
         actor=principal.actor,
     )
+
+
+@reoptimise_router.post("/routing/reoptimise")
+def reoptimise(
+    session: DbSession, principal: CurrentPrincipal, body: ReoptimiseIn | None = None
+) -> ReoptimiseOut:
+    """Re-plan confirmed orders not yet released to the floor, jointly; a dry run unless `apply` is true."""
+    principal.require(*ORDER_ROLES)
+    body = body or ReoptimiseIn()
+    # A merchant re-plans its own orders; the operator one merchant's, or everyone's when none is named.
+    scope = body.merchant_id if principal.is_operator else principal.acting_merchant(body.merchant_id)
+    return reoptimise_orders(session, merchant_scope=scope, apply_changes=body.apply, actor=principal.actor)

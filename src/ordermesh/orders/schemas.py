@@ -13,7 +13,8 @@ from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
 from ordermesh.money import fits_currency, is_country, is_currency, minor_units
-from ordermesh.orders import HoldKind, SalesChannel, ServiceLevel
+from ordermesh.orders import HoldKind, SalesChannel
+from ordermesh.routing import ServiceLevel
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
@@ -296,3 +297,21 @@ class OrderEventOut(BaseModel):
     actor: str | None
     data: dict[str, Any] | None
     created_at: datetime
+
+
+class ReoptimiseIn(Input):
+    merchant_id: Id | None = Field(default=None, description="Operator: one merchant (default: all)")
+    apply: bool = False
+
+
+class ReoptimiseOut(BaseModel):
+    applied: bool
+    orders_considered: int
+    orders_improved: int
+    packages_before: int
+    packages_after: int
+    cost_before: Decimal
+    cost_after: Decimal
+    cost_saved: Decimal
+    improved_order_ids: list[Id]
+    seconds: float

@@ -1,4 +1,5 @@
-"""Routing: shipping quotes for storefronts, the merchant's routing profile, batch re-optimisation."""
+"""Routing: shipping quotes for storefronts and the merchant's routing profile. (Batch re-optimisation,
+which moves orders' reservations, is served under /routing by orders/api.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from ordermesh.routing import service
 from ordermesh.routing.schemas import (
     QuoteIn,
     QuoteOut,
-    ReoptimiseIn,
-    ReoptimiseOut,
     RoutingProfileIn,
     RoutingProfileOut,
 )
@@ -52,17 +51,3 @@ def put_profile(body: RoutingProfileIn, session: DbSession, principal: CurrentPr
     principal.require(*ROUTING_ROLES)
     merchant_id = principal.acting_merchant(body.merchant_id)
     return service.put_profile(session, merchant_id=merchant_id, data=body)
-
-
-@router.post("/routing/reoptimise")
-def reoptimise(
-    session: DbSession, principal: CurrentPrincipal, body: ReoptimiseIn | None = None
-) -> ReoptimiseOut:
-    """Re-plan confirmed orders not yet released to the floor, jointly; a dry run unless `apply` is true."""
-    principal.require(*ROUTING_ROLES)
-    body = body or ReoptimiseIn()
-    # A merchant re-plans its own orders; the operator one merchant's, or everyone's when none is named.
-    scope = body.merchant_id if principal.is_operator else principal.acting_merchant(body.merchant_id)
-    return service.reoptimise_orders(
-        session, merchant_scope=scope, apply_changes=body.apply, actor=principal.actor
-    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
-from ordermesh.orders import ServiceLevel
+from ordermesh.routing import ServiceLevel
 
 CENT = Decimal("0.01")
 GRAMS_PER_KG = 1000

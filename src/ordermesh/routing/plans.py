@@ -12,8 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ordermesh.locations.geo import GeoPoint
-from ordermesh.orders import ServiceLevel
-from ordermesh.routing import Policy
+from ordermesh.routing import Policy, ServiceLevel
 from ordermesh.routing.cost import (
     CostModel,
     ItemSize,

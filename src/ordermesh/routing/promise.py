@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from ordermesh.orders import ServiceLevel
+from ordermesh.routing import ServiceLevel
 
 SATURDAY = 5
 

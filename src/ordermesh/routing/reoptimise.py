@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from ordermesh.orders import ServiceLevel
+from ordermesh.routing import ServiceLevel
 from ordermesh.routing.packages import price_packages, total_cost
 from ordermesh.routing.plans import (
     Allocation,

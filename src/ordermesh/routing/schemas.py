@@ -10,8 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from ordermesh.inputs import Id, Input, NotBool
 from ordermesh.money import is_country
-from ordermesh.orders import ServiceLevel
-from ordermesh.routing import DEFAULT_POLICIES, Policy
+from ordermesh.routing import DEFAULT_POLICIES, Policy, ServiceLevel
 from ordermesh.routing.cost import DEFAULT_ZONES
 
 
@@ -152,24 +151,3 @@ class RoutingProfileOut(BaseModel):
     excluded_locations: list[str]
     max_packages: int | None
     updated_at: datetime | None
-
-
-# ------------------------------------------------------------------------------------------ re-optimise
-
-
-class ReoptimiseIn(Input):
-    merchant_id: Id | None = Field(default=None, description="Operator: one merchant (default: all)")
-    apply: bool = False
-
-
-class ReoptimiseOut(BaseModel):
-    applied: bool
-    orders_considered: int
-    orders_improved: int
-    packages_before: int
-    packages_after: int
-    cost_before: Decimal
-    cost_after: Decimal
-    cost_saved: Decimal
-    improved_order_ids: list[Id]
-    seconds: float
