@@ -12,7 +12,7 @@ PORT ?= 8000
 help:
 	@echo "make run     install, migrate, load demo data (once) and serve on http://$(HOST):$(PORT)"
 	@echo "make test    install, lint, then run the tests on SQLite and PostgreSQL"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check and format, mypy, and the import contracts (domains one way)"
 	@echo "make bench   order intake under load (bench/README.md)"
 	@echo "make worker  deliver webhooks until Ctrl-C"
 	@echo "make check   verify that inventory levels equal their ledger and reserved units have owners"
@@ -34,6 +34,8 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest
