@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.base import MappingError
-from ordermesh.channels.edits import compare_lines
 from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
 from ordermesh.channels.shopify import CONNECTOR, next_page_url
 from ordermesh.channels.sync import pull_orders
 from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory.checks import check_ledger
 from ordermesh.inventory.models import InventoryLevel
+from ordermesh.orders.edits import compare_lines
 from ordermesh.orders.models import FulfillmentOrder, Order, OrderLine
 from ordermesh.orders.schemas import OrderLineIn
 from ordermesh.orders.service import refresh_status

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from ordermesh.channels import ChannelOrderStatus
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connector import connector_for
-from ordermesh.channels.edits import apply_channel_edit
 from ordermesh.channels.ingest import known_lines, order_create
 from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.orders import HoldKind
+from ordermesh.orders.edits import apply_edit
 from ordermesh.orders.models import OrderHold
 from ordermesh.orders.service import release_hold
 
@@ -53,7 +53,7 @@ def _resolve(session: Session, record: ChannelOrder, actor: str) -> bool:
         for line in record.unmapped_lines or []
         if line["channel_sku"] not in still_unknown
     ]
-    apply_channel_edit(
+    apply_edit(
         session,
         order_id=record.order_id,
         data=data,

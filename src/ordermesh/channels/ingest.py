@@ -23,7 +23,6 @@ from ordermesh.channels.base import ChannelAddress, MappingError, is_stale
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.connections import channel_config, money_text
 from ordermesh.channels.connector import WebhookEvent, connector_for
-from ordermesh.channels.edits import apply_channel_edit, channel_alert
 from ordermesh.channels.models import (
     Channel,
     ChannelError,
@@ -35,6 +34,7 @@ from ordermesh.channels.payload import jsonable
 from ordermesh.channels.pushes import upsert_push
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.orders import SHIPPED_ORDERS, HoldKind, OrderStatus, SalesChannel
+from ordermesh.orders.edits import apply_edit, channel_alert
 from ordermesh.orders.intake import create_order, order_money
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import AddressIn, CustomerIn, DiscountCodeIn, OrderCreate, OrderLineIn
@@ -124,7 +124,7 @@ def _update_from_channel(
 ) -> IngestResult:
     """The channel's new version of an order we have: its line and address edits (see edits.py)."""
     codes, unknown = known_lines(session, channel=channel, mapped=mapped)
-    outcome = apply_channel_edit(
+    outcome = apply_edit(
         session,
         order_id=order_id,
         data=order_create(channel, mapped, codes),

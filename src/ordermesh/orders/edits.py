@@ -1,4 +1,5 @@
-"""Order edits from a channel (Shopify orders/updated): lines added, removed or changed, a new address.
+"""Order edits: a new version of an order's lines and address (today a channel's: Shopify orders/updated,
+WooCommerce order.updated, held lines resolved): lines added, removed or changed, a new address.
 
 While every fulfillment order of the order is still open (reserved, not yet released to the floor) the
 edit is applied by a re-plan in the caller's transaction: the open reservations are released through the
@@ -88,7 +89,7 @@ def compare_lines(old: Sequence[OrderLine], new: Sequence[OrderLineIn]) -> LineE
     return edit
 
 
-def apply_channel_edit(
+def apply_edit(
     session: Session,
     *,
     order_id: int,
@@ -98,7 +99,7 @@ def apply_channel_edit(
     actor: str,
     resolved: Sequence[str] = (),
 ) -> str:
-    """Apply the channel's version of an order (its lines and address, as `data`): 'updated' when
+    """Apply a new version of an order (its lines and address, as `data`, from `source`): 'updated' when
     re-planned, 'unchanged' when nothing differs, 'alerted' when the floor has it already. `resolved`:
     channel SKUs of held lines that are known now (the lines are re-planned even if nothing else changed)."""
     order = lock_order(session, merchant_scope=None, order_id=order_id)
