@@ -25,7 +25,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders.edits import compare_lines
 from ordermesh.orders.models import FulfillmentOrder, Order, OrderLine
 from ordermesh.orders.schemas import OrderLineIn
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.statuses import refresh_status
 from tests.channels_support import (
     ACCESS_TOKEN,
     connect_shopify,

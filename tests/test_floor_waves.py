@@ -14,9 +14,9 @@ from ordermesh.fulfillment import waves
 from ordermesh.fulfillment.models import PickList, PickListItem
 from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.fulfillment.waves import release_due
-from ordermesh.orders import service as orders_service
+from ordermesh.orders import statuses as order_statuses
 from ordermesh.orders.models import Order
-from ordermesh.orders.service import refresh_statuses
+from ordermesh.orders.statuses import refresh_statuses
 from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
 from tests.orders_support import ledger_breaches, level, order_body
 from tests.world import World
@@ -172,7 +172,7 @@ def test_the_cut_off_run_releases_in_batches_and_keeps_the_rules(
     client: TestClient, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(waves, "RELEASE_BATCH", 2)  # five due orders make three batches
-    monkeypatch.setattr(orders_service, "STATUS_BATCH", 2)
+    monkeypatch.setattr(order_statuses, "STATUS_BATCH", 2)
     due = [_order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF) for _ in range(5)]
     late = _order(client, world, [("TSHIRT", 1)], AFTER_CUTOFF)
     held = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)
@@ -215,7 +215,7 @@ def test_the_cut_off_run_releases_in_batches_and_keeps_the_rules(
 def test_bulk_status_derivation_agrees_with_the_single_one(
     client: TestClient, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(orders_service, "STATUS_BATCH", 2)
+    monkeypatch.setattr(order_statuses, "STATUS_BATCH", 2)
     set_up_floor(client, world)
     floor = world.warehouse_nj
     confirmed = _order(client, world, [("TSHIRT", 1)], BEFORE_CUTOFF)

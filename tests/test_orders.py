@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.orders.service import allocate_backorders, cancel_order
+from ordermesh.orders.backorders import allocate_backorders
+from ordermesh.orders.service import cancel_order
 from tests.orders_support import ledger_breaches, level, order_body, outbox_topics
 from tests.world import ADDRESS_LA, World
 

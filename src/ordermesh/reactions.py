@@ -20,9 +20,9 @@ from ordermesh.inventory.service import refuse_while_stocked
 from ordermesh.locations.events import LocationDeactivated, MerchantLocationDisabling
 from ordermesh.locations.service import check_key_location
 from ordermesh.merchants.events import KeyBindingLocation
+from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.rerouting import reroute_level_shortfall, reroute_location
-from ordermesh.orders.service import serve_backorders
 
 
 def serve_waiting_backorders(session: Session, event: StockFreed) -> None:

@@ -41,7 +41,7 @@ from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, OrderEvent
 from ordermesh.orders.rerouting import reroute_shortfall
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.statuses import refresh_status
 
 PICKABLE = (FulfillmentStatus.released, FulfillmentStatus.picking)
 

@@ -33,7 +33,7 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.statuses import refresh_status
 from ordermesh.scoping import get_scoped
 
 UNSHIPPED = (ShipmentStatus.packed, ShipmentStatus.labelled)

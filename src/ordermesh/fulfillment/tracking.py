@@ -34,7 +34,7 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, Order, OrderEvent
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.statuses import refresh_status
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.fulfillment_status import sources
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent
-from ordermesh.orders.service import refresh_status, refresh_statuses
+from ordermesh.orders.statuses import refresh_status, refresh_statuses
 from ordermesh.paging import paginate
 from ordermesh.routing.promise import Calendar, ShippingClock, closed_days, cutoff_before
 

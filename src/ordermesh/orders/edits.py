@@ -4,7 +4,7 @@ WooCommerce order.updated, held lines resolved): lines added, removed or changed
 While every fulfillment order of the order is still open (reserved, not yet released to the floor) the
 edit is applied by a re-plan in the caller's transaction: the open reservations are released through the
 ledger, the lines are rewritten, the order is routed and reserved afresh as intake would, and what it no
-longer takes serves waiting backorders (orders.service.serve_backorders). Once the floor has any of it
+longer takes serves waiting backorders (orders.backorders.serve_backorders). Once the floor has any of it
 (released, picking, packed, shipped), nothing is changed: the order gets the same channel alert as a
 late cancel. Either way a timeline event says what changed.
 """
@@ -24,6 +24,7 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, changed_events, record
 from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus
+from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.intake import (
     fulfillment_orders_for,
     line_discounts,
@@ -36,7 +37,7 @@ from ordermesh.orders.intake import (
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
-from ordermesh.orders.service import refresh_status, serve_backorders
+from ordermesh.orders.statuses import refresh_status
 from ordermesh.routing import ServiceLevel
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.profiles import carrier_closed_days, routing_settings

@@ -22,11 +22,11 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.locations.geo import GeoPoint
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.orders import FulfillmentStatus, OrderStatus
+from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderLine
 from ordermesh.orders.rerouting import Take, note_reroute, refresh_promise, reserve_again, shrink
 from ordermesh.orders.schemas import ReoptimiseOut
-from ordermesh.orders.service import serve_backorders
 from ordermesh.routing import ServiceLevel
 from ordermesh.routing.cost import ItemSize, item_size
 from ordermesh.routing.destinations import locate

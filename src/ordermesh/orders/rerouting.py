@@ -28,7 +28,7 @@ from ordermesh.orders.fulfillment_orders import move_to, open_fulfillment_order
 from ordermesh.orders.intake import reservation_movements
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
-from ordermesh.orders.service import refresh_status
+from ordermesh.orders.statuses import refresh_status
 from ordermesh.routing import ServiceLevel
 from ordermesh.routing.destinations import locate
 from ordermesh.routing.plans import Allocation, LineRequest, RoutingContext, RoutingPlan

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,12 +18,11 @@ from ordermesh.domain_events import publish
 from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, RequestExpired
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
-from ordermesh.inventory.ledger import LevelSnapshot, Movement, apply, changed_events, record, try_reserve
-from ordermesh.inventory.models import InventoryLevel
-from ordermesh.locations.models import Location, MerchantLocation
+from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.events import OrderCancelled
-from ordermesh.orders.fulfillment_orders import move_to, open_fulfillment_order
+from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.intake import (
     DuplicateOrder,
     OrderRequest,
@@ -33,7 +31,7 @@ from ordermesh.orders.intake import (
     create_orders,
     request_fingerprint,
 )
-from ordermesh.orders.locks import lock_order, lock_orders
+from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import (
     FulfillmentOrder,
     FulfillmentOrderLine,
@@ -43,7 +41,8 @@ from ordermesh.orders.models import (
     OrderLine,
 )
 from ordermesh.orders.schemas import OrderCreate, OrderOut
-from ordermesh.orders.status import OrderFacts, derive_status, statuses
+from ordermesh.orders.statuses import refresh_status
+from ordermesh.orders.timeline import note, payload
 from ordermesh.orders.views import order_out
 from ordermesh.paging import paginate
 from ordermesh.scoping import get_scoped
@@ -292,12 +291,12 @@ def place_hold(
     )
     session.add(hold)
     session.flush()
-    _note(session, order, "hold_placed", f"On hold ({kind.value}): {reason}", actor, {"hold_id": hold.id})
+    note(session, order, "hold_placed", f"On hold ({kind.value}): {reason}", actor, {"hold_id": hold.id})
     refresh_status(session, order)
     emit(
         session,
         merchant_id=order.merchant_id,
-        events=[Event("order.on_hold", _payload(order, hold_id=hold.id))],
+        events=[Event("order.on_hold", payload(order, hold_id=hold.id))],
     )
     return _view(session, order)
 
@@ -317,7 +316,7 @@ def release_hold(
     if hold.kind == HoldKind.unknown_sku:
         _require_resolved(session, order)
     hold.released_at, hold.released_by = utcnow(), actor
-    _note(
+    note(
         session,
         order,
         "hold_released",
@@ -329,7 +328,7 @@ def release_hold(
     emit(
         session,
         merchant_id=order.merchant_id,
-        events=[Event("order.hold_released", _payload(order, hold_id=hold.id))],
+        events=[Event("order.hold_released", payload(order, hold_id=hold.id))],
     )
     return _view(session, order)
 
@@ -374,12 +373,12 @@ def cancel_order(
     order.cancelled_at = utcnow()
     released = sum(m.delta_reserved for m in movements) * -1
     message = "Cancelled" + (f": {reason}" if reason else "") + f"; {released} reserved units released."
-    _note(session, order, "cancelled", message, actor, {"reason": reason, "released_units": released})
+    note(session, order, "cancelled", message, actor, {"reason": reason, "released_units": released})
     refresh_status(session, order)
     emit(
         session,
         merchant_id=order.merchant_id,
-        events=[Event("order.cancelled", _payload(order, reason=reason))],
+        events=[Event("order.cancelled", payload(order, reason=reason))],
     )
     # Only now, with its backorders cleared and the order cancelled, may others take what it held.
     serve_backorders(
@@ -420,258 +419,3 @@ def _release_open_fulfillment(session: Session, order: Order) -> list[Movement]:
         )
         for fo_line in fo_lines
     ]
-
-
-def serve_backorders(
-    session: Session, *, merchant_id: int, levels: Iterable[tuple[int, int]], actor: str
-) -> int:
-    """Give what is available at levels (sku_id, location_id) to waiting backorders, oldest first;
-    units allocated.
-
-    Every path that frees stock (receive, release, adjust and count up, transfer in, restock, cancel, a
-    channel edit, re-optimisation) calls this once, after its own movements. Levels are served one at
-    a time in (location, sku) order, as every change touches them; a location that is inactive, or no
-    longer enabled for the merchant, serves no one (routing does not ship from it either).
-    """
-    freed = {(location_id, sku_id) for sku_id, location_id in levels}
-    if not freed:
-        return 0
-    waiting = set(
-        session.scalars(
-            select(OrderLine.sku_id)
-            .where(
-                OrderLine.merchant_id == merchant_id,
-                OrderLine.sku_id.in_({sku_id for _location_id, sku_id in freed}),
-                OrderLine.quantity_backordered > 0,
-            )
-            .distinct()
-        )
-    )
-    freed = {(location_id, sku_id) for location_id, sku_id in freed if sku_id in waiting}
-    if not freed:
-        return 0
-    enabled = and_(MerchantLocation.location_id == Location.id, MerchantLocation.merchant_id == merchant_id)
-    shipping = set(
-        session.scalars(
-            select(Location.id)
-            .join(MerchantLocation, enabled)
-            .where(Location.id.in_({location_id for location_id, _sku_id in freed}), Location.active)
-        )
-    )
-    allocated = 0
-    for location_id, sku_id in sorted(freed):
-        if location_id in shipping:
-            allocated += allocate_backorders(
-                session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, actor=actor
-            )
-    return allocated
-
-
-def allocate_backorders(
-    session: Session, *, merchant_id: int, sku_id: int, location_id: int, actor: str
-) -> int:
-    """Reserve what is available at one level for backordered lines, first come first served; units
-    allocated. Freeing paths call it through serve_backorders."""
-    backordered = (
-        select(OrderLine, Order)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            OrderLine.merchant_id == merchant_id,
-            OrderLine.sku_id == sku_id,
-            OrderLine.quantity_backordered > 0,
-            Order.cancelled_at.is_(None),
-        )
-        .order_by(Order.placed_at, Order.id, OrderLine.line_no)
-    )
-    order_ids = sorted({order.id for _line, order in session.execute(backordered)})
-    if not order_ids:
-        return 0
-    # Lock the waiting orders (in id order, as cancel_order locks an order before its lines), then read
-    # them again: an order cancelled meanwhile must not be given stock.
-    lock_orders(session, order_ids=order_ids)
-    waiting = session.execute(backordered.execution_options(populate_existing=True)).all()
-    allocated = 0
-    latest: LevelSnapshot | None = None
-    for line, order in waiting:
-        quantity, snapshot = _reserve_up_to(
-            session, merchant_id, sku_id, location_id, line.quantity_backordered
-        )
-        if snapshot is None:
-            break
-        _attach_to_fulfillment(session, order, line, location_id, quantity, actor)
-        allocated += quantity
-        latest = snapshot
-    if latest is not None:  # channels must see what is left available after the allocation
-        emit(session, merchant_id=merchant_id, events=changed_events([latest]))
-    return allocated
-
-
-def _reserve_up_to(
-    session: Session, merchant_id: int, sku_id: int, location_id: int, wanted: int
-) -> tuple[int, LevelSnapshot | None]:
-    """Reserve as much of `wanted` as is available there: the units reserved and the level after."""
-    level = InventoryLevel.__table__.c
-    available = session.scalar(
-        select(level.on_hand - level.reserved - level.safety_stock).where(
-            level.merchant_id == merchant_id, level.sku_id == sku_id, level.location_id == location_id
-        )
-    )
-    take = min(available or 0, wanted)
-    if take <= 0:
-        return 0, None
-    snapshot = try_reserve(
-        session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id, quantity=take
-    )
-    return (take, snapshot) if snapshot is not None else (0, None)
-
-
-def _attach_to_fulfillment(
-    session: Session, order: Order, line: OrderLine, location_id: int, quantity: int, actor: str
-) -> None:
-    assert line.sku_id is not None  # only lines of a known SKU wait for stock
-    fo = open_fulfillment_order(session, order=order, location_id=location_id)
-    # The line's units waiting at an open fulfillment order there are raised rather than joined by a
-    # second line (one released to the floor is never changed: a new open one gets the units).
-    fo_line = session.scalars(
-        select(FulfillmentOrderLine)
-        .where(
-            FulfillmentOrderLine.fulfillment_order_id == fo.id,
-            FulfillmentOrderLine.order_line_id == line.id,
-            FulfillmentOrderLine.sku_id == line.sku_id,
-        )
-        .order_by(FulfillmentOrderLine.id)
-    ).first()
-    if fo_line is None:
-        session.add(
-            FulfillmentOrderLine(
-                merchant_id=order.merchant_id,
-                fulfillment_order_id=fo.id,
-                order_line_id=line.id,
-                sku_id=line.sku_id,
-                quantity=quantity,
-            )
-        )
-    else:
-        fo_line.quantity += quantity
-    line.quantity_backordered -= quantity
-    record(
-        session,
-        merchant_id=order.merchant_id,
-        movements=[
-            Movement(
-                line.sku_id,
-                location_id,
-                MovementReason.reserve,
-                delta_reserved=quantity,
-                reference=f"order:{order.id}",
-            )
-        ],
-        actor=actor,
-    )
-    _note(
-        session,
-        order,
-        "backorder_allocated",
-        f"{quantity} x {line.sku_code} (line {line.line_no}) reserved as stock arrived.",
-        actor,
-        {"line_no": line.line_no, "location_id": location_id, "quantity": quantity},
-    )
-    before = order.status
-    refresh_status(session, order)
-    if before != order.status and order.status == OrderStatus.confirmed:
-        emit(session, merchant_id=order.merchant_id, events=[Event("order.confirmed", _payload(order))])
-
-
-def refresh_status(session: Session, order: Order) -> OrderStatus:
-    """Derive the order's status from its parts and store it (the only place status is written)."""
-    session.flush()
-    status = _derive_statuses(session, [order.id])[order.id]
-    order.status = status.value
-    order.updated_at = utcnow()
-    return status
-
-
-STATUS_BATCH = 1000  # order ids per statement: keeps IN lists well within every database's limits
-
-
-def refresh_statuses(session: Session, *, order_ids: Sequence[int]) -> dict[int, OrderStatus]:
-    """refresh_status for many orders (locked by the caller) with a few set-based queries per batch."""
-    ids = sorted(set(order_ids))
-    session.flush()
-    derived: dict[int, OrderStatus] = {}
-    for start in range(0, len(ids), STATUS_BATCH):
-        derived.update(_derive_statuses(session, ids[start : start + STATUS_BATCH]))
-    now = utcnow()
-    by_status: dict[OrderStatus, list[int]] = defaultdict(list)
-    for order_id, status in derived.items():
-        by_status[status].append(order_id)
-    for status, members in by_status.items():
-        for start in range(0, len(members), STATUS_BATCH):
-            session.execute(
-                update(Order)
-                .where(Order.id.in_(members[start : start + STATUS_BATCH]))
-                .values(status=status.value, updated_at=now)
-            )
-    return derived
-
-
-def _derive_statuses(session: Session, ids: list[int]) -> dict[int, OrderStatus]:
-    cancelled = dict(session.execute(select(Order.id, Order.cancelled_at).where(Order.id.in_(ids))).all())
-    totals = {
-        order_id: (int(ordered), int(backordered), int(returned))
-        for order_id, ordered, backordered, returned in session.execute(
-            select(
-                OrderLine.order_id,
-                func.sum(OrderLine.quantity),
-                func.sum(OrderLine.quantity_backordered),
-                func.sum(OrderLine.quantity_returned),
-            )
-            .where(OrderLine.order_id.in_(ids), OrderLine.requires_shipping.is_(True))
-            .group_by(OrderLine.order_id)
-        )
-    }
-    holds = dict(
-        session.execute(
-            select(OrderHold.order_id, func.count())
-            .where(OrderHold.order_id.in_(ids), OrderHold.released_at.is_(None))
-            .group_by(OrderHold.order_id)
-        ).all()
-    )
-    fo_states: dict[int, list[str]] = defaultdict(list)
-    for order_id, fo_status in session.execute(
-        select(FulfillmentOrder.order_id, FulfillmentOrder.status).where(FulfillmentOrder.order_id.in_(ids))
-    ):
-        fo_states[order_id].append(fo_status)
-    return {
-        order_id: derive_status(
-            OrderFacts(
-                cancelled=cancelled_at is not None,
-                active_holds=int(holds.get(order_id, 0)),
-                quantity_ordered=totals.get(order_id, (0, 0, 0))[0],
-                quantity_backordered=totals.get(order_id, (0, 0, 0))[1],
-                quantity_returned=totals.get(order_id, (0, 0, 0))[2],
-                fulfillment_statuses=statuses(fo_states[order_id]),
-            )
-        )
-        for order_id, cancelled_at in cancelled.items()
-    }
-
-
-def _note(
-    session: Session, order: Order, kind: str, message: str, actor: str, data: dict[str, Any] | None
-) -> None:
-    session.execute(
-        insert(OrderEvent).values(
-            merchant_id=order.merchant_id,
-            order_id=order.id,
-            kind=kind,
-            message=message,
-            actor=actor,
-            data=data,
-            created_at=utcnow(),
-        )
-    )
-
-
-def _payload(order: Order, **extra: Any) -> dict[str, Any]:
-    return {"order_id": order.id, "number": order.number, "status": order.status, **extra}

@@ -21,11 +21,12 @@ from ordermesh.inventory.ledger import Movement, apply, ensure_level, record
 from ordermesh.locations.service import require_enabled_location
 from ordermesh.money import quantize
 from ordermesh.orders import SHIPPED_FULFILLMENT
+from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.pricing import PricedLine
 from ordermesh.orders.pricing import refundable as pricing_refundable
-from ordermesh.orders.service import refresh_status, serve_backorders
+from ordermesh.orders.statuses import refresh_status
 from ordermesh.paging import paginate
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
