@@ -34,8 +34,9 @@ from ordermesh.channels.payload import jsonable
 from ordermesh.channels.pushes import upsert_push
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.orders import SHIPPED_ORDERS, HoldKind, OrderStatus, SalesChannel
+from ordermesh.orders.building import order_money
 from ordermesh.orders.edits import apply_edit, channel_alert
-from ordermesh.orders.intake import create_order, order_money
+from ordermesh.orders.intake import create_order
 from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import AddressIn, CustomerIn, DiscountCodeIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import cancel_order, place_hold

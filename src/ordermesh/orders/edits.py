@@ -25,15 +25,8 @@ from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply, changed_events, record
 from ordermesh.orders import SHIPPED_FULFILLMENT, FulfillmentStatus
 from ordermesh.orders.backorders import serve_backorders
-from ordermesh.orders.intake import (
-    fulfillment_orders_for,
-    line_discounts,
-    order_money,
-    promised_delivery,
-    reservation_movements,
-    reserve_plan,
-    resolve_lines,
-)
+from ordermesh.orders.building import line_discounts, order_money, promised_delivery, resolve_lines
+from ordermesh.orders.intake import fulfillment_orders_for, reservation_movements, reserve_plan
 from ordermesh.orders.locks import lock_order
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderEvent, OrderLine
 from ordermesh.orders.schemas import OrderCreate, OrderLineIn
