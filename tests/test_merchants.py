@@ -34,19 +34,17 @@ def test_the_operator_creates_and_reads_merchants(client: TestClient, world: Wor
     assert [m["code"] for m in page["items"] + rest["items"]] == ["acme", "globex", "initech"]
 
 
+def _chicago(client: TestClient, world: World) -> dict[str, Any]:
+    """A new location, enabled for no merchant yet."""
+    body = {"code": "CHI1", "name": "Chicago DC", "address1": "1 Main St", "city": "Chicago",
+            "postal_code": "60601", "country": "US"}  # fmt: skip
+    response = client.post("/v1/locations", json=body, headers=world.operator)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
 def test_a_merchants_warehouse_key_needs_a_location_enabled_for_it(client: TestClient, world: World) -> None:
-    location = client.post(
-        "/v1/locations",
-        json={
-            "code": "CHI1",
-            "name": "Chicago DC",
-            "address1": "1 Main St",
-            "city": "Chicago",
-            "postal_code": "60601",
-            "country": "US",
-        },
-        headers=world.operator,
-    ).json()
+    location = _chicago(client, world)
     body = {
         "role": "warehouse",
         "name": "chi-floor",
@@ -99,18 +97,7 @@ def test_a_merchant_key_sees_only_its_own_merchant(client: TestClient, world: Wo
 
 
 def test_locations_are_enabled_and_disabled_per_merchant(client: TestClient, world: World) -> None:
-    location = client.post(
-        "/v1/locations",
-        json={
-            "code": "CHI1",
-            "name": "Chicago DC",
-            "address1": "1 Main St",
-            "city": "Chicago",
-            "postal_code": "60601",
-            "country": "US",
-        },
-        headers=world.operator,
-    ).json()
+    location = _chicago(client, world)
     url = f"/v1/merchants/{world.acme_id}/locations/{location['id']}"
 
     def acme_codes() -> list[str]:
