@@ -137,3 +137,35 @@ def test_the_label_prints_a_long_ship_to_name_whole(client: TestClient, world: W
     zpl = client.get(f"/v1/shipments/{shipment_id}/label.zpl", headers=floor).text
     printed = " ".join(re.findall(r"\^FO80,\d+\^A0N,\d+,\d+\^FD([^\^]*)\^FS", zpl))
     assert LONG_SHIP_TO in printed
+
+
+def test_the_packing_slip_prints_a_long_code_and_name_whole(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    set_up_floor(client, world)
+    nj1, floor = world.locations["NJ1"], world.warehouse_nj
+    sku = {"code": LONG_SKU, "name": LONG_NAME, "weight_kg": "0.3", "length_cm": "20", "width_cm": "15",
+           "height_cm": "3"}  # fmt: skip
+    ok(client.post("/v1/skus", json=sku, headers=world.acme), 201)
+    ok(
+        client.post(f"/v1/locations/{nj1}/bins", json={"code": "Z-99", "pick_sequence": 5}, headers=floor),
+        201,
+    )
+    stock = {"merchant_id": world.acme_id, "sku": LONG_SKU, "bin": "Z-99", "quantity": 5, "receive": True}
+    ok(client.post(f"/v1/locations/{nj1}/put-away", json=stock, headers=floor))
+    order = ok(client.post("/v1/orders", json=order_body([(LONG_SKU, 2)]), headers=world.acme), 201)
+    fo_id = order["fulfillment_orders"][0]["id"]
+    scan = {"barcode": LONG_SKU, "quantity": 2}
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json=scan, headers=floor))
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/pack-scans", json=scan, headers=floor))
+    package = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+
+    shipment_id = package["shipments"][0]["id"]
+    document = client.get(f"/v1/shipments/{shipment_id}/packing-slip.pdf", headers=floor).content
+    assert {_pixels(page) for page in _render(document, tmp_path, "slip")} == {(425, 550)}
+    pdf = tmp_path / "slip.pdf"
+    items = {"top": 3.65, "height": 11 - 3.65}
+    assert _joined(_text(pdf, x=0.95, width=1.8, **items)) == LONG_SKU
+    assert _words(_text(pdf, x=2.75, width=4.3, **items)) == LONG_NAME
+    assert _words(_text(pdf, x=7.0, width=1.0, **items)) == "2"

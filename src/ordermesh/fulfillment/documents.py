@@ -133,7 +133,7 @@ def label_zpl(data: LabelData) -> str:
 def packing_slip_pdf(data: SlipData) -> bytes:
     """A letter-size packing slip for one package: what is in it."""
     buffer = io.BytesIO()
-    width, height = LETTER
+    height = LETTER[1]
     canvas = _canvas(buffer, LETTER, f"Packing slip {data.order_number}")
     canvas.setFont("Helvetica-Bold", 18)
     canvas.drawString(inch, height - inch, "Packing slip")
@@ -142,20 +142,18 @@ def packing_slip_pdf(data: SlipData) -> bytes:
     if data.tracking_number:
         canvas.drawString(inch, height - 1.5 * inch, f"Tracking {data.tracking_number}")
     _lines(canvas, inch, height - 2 * inch, ["Ship to:", *data.ship_to], 14)
-    y = height - 3.6 * inch
-    canvas.setFont("Helvetica-Bold", 11)
-    for x, heading in ((inch, "SKU"), (2.8 * inch, "Item"), (width - 1.6 * inch, "Qty")):
-        canvas.drawString(x, y, heading)
-    canvas.setFont("Helvetica", 11)
-    for line in data.lines:
-        y -= 16
-        if y < inch:
-            canvas.showPage()
-            canvas.setFont("Helvetica", 11)
-            y = height - inch
-        canvas.drawString(inch, y, line.sku)
-        canvas.drawString(2.8 * inch, y, line.name[:60])
-        canvas.drawRightString(width - 1.3 * inch, y, str(line.quantity))
+
+    def headings(top: float) -> float:
+        canvas.setFont("Helvetica-Bold", 11)
+        for heading, x, _ in _SLIP_TABLE.columns:
+            canvas.drawString(x * inch, top, heading)
+        canvas.drawRightString(_SLIP_TABLE.quantity_right * inch, top, "Qty")
+        return top - 4
+
+    rows = [((line.sku, line.name), str(line.quantity)) for line in data.lines]
+    _table(
+        canvas, rows, _SLIP_TABLE, top=headings(height - 3.6 * inch), new_page=lambda: headings(height - inch)
+    )
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -193,33 +191,70 @@ def pick_list_pdf(sheet: PickSheet) -> bytes:
         canvas.setFont(_PICK_FONT, _PICK_SIZE)
         return top - 4
 
-    y = header()
-    for line in sheet.lines:
-        cells = [
-            wrap(text, _PICK_FONT, _PICK_SIZE, width * inch)
-            for text, (_, _, width) in zip(
-                (line.bin or "-", line.sku, line.name, line.orders), _PICK_COLUMNS, strict=True
-            )
-        ]
-        rows = max(len(cell) for cell in cells)
-        if y - _PICK_LEADING * min(rows, 3) < 0.6 * inch:  # start a row where a few of its lines fit
-            canvas.showPage()
-            y = header()
-        canvas.line(0.5 * inch, y, 8.0 * inch, y)
-        for row in range(rows):
-            y -= _PICK_LEADING
-            if y < 0.6 * inch:  # a row taller than what is left of the page goes on over the page
-                canvas.showPage()
-                y = header() - _PICK_LEADING
-            for cell, (_, x, _) in zip(cells, _PICK_COLUMNS, strict=True):
-                if row < len(cell):
-                    canvas.drawString(x * inch, y, cell[row])
-            if row == 0:
-                canvas.drawRightString(_PICK_QTY_RIGHT * inch, y, str(line.quantity))
-        y -= 3
+    rows = [((line.bin or "-", line.sku, line.name, line.orders), str(line.quantity)) for line in sheet.lines]
+    _table(canvas, rows, _PICK_TABLE, top=header(), new_page=header)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Columns of wrapped text (heading, left edge and width in inches), a right-aligned quantity."""
+
+    columns: tuple[tuple[str, float, float], ...]
+    quantity_right: float  # inches
+    font: str = "Helvetica"
+    size: float = 9
+    leading: float = 11
+    left: float = 0.5  # inches: where each row's rule starts and ends
+    right: float = 8.0
+    bottom: float = 0.6
+
+
+_PICK_TABLE = _Table(_PICK_COLUMNS, _PICK_QTY_RIGHT, _PICK_FONT, _PICK_SIZE, _PICK_LEADING)
+# The packing slip's columns (SKU and item wrap; nothing is cut) and its quantity, right-aligned.
+_SLIP_TABLE = _Table(
+    (("SKU", 1.0, 1.7), ("Item", 2.8, 4.2)), 7.6, "Helvetica", 11, 14, left=1.0, right=7.6, bottom=1.0
+)
+
+
+def _table(
+    canvas: Canvas,
+    rows: Sequence[tuple[Sequence[str], str]],
+    table: _Table,
+    *,
+    top: float,
+    new_page: Callable[[], float],
+) -> float:
+    """Draw the rows from `top` down; nothing is cut: every cell wraps within its column, and a row that
+    does not fit at the foot of a page continues on the next (`new_page` starts one, giving its top)."""
+    y = top
+    canvas.setFont(table.font, table.size)
+    for texts, quantity in rows:
+        cells = [
+            wrap(text, table.font, table.size, width * inch)
+            for text, (_, _, width) in zip(texts, table.columns, strict=True)
+        ]
+        height = max(len(cell) for cell in cells)
+        if y - table.leading * min(height, 3) < table.bottom * inch:  # start where a few lines fit
+            canvas.showPage()
+            y = new_page()
+            canvas.setFont(table.font, table.size)
+        canvas.line(table.left * inch, y, table.right * inch, y)
+        for row in range(height):
+            y -= table.leading
+            if y < table.bottom * inch:  # a row taller than what is left of the page goes on over it
+                canvas.showPage()
+                y = new_page() - table.leading
+                canvas.setFont(table.font, table.size)
+            for cell, (_, x, _) in zip(cells, table.columns, strict=True):
+                if row < len(cell):
+                    canvas.drawString(x * inch, y, cell[row])
+            if row == 0:
+                canvas.drawRightString(table.quantity_right * inch, y, quantity)
+        y -= 3
+    return y
 
 
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
