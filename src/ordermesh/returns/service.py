@@ -234,9 +234,9 @@ def inspect_units(
                 )
         else:
             line.quantity_disposed += item.quantity
-            note = f"{item.quantity} unit(s) disposed" + (f": {item.note}" if item.note else "")
+            remark = f"{item.quantity} unit(s) disposed" + (f": {item.note}" if item.note else "")
             disposed.append(
-                Movement(line.sku_id, rma.location_id, MovementReason.disposed, 0, 0, reference, note)
+                Movement(line.sku_id, rma.location_id, MovementReason.disposed, 0, 0, reference, remark)
             )
     apply(session, merchant_id=rma.merchant_id, movements=restocked, actor=scope.actor)
     for movement in disposed:  # no level changes; the level must exist for the ledger check to agree
