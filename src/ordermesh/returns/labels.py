@@ -100,6 +100,7 @@ def _weight(session: Session, rma: ReturnAuthorization) -> Decimal:
     """The units' weight (kg), at least MIN_PARCEL_KG."""
     total = session.scalar(
         select(func.coalesce(func.sum(Sku.weight_kg * ReturnLine.quantity), 0))
+        .select_from(ReturnLine)
         .join(Sku, Sku.id == ReturnLine.sku_id)
         .where(ReturnLine.return_id == rma.id)
     )

@@ -460,9 +460,9 @@ def label_out(rma: ReturnAuthorization) -> ReturnLabelOut | None:
         carrier=rma.label_carrier or "",
         service=rma.label_service or "",
         tracking_number=rma.label_tracking_number,
-        cost=rma.label_cost if rma.label_cost is not None else Decimal(0),
+        cost=quantize(rma.label_cost or Decimal(0), rma.label_currency or rma.currency),
         currency=rma.label_currency or rma.currency,
-        weight_kg=rma.label_weight_kg if rma.label_weight_kg is not None else Decimal(0),
+        weight_kg=(rma.label_weight_kg or Decimal(0)).quantize(Decimal("0.001")),
         ship_to_location_id=rma.label_location_id or 0,
     )
 
