@@ -44,6 +44,7 @@ def test_a_return_label_is_bought_once_and_printed(
     assert label["carrier"] == "ratecard" and label["service"] == "ground"
     assert label["ship_to_location_id"] == world.locations["NJ1"]
     assert Decimal(label["cost"]) > 0 and label["currency"] == "USD"
+    assert label["weight_kg"] == "1.000"  # two T-shirts of 0.5 kg
     number = label["tracking_number"]
     assert number.startswith("OM") and len(number) == 18
     assert int(number[-1]) == gtin_check_digit(number[2:-1])

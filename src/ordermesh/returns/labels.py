@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ordermesh.base import utcnow
@@ -27,6 +27,7 @@ from ordermesh.returns.service import get_return, note
 
 RETURN_SERVICE_LEVEL = "standard"  # a return travels at the slowest level: its default carrier service
 MIN_PARCEL_KG = Decimal("0.1")  # what a parcel of weightless SKUs is declared at
+GRAM = Decimal("0.001")
 
 
 def buy_label(
@@ -97,14 +98,16 @@ def _destination(session: Session, rma: ReturnAuthorization) -> Location:
 
 
 def _weight(session: Session, rma: ReturnAuthorization) -> Decimal:
-    """The units' weight (kg), at least MIN_PARCEL_KG."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Sku.weight_kg * ReturnLine.quantity), 0))
+    """The units' weight (kg, to the gram), at least MIN_PARCEL_KG; summed exactly, not by the database
+    (SQLite keeps exact numbers as text and would multiply them as floats)."""
+    rows = session.execute(
+        select(Sku.weight_kg, ReturnLine.quantity)
         .select_from(ReturnLine)
         .join(Sku, Sku.id == ReturnLine.sku_id)
         .where(ReturnLine.return_id == rma.id)
-    )
-    return max(Decimal(str(total or 0)), MIN_PARCEL_KG)
+    ).all()
+    total = sum(((weight or Decimal(0)) * quantity for weight, quantity in rows), Decimal(0))
+    return max(total, MIN_PARCEL_KG).quantize(GRAM)
 
 
 def label_data(session: Session, *, merchant_scope: int | None, return_id: int) -> LabelData:
