@@ -365,6 +365,13 @@ class TrackedShipment(BaseModel):
     events: list[TrackingEventOut]
 
 
+class TrackedReturn(BaseModel):
+    number: str = Field(description="The return's number (RMA)")
+    carrier: str
+    service: str
+    tracking_number: str = Field(description="The prepaid return label's tracking number")
+
+
 class TrackingTimelineEntry(BaseModel):
     at: datetime
     what: str
@@ -384,6 +391,7 @@ class OrderTracking(BaseModel):
     time_zone: str = Field(description="The destination's time zone (IANA): every time here is in it")
     placed_at: datetime
     shipments: list[TrackedShipment]
+    returns: list[TrackedReturn] = Field(default=[], description="Returns of the order with a prepaid label")
     timeline: list[TrackingTimelineEntry]
 
 

@@ -319,7 +319,7 @@ def _documents(session: Session, scope: FloorScope, shipment_id: int) -> Package
     return PackageDocuments(shipment, order, location)
 
 
-def _address_lines(address: Address) -> list[str]:
+def address_lines(address: Address) -> list[str]:
     place = " ".join(part for part in (address.city + ",", address.region, address.postal_code) if part)
     lines = [address.name, address.company, address.address1, address.address2, place, address.country]
     return [line for line in lines if line]
@@ -336,8 +336,8 @@ def label_data(session: Session, *, scope: FloorScope, shipment_id: int) -> Labe
         tracking_number=shipment.tracking_number,
         carrier=shipment.carrier or "",
         service=shipment.service or "",
-        ship_from=_address_lines(location_address(docs.location)),
-        ship_to=_address_lines(order_address(docs.order)),
+        ship_from=address_lines(location_address(docs.location)),
+        ship_to=address_lines(order_address(docs.order)),
         weight_kg=shipment.weight_kg,
         reference=f"{docs.order.number} / {shipment.package_no} of {total}",
     )
@@ -356,7 +356,7 @@ def packing_slip_data(session: Session, *, scope: FloorScope, shipment_id: int) 
     return SlipData(
         order_number=docs.order.number,
         package=f"{docs.shipment.package_no} of {total}",
-        ship_to=_address_lines(order_address(docs.order)),
+        ship_to=address_lines(order_address(docs.order)),
         lines=[SlipLine(code, name, quantity) for code, name, quantity in rows],
         tracking_number=docs.shipment.tracking_number,
     )

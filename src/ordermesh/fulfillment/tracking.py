@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from ordermesh.fulfillment import DEPARTED, ShipmentStatus
 from ordermesh.fulfillment.models import Shipment, ShipmentEvent
 from ordermesh.fulfillment.schemas import (
     OrderTracking,
+    TrackedReturn,
     TrackedShipment,
     TrackingEventOut,
     TrackingTimelineEntry,
@@ -165,11 +167,14 @@ def shipment_events(session: Session, *, shipment_id: int, ignored: bool = True)
 # --- the customer's view ------------------------------------------------------------------------------
 
 # What the customer sees of the timeline: no internal steps, no staff names.
+RETURN_LABEL_EVENT = "return_label"  # on the order's timeline: its data names the carrier and tracking number
+
 CUSTOMER_EVENTS = {
     "created": "Order placed",
     "shipped": "Shipped",
     "cancelled": "Order cancelled",
     "return_created": "Return authorized",
+    RETURN_LABEL_EVENT: "Return label issued",
     "return_received": "Return received",
     "return_refunded": "Refund issued",
 }
@@ -223,6 +228,16 @@ def find_customer_order(
     return matches[0]
 
 
+def _tracked_return(data: dict[str, Any]) -> TrackedReturn:
+    """A return label as the returns domain recorded it on the order's timeline."""
+    return TrackedReturn(
+        number=str(data.get("number", "")),
+        carrier=str(data.get("carrier", "")),
+        service=str(data.get("service", "")),
+        tracking_number=str(data.get("tracking_number", "")),
+    )
+
+
 def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone) if moment is not None else None
 
@@ -265,17 +280,23 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
             )
             for e in events
         ]
+    returns = []
     for event in session.scalars(
-        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind.in_(list(CUSTOMER_EVENTS)))
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order.id, OrderEvent.kind.in_(list(CUSTOMER_EVENTS)))
+        .order_by(OrderEvent.id)
     ):
         timeline.append(
             TrackingTimelineEntry(at=event.created_at.astimezone(zone), what=CUSTOMER_EVENTS[event.kind])
         )
+        if event.kind == RETURN_LABEL_EVENT:
+            returns.append(_tracked_return(event.data or {}))
     return OrderTracking(
         number=order.number,
         status=order.status,
         time_zone=zone.key,
         placed_at=order.placed_at.astimezone(zone),
         shipments=tracked,
+        returns=returns,
         timeline=sorted(timeline, key=lambda entry: entry.at),
     )

@@ -35,6 +35,10 @@ _PAGE = _environment.from_string(
 <h2>Package {{ s.package_no }}: <span class="status">{{ s.status.replace('_', ' ') }}</span></h2>
 <p class="muted">{{ s.carrier }} {{ s.service }} &middot; tracking number {{ s.tracking_number }}</p>
 {% endfor %}
+{% for r in order.returns %}
+<h2>Return {{ r.number }}</h2>
+<p class="muted">{{ r.carrier }} {{ r.service }} &middot; return tracking number {{ r.tracking_number }}</p>
+{% endfor %}
 <h2>Timeline</h2>
 <ol>{% for entry in order.timeline %}
 <li><span class="muted">{{ entry.at.strftime('%Y-%m-%d %H:%M %Z') }}</span> {{ entry.what }}</li>

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi import status as http
 
+from ordermesh.fulfillment.documents import label_pdf
 from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
 from ordermesh.paging import Page
-from ordermesh.returns import service
-from ordermesh.returns.schemas import InspectIn, ReceiveIn, RefundIn, ReturnCreate, ReturnOut
+from ordermesh.returns import labels, service
+from ordermesh.returns.schemas import (
+    InspectIn,
+    ReceiveIn,
+    RefundIn,
+    ReturnCreate,
+    ReturnLabelIn,
+    ReturnOut,
+)
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["returns"])
 MERCHANT_ROLES = (Role.operator, Role.merchant)
+PDF = "application/pdf"
 
 
 @router.post("/returns", status_code=http.HTTP_201_CREATED)
@@ -97,3 +106,32 @@ def refund_return(
         actor=principal.actor,
     )
     return service.return_out(session, rma)
+
+
+@router.post("/returns/{return_id}/label")
+def buy_return_label(
+    return_id: Id, session: DbSession, principal: CurrentPrincipal, body: ReturnLabelIn | None = None
+) -> ReturnOut:
+    """Buy a prepaid return label: from the customer's address to the return's location (or the one that
+    shipped the order); 409 unless the return is authorized and has no label yet."""
+    body = body or ReturnLabelIn()
+    rma = service.get_return(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
+    principal.require(*MERCHANT_ROLES)  # after the lookup: another merchant's return is not disclosed
+    rma = labels.buy_label(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        return_id=rma.id,
+        carrier_code=body.carrier,
+        service=body.service,
+        actor=principal.actor,
+    )
+    return service.return_out(session, rma)
+
+
+@router.get(
+    "/returns/{return_id}/label.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
+)
+def return_label_as_pdf(return_id: Id, session: DbSession, principal: CurrentPrincipal) -> Response:
+    """The 4x6 inch return label, with the tracking number as a Code 128 barcode."""
+    data = labels.label_data(session, merchant_scope=principal.merchant_scope(), return_id=return_id)
+    return Response(label_pdf(data), media_type=PDF)

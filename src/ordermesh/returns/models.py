@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ordermesh.base import Base, BigId, IdMixin, Money, TimestampMixin, UTCDateTime, utcnow
+from ordermesh.base import Base, BigId, Exact, IdMixin, Money, TimestampMixin, UTCDateTime, utcnow
 
 
 class ReturnAuthorization(IdMixin, TimestampMixin, Base):
@@ -32,6 +32,14 @@ class ReturnAuthorization(IdMixin, TimestampMixin, Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The prepaid return label, once bought: the customer ships from the order's address to this location.
+    label_carrier: Mapped[str | None] = mapped_column(String(40))
+    label_service: Mapped[str | None] = mapped_column(String(40))
+    label_tracking_number: Mapped[str | None] = mapped_column(String(60))
+    label_cost: Mapped[Decimal | None] = mapped_column(Money())
+    label_currency: Mapped[str | None] = mapped_column(String(3))
+    label_weight_kg: Mapped[Decimal | None] = mapped_column(Exact(10, 3))
+    label_location_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("location.id"))
 
 
 class ReturnLine(IdMixin, Base):

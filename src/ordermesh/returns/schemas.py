@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ordermesh.carrier_settings import DEFAULT_CARRIER
 from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Id, NotBool
 from ordermesh.inputs import Input as BaseInput
@@ -80,6 +81,23 @@ class RefundIn(Input):
     )
 
 
+class ReturnLabelIn(Input):
+    carrier: Annotated[str, Field(min_length=1, max_length=40)] = DEFAULT_CARRIER
+    service: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="The carrier's service; default: the one mapped to standard orders"
+    )
+
+
+class ReturnLabelOut(BaseModel):
+    carrier: str
+    service: str
+    tracking_number: str
+    cost: Decimal
+    currency: str
+    weight_kg: Decimal
+    ship_to_location_id: Id
+
+
 class ReturnLineOut(BaseModel):
     id: Id
     order_line_id: Id
@@ -112,4 +130,5 @@ class ReturnOut(BaseModel):
     created_at: datetime
     received_at: datetime | None
     refunded_at: datetime | None
+    label: ReturnLabelOut | None = Field(default=None, description="The prepaid return label, once bought")
     lines: list[ReturnLineOut]

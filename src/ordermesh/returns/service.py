@@ -30,7 +30,14 @@ from ordermesh.orders.statuses import refresh_status
 from ordermesh.paging import paginate
 from ordermesh.returns import Disposition, ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
-from ordermesh.returns.schemas import InspectionIn, ReceiveLineIn, ReturnLineIn, ReturnLineOut, ReturnOut
+from ordermesh.returns.schemas import (
+    InspectionIn,
+    ReceiveLineIn,
+    ReturnLabelOut,
+    ReturnLineIn,
+    ReturnLineOut,
+    ReturnOut,
+)
 from ordermesh.scoping import get_scoped
 
 
@@ -108,9 +115,7 @@ def create_return(
         for line in lines
     )
     units = sum(line.quantity for line in lines)
-    _note(
-        session, order, "return_created", f"Return {rma.number} authorized for {units} unit(s).", actor, rma
-    )
+    note(session, order, "return_created", f"Return {rma.number} authorized for {units} unit(s).", actor, rma)
     emit(session, merchant_id=order.merchant_id, events=[Event("return.created", _payload(order, rma))])
     return rma
 
@@ -171,7 +176,7 @@ def receive_return(
     rma.status, rma.location_id = ReturnStatus.received.value, location_id
     rma.received_at = rma.updated_at = utcnow()
     units = sum(arrived.values())
-    _note(
+    note(
         session, order, "return_received", f"Return {rma.number}: {units} unit(s) received.", scope.actor, rma
     )
     refresh_status(session, order)
@@ -229,9 +234,9 @@ def inspect_units(
                 )
         else:
             line.quantity_disposed += item.quantity
-            note = f"{item.quantity} unit(s) disposed" + (f": {item.note}" if item.note else "")
+            remark = f"{item.quantity} unit(s) disposed" + (f": {item.note}" if item.note else "")
             disposed.append(
-                Movement(line.sku_id, rma.location_id, MovementReason.disposed, 0, 0, reference, note)
+                Movement(line.sku_id, rma.location_id, MovementReason.disposed, 0, 0, reference, remark)
             )
     apply(session, merchant_id=rma.merchant_id, movements=restocked, actor=scope.actor)
     for movement in disposed:  # no level changes; the level must exist for the ledger check to agree
@@ -251,7 +256,7 @@ def inspect_units(
         actor=scope.actor,
     )
     summary = f"{sum(m.delta_on_hand for m in restocked)} restocked, {len(disposed)} disposal(s)"
-    _note(session, order, "return_inspected", f"Return {rma.number} inspected: {summary}.", scope.actor, rma)
+    note(session, order, "return_inspected", f"Return {rma.number} inspected: {summary}.", scope.actor, rma)
     return rma
 
 
@@ -285,7 +290,7 @@ def refund(
     rma.refund_amount, rma.status = amount, ReturnStatus.refunded.value
     rma.refunded_shipping = min(shipping, amount) if include_shipping else None
     rma.refunded_at = rma.updated_at = utcnow()
-    _note(
+    note(
         session,
         order,
         "return_refunded",
@@ -429,6 +434,7 @@ def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
         created_at=rma.created_at,
         received_at=rma.received_at,
         refunded_at=rma.refunded_at,
+        label=label_out(rma),
         lines=[
             ReturnLineOut(
                 id=line.id,
@@ -446,15 +452,37 @@ def return_out(session: Session, rma: ReturnAuthorization) -> ReturnOut:
     )
 
 
+def label_out(rma: ReturnAuthorization) -> ReturnLabelOut | None:
+    """The return's prepaid label, once bought."""
+    if not rma.label_tracking_number:
+        return None
+    return ReturnLabelOut(
+        carrier=rma.label_carrier or "",
+        service=rma.label_service or "",
+        tracking_number=rma.label_tracking_number,
+        cost=quantize(rma.label_cost or Decimal(0), rma.label_currency or rma.currency),
+        currency=rma.label_currency or rma.currency,
+        weight_kg=(rma.label_weight_kg or Decimal(0)).quantize(Decimal("0.001")),
+        ship_to_location_id=rma.label_location_id or 0,
+    )
+
+
 def _lines(session: Session, rma: ReturnAuthorization) -> list[ReturnLine]:
     return list(
         session.scalars(select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(ReturnLine.id))
     )
 
 
-def _note(
-    session: Session, order: Order, kind: str, message: str, actor: str, rma: ReturnAuthorization
+def note(
+    session: Session,
+    order: Order,
+    kind: str,
+    message: str,
+    actor: str,
+    rma: ReturnAuthorization,
+    **data: str,
 ) -> None:
+    """A line on the order's timeline about the return (more `data` kept with it)."""
     session.add(
         OrderEvent(
             merchant_id=order.merchant_id,
@@ -462,7 +490,7 @@ def _note(
             kind=kind,
             message=message,
             actor=actor,
-            data={"return_id": rma.id, "number": rma.number},
+            data={"return_id": rma.id, "number": rma.number, **data},
         )
     )
 
