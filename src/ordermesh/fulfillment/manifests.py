@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.fulfillment.models import Manifest, ManifestLine, Shipment
-from ordermesh.fulfillment.scope import FloorScope, floor_location, require_floor
+from ordermesh.fulfillment.scope import FloorScope, floor_location
+from ordermesh.locations.models import Location
 from ordermesh.orders.models import Order
 
 # A package that has left the building: shipped, or already scanned by the carrier.
@@ -42,9 +43,13 @@ class ManifestPackage:
 
 def close_out(session: Session, *, scope: FloorScope, location_id: int, carrier: str) -> Manifest:
     """A new manifest of every shipped package of the location and carrier not on a manifest yet
-    (409 when there is none). The rows are locked on PostgreSQL so two close-outs never share one."""
-    require_floor(scope)
+    (409 when there is none); 404 for a merchant or another location's key.
+
+    The location's row is locked first (PostgreSQL), so close-outs of one location take turns and the
+    second sees the first's lines; the unique shipment on manifest_line is the backstop.
+    """
     location = floor_location(session, scope=scope, location_id=location_id)
+    session.execute(select(Location.id).where(Location.id == location.id).with_for_update())
     on_a_manifest = select(ManifestLine.shipment_id)
     waiting = session.scalars(
         select(Shipment)
@@ -55,7 +60,6 @@ def close_out(session: Session, *, scope: FloorScope, location_id: int, carrier:
             Shipment.id.not_in(on_a_manifest),
         )
         .order_by(Shipment.id)
-        .with_for_update()
     ).all()
     if not waiting:
         raise Conflict(f"no shipped {carrier} package at location {location.id} waits for a manifest")
