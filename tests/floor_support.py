@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
-from ordermesh.fulfillment.models import Bin, CycleCountTask, PickList, Shipment
+from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList, Shipment
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
@@ -112,11 +112,13 @@ FLOOR_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/v1/returns/{return_id}/refund"): {"amount": "1.00"},
     ("post", "/v1/locations/{location_id}/cycle-count-tasks/{task_id}/complete"): {"counted_quantity": 0},
+    ("post", "/v1/locations/{location_id}/manifests"): {"carrier": "ratecard"},
 }
 
 
 def acme_floor_objects(factory: sessionmaker[Session], order_id: int) -> dict[str, int]:
-    """A wave, a package and a return of acme's order (rows written directly: their ids are what counts)."""
+    """A wave, a package, a return and a manifest at acme's order's location (rows written directly:
+    their ids are what counts)."""
     with factory() as session, session.begin():
         order = session.get(Order, order_id)
         assert order is not None
@@ -140,7 +142,8 @@ def acme_floor_objects(factory: sessionmaker[Session], order_id: int) -> dict[st
             weight_kg=Decimal("1"),
         )
         bin_ = Bin(location_id=fo.location_id, code="T-ISO-1", pick_sequence=1, active=True)
-        session.add_all([wave, rma, shipment, bin_])
+        manifest = Manifest(location_id=fo.location_id, carrier="ratecard", packages=0, created_by="test")
+        session.add_all([wave, rma, shipment, bin_, manifest])
         session.flush()
         task = CycleCountTask(
             location_id=fo.location_id,
@@ -160,6 +163,7 @@ def acme_floor_objects(factory: sessionmaker[Session], order_id: int) -> dict[st
             "shipment_id": shipment.id,
             "return_id": rma.id,
             "task_id": task.id,
+            "manifest_id": manifest.id,
         }
 
 

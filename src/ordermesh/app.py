@@ -27,6 +27,7 @@ from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unava
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.fulfillment.carrier_api import router as carriers_router
+from ordermesh.fulfillment.manifest_api import router as manifests_router
 from ordermesh.fulfillment.tracking_api import router as tracking_router
 from ordermesh.health import DatabaseProbe
 from ordermesh.inventory.api import router as inventory_router
@@ -194,6 +195,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         inventory_router,
         orders_router,
         fulfillment_router,
+        manifests_router,
         tracking_router,
         returns_router,
         carriers_router,

@@ -308,3 +308,47 @@ def _lines(canvas: Canvas, x: float, y: float, lines: Sequence[str], leading: fl
     for line in lines:
         canvas.drawString(x, y, line)
         y -= leading
+
+
+@dataclass(frozen=True)
+class ManifestSheet:
+    title: str  # "Manifest 12 - UPS"
+    location: str
+    closed_at: str
+    lines: Sequence[tuple[str, str, str, str]]  # tracking number, service, order number, weight in kg
+
+
+_MANIFEST_TABLE = _Table((("Tracking", 0.5, 3.2), ("Service", 3.8, 1.2), ("Order", 5.1, 2.0)), 8.0)
+
+
+def manifest_pdf(sheet: ManifestSheet) -> bytes:
+    """The carrier's end-of-day manifest: every package's tracking number, service, order and weight;
+    nothing is cut and rows continue over the page through the same table drawing as the pick list."""
+    buffer = io.BytesIO()
+    height = LETTER[1]
+    canvas = _canvas(buffer, LETTER, sheet.title)
+    page = 0
+
+    def header() -> float:
+        nonlocal page
+        page += 1
+        canvas.setFont("Helvetica-Bold", 14)
+        canvas.drawString(0.5 * inch, height - 0.7 * inch, f"{sheet.title} - {sheet.location}")
+        canvas.setFont("Helvetica", 9)
+        canvas.drawString(
+            0.5 * inch,
+            height - 0.9 * inch,
+            f"Closed {sheet.closed_at} - {len(sheet.lines)} packages - page {page}",
+        )
+        canvas.setFont("Helvetica-Bold", 9)
+        top = height - 1.2 * inch
+        for heading, x, _ in _MANIFEST_TABLE.columns:
+            canvas.drawString(x * inch, top, heading)
+        canvas.drawRightString(_MANIFEST_TABLE.quantity_right * inch, top, "kg")
+        return top - 4
+
+    rows = [((tracking, service, order), weight) for tracking, service, order, weight in sheet.lines]
+    _table(canvas, rows, _MANIFEST_TABLE, top=header(), new_page=header)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

@@ -206,3 +206,28 @@ class CycleCountTask(IdMixin, TimestampMixin, Base):
     counted_quantity: Mapped[int | None] = mapped_column(Integer)
     counted_by: Mapped[str | None] = mapped_column(String(100))
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Manifest(IdMixin, TimestampMixin, Base):
+    """One close-out of a location's shipped packages for one carrier (the end-of-day manifest)."""
+
+    __tablename__ = "manifest"
+    __table_args__ = (Index("ix_manifest_location", "location_id", "id"),)
+
+    location_id: Mapped[int] = mapped_column(BigId, ForeignKey("location.id"))
+    carrier: Mapped[str] = mapped_column(String(40))
+    packages: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ManifestLine(IdMixin, Base):
+    """A package on a manifest: a shipment goes on one manifest at most."""
+
+    __tablename__ = "manifest_line"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", name="uq_manifest_line_shipment"),
+        Index("ix_manifest_line_manifest", "manifest_id"),
+    )
+
+    manifest_id: Mapped[int] = mapped_column(BigId, ForeignKey("manifest.id"))
+    shipment_id: Mapped[int] = mapped_column(BigId, ForeignKey("shipment.id"))

@@ -1,7 +1,7 @@
 """returns carry a prepaid return label: carrier, service, tracking number, cost, weight and ship-to
 
-Revision ID: 0011_return_labels
-Revises: 0010_order_line_returned
+Revision ID: 0012_return_labels
+Revises: 0011_manifests
 Create Date: 2026-12-05 01:55:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import ordermesh.base
 
-revision: str = "0011_return_labels"
-down_revision: str | Sequence[str] | None = "0010_order_line_returned"
+revision: str = "0012_return_labels"
+down_revision: str | Sequence[str] | None = "0011_manifests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

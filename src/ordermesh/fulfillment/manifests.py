@@ -1,0 +1,119 @@
+"""End-of-day manifests: close out a location's shipped packages of one carrier into one manifest.
+
+A package goes on one manifest at most; one shipped after a close-out waits for the next.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ordermesh.errors import Conflict, NotFound
+from ordermesh.fulfillment import ShipmentStatus
+from ordermesh.fulfillment.models import Manifest, ManifestLine, Shipment
+from ordermesh.fulfillment.scope import FloorScope, floor_location
+from ordermesh.locations.models import Location
+from ordermesh.orders.models import Order
+
+# A package that has left the building: shipped, or already scanned by the carrier.
+LEFT = (
+    ShipmentStatus.shipped,
+    ShipmentStatus.in_transit,
+    ShipmentStatus.out_for_delivery,
+    ShipmentStatus.delivered,
+    ShipmentStatus.exception,
+)
+
+
+@dataclass(frozen=True)
+class ManifestPackage:
+    shipment_id: int
+    tracking_number: str
+    service: str | None
+    order_number: str
+    weight_kg: str
+    shipped_at: datetime | None
+
+
+def close_out(session: Session, *, scope: FloorScope, location_id: int, carrier: str) -> Manifest:
+    """A new manifest of every shipped package of the location and carrier not on a manifest yet
+    (409 when there is none); 404 for a merchant or another location's key.
+
+    The location's row is locked first (PostgreSQL), so close-outs of one location take turns and the
+    second sees the first's lines; the unique shipment on manifest_line is the backstop.
+    """
+    location = floor_location(session, scope=scope, location_id=location_id)
+    session.execute(select(Location.id).where(Location.id == location.id).with_for_update())
+    on_a_manifest = select(ManifestLine.shipment_id)
+    waiting = session.scalars(
+        select(Shipment)
+        .where(
+            Shipment.location_id == location.id,
+            Shipment.carrier == carrier,
+            Shipment.status.in_([s.value for s in LEFT]),
+            Shipment.id.not_in(on_a_manifest),
+        )
+        .order_by(Shipment.id)
+    ).all()
+    if not waiting:
+        raise Conflict(f"no shipped {carrier} package at location {location.id} waits for a manifest")
+    manifest = Manifest(
+        location_id=location.id, carrier=carrier, packages=len(waiting), created_by=scope.actor
+    )
+    session.add(manifest)
+    session.flush()
+    session.add_all([ManifestLine(manifest_id=manifest.id, shipment_id=s.id) for s in waiting])
+    session.flush()
+    return manifest
+
+
+def get_manifest(session: Session, *, scope: FloorScope, manifest_id: int) -> Manifest:
+    """A manifest of a location the scope works at; 404 otherwise."""
+    manifest = session.get(Manifest, manifest_id)
+    if manifest is None or not scope.floor or not scope.sees_location(manifest.location_id):
+        raise NotFound(f"manifest {manifest_id} not found")
+    return manifest
+
+
+def manifest_packages(session: Session, manifest: Manifest) -> list[ManifestPackage]:
+    """The manifest's packages in the order they were added."""
+    rows = session.execute(
+        select(Shipment, Order.number)
+        .join(ManifestLine, ManifestLine.shipment_id == Shipment.id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(ManifestLine.manifest_id == manifest.id)
+        .order_by(ManifestLine.id)
+    ).all()
+    return [
+        ManifestPackage(
+            shipment_id=shipment.id,
+            tracking_number=shipment.tracking_number or "",
+            service=shipment.service,
+            order_number=number,
+            weight_kg=str(shipment.weight_kg),
+            shipped_at=shipment.shipped_at,
+        )
+        for shipment, number in rows
+    ]
+
+
+CSV_COLUMNS = ("tracking_number", "carrier", "service", "order_number", "weight_kg", "shipped_at")
+
+
+def manifest_csv(manifest: Manifest, packages: Sequence[ManifestPackage]) -> str:
+    """One row per package, with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in packages:
+        shipped = p.shipped_at.isoformat() if p.shipped_at else ""
+        writer.writerow(
+            [p.tracking_number, manifest.carrier, p.service or "", p.order_number, p.weight_kg, shipped]
+        )
+    return buffer.getvalue()
