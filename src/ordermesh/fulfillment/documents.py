@@ -171,28 +171,42 @@ def pick_list_pdf(sheet: PickSheet) -> bytes:
     Nothing is cut: every cell wraps within its column, and a row that does not fit at the foot of a
     page continues at the top of the next one.
     """
+    rows = [((line.bin or "-", line.sku, line.name, line.orders), str(line.quantity)) for line in sheet.lines]
+    title = f"{sheet.title} - {sheet.location}"
+    return _sheet_pdf(sheet.title, title, lambda page: f"{sheet.orders} fulfillment orders - page {page}",
+                      _PICK_TABLE, "Qty", rows)  # fmt: skip
+
+
+def _sheet_pdf(
+    document_title: str,
+    heading: str,
+    subheading: Callable[[int], str],
+    table: _Table,
+    quantity_heading: str,
+    rows: Sequence[tuple[Sequence[str], str]],
+) -> bytes:
+    """A letter-size sheet: a heading, a subheading naming the page, and the table of rows under its
+    column headings on every page (the pick list and the manifest)."""
     buffer = io.BytesIO()
     height = LETTER[1]
-    canvas = _canvas(buffer, LETTER, sheet.title)
+    canvas = _canvas(buffer, LETTER, document_title)
     page = 0
 
     def header() -> float:
         nonlocal page
         page += 1
         canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(0.5 * inch, height - 0.7 * inch, f"{sheet.title} - {sheet.location}")
+        canvas.drawString(0.5 * inch, height - 0.7 * inch, heading)
         canvas.setFont("Helvetica", 9)
-        canvas.drawString(0.5 * inch, height - 0.9 * inch, f"{sheet.orders} fulfillment orders - page {page}")
+        canvas.drawString(0.5 * inch, height - 0.9 * inch, subheading(page))
         canvas.setFont("Helvetica-Bold", 9)
         top = height - 1.2 * inch
-        for heading, x, _ in _PICK_COLUMNS:
-            canvas.drawString(x * inch, top, heading)
-        canvas.drawRightString(_PICK_QTY_RIGHT * inch, top, "Qty")
-        canvas.setFont(_PICK_FONT, _PICK_SIZE)
+        for column, x, _ in table.columns:
+            canvas.drawString(x * inch, top, column)
+        canvas.drawRightString(table.quantity_right * inch, top, quantity_heading)
         return top - 4
 
-    rows = [((line.bin or "-", line.sku, line.name, line.orders), str(line.quantity)) for line in sheet.lines]
-    _table(canvas, rows, _PICK_TABLE, top=header(), new_page=header)
+    _table(canvas, rows, table, top=header(), new_page=header)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -324,31 +338,7 @@ _MANIFEST_TABLE = _Table((("Tracking", 0.5, 3.2), ("Service", 3.8, 1.2), ("Order
 def manifest_pdf(sheet: ManifestSheet) -> bytes:
     """The carrier's end-of-day manifest: every package's tracking number, service, order and weight;
     nothing is cut and rows continue over the page through the same table drawing as the pick list."""
-    buffer = io.BytesIO()
-    height = LETTER[1]
-    canvas = _canvas(buffer, LETTER, sheet.title)
-    page = 0
-
-    def header() -> float:
-        nonlocal page
-        page += 1
-        canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(0.5 * inch, height - 0.7 * inch, f"{sheet.title} - {sheet.location}")
-        canvas.setFont("Helvetica", 9)
-        canvas.drawString(
-            0.5 * inch,
-            height - 0.9 * inch,
-            f"Closed {sheet.closed_at} - {len(sheet.lines)} packages - page {page}",
-        )
-        canvas.setFont("Helvetica-Bold", 9)
-        top = height - 1.2 * inch
-        for heading, x, _ in _MANIFEST_TABLE.columns:
-            canvas.drawString(x * inch, top, heading)
-        canvas.drawRightString(_MANIFEST_TABLE.quantity_right * inch, top, "kg")
-        return top - 4
-
     rows = [((tracking, service, order), weight) for tracking, service, order, weight in sheet.lines]
-    _table(canvas, rows, _MANIFEST_TABLE, top=header(), new_page=header)
-    canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    title = f"{sheet.title} - {sheet.location}"
+    closed = f"Closed {sheet.closed_at} - {len(sheet.lines)} packages"
+    return _sheet_pdf(sheet.title, title, lambda page: f"{closed} - page {page}", _MANIFEST_TABLE, "kg", rows)
