@@ -210,7 +210,9 @@ def insert_ignoring_conflicts(session: Session, model: type[Any]) -> Any:
 def _insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
     # The dialect's own INSERT is imported here: the PostgreSQL dialect costs small commands ~20 ms to load.
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).on_conflict_do_nothing()
