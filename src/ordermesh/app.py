@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +43,7 @@ from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
-from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets
+from ordermesh.security import DOCS_STATIC, SecurityHeadersMiddleware, TokenBuckets
 
 log = logging.getLogger("ordermesh.app")
 
@@ -159,7 +160,9 @@ def _tracking_limiter(settings: Settings) -> TokenBuckets | None:
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_json, settings.log_level)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with the package, never a CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
         lifespan=lifespan,
         title="Ordermesh",
         version=__version__,
