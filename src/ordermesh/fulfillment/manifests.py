@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh.csvio.parse import to_cell
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.fulfillment import ShipmentStatus
 from ordermesh.fulfillment.models import Manifest, ManifestLine, Shipment
@@ -112,8 +113,6 @@ def manifest_csv(manifest: Manifest, packages: Sequence[ManifestPackage]) -> str
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for p in packages:
-        shipped = p.shipped_at.isoformat() if p.shipped_at else ""
-        writer.writerow(
-            [p.tracking_number, manifest.carrier, p.service or "", p.order_number, p.weight_kg, shipped]
-        )
+        cells = (p.tracking_number, manifest.carrier, p.service, p.order_number, p.weight_kg, p.shipped_at)
+        writer.writerow([to_cell(cell) for cell in cells])
     return buffer.getvalue()
