@@ -79,6 +79,7 @@ def _shipped_order(client: TestClient, world: World, **order: object) -> int:
     stock = {"merchant_id": world.acme_id, "sku": SKU_40, "bin": "A-01", "quantity": 5, "receive": True}
     ok(client.post(f"/v1/locations/{nj1}/put-away", json=stock, headers=floor))
     placed = ok(client.post("/v1/orders", json=order_body([(SKU_40, 2)], **order), headers=world.acme), 201)
+    assert placed["gift_message"] == order.get("gift_message")
     fo_id = placed["fulfillment_orders"][0]["id"]
     scan = {"barcode": SKU_40, "quantity": 2}
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
