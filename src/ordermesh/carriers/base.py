@@ -102,5 +102,11 @@ def get_carrier(code: str, *, field: str = "carrier") -> Carrier:
     return carrier
 
 
+def registered_carrier_name(code: str) -> str | None:
+    """The display name of the carrier registered under this code, if any."""
+    carrier = _registry.get(code)
+    return carrier.name if carrier is not None else None
+
+
 def carrier_codes() -> list[str]:
     return sorted(_registry)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ordermesh.carriers.base import TrackingStatus
@@ -49,6 +49,7 @@ class TrackerUpdate:
     carrier: str | None
     status: TrackingStatus | None
     details: list[TrackingDetail]
+    estimated_delivery: date | None = None  # the carrier's latest estimate, a date at the destination
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -84,7 +85,23 @@ def parse_tracker_updated(event: Any) -> TrackerUpdate:
             for index, raw in enumerate(details)
             if (detail := _detail(raw, f"result.tracking_details.{index}")) is not None
         ],
+        estimated_delivery=_estimate(tracker),
     )
+
+
+def _estimate(tracker: dict[str, Any]) -> date | None:
+    """The tracker's estimated delivery date: the carrier's local date when given
+    (`carrier_detail.est_delivery_date_local`), else the date of `est_delivery_date` as written (EasyPost
+    writes a date as midnight UTC, which is no moment to convert). None when absent or unreadable."""
+    detail = tracker.get("carrier_detail")
+    for value in ((detail or {}).get("est_delivery_date_local") if isinstance(detail, dict) else None,
+                  tracker.get("est_delivery_date")):  # fmt: skip
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+    return None
 
 
 def _status(value: Any, field: str) -> TrackingStatus | None:

@@ -3,10 +3,10 @@ floor works for every merchant); stock in bins, progress and shipments carry the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import (
@@ -151,6 +151,8 @@ class Shipment(IdMixin, TimestampMixin, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the newest tracking event happened: an older one arriving late does not move the status back.
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The carrier's latest estimate of the delivery day (a date at the destination).
+    estimated_delivery_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
