@@ -277,6 +277,7 @@ def _sheet_pdf(
     table: _Table,
     quantity_heading: str,
     rows: Sequence[tuple[Sequence[str], str]],
+    note: str | None = None,
 ) -> bytes:
     """A letter-size sheet: a heading, a subheading naming the page, and the table of rows under its
     column headings on every page (the pick list and the manifest)."""
@@ -292,8 +293,13 @@ def _sheet_pdf(
         canvas.drawString(0.5 * inch, height - 0.7 * inch, heading)
         canvas.setFont("Helvetica", 9)
         canvas.drawString(0.5 * inch, height - 0.9 * inch, subheading(page))
-        canvas.setFont("Helvetica-Bold", 9)
         top = height - 1.2 * inch
+        if note:  # a line under the subheading (the manifest's SCAN form), wrapped, never cut
+            noted = wrap(note, "Helvetica", 8, 7.5 * inch)
+            canvas.setFont("Helvetica", 8)
+            _lines(canvas, 0.5 * inch, height - 1.05 * inch, noted, 10)
+            top -= 10 * len(noted)
+        canvas.setFont("Helvetica-Bold", 9)
         for column, x, _ in table.columns:
             canvas.drawString(x * inch, top, column)
         canvas.drawRightString(table.quantity_right * inch, top, quantity_heading)
@@ -423,6 +429,7 @@ class ManifestSheet:
     location: str
     closed_at: str
     lines: Sequence[tuple[str, str, str, str]]  # tracking number, service, order number, weight in kg
+    scan_form: str | None = None  # the carrier's SCAN form (id and URL), or why there is none yet
 
 
 _MANIFEST_TABLE = _Table((("Tracking", 0.5, 3.2), ("Service", 3.8, 1.2), ("Order", 5.1, 2.0)), 8.0)
@@ -434,4 +441,5 @@ def manifest_pdf(sheet: ManifestSheet) -> bytes:
     rows = [((tracking, service, order), weight) for tracking, service, order, weight in sheet.lines]
     title = f"{sheet.title} - {sheet.location}"
     closed = f"Closed {sheet.closed_at} - {len(sheet.lines)} packages"
-    return _sheet_pdf(sheet.title, title, lambda page: f"{closed} - page {page}", _MANIFEST_TABLE, "kg", rows)
+    return _sheet_pdf(sheet.title, title, lambda page: f"{closed} - page {page}", _MANIFEST_TABLE, "kg", rows,
+                      note=sheet.scan_form)  # fmt: skip

@@ -145,6 +145,8 @@ class Shipment(IdMixin, TimestampMixin, Base):
     carrier: Mapped[str | None] = mapped_column(String(40))
     service: Mapped[str | None] = mapped_column(String(40))
     tracking_number: Mapped[str | None] = mapped_column(String(60))
+    # The carrier's own id of the shipment (EasyPost's shp_...), which its close-out document needs.
+    carrier_shipment_id: Mapped[str | None] = mapped_column(String(60))
     rate_amount: Mapped[Decimal | None] = mapped_column(Money())
     rate_currency: Mapped[str | None] = mapped_column(String(3))
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -220,6 +222,12 @@ class Manifest(IdMixin, TimestampMixin, Base):
     carrier: Mapped[str] = mapped_column(String(40))
     packages: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(100))
+    # The carrier's close-out document (a SCAN form), for a carrier that has one: its id and PDF's URL,
+    # or why there is none yet (the close-out failed; asking again attaches it).
+    scan_form_id: Mapped[str | None] = mapped_column(String(60))
+    scan_form_url: Mapped[str | None] = mapped_column(String(500))
+    scan_form_problem: Mapped[str | None] = mapped_column(String(300))
+    scan_form_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ManifestLine(IdMixin, Base):

@@ -227,6 +227,13 @@ class PackageTracking(Input):
     carrier: Annotated[str, Field(min_length=1, max_length=40)]
     service: Annotated[str, Field(min_length=1, max_length=40)]
     tracking_number: Annotated[str, Field(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9-]+$")]
+    carrier_shipment_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The carrier's own id of the shipment (EasyPost: shp_...), for its SCAN form",
+    )
 
 
 class ShipIn(Input):

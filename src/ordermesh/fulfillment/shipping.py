@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.addresses import address_lines as stored_address_lines
 from ordermesh.base import utcnow
-from ordermesh.carriers import ratecard  # noqa: F401  (registers the built-in carrier)
+from ordermesh.carriers import easypost_api, ratecard  # noqa: F401  (register the carriers)
 from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
 from ordermesh.carriers.services import is_slower, service_for
 from ordermesh.catalog.models import Sku
@@ -115,6 +115,7 @@ def buy_labels(
         label = carrier.buy_label(request)
         package.carrier, package.service = carrier.code, service
         package.tracking_number = label.tracking_number
+        package.carrier_shipment_id = label.carrier_shipment_id
         package.rate_amount, package.rate_currency = label.rate.amount, label.rate.currency
         package.status, package.updated_at = ShipmentStatus.labelled.value, utcnow()
     return fo
@@ -224,6 +225,7 @@ def _apply_given_labels(boxes: list[Shipment], given: Sequence[PackageTracking])
             raise Conflict(f"package {package.package_no} is {package.status}")
         package.carrier, package.service = label.carrier, label.service
         package.tracking_number = label.tracking_number
+        package.carrier_shipment_id = label.carrier_shipment_id
         package.status = ShipmentStatus.labelled.value
 
 

@@ -1,5 +1,5 @@
 """merchant branding (name, logo, return instructions and address), orders' gift message, carriers'
-delivery estimates on packages
+delivery estimates and shipment ids on packages, SCAN forms on manifests
 
 Revision ID: 0013_branding
 Revises: 0012_return_labels
@@ -46,10 +46,22 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("gift_message", sa.Text(), nullable=True))
     with op.batch_alter_table("shipment", schema=None) as batch_op:
         batch_op.add_column(sa.Column("estimated_delivery_date", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("carrier_shipment_id", sa.String(length=60), nullable=True))
+    with op.batch_alter_table("manifest", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scan_form_id", sa.String(length=60), nullable=True))
+        batch_op.add_column(sa.Column("scan_form_url", sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column("scan_form_problem", sa.String(length=300), nullable=True))
+        batch_op.add_column(
+            sa.Column("scan_form_at", ordermesh.base.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("manifest", schema=None) as batch_op:
+        for column in ("scan_form_at", "scan_form_problem", "scan_form_url", "scan_form_id"):
+            batch_op.drop_column(column)
     with op.batch_alter_table("shipment", schema=None) as batch_op:
+        batch_op.drop_column("carrier_shipment_id")
         batch_op.drop_column("estimated_delivery_date")
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.drop_column("gift_message")
