@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,8 @@ from ordermesh.fulfillment.scope import FloorScope, floor_location
 from ordermesh.fulfillment.shipping import location_address
 from ordermesh.locations.models import Location
 from ordermesh.orders.models import Order
+
+log = logging.getLogger(__name__)
 
 # A package that has left the building: shipped, or already scanned by the carrier.
 LEFT = (
@@ -184,6 +187,9 @@ def ask_carrier(ask: ScanFormAsk) -> ScanForm | str:
         return ask.closer.close_out(ask.request)
     except CloseOutFailed as failed:
         return str(failed)[:300]
+    except Exception:  # a carrier's fault must not undo the closed manifest's answer
+        log.exception("close-out of %s failed", ask.request.reference)
+        return "the carrier's close-out failed unexpectedly (see the server log)"
 
 
 def record_scan_form(session: Session, *, manifest_id: int, outcome: ScanForm | str) -> Manifest:
