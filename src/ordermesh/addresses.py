@@ -4,6 +4,7 @@ an ISO 3166-1 country, and a 5-digit ZIP code (or ZIP+4) in the US. Below the do
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -44,8 +45,9 @@ class AddressIn(Input):
         return self
 
 
-def address_lines(address: dict[str, str]) -> list[str]:
-    """A stored address as printed lines: name, company, street, "city, region postal code", country."""
+def printed_lines(address: Mapping[str, str | None]) -> list[str]:
+    """An address (stored, or a carrier request's fields) as printed lines: name, company, street,
+    "city, region postal code", country."""
     city = address.get("city", "")
     place = " ".join(
         part

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ordermesh.addresses import address_lines as stored_address_lines
+from ordermesh.addresses import printed_lines
 from ordermesh.base import utcnow
 from ordermesh.carriers import easypost_api, ratecard  # noqa: F401  (register the carriers)
 from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
@@ -326,9 +326,7 @@ def _documents(session: Session, scope: FloorScope, shipment_id: int) -> Package
 
 
 def address_lines(address: Address) -> list[str]:
-    place = " ".join(part for part in (address.city + ",", address.region, address.postal_code) if part)
-    lines = [address.name, address.company, address.address1, address.address2, place, address.country]
-    return [line for line in lines if line]
+    return printed_lines(vars(address))
 
 
 def label_data(session: Session, *, scope: FloorScope, shipment_id: int) -> LabelData:
@@ -374,5 +372,5 @@ def packing_slip_data(session: Session, *, scope: FloorScope, shipment_id: int) 
         logo=brand.logo,
         gift_message=order.gift_message,
         return_instructions=brand.return_instructions,
-        return_address=stored_address_lines(brand.return_address) if brand.return_address else (),
+        return_address=printed_lines(brand.return_address) if brand.return_address else (),
     )
