@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -69,6 +71,29 @@ def pdf_text(document: bytes) -> str:
             data = zlib.decompress(data)
         texts.append(data.decode("latin-1"))
     return "\n".join(texts)
+
+
+def pdf_words(pdf: Path) -> list[tuple[float, float, str]]:
+    """Every word pdftotext reads on the slip's first page, with its top-left corner in points."""
+    html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]*)</word>'
+    return [(float(x), float(y), _unescape(word)) for x, y, word in re.findall(pattern, html)]
+
+
+def _unescape(word: str) -> str:
+    return word.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+
+
+def words_in(words: list[tuple[float, float, str]], *, x: tuple[float, float], y: tuple[float, float]) -> str:
+    """The words inside a box (points from the top left), in reading order."""
+    inside = [(wy, wx, w) for wx, wy, w in words if x[0] <= wx < x[1] and y[0] <= wy < y[1]]
+    return " ".join(word for _, _, word in sorted(inside))
+
+
+def word_top(words: list[tuple[float, float, str]], word: str) -> float:
+    """The top of the first occurrence of a word."""
+    return next(wy for _, wy, w in words if w == word)
 
 
 def redated(event: dict[str, Any]) -> dict[str, Any]:

@@ -684,3 +684,15 @@ def test_a_refused_token_is_forgotten_only_while_it_is_the_one_held() -> None:
     assert cache.get("channel", fetch) == "token-2"
     cache.invalidate("channel", stale="token-1")  # a call refused with the old token, answered late
     assert cache.get("channel", fetch) == "token-2"
+
+
+def test_the_buyers_gift_messages_become_the_orders_gift_message() -> None:
+    payload = order_payload()
+    first, *rest = payload["items"]
+    first["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!", "GiftWrapLevel": "Classic"}
+    for item in rest:
+        item["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!"}
+    assert amazon.map_order(payload).gift_message == "Happy birthday, Sam!"
+    assert amazon.map_order(order_payload()).gift_message is None
+    many = [{"BuyerInfo": {"GiftMessageText": f"{n} " + "x" * 300}} for n in range(5)]
+    assert amazon.gift_message(many) == "\n\n".join(f"{n} " + "x" * 300 for n in range(3))

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     tracking_lookups_per_minute: float = Field(30, ge=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
+    # EasyPost's API (SCAN forms when a manifest of the `easypost` carrier closes): the API key (empty:
+    # off) and where the API is.
+    easypost_api_key: str = ""
+    easypost_api_url: str = Field("https://api.easypost.com", pattern=r"^https?://[^\s/]+(/\S*)?$")
     # The operator's carrier service per order service level, over each carrier's defaults (JSON:
     # {"carrier": {"overnight": "service", ...}}; see carrier_settings.py and carriers/services.py).
     carrier_services: Annotated[dict[str, dict[str, str]], NoDecode] = {}

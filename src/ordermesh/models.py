@@ -30,7 +30,7 @@ from ordermesh.fulfillment.models import (
 )
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
-from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.merchants.models import ApiKey, Merchant, MerchantBranding
 from ordermesh.orders.models import (
     FulfillmentOrder,
     FulfillmentOrderLine,
@@ -67,6 +67,7 @@ __all__ = [
     "Manifest",
     "ManifestLine",
     "Merchant",
+    "MerchantBranding",
     "MerchantLocation",
     "Order",
     "OrderEvent",

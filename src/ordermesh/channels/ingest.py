@@ -447,6 +447,7 @@ def order_create(channel: Channel, mapped: MappedOrder, codes: Sequence[str]) ->
             presentment_total=mapped.presentment_total,
             tags=[tag[:50] for tag in mapped.tags][:50],
             notes=mapped.notes,
+            gift_message=mapped.gift_message,
             placed_at=mapped.placed_at,
         )
     except ValidationError as error:

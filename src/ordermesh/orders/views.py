@@ -61,6 +61,7 @@ def order_out(
         service_level=order.service_level,
         tags=order.tags,
         notes=order.notes,
+        gift_message=order.gift_message,
         subtotal=quantize(order.subtotal, order.currency),
         discount_total=quantize(order.discount_total, order.currency),
         tax_total=quantize(order.tax_total, order.currency),
