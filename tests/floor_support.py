@@ -20,6 +20,7 @@ from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
+from tests.orders_support import order_body
 from tests.world import World
 
 TSHIRT_GTIN = "036000291452"
@@ -57,6 +58,31 @@ def set_up_floor(client: TestClient, world: World) -> None:
         headers=world.warehouse_nj,
     )
     assert response.status_code == 200, response.text
+
+
+def packed_tshirt(client: TestClient, world: World) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """An acme order of one T-shirt at NJ1, released, picked and packed into one package: the order, its
+    fulfillment order's id and the package."""
+    floor = world.warehouse_nj
+    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    fo_id = order["fulfillment_orders"][0]["id"]
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    for scan in ("picks", "pack-scans"):
+        ok(
+            client.post(
+                f"/v1/fulfillment-orders/{fo_id}/{scan}", json={"barcode": TSHIRT_GTIN}, headers=floor
+            )
+        )
+    package = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    return order, fo_id, package
+
+
+def pdftotext(document: bytes, tmp_path: Path) -> str:
+    """The text pdftotext reads off a whole PDF, as a person would see it printed."""
+    pdf = tmp_path / "document.pdf"
+    pdf.write_bytes(document)
+    return subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout  # fmt: skip
 
 
 def pdf_text(document: bytes) -> str:

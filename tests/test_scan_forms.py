@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from fastapi.testclient import TestClient
 from ordermesh.config import get_settings
 from tests.fake_channels import FakeChannelServer
 from tests.fake_easypost import SCAN_FORM, FakeEasyPost, install_easypost
-from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
-from tests.orders_support import order_body
+from tests.floor_support import ok, packed_tshirt, pdftotext, set_up_floor
 from tests.world import World
 
 API_KEY = "EZTK-floor-tests-0123456789"
@@ -47,32 +45,17 @@ def easypost(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeEasyPost, Fa
 
 def _ship(client: TestClient, world: World, tracking_number: str, shipment_id: str | None) -> dict:
     """An order of one T-shirt at NJ1, shipped with a label bought in EasyPost: its package."""
-    floor = world.warehouse_nj
-    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
-    fo_id = order["fulfillment_orders"][0]["id"]
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
-    ok(
-        client.post(
-            f"/v1/fulfillment-orders/{fo_id}/pack-scans", json={"barcode": TSHIRT_GTIN}, headers=floor
-        )
-    )
-    package = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    _, fo_id, package = packed_tshirt(client, world)
     label = {"shipment_id": package["shipments"][0]["id"], "carrier": "easypost", "service": "Priority",
              "tracking_number": tracking_number}  # fmt: skip
     if shipment_id:
         label["carrier_shipment_id"] = shipment_id
     shipped = ok(
-        client.post(f"/v1/fulfillment-orders/{fo_id}/ship", json={"packages": [label]}, headers=floor)
+        client.post(
+            f"/v1/fulfillment-orders/{fo_id}/ship", json={"packages": [label]}, headers=world.warehouse_nj
+        )
     )
     return shipped["shipments"][0]
-
-
-def _pdf_text(document: bytes, tmp_path: Path) -> str:
-    pdf = tmp_path / "manifest.pdf"
-    pdf.write_bytes(document)
-    return subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True,
-                          timeout=60).stdout  # fmt: skip
 
 
 def test_the_close_out_brings_easyposts_scan_form(
@@ -98,7 +81,7 @@ def test_the_close_out_brings_easyposts_scan_form(
         csv.DictReader(io.StringIO(client.get(f"/v1/manifests/{manifest['id']}.csv", headers=floor).text))
     )
     assert [(r["scan_form_id"], r["scan_form_url"]) for r in rows] == [(form_id, FORM_URL)] * 2
-    text = _pdf_text(client.get(f"/v1/manifests/{manifest['id']}.pdf", headers=floor).content, tmp_path)
+    text = pdftotext(client.get(f"/v1/manifests/{manifest['id']}.pdf", headers=floor).content, tmp_path)
     assert f"SCAN form {form_id}:" in text and FORM_URL in "".join(text.split())
     again = client.post(f"/v1/manifests/{manifest['id']}/scan-form", headers=floor)
     assert again.status_code == 409 and "already" in again.json()["detail"]
@@ -118,7 +101,7 @@ def test_a_failed_close_out_leaves_the_manifest_closed_and_asking_again_attaches
     assert manifest["scan_form"] is None
     assert manifest["scan_form_problem"] == "EasyPost answered HTTP 500 Internal Server Error"
     assert [line["shipment_id"] for line in manifest["lines"]] == [package["id"]]
-    text = _pdf_text(client.get(f"/v1/manifests/{manifest['id']}.pdf", headers=floor).content, tmp_path)
+    text = pdftotext(client.get(f"/v1/manifests/{manifest['id']}.pdf", headers=floor).content, tmp_path)
     assert "No SCAN form yet: EasyPost answered HTTP 500" in " ".join(text.split())
     nothing_waits = client.post(f"/v1/locations/{nj1}/manifests", json=EASYPOST, headers=floor)
     assert nothing_waits.status_code == 409  # the package is on the closed manifest
@@ -164,16 +147,7 @@ def test_what_easypost_refuses_is_said_in_our_words(
 def test_the_rate_card_has_no_scan_form(client: TestClient, world: World) -> None:
     set_up_floor(client, world)
     nj1, floor = world.locations["NJ1"], world.warehouse_nj
-    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
-    fo_id = order["fulfillment_orders"][0]["id"]
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
-    ok(
-        client.post(
-            f"/v1/fulfillment-orders/{fo_id}/pack-scans", json={"barcode": TSHIRT_GTIN}, headers=floor
-        )
-    )
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    _, fo_id, _ = packed_tshirt(client, world)
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={}, headers=floor))
     ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=floor))
     manifest = ok(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Input
@@ -16,6 +16,18 @@ from ordermesh.money import is_country
 US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def known_country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code, upper-cased; ValueError for any other."""
+    if not is_country(value.upper()):
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value.upper()
+
+
+CountryCode = Annotated[
+    str, Field(description="ISO 3166-1 alpha-2 code, e.g. US"), AfterValidator(known_country)
+]
 
 
 class AddressIn(Input):
@@ -28,15 +40,8 @@ class AddressIn(Input):
     city: Annotated[str, Field(min_length=1, max_length=100)]
     region: str | None = Field(default=None, max_length=100)
     postal_code: Annotated[str, Field(min_length=1, max_length=20)]
-    country: Annotated[str, Field(description="ISO 3166-1 alpha-2 code, e.g. US")]
+    country: CountryCode
     phone: str | None = Field(default=None, max_length=40)
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        if not is_country(value.upper()):
-            raise ValueError("not an ISO 3166-1 alpha-2 country code")
-        return value.upper()
 
     @model_validator(mode="after")
     def _us_postal_code(self) -> AddressIn:
