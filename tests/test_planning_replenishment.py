@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 
 from ordermesh.planning import ExceptionKind
@@ -15,6 +16,7 @@ from ordermesh.planning.replenishment import (
     Position,
     ServiceMeasure,
     Targets,
+    gamma_loss,
     lead_time_sigma,
     loss,
     order_quantity,
@@ -60,9 +62,33 @@ def test_a_fill_rate_target_sets_the_expected_shortage_per_cycle() -> None:
     sigma, cycle = 21.93, 140.0
     k = safety_factor(0.98, ServiceMeasure.fill_rate, cycle_demand=cycle, sigma=sigma)
     assert sigma * loss(k) == pytest.approx(0.02 * cycle, rel=1e-6)
-    assert safety_factor(0.5, ServiceMeasure.fill_rate, cycle_demand=cycle, sigma=sigma) == 0.0
+    assert safety_factor(0.5, ServiceMeasure.fill_rate, cycle_demand=cycle, sigma=sigma) < 0  # the cycle does
     with pytest.raises(ValueError):
         safety_factor(1.0, ServiceMeasure.cycle, cycle_demand=cycle, sigma=sigma)
+
+
+def test_the_gamma_loss_is_the_expected_shortage_of_skewed_demand() -> None:
+    rng = np.random.default_rng(5)
+    mean, sigma = 10.0, 8.0
+    draws = rng.gamma((mean / sigma) ** 2, sigma**2 / mean, 1_000_000)
+    for level in (0.0, 5.0, 10.0, 25.0):
+        assert gamma_loss(level, mean, sigma) == pytest.approx(np.maximum(draws - level, 0).mean(), rel=0.02)
+
+
+def test_a_fill_rate_target_sets_the_reorder_point_by_the_expected_shortage_per_cycle() -> None:
+    targets = Targets(service_level=0.95, measure=ServiceMeasure.fill_rate, order_cycle_days=14)
+    fast = plan(_position(), targets, TODAY)  # demand over the lead time: CV 21.9/90, normal
+    sigma = lead_time_sigma(10.0, 3.0, 9.0, 2.0)
+    undershoot = (9 + 100) / 20
+    shortage = sigma * loss((fast.reorder_point - 90 - undershoot) / sigma)
+    assert shortage == pytest.approx(0.05 * 140, rel=1e-6)
+    slow = plan(_position(daily_demand=0.5, demand_sigma=1.5), targets, TODAY)  # CV > 0.5: gamma
+    sigma = lead_time_sigma(0.5, 1.5, 9.0, 2.0)
+    undershoot = (2.25 + 0.25) / 1.0
+    expected = gamma_loss(slow.reorder_point, 4.5 + undershoot, sigma)
+    assert expected == pytest.approx(0.05 * 7, rel=1e-6)
+    unsure = plan(_position(level_sigma=2.0), CYCLE, TODAY)  # the level's error lasts the lead time
+    assert unsure.safety_stock == pytest.approx(NormalDist().inv_cdf(0.95) * math.sqrt(481 + 81 * 4))
 
 
 def test_the_suggestion_fills_up_to_the_order_up_to_level_in_minimum_orders_and_case_packs() -> None:

@@ -88,6 +88,7 @@ class Forecast:
     naive_mase: float  # backtest MASE of seasonal naive
     naive_rmsse: float
     sigma: float  # root mean squared daily backtest error of the model kept (feeds safety stock)
+    level_sigma: float  # spread of the model's mean level, from its backtest windows' mean errors
     scores: dict[str, float] = field(default_factory=dict)  # backtest RMSSE of every model tried
 
 
@@ -187,6 +188,15 @@ class _Backtest:
     errors: Array  # actual - forecast on the known days of every window
     scale_abs: float
     scale_sq: float
+    window_means: Array  # the mean error of each window
+
+    @property
+    def level_sigma(self) -> float:
+        """The spread of the forecast's level: the windows' mean errors less what daily noise explains."""
+        if len(self.window_means) == 0:
+            return 0.0
+        noise = self.sigma**2 * len(self.window_means) / max(len(self.errors), 1)
+        return float(math.sqrt(max(0.0, float((self.window_means**2).mean()) - noise)))
 
     @property
     def mase(self) -> float:
@@ -226,7 +236,8 @@ def backtest(model: str, filled: Array, actual: Array, known: Array, settings: S
         errors.append((actual[window] - predicted)[known[window]])
     first = origins[0] if origins else n
     scale_abs, scale_sq = _scales(filled[:first], known[:first])
-    return _Backtest(np.concatenate(errors) if errors else np.zeros(0), scale_abs, scale_sq)
+    means = np.array([e.mean() for e in errors if len(e)])
+    return _Backtest(np.concatenate(errors) if errors else np.zeros(0), scale_abs, scale_sq, means)
 
 
 def _conformal(mean: Array, errors: Array, level: int) -> tuple[Array, Array]:
@@ -247,7 +258,7 @@ def forecast(history: History, settings: Settings = Settings()) -> Forecast:
     if cls is DemandClass.none or len(actual) < 2 * SEASON:
         zeros = np.zeros(h)
         return Forecast(history.key, cls, adi, cv2, "Zero", zeros, zeros, zeros, settings.level, "model",
-                        0.0, 0.0, 0.0, 0.0, 0.0)  # fmt: skip
+                        0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # fmt: skip
     filled = fill_stockouts(actual, stockout)
     trials = {name: backtest(name, filled, actual, known, settings) for name in CANDIDATES[cls]}
     naive = backtest(SEASONAL_NAIVE, filled, actual, known, settings)
@@ -279,6 +290,7 @@ def forecast(history: History, settings: Settings = Settings()) -> Forecast:
         naive_mase=naive.mase,
         naive_rmsse=naive.rmsse,
         sigma=kept.sigma,
+        level_sigma=kept.level_sigma,
         scores=scores,
     )
 

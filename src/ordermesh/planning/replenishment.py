@@ -2,13 +2,18 @@
 by when, the exceptions a planner must see, and transfers that beat buying. Pure: plain data in and out.
 
 The policy is a min/max (s, S) reviewed daily: order when the inventory position (available + inbound -
-backordered) is at or below the reorder point s = d·L + SS, up to S = s + d·C (C: the days of demand an
-order covers). Safety stock SS = k·sigma_L with sigma_L = sqrt(L·sd² + d²·sL²), the spread of demand
-over a lead time whose own length varies (d, sd: daily demand and its spread; L, sL: the lead time in
-days and its spread). k is the normal quantile of the target for a cycle service level (the chance of
-no stock-out between two orders), or, for a fill rate target (the share of demand served from stock), the
-k whose expected shortage per order cycle sigma_L·G(k) is (1 - target)·d·C, G the standard normal loss
-function.
+backordered) is at or below the reorder point s = d·L + SS, up to S = s + d·C (d: forecast units a day,
+L: the mean lead time in days, C: the days of demand an order covers). Safety stock covers the spread
+of demand over a lead time whose own length varies, sigma_L = sqrt(L·sd² + d²·sL²) (sd: the daily
+forecast error, sL: the lead time's spread), plus L²·sl² under the root when the forecast says how
+unsure its level is (sl, from its backtest windows; an error in the level lasts the whole lead time).
+
+For a cycle service level (the chance of no stock-out between two orders), SS = z·sigma_L with z the
+normal quantile of the target. For a fill rate (the share of demand served from stock, the default),
+s is set so that the expected units short per order cycle, E[(X - s)+] with X the demand over the lead
+time, equal (1 - target)·d·C; X is normal while its coefficient of variation is at most 0.5 and gamma
+beyond (the skewed demand of slow movers), and its mean adds the expected undershoot of a daily review,
+(sd² + d²)/(2d): the position is seen below s by part of the day's demand that crossed it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from statistics import NormalDist
+
+from scipy.special import gammaincc
 
 from ordermesh.planning import ExceptionKind
 
@@ -65,6 +72,7 @@ class Position:
     case_pack: int = 1
     days_since_last_sale: int | None = None  # None: never sold
     demand_path: tuple[float, ...] = ()  # forecast units per day from today (else daily_demand each day)
+    level_sigma: float = 0.0  # spread of the forecast's level, units per day
 
     @property
     def inventory_position(self) -> int:
@@ -107,27 +115,50 @@ def loss(k: float) -> float:
 
 
 def safety_factor(target: float, measure: ServiceMeasure, *, cycle_demand: float, sigma: float) -> float:
-    """k for the target: the normal quantile (cycle service), or G(k) = (1 - target)·cycle_demand/sigma (fill
-    rate, by bisection); never below 0."""
+    """k for the target: the normal quantile (cycle service; never below 0), or the k where G(k) =
+    (1 - target)·cycle_demand/sigma (fill rate, by bisection; below 0 when the order cycle alone serves
+    the target)."""
     if not 0 < target < 1:
         raise ValueError("the service level lies strictly between 0 and 1")
     if measure is ServiceMeasure.cycle:
         return max(0.0, _NORMAL.inv_cdf(target))
     if sigma <= 0:
         return 0.0
-    wanted = (1 - target) * cycle_demand / sigma
-    if wanted >= loss(0.0):
-        return 0.0
-    low, high = 0.0, 8.0
+    return _bisect(loss, (1 - target) * cycle_demand / sigma, -4.0, 8.0)
+
+
+def _bisect(shortage: Callable[[float], float], wanted: float, low: float, high: float) -> float:
+    """The x in [low, high] where the decreasing `shortage(x)` equals `wanted`."""
     for _ in range(60):
         middle = (low + high) / 2
-        low, high = (middle, high) if loss(middle) > wanted else (low, middle)
+        low, high = (middle, high) if shortage(middle) > wanted else (low, middle)
     return (low + high) / 2
 
 
-def lead_time_sigma(daily_demand: float, demand_sigma: float, lead_days: float, lead_sigma: float) -> float:
-    """sigma of demand over the lead time: sqrt(L·sd² + d²·sL²)."""
-    return math.sqrt(lead_days * demand_sigma**2 + daily_demand**2 * lead_sigma**2)
+def gamma_loss(level: float, mean: float, sigma: float) -> float:
+    """E[(X - level)+] for X gamma-distributed with this mean and sigma: the units short per cycle."""
+    shape, scale = (mean / sigma) ** 2, sigma**2 / mean
+    x = max(level, 0.0) / scale
+    return float(mean * gammaincc(shape + 1, x) - max(level, 0.0) * gammaincc(shape, x)) + max(-level, 0.0)
+
+
+def fill_rate_level(mean: float, sigma: float, shortage: float) -> float:
+    """The reorder level at which the expected units short per cycle equal `shortage`, for demand over
+    the lead time of this mean and sigma: normal while its coefficient of variation is at most 0.5,
+    gamma beyond it (the skewed demand of slow movers)."""
+    if sigma <= 0 or mean <= 0:
+        return mean
+    if sigma <= 0.5 * mean:
+        return mean + sigma * _bisect(loss, shortage / sigma, -4.0, 8.0)  # normal
+    return _bisect(lambda level: gamma_loss(level, mean, sigma), shortage, 0.0, mean + 12 * sigma)
+
+
+def lead_time_sigma(
+    daily_demand: float, demand_sigma: float, lead_days: float, lead_sigma: float, level_sigma: float = 0.0
+) -> float:
+    """sigma of demand over the lead time: sqrt(L·sd² + d²·sL² + L²·sl²)."""
+    level = (lead_days * level_sigma) ** 2
+    return math.sqrt(lead_days * demand_sigma**2 + daily_demand**2 * lead_sigma**2 + level)
 
 
 def stockout_date(available: int, daily_demand: float, path: Sequence[float], today: date) -> date | None:
@@ -174,10 +205,15 @@ def plan(position: Position, targets: Targets, today: date) -> Plan:
     """The reorder point, order-up-to level, suggestion and exceptions of one SKU at one location."""
     d = max(position.daily_demand, 0.0)
     lead = position.lead_time_days
-    sigma = lead_time_sigma(d, position.demand_sigma, lead, position.lead_time_sigma)
+    sigma = lead_time_sigma(d, position.demand_sigma, lead, position.lead_time_sigma, position.level_sigma)
     cycle = d * targets.order_cycle_days
-    k = safety_factor(targets.service_level, targets.measure, cycle_demand=cycle, sigma=sigma)
-    safety = k * sigma
+    if targets.measure is ServiceMeasure.cycle:
+        k = safety_factor(targets.service_level, targets.measure, cycle_demand=cycle, sigma=sigma)
+        safety = k * sigma
+    else:
+        undershoot = (position.demand_sigma**2 + d * d) / (2 * d) if d > 0 else 0.0
+        shortage = (1 - targets.service_level) * cycle
+        safety = fill_rate_level(d * lead + undershoot, sigma, shortage) - d * lead
     reorder_point = d * lead + safety
     order_up_to = reorder_point + cycle
     held = position.inventory_position
