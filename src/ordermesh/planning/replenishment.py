@@ -201,19 +201,28 @@ def _shortage(position: Position, reorder_point: float, stockout: date | None, t
     return Flag(kind, units, units * position.unit_price)
 
 
+def safety_stock(
+    targets: Targets, *, daily_demand: float, demand_sigma: float, lead_days: float, sigma: float
+) -> float:
+    """The stock beyond the mean demand over the lead time that meets the target (see the module)."""
+    cycle = daily_demand * targets.order_cycle_days
+    if targets.measure is ServiceMeasure.cycle:
+        return safety_factor(targets.service_level, targets.measure, cycle_demand=cycle, sigma=sigma) * sigma
+    mean = daily_demand * lead_days
+    undershoot = (demand_sigma**2 + daily_demand**2) / (2 * daily_demand) if daily_demand > 0 else 0.0
+    shortage = (1 - targets.service_level) * cycle
+    return fill_rate_level(mean + undershoot, sigma, shortage) - mean
+
+
 def plan(position: Position, targets: Targets, today: date) -> Plan:
     """The reorder point, order-up-to level, suggestion and exceptions of one SKU at one location."""
     d = max(position.daily_demand, 0.0)
     lead = position.lead_time_days
     sigma = lead_time_sigma(d, position.demand_sigma, lead, position.lead_time_sigma, position.level_sigma)
     cycle = d * targets.order_cycle_days
-    if targets.measure is ServiceMeasure.cycle:
-        k = safety_factor(targets.service_level, targets.measure, cycle_demand=cycle, sigma=sigma)
-        safety = k * sigma
-    else:
-        undershoot = (position.demand_sigma**2 + d * d) / (2 * d) if d > 0 else 0.0
-        shortage = (1 - targets.service_level) * cycle
-        safety = fill_rate_level(d * lead + undershoot, sigma, shortage) - d * lead
+    safety = safety_stock(
+        targets, daily_demand=d, demand_sigma=position.demand_sigma, lead_days=lead, sigma=sigma
+    )
     reorder_point = d * lead + safety
     order_up_to = reorder_point + cycle
     held = position.inventory_position
