@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from statsforecast.models import AutoETS
 
 from ordermesh.planning import DemandClass
 from ordermesh.planning.forecast import (
@@ -66,6 +67,16 @@ def test_a_smooth_weekly_series_keeps_exponential_smoothing_with_its_own_interva
     assert int(np.argmax(result.mean[:7])) == int(np.argmax(WEEKDAYS[(DAYS + np.arange(7)) % 7]))
     assert abs(result.mean.mean() - 20 * WEEKDAYS.mean()) < 2
     assert result.rmsse > 0 and result.sigma > 0
+
+
+def test_the_exponential_smoothing_interval_is_statsforecasts_own() -> None:
+    flat = np.random.default_rng(9).poisson(20, DAYS).astype(float)  # no weekly season: nothing added back
+    result = forecast(History.of("F1", flat), Settings(horizon=14, level=80))
+    assert result.model == "AutoETS"
+    own = AutoETS(model="ANN").forecast(y=flat, h=14, level=[80])
+    assert np.allclose(result.mean, own["mean"])
+    assert np.allclose(result.lo, np.maximum(own["lo-80"], 0), rtol=1e-4)
+    assert np.allclose(result.hi, own["hi-80"], rtol=1e-4)
 
 
 def test_an_intermittent_series_gets_a_croston_type_model_and_a_conformal_interval() -> None:

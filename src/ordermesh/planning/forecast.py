@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -107,23 +108,29 @@ def demand_class(demand: Array, stockout: Array | None = None) -> tuple[DemandCl
 
 
 def fill_stockouts(demand: Array, stockout: Array) -> Array:
-    """The series with each stocked-out day replaced by the mean of the nearest unflagged same weekdays
-    (never below what was sold that day); unchanged where nothing is flagged."""
+    """The series with each stocked-out day replaced by the mean of the nearest unflagged same weekdays (up
+    to 4 before and 4 after; never below what was sold that day); unchanged where nothing is flagged."""
     if not stockout.any():
         return demand
     filled = demand.copy()
     known = demand[~stockout]
     fallback = float(known.mean()) if len(known) else 0.0
-    n = len(demand)
-    for day in np.flatnonzero(stockout):
-        same = np.arange(day % SEASON, n, SEASON)
-        same = same[~stockout[same]]
-        if len(same):
-            nearest = same[np.argsort(np.abs(same - day), kind="stable")[:NEIGHBOUR_WEEKS]]
-            estimate = float(demand[nearest].mean())
-        else:
-            estimate = fallback
-        filled[day] = max(estimate, float(demand[day]))
+    half = NEIGHBOUR_WEEKS // 2
+    for weekday in range(SEASON):
+        days = np.arange(weekday, len(demand), SEASON)
+        flagged = stockout[days]
+        if not flagged.any():
+            continue
+        values = demand[days][~flagged]
+        if len(values) == 0:
+            filled[days[flagged]] = np.maximum(fallback, demand[days[flagged]])
+            continue
+        sums = np.concatenate(([0.0], np.cumsum(values)))
+        position = np.searchsorted(np.flatnonzero(~flagged), np.flatnonzero(flagged))
+        low = np.maximum(position - half, 0)
+        high = np.minimum(position + half, len(values))
+        estimate = (sums[high] - sums[low]) / (high - low)
+        filled[days[flagged]] = np.maximum(estimate, demand[days[flagged]])
     return filled
 
 
@@ -160,17 +167,41 @@ def _seasonal_naive(y: Array, h: int) -> Array:
     return y[n - SEASON + np.arange(h) % SEASON]
 
 
+def _ets(y: Array, h: int, level: int | None) -> dict[str, Array]:
+    """AutoETS (A,N,N) on the series less its weekday profile, the profile added back; its interval is
+    the model's own: mean ± z·sqrt(sigma²·(1 + alpha²·(j - 1))) on day j ahead."""
+    profile = weekly_profile(y)
+    adjusted = y if profile is None else y - _season_at(profile, 0, len(y))
+    fitted = AutoETS(model="ANN").fit(adjusted)
+    season = np.zeros(h) if profile is None else _season_at(profile, len(y), h)
+    mean = np.asarray(fitted.predict(h=h)["mean"]) + season
+    if level is None:
+        return {"mean": mean}
+    alpha, sigma2 = float(fitted.model_["par"][0]), float(fitted.model_["sigma2"])
+    width = NormalDist().inv_cdf(0.5 + level / 200) * np.sqrt(sigma2 * (1 + alpha**2 * np.arange(h)))
+    return {"mean": mean, f"lo-{level}": mean - width, f"hi-{level}": mean + width}
+
+
+def _ets_rolling(y: Array, first: int, h: int) -> Callable[[int], Array]:
+    """AutoETS fitted on the days before `first` (profile included); then the forecast of the `h` days
+    after any later origin, from the same parameters."""
+    profile = weekly_profile(y[:first])
+    adjusted = y if profile is None else y - _season_at(profile, 0, len(y))
+    fitted = AutoETS(model="ANN").fit(adjusted[:first])
+
+    def predict(origin: int) -> Array:
+        season = np.zeros(h) if profile is None else _season_at(profile, origin, h)
+        return np.asarray(fitted.forward(y=adjusted[:origin], h=h)["mean"]) + season
+
+    return predict
+
+
 def _fit_predict(model: str, y: Array, h: int, level: int | None) -> dict[str, Array]:
     """The model's forecast of `h` days after `y` (with its own interval where it has one and `level`)."""
     if model == SEASONAL_NAIVE:
         return {"mean": _seasonal_naive(y, h)}
     if model == "AutoETS":
-        profile = weekly_profile(y)
-        adjusted = y if profile is None else y - _season_at(profile, 0, len(y))
-        ets = AutoETS(model="ANN")
-        out = ets.forecast(y=adjusted, h=h) if level is None else ets.forecast(y=adjusted, h=h, level=[level])
-        season = np.zeros(h) if profile is None else _season_at(profile, len(y), h)
-        return {key: np.asarray(values) + season for key, values in out.items()}
+        return _ets(y, h, level)
     if np.count_nonzero(y) == 0:
         return {"mean": np.zeros(h)}
     return {"mean": np.asarray(_intermittent_model(model).forecast(y=y, h=h)["mean"])}
@@ -225,13 +256,16 @@ def _scales(y: Array, known: Array) -> tuple[float, float]:
 
 
 def backtest(model: str, filled: Array, actual: Array, known: Array, settings: Settings) -> _Backtest:
-    """Rolling-origin backtest: refit at each origin, forecast the next window, score the known days."""
+    """Rolling-origin backtest: at each origin, forecast the next window from the days before it and score
+    the known days. The cheap models are refitted at every origin; AutoETS is fitted at the first and its
+    state carried to the later ones with the same parameters (statsforecast's `forward`)."""
     h, n = settings.horizon, len(filled)
     origins = [n - (settings.windows - w) * h for w in range(settings.windows)]
     origins = [o for o in origins if o >= 2 * SEASON]
+    predict = _ets_rolling(filled, origins[0], h) if model == "AutoETS" and origins else None
     errors: list[Array] = []
     for origin in origins:
-        predicted = _fit_predict(model, filled[:origin], h, None)["mean"]
+        predicted = predict(origin) if predict else _fit_predict(model, filled[:origin], h, None)["mean"]
         window = slice(origin, origin + h)
         errors.append((actual[window] - predicted)[known[window]])
     first = origins[0] if origins else n
