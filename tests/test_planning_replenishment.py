@@ -109,6 +109,8 @@ def test_days_of_cover_stockout_date_and_last_order_day() -> None:
     assert result.last_order_date == TODAY + timedelta(days=math.floor((200 - result.reorder_point) / 10))
     assert stockout_date(25, 10.0, (5.0, 5.0, 20.0), TODAY) == TODAY + timedelta(days=2)
     assert stockout_date(25, 0.0, (), TODAY) is None
+    slow = plan(_position(available=10**9, on_hand=10**9, daily_demand=1e-6, demand_sigma=0.0), CYCLE, TODAY)
+    assert slow.stockout_date is None and slow.last_order_date is None  # beyond sight, not an overflow
 
 
 @pytest.mark.parametrize(

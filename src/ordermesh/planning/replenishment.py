@@ -31,6 +31,7 @@ from scipy.special import gammaincc
 from ordermesh.planning import ExceptionKind
 
 _NORMAL = NormalDist()
+HORIZON_DAYS = 3650  # dates further ahead than this are not given
 SHORTAGES = (ExceptionKind.stocked_out, ExceptionKind.will_stock_out, ExceptionKind.below_reorder_point)
 
 
@@ -173,7 +174,12 @@ def stockout_date(available: int, daily_demand: float, path: Sequence[float], to
     if daily_demand <= 0:
         return None
     left = available - used
-    return today + timedelta(days=len(path) + math.floor(left / daily_demand))
+    return _days_ahead(today, len(path) + left / daily_demand)
+
+
+def _days_ahead(today: date, days: float) -> date | None:
+    """`today` plus whole `days`; None beyond the horizon of sight (nothing to act on, and no overflow)."""
+    return today + timedelta(days=math.floor(days)) if days <= HORIZON_DAYS else None
 
 
 def order_quantity(need: float, moq: int, case_pack: int) -> int:
@@ -192,7 +198,7 @@ def _shortage(position: Position, reorder_point: float, stockout: date | None, t
         return None
     if position.available <= 0:
         units, kind = math.ceil(d * lead), ExceptionKind.stocked_out
-    elif stockout is not None and stockout < today + timedelta(days=math.ceil(lead)) and held < d * lead:
+    elif stockout is not None and (stockout - today).days < lead and held < d * lead:
         units, kind = math.ceil(d * lead - held), ExceptionKind.will_stock_out
     elif held <= reorder_point:
         units, kind = math.ceil(reorder_point - held), ExceptionKind.below_reorder_point
@@ -240,7 +246,7 @@ def plan(position: Position, targets: Targets, today: date) -> Plan:
     ordered = 0
     if held <= reorder_point and d > 0:
         ordered = order_quantity(order_up_to - held, position.moq, position.case_pack)
-    last_order = None if d <= 0 else today + timedelta(days=max(0, math.floor((held - reorder_point) / d)))
+    last_order = None if d <= 0 else _days_ahead(today, max(0.0, (held - reorder_point) / d))
     return Plan(
         sku=position.sku,
         location=position.location,
