@@ -21,6 +21,8 @@ from ordermesh.planning.replenishment import (
     loss,
     order_quantity,
     plan,
+    plan_all,
+    pooled_factor,
     safety_factor,
     stockout_date,
     suggest_transfers,
@@ -89,6 +91,20 @@ def test_a_fill_rate_target_sets_the_reorder_point_by_the_expected_shortage_per_
     assert expected == pytest.approx(0.05 * 7, rel=1e-6)
     unsure = plan(_position(level_sigma=2.0), CYCLE, TODAY)  # the level's error lasts the lead time
     assert unsure.safety_stock == pytest.approx(NormalDist().inv_cdf(0.95) * math.sqrt(481 + 81 * 4))
+
+
+def test_a_pooled_fill_rate_shares_one_safety_factor_that_meets_the_target_over_all() -> None:
+    targets = Targets(service_level=0.95, measure=ServiceMeasure.pooled_fill_rate, order_cycle_days=14)
+    positions = [_position(sku="FAST"), _position(sku="SLOW", daily_demand=0.5, demand_sigma=1.5)]
+    k = pooled_factor(positions, targets)
+    sigmas = [lead_time_sigma(10.0, 3.0, 9.0, 2.0), lead_time_sigma(0.5, 1.5, 9.0, 2.0)]
+    assert sum(sigmas) * loss(k) == pytest.approx(0.05 * 14 * 10.5, rel=1e-6)
+    fast, slow = plan_all(positions, targets, TODAY)
+    assert fast.safety_stock == pytest.approx(k * sigmas[0] + (9 + 100) / 20)
+    assert slow.safety_stock == pytest.approx(k * sigmas[1] + (2.25 + 0.25) / 1.0)
+    alone = plan(positions[0], targets, TODAY)  # planned alone, a SKU is its own pool
+    own = safety_factor(0.95, ServiceMeasure.fill_rate, cycle_demand=140, sigma=sigmas[0])
+    assert alone.safety_stock == pytest.approx(own * sigmas[0] + (9 + 100) / 20)
 
 
 def test_the_suggestion_fills_up_to_the_order_up_to_level_in_minimum_orders_and_case_packs() -> None:

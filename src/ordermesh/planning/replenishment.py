@@ -13,7 +13,10 @@ normal quantile of the target. For a fill rate (the share of demand served from 
 s is set so that the expected units short per order cycle, E[(X - s)+] with X the demand over the lead
 time, equal (1 - target)·d·C; X is normal while its coefficient of variation is at most 0.5 and gamma
 beyond (the skewed demand of slow movers), and its mean adds the expected undershoot of a daily review,
-(sd² + d²)/(2d): the position is seen below s by part of the day's demand that crossed it.
+(sd² + d²)/(2d): the position is seen below s by part of the day's demand that crossed it. For a
+pooled fill rate (units served over all the SKUs planned together), one safety factor k serves them
+all: SS = k·sigma_L + the undershoot, k solving sum(sigma_L·G(k)) = (1 - target)·sum(d·C); equal
+stock-out chances give that fill rate with the least stock, at the cost of the slow movers' own rates.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ class ServiceMeasure(StrEnum):
     """What the target service level counts."""
 
     cycle = "cycle"  # order cycles without a stock-out
-    fill_rate = "fill_rate"  # units of demand served from stock
+    fill_rate = "fill_rate"  # units of demand served from stock, for each SKU
+    # units of demand served from stock over the SKUs planned together (a location's): one safety factor
+    # for them all, which reaches that fill rate with the least stock
+    pooled_fill_rate = "pooled_fill_rate"
 
 
 @dataclass(frozen=True)
@@ -207,27 +213,69 @@ def _shortage(position: Position, reorder_point: float, stockout: date | None, t
     return Flag(kind, units, units * position.unit_price)
 
 
+def undershoot(daily_demand: float, demand_sigma: float) -> float:
+    """How far below the reorder point a daily review finds the position, on average: (sd² + d²)/(2d)."""
+    return (demand_sigma**2 + daily_demand**2) / (2 * daily_demand) if daily_demand > 0 else 0.0
+
+
+def pooled_factor(positions: Iterable[Position], targets: Targets) -> float:
+    """The one safety factor k for SKUs planned together whose expected units short per order cycle,
+    sum(sigma_L·G(k)), are (1 - target) of their cycle demand, sum(d·C). A common k is the least stock
+    for a fill rate counted over them all (equal stock-out chances: the marginal unit of stock buys the
+    same shortfall everywhere)."""
+    sigmas, cycle = 0.0, 0.0
+    for p in positions:
+        d = max(p.daily_demand, 0.0)
+        sigmas += lead_time_sigma(d, p.demand_sigma, p.lead_time_days, p.lead_time_sigma, p.level_sigma)
+        cycle += d * targets.order_cycle_days
+    if sigmas <= 0:
+        return 0.0
+    return _bisect(lambda k: sigmas * loss(k), (1 - targets.service_level) * cycle, -4.0, 8.0)
+
+
 def safety_stock(
-    targets: Targets, *, daily_demand: float, demand_sigma: float, lead_days: float, sigma: float
+    targets: Targets,
+    *,
+    daily_demand: float,
+    demand_sigma: float,
+    lead_days: float,
+    sigma: float,
+    factor: float | None = None,
 ) -> float:
-    """The stock beyond the mean demand over the lead time that meets the target (see the module)."""
+    """The stock beyond the mean demand over the lead time that meets the target (see the module);
+    `factor`: the pooled safety factor of the SKUs planned together (`pooled_factor`)."""
     cycle = daily_demand * targets.order_cycle_days
     if targets.measure is ServiceMeasure.cycle:
         return safety_factor(targets.service_level, targets.measure, cycle_demand=cycle, sigma=sigma) * sigma
-    mean = daily_demand * lead_days
-    undershoot = (demand_sigma**2 + daily_demand**2) / (2 * daily_demand) if daily_demand > 0 else 0.0
+    if targets.measure is ServiceMeasure.pooled_fill_rate and factor is not None:
+        return factor * sigma + undershoot(daily_demand, demand_sigma)
+    mean = daily_demand * lead_days + undershoot(daily_demand, demand_sigma)
     shortage = (1 - targets.service_level) * cycle
-    return fill_rate_level(mean + undershoot, sigma, shortage) - mean
+    return fill_rate_level(mean, sigma, shortage) - daily_demand * lead_days
 
 
-def plan(position: Position, targets: Targets, today: date) -> Plan:
-    """The reorder point, order-up-to level, suggestion and exceptions of one SKU at one location."""
+def plan_all(positions: Sequence[Position], targets: Targets, today: date) -> list[Plan]:
+    """Every position's plan; for a pooled fill rate, with the safety factor they share."""
+    factor = pooled_factor(positions, targets) if targets.measure is ServiceMeasure.pooled_fill_rate else None
+    return [plan(position, targets, today, factor=factor) for position in positions]
+
+
+def plan(position: Position, targets: Targets, today: date, *, factor: float | None = None) -> Plan:
+    """The reorder point, order-up-to level, suggestion and exceptions of one SKU at one location (for a
+    pooled fill rate, with the `factor` of the SKUs planned with it; alone, it is its own pool)."""
     d = max(position.daily_demand, 0.0)
     lead = position.lead_time_days
     sigma = lead_time_sigma(d, position.demand_sigma, lead, position.lead_time_sigma, position.level_sigma)
     cycle = d * targets.order_cycle_days
+    if factor is None and targets.measure is ServiceMeasure.pooled_fill_rate:
+        factor = pooled_factor([position], targets)
     safety = safety_stock(
-        targets, daily_demand=d, demand_sigma=position.demand_sigma, lead_days=lead, sigma=sigma
+        targets,
+        daily_demand=d,
+        demand_sigma=position.demand_sigma,
+        lead_days=lead,
+        sigma=sigma,
+        factor=factor,
     )
     reorder_point = d * lead + safety
     order_up_to = reorder_point + cycle

@@ -21,7 +21,7 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.paging import paginate
 from ordermesh.planning.models import DemandForecast
-from ordermesh.planning.replenishment import Plan, Position, Targets, plan
+from ordermesh.planning.replenishment import Plan, Position, ServiceMeasure, Targets, plan, pooled_factor
 
 if TYPE_CHECKING:
     from ordermesh.planning.forecast import Forecast
@@ -198,11 +198,48 @@ def replenishment(
     )
     rows, next_cursor = paginate(session, statement, InventoryLevel.id, limit=limit, cursor=cursor)
     sales = _last_sales(session, merchant_id, location_id, [row[1].id for row in rows])
+    factor = None
+    if targets.measure is ServiceMeasure.pooled_fill_rate:
+        factor = _location_factor(session, merchant_id, location_id, targets, supply)
     suggestions = [
-        _suggest(level, sku, forecast, sales.get(sku.id), targets, supply, today)
+        _suggest(level, sku, forecast, sales.get(sku.id), targets, supply, today, factor)
         for level, sku, forecast, _ in rows
     ]
     return suggestions, next_cursor
+
+
+def _location_factor(
+    session: Session, merchant_id: int, location_id: int, targets: Targets, supply: Supply
+) -> float:
+    """The pooled safety factor of every SKU stocked at the location (not only a page of them)."""
+    statement = (
+        select(DemandForecast.mean, DemandForecast.sigma, DemandForecast.level_sigma)
+        .join(
+            InventoryLevel,
+            (InventoryLevel.merchant_id == DemandForecast.merchant_id)
+            & (InventoryLevel.sku_id == DemandForecast.sku_id)
+            & (InventoryLevel.location_id == location_id),
+        )
+        .where(DemandForecast.merchant_id == merchant_id, DemandForecast.series == f"location:{location_id}")
+    )
+    positions = [
+        Position(
+            sku="",
+            location="",
+            on_hand=0,
+            available=0,
+            inbound=0,
+            daily_demand=sum(mean) / len(mean) if mean else 0.0,
+            demand_sigma=sigma,
+            level_sigma=level_sigma,
+            lead_time_days=supply.lead_time_days,
+            lead_time_sigma=supply.lead_time_sigma,
+            unit_cost=Decimal(0),
+            unit_price=Decimal(0),
+        )
+        for mean, sigma, level_sigma in session.execute(statement)
+    ]
+    return pooled_factor(positions, targets)
 
 
 def _days_since(moment: datetime | None, today: date) -> int | None:
@@ -217,6 +254,7 @@ def _suggest(
     targets: Targets,
     supply: Supply,
     today: date,
+    factor: float | None,
 ) -> Suggestion:
     path = _path_from(forecast, today)
     daily = sum(forecast.mean) / len(forecast.mean) if forecast and forecast.mean else 0.0
@@ -249,7 +287,7 @@ def _suggest(
         daily_demand=daily,
         demand_sigma=position.demand_sigma,
         forecast_model=forecast.model if forecast else None,
-        plan=plan(position, targets, today),
+        plan=plan(position, targets, today, factor=factor),
     )
 
 
