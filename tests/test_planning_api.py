@@ -199,3 +199,40 @@ def test_replenishment_needs_the_merchant_named_by_an_operator_and_hides_other_l
     )
     missing = client.get("/v1/planning/replenishment", params={"location_id": 999_999}, headers=world.acme)
     assert missing.status_code == 404
+
+
+def test_transfers_move_surplus_to_a_short_location_when_cheaper_than_buying(
+    cli_db: sessionmaker[Session], client: TestClient, world: World
+) -> None:
+    _history(client, world, cli_db)
+    _receive(client, world, "TSHIRT", "TX1", 500)  # Dallas sells no T-shirts: all of it is surplus
+    assert run("forecast", "--merchant", "acme", "--days", "30").exit_code == 0
+    nj1, tx1 = world.locations["NJ1"], world.locations["TX1"]
+    short = client.get("/v1/planning/replenishment", params={"location_id": nj1}, headers=world.acme).json()
+    wanted = short["items"][0]["order_quantity"]
+    assert wanted > 0
+    response = client.get("/v1/planning/transfers", params={"transfer_cost": "1.25"}, headers=world.acme)
+    assert response.status_code == 200, response.text
+    (move,) = response.json()["items"]
+    assert (move["sku"], move["source_location_id"], move["destination_location_id"]) == ("TSHIRT", tx1, nj1)
+    assert move["quantity"] == wanted
+    assert Decimal(move["cost"]) == wanted * Decimal("1.25")
+    assert Decimal(move["saving"]) == wanted * (Decimal("4.00") - Decimal("1.25"))
+    dearer = client.get("/v1/planning/transfers", params={"transfer_cost": "4.00"}, headers=world.acme)
+    assert dearer.json()["items"] == []
+    assert (
+        client.get("/v1/planning/transfers", params={"transfer_cost": "1"}, headers=world.globex).json()[
+            "items"
+        ]
+        == []
+    )
+    assert (
+        client.get("/v1/planning/transfers", params={"transfer_cost": "-1"}, headers=world.acme).status_code
+        == 422
+    )
+    assert (
+        client.get(
+            "/v1/planning/transfers", params={"transfer_cost": "1"}, headers=world.warehouse_nj
+        ).status_code
+        == 403
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from ordermesh.inputs import Id
 from ordermesh.locations.service import get_location
-from ordermesh.paging import Page
+from ordermesh.merchants import Role
+from ordermesh.paging import Page, page_of
 from ordermesh.planning import service
 from ordermesh.planning.models import DemandForecast
 from ordermesh.planning.replenishment import ServiceMeasure, Targets
-from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut
+from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut, TransferOut
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["planning"])
@@ -120,3 +122,48 @@ def _suggestion_out(suggestion: service.Suggestion, location_id: int) -> Suggest
         last_order_date=plan.last_order_date,
         exceptions=[ExceptionOut(kind=f.kind, units=f.units, value=f.value) for f in plan.exceptions],
     )
+
+
+@router.get("/planning/transfers", response_model=Page[TransferOut])
+def transfers(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    transfer_cost: Annotated[
+        Decimal, Query(ge=0, le=1_000_000, max_digits=12, decimal_places=4, description="Per unit moved")
+    ],
+    merchant_id: Annotated[Id | None, Query(description="Required with an operator key")] = None,
+    sku_id: Id | None = None,
+    service_level: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
+    lead_time_days: Annotated[float, Query(ge=0, le=365)] = 14.0,
+    lead_time_sigma: Annotated[float, Query(ge=0, le=365)] = 3.0,
+    order_cycle_days: Annotated[float, Query(ge=1, le=365)] = 14.0,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[TransferOut]:
+    """Transfers of a SKU from a location holding more than its order-up-to level to one that would
+    order it, wherever moving a unit (`transfer_cost`) costs less than buying it (the SKU's unit cost)."""
+    principal.require(Role.operator, Role.merchant)
+    targets = Targets(service_level=service_level, order_cycle_days=order_cycle_days)
+    moves = service.transfers(
+        session,
+        merchant_id=principal.acting_merchant(merchant_id),
+        targets=targets,
+        supply=service.Supply(lead_time_days, lead_time_sigma),
+        transfer_cost=transfer_cost,
+        today=service.today_utc(),
+        sku_id=sku_id,
+    )
+    items = [
+        TransferOut(
+            sku_id=move.sku_id,
+            sku=move.sku_code,
+            source_location_id=int(move.transfer.source),
+            destination_location_id=int(move.transfer.destination),
+            quantity=move.transfer.quantity,
+            currency=move.currency,
+            cost=move.transfer.cost,
+            saving=move.transfer.saving,
+        )
+        for move in moves
+    ]
+    return page_of(items, limit=limit, cursor=cursor)

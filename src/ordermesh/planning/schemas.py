@@ -68,3 +68,14 @@ class SuggestionOut(BaseModel):
     order_quantity: int
     last_order_date: date | None
     exceptions: list[ExceptionOut]
+
+
+class TransferOut(BaseModel):
+    sku_id: int
+    sku: str
+    source_location_id: int
+    destination_location_id: int
+    quantity: int
+    currency: str
+    cost: Decimal  # what moving the units costs
+    saving: Decimal  # what buying them would have cost, less the move

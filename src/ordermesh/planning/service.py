@@ -21,7 +21,16 @@ from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.paging import paginate
 from ordermesh.planning.models import DemandForecast
-from ordermesh.planning.replenishment import Plan, Position, ServiceMeasure, Targets, plan, pooled_factor
+from ordermesh.planning.replenishment import (
+    Plan,
+    Position,
+    ServiceMeasure,
+    Targets,
+    Transfer,
+    plan,
+    pooled_factor,
+    suggest_transfers,
+)
 
 if TYPE_CHECKING:
     from ordermesh.planning.forecast import Forecast
@@ -240,6 +249,50 @@ def _location_factor(
         for mean, sigma, level_sigma in session.execute(statement)
     ]
     return pooled_factor(positions, targets)
+
+
+@dataclass(frozen=True)
+class TransferSuggestion:
+    sku_id: int
+    sku_code: str
+    currency: str
+    transfer: Transfer
+
+
+def transfers(
+    session: Session,
+    *,
+    merchant_id: int,
+    targets: Targets,
+    supply: Supply,
+    transfer_cost: Decimal,
+    today: date,
+    sku_id: int | None = None,
+) -> list[TransferSuggestion]:
+    """Transfers between the merchant's locations, SKU by SKU, wherever one holds more than its
+    order-up-to level and another would order, and moving a unit costs less than buying it."""
+    columns: list[Any] = [InventoryLevel, Sku, DemandForecast]
+    statement: Select[Any] = (
+        select(*columns)
+        .join(Sku, Sku.id == InventoryLevel.sku_id)
+        .outerjoin(
+            DemandForecast,
+            (DemandForecast.merchant_id == InventoryLevel.merchant_id)
+            & (DemandForecast.sku_id == InventoryLevel.sku_id)
+            & (DemandForecast.location_id == InventoryLevel.location_id),
+        )
+        .where(InventoryLevel.merchant_id == merchant_id)
+        .order_by(InventoryLevel.sku_id, InventoryLevel.location_id)
+    )
+    if sku_id is not None:
+        statement = statement.where(InventoryLevel.sku_id == sku_id)
+    skus: dict[str, Sku] = {}
+    plans = []
+    for level, sku, forecast in session.execute(statement):
+        skus[sku.code] = sku
+        plans.append(_suggest(level, sku, forecast, None, targets, supply, today, None).plan)
+    moves, _ = suggest_transfers(plans, lambda source, destination: transfer_cost)
+    return [TransferSuggestion(skus[m.sku].id, m.sku, skus[m.sku].currency, m) for m in moves]
 
 
 def _days_since(moment: datetime | None, today: date) -> int | None:
