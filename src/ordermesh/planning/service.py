@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -353,4 +353,5 @@ def _path_from(forecast: DemandForecast | None, today: date) -> tuple[float, ...
 
 
 def today_utc() -> date:
-    return datetime.combine(utcnow().date(), time(0), tzinfo=UTC).date()
+    """Today's date in UTC, the calendar of the demand history."""
+    return utcnow().date()
