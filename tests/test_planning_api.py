@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,7 @@ from tests.orders_support import order_body
 from tests.world import ADDRESS_LA, World
 
 DAYS = 28  # days with orders, ending yesterday
+ORDERMESH = Path(sys.executable).parent / "ordermesh"
 
 
 @pytest.fixture
@@ -132,6 +137,30 @@ def test_forecast_command_stores_forecasts_that_the_api_serves_per_merchant(
     served = client.get("/v1/planning/forecasts", params={"limit": 500}, headers=world.acme).json()["items"]
     with cli_db() as session:  # recomputed, not added
         assert session.scalar(sa.select(sa.func.count()).select_from(DemandForecast)) == len(served)
+
+
+def test_the_forecast_command_runs_as_a_process_of_its_own_with_workers(
+    database_url: str, session_factory: sessionmaker[Session], world: World
+) -> None:
+    """As cron runs it: a fresh process (only the tables it loads itself) forecasting on two processes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERMESH_")}
+    env["ORDERMESH_DATABASE_URL"] = database_url
+    done = subprocess.run(
+        [str(ORDERMESH), "forecast", "--merchant", "acme", "--days", "30", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with session_factory() as session:
+        stored = session.scalars(
+            sa.select(DemandForecast.series).where(DemandForecast.merchant_id == world.acme_id)
+        )
+        series = set(stored)
+    nj1, tx1, nv1 = (world.locations[code] for code in ("NJ1", "TX1", "NV1"))
+    assert series == {f"location:{nj1}", f"location:{tx1}", f"location:{nv1}"}  # every level; no orders yet
 
 
 def test_replenishment_suggests_orders_and_flags_exceptions_from_the_forecast(

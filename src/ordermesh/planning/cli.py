@@ -22,6 +22,7 @@ def forecast(
 ) -> None:
     """Recompute the merchant's forecasts (per SKU at each location and per destination region) from the
     order history, and replace the stored ones: run it nightly."""
+    import ordermesh.models  # noqa: F401  (every table: the stored forecasts name locations and merchants)
     from ordermesh.db import session_scope
     from ordermesh.planning import service
 
