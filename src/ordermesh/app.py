@@ -41,6 +41,7 @@ from ordermesh.observability import RequestContextMiddleware, configure_logging
 from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
+from ordermesh.planning.api import router as planning_router
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
 from ordermesh.security import DOCS_STATIC, SecurityHeadersMiddleware, TokenBuckets
@@ -206,6 +207,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         reoptimise_router,
         events_router,
         channels_router,
+        planning_router,
     ):
         app.include_router(router, prefix="/v1")
 

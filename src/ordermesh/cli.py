@@ -13,6 +13,7 @@ from ordermesh.channels.cli import channels_app
 from ordermesh.csvio import cli as csv_cli
 from ordermesh.demo_data import DEFAULT_ORDERS
 from ordermesh.merchants import Role
+from ordermesh.planning import cli as planning_cli
 from ordermesh.terminal import (
     console,
     err_console,
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
 app.command("import")(csv_cli.import_csv)
 app.command("export")(csv_cli.export_csv)
+app.command("forecast")(planning_cli.forecast)
 
 
 def _version(value: bool) -> None:

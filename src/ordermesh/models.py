@@ -39,6 +39,7 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
+from ordermesh.planning.models import DemandForecast
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 
@@ -58,6 +59,7 @@ __all__ = [
     "ChannelOrder",
     "ChannelPush",
     "CycleCountTask",
+    "DemandForecast",
     "FulfillmentLineProgress",
     "FulfillmentOrder",
     "FulfillmentOrderLine",
