@@ -212,6 +212,10 @@ def _check_credentials(kind: SalesChannel, credentials: dict[str, str]) -> None:
     missing = [name for name in required if not credentials.get(name)]
     if missing:
         raise Invalid.field("credentials", f"{kind.value} needs {', '.join(missing)}")
+    problem = getattr(connector_for(kind.value), "credentials_problem", None)
+    reason = problem(credentials) if problem is not None else None
+    if reason:
+        raise Invalid.field("credentials", reason)
 
 
 def _set_locations(session: Session, channel: Channel, location_ids: Sequence[int]) -> None:
