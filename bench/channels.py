@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 # The fake Shopify listens on 127.0.0.1: let outbound calls reach it, as the test suite does.
 os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
-from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
+from tests.fake_channels import FakeChannelServer  # noqa: E402
+from tests.fake_shopify import install_shopify  # noqa: E402
 from tests.payloads import FIXTURES  # noqa: E402
 
 from ordermesh.auth import create_api_key  # noqa: E402
@@ -281,7 +282,7 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> Non
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     settings = ChannelWorkerSettings.from_settings(feed_grace_seconds=1, lease_seconds=30)
     with FakeChannelServer() as server:
-        shop = install_shopify(server, FIXTURES, access_token=TOKEN)
+        shop = install_shopify(server, access_token=TOKEN)
         with factory() as session:
             session.execute(sa.update(Channel).where(Channel.id == channel_id).values(base_url=server.url))
             session.commit()

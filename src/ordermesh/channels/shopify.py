@@ -24,7 +24,6 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from ordermesh.base import utcnow
 from ordermesh.channels.base import ChannelAddress, ChannelLine, ChannelOrder, MappingError
 from ordermesh.channels.connector import (
     ChannelConfig,
@@ -245,8 +244,8 @@ class ShopifyConnector:
     def inventory_requests(
         self, config: ChannelConfig, listing: Listing, quantity: int
     ) -> list[OutboundRequest]:
-        """inventorySetQuantities of "available" at the channel's Shopify location, without compare (Ordermesh
-        is the source of the figure); the key makes a repeat of the same figure harmless."""
+        """inventorySetQuantities of "available" at the channel's Shopify location, without compare: Ordermesh
+        is the source of the figure."""
         item = listing.external_ids.get("inventory_item_id")
         location = config.settings.get("location_id")
         if not item:
@@ -261,7 +260,10 @@ class ShopifyConnector:
         }
         body = {"name": "available", "reason": "correction", "quantities": [quantities],
                 "referenceDocumentUri": f"gid://ordermesh/Channel/{config.channel_id}"}  # fmt: skip
-        key = _idempotency_key(config.channel_id, listing.channel_sku, quantity)
+        # A key per request built: a retry of a lost answer is built again (the worker reads the figure
+        # afresh), and setting an absolute figure twice is harmless; the same figure sent later (a
+        # reconciliation) must be applied, so keys are never derived from the figure.
+        key = str(uuid.uuid4())
         request = self.graphql(
             config, SET_QUANTITIES, {"input": body, "key": key}, root="inventorySetQuantities"
         )
@@ -297,12 +299,6 @@ def carrier_company(carrier: str) -> str:
     """Our carrier code as Shopify's list of known tracking companies spells it (so that Shopify links the
     number); a carrier Shopify does not know goes as it is, with our tracking URL."""
     return CARRIER_COMPANIES.get(carrier.strip().lower(), carrier)
-
-
-def _idempotency_key(channel_id: int, channel_sku: str, quantity: int) -> str:
-    """One key per figure of a listing: a retry of the same figure is applied once; a new figure is new."""
-    seed = f"ordermesh:{channel_id}:{channel_sku}:{quantity}:{utcnow().strftime('%Y%m%d%H%M')}"
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
 
 def _checked(request: OutboundRequest, root: str) -> OutboundRequest:
