@@ -135,6 +135,12 @@ class FakeShopify:
 
     # -- the cost bucket --------------------------------------------------------------------------------
 
+    def set_bucket(self, *, available: float, restore_rate: float, maximum: float | None = None) -> None:
+        """The shop's points from now on (a smaller plan, or a bucket other apps' calls emptied)."""
+        with self.lock:
+            self.maximum = maximum if maximum is not None else self.maximum
+            self.available, self.restore_rate, self.stamp = available, restore_rate, time.monotonic()
+
     def spend(self, requested: float) -> tuple[bool, dict[str, Any]]:
         """Take the points of a document if they are there; the extensions.cost of the answer."""
         with self.lock:
@@ -278,7 +284,7 @@ def select(value: Any, selection: SelectionSetNode | None, variables: dict[str, 
 
 
 def _arguments(node: FieldNode, variables: dict[str, Any]) -> dict[str, Any]:
-    return {a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments}
+    return {a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()}
 
 
 def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
@@ -438,7 +444,7 @@ def _variants(
 def _set_quantities(
     shop: FakeShopify, node: FieldNode, args: dict[str, Any], variables: dict[str, Any], errors: list
 ) -> Any:
-    keys = [d for d in node.directives if d.name.value == "idempotent"]
+    keys = [d for d in node.directives or () if d.name.value == "idempotent"]
     if not keys:
         errors.append(_error("The @idempotent directive is required for this mutation", "BAD_REQUEST"))
         return None

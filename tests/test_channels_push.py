@@ -151,8 +151,7 @@ def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
     with FakeChannelServer() as server:
         shop = install_shopify(server, access_token=ACCESS_TOKEN)
         # A small shop's bucket: 100 points restored at 20 a second, two stock mutations a second.
-        shop.maximum = shop.available = 100.0
-        shop.restore_rate = 20.0
+        shop.set_bucket(maximum=100, available=100, restore_rate=20)
         connect_shopify(client, world, server.url)
         _drain(session_factory)
         before = len(shop.level_history)
