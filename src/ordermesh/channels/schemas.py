@@ -191,3 +191,28 @@ class CsvOrdersOut(BaseModel):
     orders_held: int
     rejected_rows: int
     errors: list[CsvRowErrorOut]
+
+
+class ShopifyInstallIn(Input):
+    """Install Ordermesh's public Shopify app on a shop (the authorization-code grant)."""
+
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
+    shop: Annotated[str, Field(max_length=255, pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")] = Field(
+        description="The shop's myshopify.com name, e.g. acme.myshopify.com"
+    )
+    name: Name
+    base_url: BaseUrl | None = Field(default=None, description="Default: https://{shop}")
+    location_ids: Annotated[list[Id], Field(max_length=500)] = Field(default_factory=list)
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000), NotBool] = 0
+
+    _url = field_validator("base_url")(_http_url)
+
+
+class ShopifyInstallOut(BaseModel):
+    channel_id: Id
+    authorize_url: str = Field(description="Send the merchant's browser here to approve the app")
+
+
+class ShopifyInstalledOut(BaseModel):
+    channel_id: Id
+    active: bool
