@@ -193,6 +193,8 @@ def test_orders_create_webhook_lands_the_order(
     assert order["shipping_address"]["city"] == "Louisville"
     stored = session.scalars(select(ChannelOrder)).one()
     assert stored.raw == payload and stored.order_id == order["id"] and stored.status == "imported"
+    event = session.scalars(select(ChannelEvent)).one()
+    assert (event.event_id, event.topic, event.api_version) == ("wh-1", "orders/create", "2026-10")
 
 
 def test_signature_wrong_or_missing_is_401_and_stores_nothing(

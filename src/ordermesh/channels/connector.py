@@ -109,6 +109,7 @@ class OutboundRequest:
 class WebhookEvent:
     topic: str  # normalised: "orders/create", "orders/updated", "orders/cancelled" (or the channel's own)
     event_id: str | None  # the delivery's id, for deduplication; None when the channel sends none
+    api_version: str | None = None  # the version of the channel's API the payload follows, if it says
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,14 @@ class ShopifyConnector:
         return any(matches)
 
     def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
+        """X-Shopify-Event-Id names the event (the same for every redelivery and every subscription that
+        sends it); X-Shopify-Webhook-Id, one delivery, stands in when an older sender gives no event id."""
         event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
-        return WebhookEvent(topic=headers.get("x-shopify-topic", ""), event_id=event_id)
+        return WebhookEvent(
+            topic=headers.get("x-shopify-topic", ""),
+            event_id=event_id,
+            api_version=headers.get("x-shopify-api-version"),
+        )
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
         credentials = http.config.credentials
