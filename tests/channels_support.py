@@ -59,10 +59,12 @@ def connect_shopify(
     response = client.post("/v1/channels", json=body, headers=world.acme)
     assert response.status_code == 201, response.text
     channel_id = response.json()["id"]
-    mapped = client.put(
-        f"/v1/channels/{channel_id}/listings", json={"listings": listings or LISTINGS}, headers=world.acme
-    )
-    assert mapped.status_code == 200, mapped.text
+    wanted = LISTINGS if listings is None else listings
+    if wanted:
+        mapped = client.put(
+            f"/v1/channels/{channel_id}/listings", json={"listings": wanted}, headers=world.acme
+        )
+        assert mapped.status_code == 200, mapped.text
     return int(channel_id)
 
 

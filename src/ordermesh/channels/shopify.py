@@ -496,4 +496,5 @@ def _service_level(shipping_lines: Sequence[Mapping[str, Any]]) -> str:
     return "standard"
 
 
-CONNECTOR = register(ShopifyConnector())
+SHOPIFY = ShopifyConnector()  # typed as itself, for Shopify's own modules
+CONNECTOR = register(SHOPIFY)

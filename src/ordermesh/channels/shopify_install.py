@@ -190,3 +190,19 @@ def _pending(channel: Channel, *, shop: str, nonce: str) -> ChannelConfig:
         credentials=credentials,
         settings=dict(channel.settings or {}),
     )
+
+
+def channel_for_shop(factory: sessionmaker[Session], domain: str) -> int | None:
+    """The channel of a shop (by its myshopify.com name), active ones first; None when there is none."""
+    if not SHOP_NAME.fullmatch(domain):
+        return None
+    with factory() as session:
+        candidates = session.execute(
+            select(Channel.id, Channel.base_url, Channel.settings, Channel.active)
+            .where(Channel.kind == SalesChannel.shopify.value)
+            .order_by(Channel.active.desc(), Channel.id)
+        ).all()
+    for channel_id, base_url, settings, _active in candidates:
+        if (settings or {}).get("shop") == domain or base_url.rstrip("/") == f"https://{domain}":
+            return int(channel_id)
+    return None

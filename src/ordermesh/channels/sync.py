@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import __version__, outbound
 from ordermesh.base import utcnow
-from ordermesh.channels import CONNECTED_KINDS
+from ordermesh.channels import CONNECTED_KINDS, shopify_privacy
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connections import channel_config, get_channel, record_error
@@ -89,6 +89,9 @@ def receive_webhook(
         if not connector.verify_webhook(channel_config(channel), body=body, headers=lowered):
             raise Unauthorized("webhook signature missing or wrong")
         event = connector.webhook_event(lowered)
+        if channel.kind == "shopify" and event.topic in shopify_privacy.SHOP_TOPICS:
+            payload = _json_object(body)
+            return WebhookOutcome(shopify_privacy.handle(session, channel, event.topic, payload))
         if event.topic and event.topic not in ORDER_TOPICS:
             return WebhookOutcome("ignored")
         try:
