@@ -169,11 +169,11 @@ def check_answer(response: httpx.Response, bucket: CostBucket, requested: float)
         rate = float((status or {}).get("restoreRate") or bucket.restore_rate)
         wait = max((asked - available) / rate, 0.05)
         raise ChannelHttpError("throttled by Shopify (query cost)", status_code=429, retry_after=wait)
-    # Shopify's own words go to the operator's log with the answer; the merchant sees the codes.
-    raise ChannelHttpError(
-        f"GraphQL errors: {', '.join(sorted({c for c in codes if c})) or 'refused'}",
-        status_code=response.status_code if response.status_code >= 400 else 400,
-    )
+    # Shopify's own words go to the operator's log with the answer; the merchant sees the codes. Its
+    # own failure (INTERNAL_SERVER_ERROR) is worth another try; a document it refuses is not.
+    named = sorted({c for c in codes if c})
+    status = 503 if "INTERNAL_SERVER_ERROR" in named else max(response.status_code, 400)
+    raise ChannelHttpError(f"GraphQL errors: {', '.join(named) or 'refused'}", status_code=status)
 
 
 def user_errors(data: Mapping[str, Any], root: str) -> None:
