@@ -284,3 +284,22 @@ def test_incomplete_shopify_credentials_are_refused_by_name(
     assert response.status_code == 422
     (error,) = response.json()["errors"]
     assert error["field"] == "credentials" and reason in error["message"]
+
+
+def test_a_token_due_for_renewal_is_renewed_before_it_is_used(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    """A token whose renewal time has come is renewed first: Shopify never sees it refused."""
+    with FakeChannelServer() as server, httpx.Client(timeout=5) as http_client:
+        shop = install_shopify(server)
+        installed = _credentials(shop, "refresh_token") | {
+            "access_token_renew_at": "2026-01-01T00:00:00+00:00"
+        }
+        channel_id = connect_shopify(client, world, server.url, listings=[], credentials=installed)
+        http = _http(session_factory, channel_id, http_client, ShopifyConnector())
+        assert http.connector.query(http, "query ShopCheck { shop { name } }", {}, root="shop")
+        assert shop.refreshes() == 1
+        (call,) = server.matching("POST", "shop")
+        stored = _stored(session_factory, channel_id)
+        assert call.headers["x-shopify-access-token"] == stored["access_token"] != installed["access_token"]
+        assert stored["access_token_renew_at"] > installed["access_token_renew_at"]
