@@ -74,7 +74,16 @@ def test_an_install_asks_the_shop_then_stores_expiring_tokens(
 
         answer = client.get("/v1/channels/shopify/callback", params=_callback(shop, asked["state"]))
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"channel_id": channel_id, "active": True}
+        assert (answer.json()["channel_id"], answer.json()["active"]) == (channel_id, True)
+        connected = answer.json()["connected"]  # connected in one go: the shop read, webhooks subscribed
+        assert connected["shop"]["myshopifyDomain"] == SHOP
+        assert connected["webhooks"] == [
+            "ORDERS_CREATE",
+            "ORDERS_UPDATED",
+            "ORDERS_CANCELLED",
+            "APP_UNINSTALLED",
+        ]
+        assert {w["uri"] for w in shop.webhooks} == {f"{PUBLIC_URL}/v1/channels/{channel_id}/webhooks"}
         active, credentials = _channel(session_factory, channel_id)
         assert active and credentials["access_token"].startswith("shpat_issued_")
         assert credentials["refresh_token"].startswith("shprt_")  # expiring=1 was asked for

@@ -344,8 +344,8 @@ class Connector(Protocol):
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
         """The channel refused a call's access token (`sent`: the auth headers it carried) before the
         token's expiry, e.g. revoked: forget it and return True, so that the call is made once more with a
-        fresh token. False when a new token cannot help (fixed credentials: Shopify, WooCommerce) or the
-        error is not about the token: the error then stands (a 401 is permanent)."""
+        fresh token. False when a new token cannot help (fixed credentials: a legacy Shopify token,
+        WooCommerce) or the error is not about the token: the error then stands (a 401 is permanent)."""
         ...
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
