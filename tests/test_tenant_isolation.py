@@ -38,6 +38,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/v1/channels/{channel_id}/listings"): {"listings": [{"sku": "WIDGET", "channel_sku": "W-1"}]},
     ("post", "/v1/channels/{channel_id}/pull"): {},
     ("post", "/v1/channels/{channel_id}/dead-letters/replay"): {},
+    ("put", "/v1/channels/{channel_id}/shopify/location"): {"shopify_location_id": "1"},
     **FLOOR_BODIES,
 }
 
