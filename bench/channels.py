@@ -9,7 +9,7 @@
    time is printed, to show whether they (not the server) were the limit.
 2. Inventory fan-out: a fake Shopify on 127.0.0.1 and the channel worker (in this process) run while
    --changes stock changes to one SKU are committed one by one. For each change: the time from its commit
-   to the fake receiving a level that includes it (p50/p99), and how many inventory_levels/set calls the
+   to the fake receiving a level that includes it (p50/p99), and how many inventorySetQuantities calls the
    whole burst caused.
 3. Statements per webhook: --count orders/create webhooks taken in-process (the same receive path the
    API calls, on an engine that counts every `before_cursor_execute`), with the transactions, the time
@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 # The fake Shopify listens on 127.0.0.1: let outbound calls reach it, as the test suite does.
 os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
-from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
+from tests.fake_channels import FakeChannelServer  # noqa: E402
+from tests.fake_shopify import install_shopify  # noqa: E402
 from tests.payloads import FIXTURES  # noqa: E402
 
 from ordermesh.auth import create_api_key  # noqa: E402
@@ -281,14 +282,14 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> Non
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     settings = ChannelWorkerSettings.from_settings(feed_grace_seconds=1, lease_seconds=30)
     with FakeChannelServer() as server:
-        shop = install_shopify(server, FIXTURES, access_token=TOKEN)
+        shop = install_shopify(server, access_token=TOKEN)
         with factory() as session:
             session.execute(sa.update(Channel).where(Channel.id == channel_id).values(base_url=server.url))
             session.commit()
             sku_id = session.scalar(select(Sku.id).where(Sku.code == SKUS[0]))
             location_id = session.scalar(select(Location.id).where(Location.code == "NJ1"))
         run_channel_worker(factory, once=True, settings=settings, pulls=False)  # the initial figures
-        baseline = len(shop.level_history)
+        baseline = len(server.matching("POST", "inventorySetQuantities"))
         stop = threading.Event()
         worker = threading.Thread(
             target=run_channel_worker,
@@ -312,9 +313,12 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> Non
         server.wait_for(lambda: shop.levels.get((1, 900)) == final, timeout=60)
         stop.set()
         worker.join(timeout=30)
-        received = [r for r in server.matching("POST", "inventory_levels/set")][baseline:]
+        received = [r for r in server.matching("POST", "inventorySetQuantities")][baseline:]
+        sets = [(r.received_at, r.json()["variables"]["input"]["quantities"][0]) for r in received]
         arrivals = [
-            (r.received_at, r.json()["available"]) for r in received if r.json()["inventory_item_id"] == 900
+            (at, quantity["quantity"])
+            for at, quantity in sets
+            if quantity["inventoryItemId"] == "gid://shopify/InventoryItem/900"
         ]
     engine.dispose()
     latencies = []

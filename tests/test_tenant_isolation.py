@@ -39,6 +39,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/channels/{channel_id}/pull"): {},
     ("post", "/v1/channels/{channel_id}/dead-letters/replay"): {},
     ("put", "/v1/merchants/{merchant_id}/branding"): {"brand_name": "Not yours"},
+    ("put", "/v1/channels/{channel_id}/shopify/location"): {"shopify_location_id": "1"},
     **FLOOR_BODIES,
 }
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ordermesh import __version__, openapi
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
+from ordermesh.channels.shopify_api import router as shopify_router
 from ordermesh.config import Settings, get_settings
 from ordermesh.db import get_sessionmaker, is_unavailable
 from ordermesh.deadlines import DeadlineMiddleware
@@ -206,6 +207,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         routing_router,
         reoptimise_router,
         events_router,
+        shopify_router,
         channels_router,
         planning_router,
     ):

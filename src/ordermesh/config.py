@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
 
+    # Where Ordermesh is reached from outside (https://orders.example.com): Shopify sends merchants back
+    # to it after an install and posts its webhooks to it.
+    public_url: str = ""
+    # Ordermesh's public Shopify app (Dev Dashboard / Partners): installs by the authorization-code grant.
+    shopify_client_id: str = ""
+    shopify_client_secret: str = ""
+    shopify_scopes: str = (
+        "read_orders,write_orders,read_products,read_inventory,write_inventory,read_locations,"
+        "read_merchant_managed_fulfillment_orders,write_merchant_managed_fulfillment_orders"
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:

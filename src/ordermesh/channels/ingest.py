@@ -192,6 +192,7 @@ def _first_delivery(session: Session, channel: Channel, event: WebhookEvent) -> 
             channel_id=channel.id,
             event_id=str(event.event_id)[:200],
             topic=event.topic[:60],
+            api_version=event.api_version[:20] if event.api_version else None,
             created_at=utcnow(),
         )
         .returning(ChannelEvent.__table__.c.id)

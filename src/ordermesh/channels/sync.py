@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import __version__, outbound
 from ordermesh.base import utcnow
-from ordermesh.channels import CONNECTED_KINDS
+from ordermesh.channels import CONNECTED_KINDS, shopify_privacy
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connections import channel_config, get_channel, record_error
@@ -31,6 +31,7 @@ from ordermesh.channels.connector import (
     WebhookEvent,
     connector_for,
 )
+from ordermesh.channels.credentials import StoredCredentials
 from ordermesh.channels.ingest import IngestResult, ingest_order, skip_order
 from ordermesh.channels.models import Channel
 from ordermesh.errors import BadGateway, Invalid, NotFound, Unauthorized
@@ -88,6 +89,9 @@ def receive_webhook(
         if not connector.verify_webhook(channel_config(channel), body=body, headers=lowered):
             raise Unauthorized("webhook signature missing or wrong")
         event = connector.webhook_event(lowered)
+        if channel.kind == "shopify" and event.topic in shopify_privacy.SHOP_TOPICS:
+            payload = _json_object(body)
+            return WebhookOutcome(shopify_privacy.handle(session, channel, event.topic, payload))
         if event.topic and event.topic not in ORDER_TOPICS:
             return WebhookOutcome("ignored")
         try:
@@ -239,7 +243,11 @@ def pull_orders(
     began = utcnow()
     report = PullReport()
     http = ChannelHttp(
-        config, connector, client=client or http_client(), bucket=bucket_for(channel_id, connector)
+        config,
+        connector,
+        client=client or http_client(),
+        bucket=bucket_for(channel_id, connector),
+        credentials=StoredCredentials(factory),
     )
     try:
         for pulled in connector.pull_orders(http, since=start):
