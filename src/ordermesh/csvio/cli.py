@@ -1,4 +1,5 @@
-"""`ordermesh import` and `ordermesh export`: SKUs, locations and inventory as CSV, with progress bars.
+"""`ordermesh import` and `ordermesh export`: SKUs, locations and inventory as CSV, with progress bars;
+purchase orders are imported too (inbound/imports.py).
 Each command imports the services it uses in its body, so the command line starts fast."""
 
 from __future__ import annotations
@@ -16,18 +17,29 @@ from ordermesh.terminal import console, err_console, merchant_id_of, progress_ba
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ordermesh.csvio.parse import ParseResult
+    from ordermesh.csvio.parse import CsvLayout, ParseResult
     from ordermesh.csvio.store import ImportReport
 
 
 class CsvKind(StrEnum):
+    """What `export` writes (and `import` reads back)."""
+
     skus = "skus"
     locations = "locations"
     inventory = "inventory"
 
 
+class ImportKind(StrEnum):
+    """What `import` reads."""
+
+    skus = "skus"
+    locations = "locations"
+    inventory = "inventory"
+    purchase_orders = "purchase-orders"
+
+
 def import_csv(
-    kind: Annotated[CsvKind, typer.Argument(help="What the file holds.")],
+    kind: Annotated[ImportKind, typer.Argument(help="What the file holds.")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")],
     merchant: Annotated[
         str | None,
@@ -40,12 +52,14 @@ def import_csv(
         bool, typer.Option("--skip-invalid", help="Import the valid rows and list the bad ones.")
     ] = False,
 ) -> None:
-    """Import SKUs, locations or inventory counts from CSV: all rows or none, unless --skip-invalid."""
+    """Import SKUs, locations, inventory counts or draft purchase orders from CSV: all rows or none, unless
+    --skip-invalid."""
     from ordermesh.csvio.layouts import LAYOUTS
     from ordermesh.csvio.parse import parse_csv
     from ordermesh.db import session_scope
+    from ordermesh.inbound.imports import PURCHASE_ORDER_LAYOUT
 
-    layout = LAYOUTS[kind.value]
+    layout: CsvLayout[Any] = PURCHASE_ORDER_LAYOUT if kind is ImportKind.purchase_orders else LAYOUTS[kind.value]
     parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
     with reported_errors(), session_scope() as session, progress_bar(f"Importing {kind.value}") as progress:
         task = progress.add_task(f"Importing {kind.value}", total=len(parsed.rows))
@@ -63,15 +77,26 @@ def import_csv(
 
 def _import(
     session: Session,
-    kind: CsvKind,
+    kind: ImportKind,
     parsed: ParseResult[Any],
     merchant: str | None,
     skip_invalid: bool,
     advance: Callable[[int], None],
 ) -> ImportReport:
+    from ordermesh.base import utcnow
     from ordermesh.csvio.store import import_inventory, import_locations, import_skus
+    from ordermesh.inbound.imports import import_purchase_orders
 
-    if kind is CsvKind.skus:
+    if kind is ImportKind.purchase_orders:
+        return import_purchase_orders(
+            session,
+            parsed=parsed,
+            merchant_code=merchant,
+            today=utcnow().date(),
+            skip_invalid=skip_invalid,
+            progress=advance,
+        )
+    if kind is ImportKind.skus:
         return import_skus(
             session,
             parsed=parsed,
@@ -80,7 +105,7 @@ def _import(
             skip_invalid=skip_invalid,
             progress=advance,
         )
-    if kind is CsvKind.locations:
+    if kind is ImportKind.locations:
         return import_locations(
             session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
         )
@@ -94,7 +119,7 @@ def _import(
     )
 
 
-def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
+def _print_import(kind: ImportKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
     from rich.table import Table
 
     if report.errors:
@@ -108,8 +133,10 @@ def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid:
             "or pass --skip-invalid to import the valid rows only"
         )
         return
-    if kind is CsvKind.inventory:
+    if kind is ImportKind.inventory:
         summary = f"{report.updated} levels set by cycle count"
+    elif kind is ImportKind.purchase_orders:
+        summary = f"{report.created} draft purchase order(s) created"
     else:
         summary = f"{report.created} created, {report.updated} updated"
     if report.errors:

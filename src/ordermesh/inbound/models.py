@@ -137,7 +137,7 @@ class ReceiptLine(IdMixin, Base):
     __tablename__ = "receipt_line"
     __table_args__ = (
         Index("ix_receipt_line_receipt", "receipt_id"),
-        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))

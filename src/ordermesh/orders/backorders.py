@@ -1,14 +1,17 @@
 """Backorders: stock freed anywhere goes to the orders waiting for it, oldest first, through one
-function (`serve_backorders`); a backorder filled later joins the order's open fulfillment order there."""
+function (`serve_backorders`); a backorder filled later joins the order's open fulfillment order there.
+`ship_dates` promises backordered lines for the arrival of the open purchase orders that cover them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordermesh.events.outbox import Event, emit
+from ordermesh.inbound.promises import Waiting, backorder_promises
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
@@ -183,3 +186,37 @@ def _attach_to_fulfillment(
     refresh_status(session, order)
     if before != order.status and order.status == OrderStatus.confirmed:
         emit(session, merchant_id=order.merchant_id, events=[Event("order.confirmed", payload(order))])
+
+
+def ship_dates(session: Session, *, order: Order, lines: Sequence[OrderLine], today: date) -> dict[int, date]:
+    """When each backordered line of the order is expected to ship, by line id: the arrival of the open
+    purchase order line that covers it once the backorders before it are served (lines none covers are
+    left out)."""
+    waiting = [
+        Waiting(line.id, line.sku_id, line.quantity_backordered, _waiting_before(session, order, line))
+        for line in lines
+        if line.sku_id is not None and line.quantity_backordered > 0 and order.cancelled_at is None
+    ]
+    promises = backorder_promises(session, merchant_id=order.merchant_id, waiting=waiting, today=today)
+    return {line_id: promise.ship_date for line_id, promise in promises.items()}
+
+
+def _waiting_before(session: Session, order: Order, line: OrderLine) -> int:
+    """Units of the line's SKU backordered by lines served before it (older orders, earlier lines)."""
+    earlier = or_(
+        Order.placed_at < order.placed_at,
+        and_(Order.placed_at == order.placed_at, Order.id < order.id),
+        and_(Order.id == order.id, OrderLine.line_no < line.line_no),
+    )
+    ahead = session.scalar(
+        select(func.coalesce(func.sum(OrderLine.quantity_backordered), 0))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.merchant_id == order.merchant_id,
+            OrderLine.sku_id == line.sku_id,
+            OrderLine.quantity_backordered > 0,
+            Order.cancelled_at.is_(None),
+            earlier,
+        )
+    )
+    return int(ahead or 0)

@@ -251,7 +251,7 @@ def upgrade() -> None:
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
-        sa.CheckConstraint("quantity > 0", name=op.f("ck_receipt_line_quantity_positive")),
+        sa.CheckConstraint("quantity >= 0", name=op.f("ck_receipt_line_quantity_not_negative")),
         sa.ForeignKeyConstraint(
             ["merchant_id"], ["merchant.id"], name=op.f("fk_receipt_line_merchant_id_merchant")
         ),
