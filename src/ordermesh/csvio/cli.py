@@ -59,7 +59,9 @@ def import_csv(
     from ordermesh.db import session_scope
     from ordermesh.inbound.imports import PURCHASE_ORDER_LAYOUT
 
-    layout: CsvLayout[Any] = PURCHASE_ORDER_LAYOUT if kind is ImportKind.purchase_orders else LAYOUTS[kind.value]
+    layout: CsvLayout[Any] = (
+        PURCHASE_ORDER_LAYOUT if kind is ImportKind.purchase_orders else LAYOUTS[kind.value]
+    )
     parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
     with reported_errors(), session_scope() as session, progress_bar(f"Importing {kind.value}") as progress:
         task = progress.add_task(f"Importing {kind.value}", total=len(parsed.rows))

@@ -88,8 +88,8 @@ def import_purchase_orders(
     errors = list(parsed.errors)
     groups = _groups(session, parsed.rows, merchant_code, errors)
     report = new_report(parsed, errors)
-    if errors and not skip_invalid:
-        return report
+    # The purchase orders whose rows are all good are still written (then undone, without skip_invalid),
+    # so that the service's complaints about them are reported along with the rest.
     bad_rows = {error.row for error in errors}
     with session.begin_nested() as everything:
         for (merchant_id, _number), rows in groups.items():
@@ -127,7 +127,8 @@ def _groups(
         for s in session.execute(select(Supplier.merchant_id, Supplier.code, Supplier.id))
     }
     locations = dict(session.execute(select(Location.code, Location.id)).all())
-    numbers = set(session.execute(select(PurchaseOrder.merchant_id, PurchaseOrder.number)).tuples())
+    taken = session.execute(select(PurchaseOrder.merchant_id, PurchaseOrder.number))
+    numbers = {(order.merchant_id, order.number) for order in taken}
     groups: dict[tuple[int, str], Group] = {}
     for row in rows:
         merchant_id = row_merchant(row, merchant_code, merchants)
