@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.csvio.layouts import PURCHASE_ORDER_LAYOUT
 from ordermesh.csvio.parse import parse_csv
-from ordermesh.inbound.imports import PURCHASE_ORDER_LAYOUT
 from ordermesh.inbound.models import PurchaseOrder
 from tests.cli_support import run, use_database
 from tests.inbound_support import supplier

@@ -1,5 +1,5 @@
 """`ordermesh import` and `ordermesh export`: SKUs, locations and inventory as CSV, with progress bars;
-purchase orders are imported too (inbound/imports.py).
+purchase orders are imported too (purchase_orders.py).
 Each command imports the services it uses in its body, so the command line starts fast."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ordermesh.terminal import console, err_console, merchant_id_of, progress_ba
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ordermesh.csvio.parse import CsvLayout, ParseResult
+    from ordermesh.csvio.parse import ParseResult
     from ordermesh.csvio.store import ImportReport
 
 
@@ -57,11 +57,8 @@ def import_csv(
     from ordermesh.csvio.layouts import LAYOUTS
     from ordermesh.csvio.parse import parse_csv
     from ordermesh.db import session_scope
-    from ordermesh.inbound.imports import PURCHASE_ORDER_LAYOUT
 
-    layout: CsvLayout[Any] = (
-        PURCHASE_ORDER_LAYOUT if kind is ImportKind.purchase_orders else LAYOUTS[kind.value]
-    )
+    layout = LAYOUTS[kind.value]
     parsed = parse_csv(file.read_text(encoding="utf-8-sig"), layout)
     with reported_errors(), session_scope() as session, progress_bar(f"Importing {kind.value}") as progress:
         task = progress.add_task(f"Importing {kind.value}", total=len(parsed.rows))
@@ -86,8 +83,8 @@ def _import(
     advance: Callable[[int], None],
 ) -> ImportReport:
     from ordermesh.base import utcnow
+    from ordermesh.csvio.purchase_orders import import_purchase_orders
     from ordermesh.csvio.store import import_inventory, import_locations, import_skus
-    from ordermesh.inbound.imports import import_purchase_orders
 
     if kind is ImportKind.purchase_orders:
         return import_purchase_orders(

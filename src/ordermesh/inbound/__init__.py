@@ -1,7 +1,7 @@
 """Inbound: suppliers, purchase orders, advance ship notices and receipts.
 
-Sits above inventory (receipts are ledger movements) and routing (promises use its business-day
-calendars), below orders, which read the open purchase order lines to promise backorders. Put-away to a
+Sits just above inventory (receipts are ledger movements) and below csvio (which imports purchase orders
+through it) and orders (which read the open purchase order lines to promise backorders). Put-away to a
 bin (the floor's, above) is asked for with a domain event (`events.PutAwayReceived`).
 """
 

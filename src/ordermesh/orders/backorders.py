@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordermesh.events.outbox import Event, emit
-from ordermesh.inbound.promises import Waiting, backorder_promises
+from ordermesh.inbound.promises import Waiting, covering_arrivals
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
@@ -26,6 +26,7 @@ from ordermesh.orders.models import (
 )
 from ordermesh.orders.statuses import refresh_status
 from ordermesh.orders.timeline import note, payload
+from ordermesh.routing.promise import Calendar, add_working_days, closed_days, next_working_day
 
 
 def serve_backorders(
@@ -197,8 +198,30 @@ def ship_dates(session: Session, *, order: Order, lines: Sequence[OrderLine], to
         for line in lines
         if line.sku_id is not None and line.quantity_backordered > 0 and order.cancelled_at is None
     ]
-    promises = backorder_promises(session, merchant_id=order.merchant_id, waiting=waiting, today=today)
-    return {line_id: promise.ship_date for line_id, promise in promises.items()}
+    arrivals = covering_arrivals(session, merchant_id=order.merchant_id, waiting=waiting)
+    locations = session.scalars(
+        select(Location).where(Location.id.in_({a.location_id for a in arrivals.values()}))
+    )
+    clocks = {
+        location.id: (
+            Calendar(location.country, closed_days(location.closed_days or [])),
+            location.handling_days,
+        )
+        for location in locations
+    }
+    return {
+        line_id: _ship_date(arrival.expected_date, *clocks[arrival.location_id], today)
+        for line_id, arrival in arrivals.items()
+    }
+
+
+def _ship_date(expected: date, calendar: Calendar, handling_days: int, today: date) -> date:
+    """Units due on `expected` (today at the earliest) are received that working day or the next, and ship
+    after the location's handling days."""
+    received = max(expected, today)
+    if not calendar.is_working_day(received):
+        received = next_working_day(received, calendar)
+    return add_working_days(received, handling_days, calendar)
 
 
 def _waiting_before(session: Session, order: Order, line: OrderLine) -> int:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ordermesh.catalog.schemas import Amount, SkuCode
-from ordermesh.csvio.parse import CsvLayout, ParsedRow, ParseResult, RowError
+from ordermesh.csvio.layouts import PURCHASE_ORDER_LAYOUT, PurchaseOrderRow
+from ordermesh.csvio.parse import ParsedRow, ParseResult, RowError
 from ordermesh.csvio.store import (
     ImportReport,
     Progress,
@@ -27,43 +26,9 @@ from ordermesh.csvio.store import (
 )
 from ordermesh.errors import DomainError
 from ordermesh.inbound.models import PurchaseOrder, Supplier
-from ordermesh.inbound.schemas import Notes, Number, PurchaseOrderCreate, PurchaseOrderLineIn, Quantity
+from ordermesh.inbound.schemas import PurchaseOrderCreate, PurchaseOrderLineIn
 from ordermesh.inbound.service import create_purchase_order
-from ordermesh.inputs import Day, Input
 from ordermesh.locations.models import Location
-from ordermesh.locations.schemas import LocationCode
-from ordermesh.merchants.schemas import Code
-
-
-class PurchaseOrderRow(Input):
-    """One purchase order line; rows with the same number make one purchase order."""
-
-    merchant: Code | None = None
-    number: Number
-    supplier: Code
-    sku: SkuCode
-    location: LocationCode
-    quantity: Quantity
-    unit_cost: Amount | None = None
-    expected_date: Day | None = None
-    notes: Notes | None = Field(default=None, description="The purchase order's notes (first row's)")
-
-
-PURCHASE_ORDER_LAYOUT: CsvLayout[PurchaseOrderRow] = CsvLayout(
-    model=PurchaseOrderRow,
-    columns=(
-        "merchant",
-        "number",
-        "supplier",
-        "sku",
-        "location",
-        "quantity",
-        "unit_cost",
-        "expected_date",
-        "notes",
-    ),
-    required=frozenset({"number", "supplier", "sku", "location", "quantity"}),
-)
 
 # A purchase order line's fields, as the file names them.
 _LINE_COLUMNS = {"sku_id": "sku", "location_id": "location", "supplier_id": "supplier"}
