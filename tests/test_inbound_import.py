@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.csvio.layouts import PURCHASE_ORDER_LAYOUT
 from ordermesh.csvio.parse import parse_csv
 from ordermesh.inbound.models import PurchaseOrder
+from ordermesh.inventory.models import InventoryLevel
 from tests.cli_support import run, use_database
 from tests.inbound_support import supplier
 from tests.world import World
@@ -78,3 +79,31 @@ def test_purchase_orders_import_with_a_bad_row_named_by_row_and_column(
     ]
     again = run("import", "purchase-orders", str(file), "--merchant", "acme", "--skip-invalid")
     assert "2 │ number │ purchase order 'PO-1' exists already" in " ".join(again.output.split())
+
+
+def test_check_finds_inbound_units_no_purchase_order_expects(
+    cli_db: sessionmaker[Session], world: World, client: TestClient
+) -> None:
+    mill = supplier(client, world, code="MILL")
+    line = {"sku": "TSHIRT", "location_id": world.locations["NJ1"], "quantity": 4, "unit_cost": "3"}
+    order = client.post(
+        "/v1/purchase-orders", json={"supplier_id": mill["id"], "lines": [line]}, headers=world.acme
+    )
+    assert (
+        client.post(f"/v1/purchase-orders/{order.json()['id']}/send", headers=world.acme).status_code == 200
+    )
+    check = run("check")
+    assert check.exit_code == 0 and "inbound = open purchase orders" in check.output, check.output
+    # A bad manual SQL fix raises a level's inbound behind the purchase orders' back.
+    with cli_db.begin() as session:
+        session.execute(
+            update(InventoryLevel)
+            .where(
+                InventoryLevel.sku_id == world.acme_skus["TSHIRT"],
+                InventoryLevel.location_id == world.locations["NJ1"],
+            )
+            .values(inbound=9)
+        )
+    broken = run("check")
+    assert broken.exit_code == 1
+    assert "1 inventory level(s) disagree with open purchase orders" in " ".join(broken.output.split())
