@@ -94,7 +94,11 @@ def delete_supplier(supplier_id: Id, session: DbSession, principal: CurrentPrinc
     suppliers.delete_supplier(session, supplier_id=supplier_id, merchant_scope=principal.merchant_scope())
 
 
-@router.put("/suppliers/{supplier_id}/skus", response_model=SupplierSkuOut)
+@router.put(
+    "/suppliers/{supplier_id}/skus",
+    response_model=SupplierSkuOut,
+    responses={201: {"model": SupplierSkuOut, "description": "Recorded: the supplier did not sell it yet"}},
+)
 def put_supplier_sku(
     supplier_id: Id, body: SupplierSkuIn, session: DbSession, principal: CurrentPrincipal, response: Response
 ) -> SupplierSkuOut:
@@ -321,7 +325,7 @@ def arrive_asn(
         asn_id=asn_id,
         merchant_scope=principal.merchant_scope(),
         location_scope=warehouse_location(principal),
-        at=min(body.arrived_at or now, now),
+        at=body.arrived_at or now,
     )
     return asn_out(receiving.asn_views(session, [asn])[0])
 

@@ -238,7 +238,10 @@ def receive(
     )
     session.add(receipt)
     session.flush()
-    for item in received:
+    # Levels are touched in (location, sku) order, as every level change is, so receipts cannot deadlock.
+    for item in sorted(
+        received, key=lambda item: (item.line.location_id, item.line.sku_id, item.line.line_no)
+    ):
         _receive_line(session, order, receipt, item, actor)
     move_to(order, after_receipt([(line.quantity_ordered, line.quantity_received) for line in lines]))
     if order.status == PurchaseOrderStatus.received and order.received_at is None:
@@ -246,9 +249,9 @@ def receive(
     if asn is not None:
         asn.status = AsnStatus.received
         asn.arrived_at = asn.arrived_at or arrived_at
-    sync_inbound(
-        session, merchant_id=order.merchant_id, levels={(line.sku_id, line.location_id) for line in lines}
-    )
+    # Only the levels received at change: a line fully received leaves nothing open whatever the status.
+    received_at = {(item.line.sku_id, item.line.location_id) for item in received if item.quantity}
+    sync_inbound(session, merchant_id=order.merchant_id, levels=received_at)
     session.flush()
     return receipt
 

@@ -127,7 +127,7 @@ class PurchaseOrderCreate(PurchaseOrderFields):
 
 
 class PurchaseOrderUpdate(PurchaseOrderFields):
-    """A draft's fields; `lines`, when sent, replace all of its lines."""
+    """A draft's fields; `lines`, when sent, replace all its lines (else `expected_date` moves them all)."""
 
     lines: list[PurchaseOrderLineIn] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
 

@@ -85,6 +85,9 @@ def update_purchase_order(
         order.number = changes.number
     if "notes" in changes.model_fields_set:
         order.notes = changes.notes
+    if changes.lines is None and changes.expected_date is not None:
+        for line in order_lines(session, order):
+            line.expected_date = changes.expected_date
     if changes.lines is not None:
         supplier = session.get_one(Supplier, order.supplier_id)
         lines = _lines(session, supplier, changes.lines, changes.expected_date, today)
