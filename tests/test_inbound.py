@@ -366,3 +366,26 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
     assert _rows(session_factory) == before
     assert level(client, world, "TSHIRT", "NJ1")["on_hand"] == on_hand
     assert client.get(f"/v1/purchase-orders/{order['id']}", headers=world.acme).json()["status"] == "sent"
+
+
+def test_a_receipt_repeated_with_its_idempotency_key_is_received_once(
+    client: TestClient, world: World, session: Session
+) -> None:
+    mill = supplier(client, world)
+    order = purchase_order(client, world, mill["id"], [_line(world, "MUG", "TX1", 10, unit_cost="2")])
+    act(client, world, order["id"], "send")
+    body = {
+        "purchase_order_id": order["id"],
+        "location_id": world.locations["TX1"],
+        "lines": [{"line_no": 1, "quantity": 4}],
+    }
+    scan = {**world.acme, "Idempotency-Key": "dock-3/scan-881"}
+    first = client.post("/v1/receipts", json=body, headers=scan)
+    again = client.post("/v1/receipts", json=body, headers=scan)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json() == first.json()
+    assert level(client, world, "MUG", "TX1")["on_hand"] == 9  # 5 + 4, once
+    other = client.post("/v1/receipts", json={**body, "lines": [{"line_no": 1, "quantity": 5}]}, headers=scan)
+    assert other.status_code == 409 and _fields(other) == {"Idempotency-Key"}
+    assert len(client.get("/v1/receipts", headers=world.acme).json()["items"]) == 1
+    assert ledger_breaches(session) == [] and _inbound_breaches(session) == []

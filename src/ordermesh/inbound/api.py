@@ -4,7 +4,9 @@ where it receives."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
 from sqlalchemy.orm import Session
 
 from ordermesh.auth import Principal
@@ -333,21 +335,35 @@ def arrive_asn(
 # --- receipts -----------------------------------------------------------------------------------------
 
 
-@router.post("/receipts", status_code=status.HTTP_201_CREATED, response_model=ReceiptOut)
+@router.post(
+    "/receipts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReceiptOut,
+    responses={200: {"model": ReceiptOut, "description": "Received already under this Idempotency-Key"}},
+)
 def create_receipt(
-    body: ReceiptCreate, session: DbSession, principal: CurrentPrincipal, clock: Clock
+    body: ReceiptCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: Clock,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> ReceiptOut:
     """Receive units at a location against a purchase order or an ASN: ledger movements, put-away to the
-    bins named, over- and under-receipts recorded, the purchase order moved on."""
+    bins named, over- and under-receipts recorded, the purchase order moved on. Idempotent on the
+    Idempotency-Key header: a repeat answers 200 with the first receipt."""
     principal.require_location(body.location_id)
-    receipt = receiving.receive(
+    receipt, created = receiving.receive(
         session,
         data=body,
         merchant_scope=principal.merchant_scope(),
         location_scope=warehouse_location(principal),
         actor=principal.actor,
         now=clock(),
+        idempotency_key=idempotency_key,
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return receipt_out(receiving.receipt_views(session, [receipt])[0])
 
 

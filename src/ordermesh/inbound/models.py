@@ -120,7 +120,10 @@ class Receipt(IdMixin, TimestampMixin, Base):
     """Units received at a location against a purchase order (and an ASN, when one announced them)."""
 
     __tablename__ = "receipt"
-    __table_args__ = (Index("ix_receipt_po", "merchant_id", "purchase_order_id"),)
+    __table_args__ = (
+        Index("ix_receipt_po", "merchant_id", "purchase_order_id"),
+        UniqueConstraint("merchant_id", "idempotency_key"),
+    )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
     purchase_order_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_order.id"))
@@ -131,6 +134,9 @@ class Receipt(IdMixin, TimestampMixin, Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dock_to_stock_seconds: Mapped[int] = mapped_column(Integer)
     received_by: Mapped[str] = mapped_column(String(100))
+    # A scanner's retry with the same Idempotency-Key gets this receipt back instead of a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the request it answered
 
 
 class ReceiptLine(IdMixin, Base):

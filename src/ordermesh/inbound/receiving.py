@@ -4,6 +4,7 @@ along its transition table; over- and under-receipts and dock-to-stock time are 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,8 +199,11 @@ def receive(
     location_scope: int | None,
     actor: str,
     now: datetime,
-) -> Receipt:
-    """Receive units at a location against a purchase order or an ASN: all of it or, on any fault, nothing."""
+    idempotency_key: str | None = None,
+) -> tuple[Receipt, bool]:
+    """Receive units at a location against a purchase order or an ASN: all of it or, on any fault, nothing.
+    Returns the receipt and whether it is new: a request repeated with its Idempotency-Key gets the
+    receipt it made the first time (409 if the key came with another request)."""
     asn = None
     if data.asn_id is not None:
         asn = get_asn(
@@ -209,13 +213,19 @@ def receive(
             location_scope=location_scope,
             lock=True,
         )
-        if asn.status == AsnStatus.received:
-            raise Conflict("this ASN was received already")
-        if asn.location_id != data.location_id:
-            raise Invalid.field("location_id", f"the ASN's units go to location {asn.location_id}")
     order_id = asn.purchase_order_id if asn is not None else data.purchase_order_id
     assert order_id is not None  # ReceiptCreate names one of the two
+    # The purchase order's lock makes a repeat wait for the first request, then find its receipt.
     order = get_purchase_order(session, purchase_order_id=order_id, merchant_scope=merchant_scope, lock=True)
+    request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    if idempotency_key is not None:
+        earlier = _earlier_receipt(session, order.merchant_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier, False
+    if asn is not None and asn.status == AsnStatus.received:
+        raise Conflict("this ASN was received already")
+    if asn is not None and asn.location_id != data.location_id:
+        raise Invalid.field("location_id", f"the ASN's units go to location {asn.location_id}")
     if order.status not in RECEIVING_STATUSES:
         raise Conflict(
             f"a {order.status} purchase order receives nothing"
@@ -235,6 +245,8 @@ def receive(
         received_at=now,
         dock_to_stock_seconds=int((now - arrived_at).total_seconds()),
         received_by=actor,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
     session.add(receipt)
     session.flush()
@@ -253,7 +265,20 @@ def receive(
     received_at = {(item.line.sku_id, item.line.location_id) for item in received if item.quantity}
     sync_inbound(session, merchant_id=order.merchant_id, levels=received_at)
     session.flush()
-    return receipt
+    return receipt, True
+
+
+def _earlier_receipt(session: Session, merchant_id: int, key: str, request_hash: str) -> Receipt | None:
+    """The receipt an Idempotency-Key made before, if any; 409 when it was made by another request."""
+    earlier = session.scalar(
+        select(Receipt).where(Receipt.merchant_id == merchant_id, Receipt.idempotency_key == key)
+    )
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was used for another receipt",
+            [FieldError("Idempotency-Key", "used for another receipt")],
+        )
+    return earlier
 
 
 def _received_lines(

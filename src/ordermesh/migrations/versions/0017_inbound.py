@@ -212,6 +212,8 @@ def upgrade() -> None:
         sa.Column("received_at", ordermesh.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("dock_to_stock_seconds", sa.Integer(), nullable=False),
         sa.Column("received_by", sa.String(length=100), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
@@ -231,6 +233,9 @@ def upgrade() -> None:
             name=op.f("fk_receipt_purchase_order_id_purchase_order"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_receipt")),
+        sa.UniqueConstraint(
+            "merchant_id", "idempotency_key", name=op.f("uq_receipt_merchant_id_idempotency_key")
+        ),
     )
     with op.batch_alter_table("receipt", schema=None) as batch_op:
         batch_op.create_index("ix_receipt_po", ["merchant_id", "purchase_order_id"], unique=False)
