@@ -32,6 +32,7 @@ from ordermesh.fulfillment.carrier_api import router as carriers_router
 from ordermesh.fulfillment.manifest_api import router as manifests_router
 from ordermesh.fulfillment.tracking_api import router as tracking_router
 from ordermesh.health import DatabaseProbe
+from ordermesh.inbound.api import router as inbound_router
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
 from ordermesh.locations.api import merchant_locations_router
@@ -198,6 +199,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         locations_router,
         catalog_router,
         inventory_router,
+        inbound_router,
         orders_router,
         fulfillment_router,
         manifests_router,

@@ -28,6 +28,16 @@ from ordermesh.fulfillment.models import (
     ShipmentEvent,
     ShipmentItem,
 )
+from ordermesh.inbound.models import (
+    AdvanceShipNotice,
+    AsnLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    Supplier,
+    SupplierSku,
+)
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from ordermesh.merchants.models import ApiKey, Merchant, MerchantBranding
@@ -44,7 +54,9 @@ from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 
 __all__ = [
+    "AdvanceShipNotice",
     "ApiKey",
+    "AsnLine",
     "Base",
     "Bin",
     "BinStock",
@@ -78,6 +90,10 @@ __all__ = [
     "OutboxMessage",
     "PickList",
     "PickListItem",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Receipt",
+    "ReceiptLine",
     "ReturnAuthorization",
     "ReturnLine",
     "RoutingProfile",
@@ -85,6 +101,8 @@ __all__ = [
     "ShipmentEvent",
     "ShipmentItem",
     "Sku",
+    "Supplier",
+    "SupplierSku",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -175,6 +175,11 @@ class OrderLineOut(BaseModel):
     requires_shipping: bool = True
     quantity: int
     quantity_backordered: int
+    backorder_ship_date: date | None = Field(
+        default=None,
+        description="When the backordered units are expected to ship: the expected date of the open purchase "
+        "order line that covers them, plus the location's handling days",
+    )
     unit_price: Decimal
     discount: Decimal
     tax: Decimal
@@ -265,6 +270,10 @@ class OrderOut(OrderSummary):
     channel_cancel_reason: str | None = None
     lines_not_taken: list[LineNotTaken] = []
     promised_delivery_date: date | None = None
+    backorder_ship_date: date | None = Field(
+        default=None,
+        description="When the last backordered line is expected to ship, if every one is covered",
+    )
     lines: list[OrderLineOut]
     fulfillment_orders: list[FulfillmentOrderOut]
     holds: list[HoldOut]
