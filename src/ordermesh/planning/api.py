@@ -14,7 +14,8 @@ from ordermesh.paging import Page, page_of
 from ordermesh.planning import service
 from ordermesh.planning.models import DemandForecast
 from ordermesh.planning.replenishment import ServiceMeasure, Targets
-from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut, TransferOut
+from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut, SupplyOut, TransferOut
+from ordermesh.planning.terms import SkuSupply, Supply
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["planning"])
@@ -60,13 +61,13 @@ def replenishment(
     merchant_id: Annotated[Id | None, Query(description="Required with an operator or warehouse key")] = None,
     service_level: Annotated[float, Query(ge=0.5, le=0.999, description="Target, 0.5-0.999")] = 0.95,
     measure: ServiceMeasure = ServiceMeasure.fill_rate,
-    lead_time_days: Annotated[float, Query(ge=0, le=365)] = 14.0,
-    lead_time_sigma: Annotated[float, Query(ge=0, le=365)] = 3.0,
+    lead_time_days: Annotated[float, Query(ge=0, le=365, description="For SKUs no supplier sells")] = 14.0,
+    lead_time_sigma: Annotated[float, Query(ge=0, le=365, description="For SKUs no supplier sells")] = 3.0,
     order_cycle_days: Annotated[float, Query(ge=1, le=365)] = 14.0,
     excess_days: Annotated[float, Query(ge=0, le=3650)] = 30.0,
     dead_days: Annotated[int, Query(ge=1, le=3650)] = 90,
-    moq: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    case_pack: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    moq: Annotated[int, Query(ge=1, le=1_000_000, description="For SKUs no supplier sells")] = 1,
+    case_pack: Annotated[int, Query(ge=1, le=1_000_000, description="For SKUs no supplier sells")] = 1,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[SuggestionOut]:
@@ -82,7 +83,7 @@ def replenishment(
         excess_days=excess_days,
         dead_days=dead_days,
     )
-    supply = service.Supply(lead_time_days, lead_time_sigma, moq, case_pack)
+    supply = Supply(lead_time_days, lead_time_sigma, moq, case_pack)
     suggestions, next_cursor = service.replenishment(
         session,
         merchant_id=acting,
@@ -120,7 +121,24 @@ def _suggestion_out(suggestion: service.Suggestion, location_id: int) -> Suggest
         overstock_value=plan.overstock_value,
         order_quantity=plan.order_quantity,
         last_order_date=plan.last_order_date,
+        supply=supply_out(suggestion.supply),
         exceptions=[ExceptionOut(kind=f.kind, units=f.units, value=f.value) for f in plan.exceptions],
+    )
+
+
+def supply_out(supply: SkuSupply) -> SupplyOut:
+    offer = supply.offer
+    return SupplyOut(
+        supplier_id=offer.supplier_id if offer else None,
+        supplier_code=offer.supplier_code if offer else None,
+        supplier_currency=offer.currency if offer else None,
+        supplier_unit_cost=offer.unit_cost if offer else None,
+        lead_time_days=round(supply.lead_time_days, 2),
+        lead_time_sigma=round(supply.lead_time_sigma, 2),
+        moq=supply.moq,
+        case_pack=supply.case_pack,
+        unit_cost=supply.unit_cost,
+        sources=supply.sources,
     )
 
 
@@ -148,7 +166,7 @@ def transfers(
         session,
         merchant_id=principal.acting_merchant(merchant_id),
         targets=targets,
-        supply=service.Supply(lead_time_days, lead_time_sigma),
+        supply=Supply(lead_time_days, lead_time_sigma),
         transfer_cost=transfer_cost,
         today=service.today_utc(),
         sku_id=sku_id,

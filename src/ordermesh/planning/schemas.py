@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ordermesh.planning import DemandClass, ExceptionKind
+from ordermesh.planning.terms import Source
 
 
 class ForecastOut(BaseModel):
@@ -45,6 +46,21 @@ class ExceptionOut(BaseModel):
     value: Decimal  # revenue at risk for a shortage, the stock's cost for excess and dead stock
 
 
+class SupplyOut(BaseModel):
+    """How the SKU is bought, and where each figure came from (see docs/planning.md)."""
+
+    supplier_id: int | None = Field(description="The cheapest active supplier of the SKU; null: none")
+    supplier_code: str | None
+    supplier_currency: str | None
+    supplier_unit_cost: Decimal | None = Field(description="The supplier's cost, in its currency")
+    lead_time_days: float
+    lead_time_sigma: float
+    moq: int
+    case_pack: int
+    unit_cost: Decimal | None = Field(description="Values the stock, in the SKU's currency")
+    sources: dict[str, Source]
+
+
 class SuggestionOut(BaseModel):
     level_id: int
     sku_id: int
@@ -67,6 +83,7 @@ class SuggestionOut(BaseModel):
     overstock_value: Decimal
     order_quantity: int
     last_order_date: date | None
+    supply: SupplyOut
     exceptions: list[ExceptionOut]
 
 
