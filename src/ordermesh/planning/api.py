@@ -5,16 +5,26 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response, status
 
+from ordermesh.inbound.views import purchase_order_out
 from ordermesh.inputs import Id
 from ordermesh.locations.service import get_location
 from ordermesh.merchants import Role
 from ordermesh.paging import Page, page_of
-from ordermesh.planning import service
+from ordermesh.planning import purchasing, service
 from ordermesh.planning.models import DemandForecast
 from ordermesh.planning.replenishment import ServiceMeasure, Targets
-from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut, SupplyOut, TransferOut
+from ordermesh.planning.schemas import (
+    DraftRequest,
+    DraftsOut,
+    ExceptionOut,
+    ForecastOut,
+    NotOrderedOut,
+    SuggestionOut,
+    SupplyOut,
+    TransferOut,
+)
 from ordermesh.planning.terms import SkuSupply, Supply
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
@@ -123,6 +133,41 @@ def _suggestion_out(suggestion: service.Suggestion, location_id: int) -> Suggest
         last_order_date=plan.last_order_date,
         supply=supply_out(suggestion.supply),
         exceptions=[ExceptionOut(kind=f.kind, units=f.units, value=f.value) for f in plan.exceptions],
+    )
+
+
+@router.post(
+    "/planning/replenishment/purchase-orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DraftsOut,
+    responses={200: {"model": DraftsOut, "description": "Drafted already under this Idempotency-Key"}},
+)
+def draft_purchase_orders(
+    body: DraftRequest,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> DraftsOut:
+    """Turn replenishment suggestions (every one ordering something, or the items chosen) into draft
+    purchase orders, one per supplier and destination location; SKUs no supplier sells are listed as not
+    ordered. Idempotent on the Idempotency-Key header: a repeat answers 200 with what the first made."""
+    principal.require(Role.operator, Role.merchant)
+    acting = principal.acting_merchant(body.merchant_id)
+    if body.location_id is not None:
+        get_location(session, location_id=body.location_id, merchant_id=acting)
+    drafts, created = purchasing.draft_purchase_orders(
+        session,
+        merchant_id=acting,
+        request=body,
+        today=service.today_utc(),
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DraftsOut(
+        purchase_orders=[purchase_order_out(view) for view in drafts.purchase_orders],
+        not_ordered=[NotOrderedOut.model_validate(row) for row in drafts.not_ordered],
     )
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from ordermesh.catalog.schemas import SkuCode
+from ordermesh.inbound.schemas import MAX_LINES, PurchaseOrderOut, Quantity
+from ordermesh.inputs import Id, Input
 from ordermesh.planning import DemandClass, ExceptionKind
+from ordermesh.planning.replenishment import ServiceMeasure
 from ordermesh.planning.terms import Source
 
 
@@ -96,3 +101,42 @@ class TransferOut(BaseModel):
     currency: str
     cost: Decimal  # what moving the units costs
     saving: Decimal  # what buying them would have cost, less the move
+
+
+class DraftItem(Input):
+    """A SKU chosen for a draft purchase order, and how many (default: the suggested quantity)."""
+
+    sku: SkuCode | None = Field(default=None, description="SKU code (or give sku_id)")
+    sku_id: Id | None = None
+    location_id: Id | None = Field(default=None, description="Default: the request's location_id")
+    quantity: Quantity | None = Field(default=None, description="Default: the suggested order quantity")
+
+
+class DraftRequest(Input):
+    """Turn replenishment suggestions into draft purchase orders, one per supplier and location."""
+
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
+    location_id: Id | None = Field(default=None, description="Default: every location of the merchant")
+    items: list[DraftItem] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_LINES,
+        description="Default: every suggestion with an order quantity above 0",
+    )
+    service_level: Annotated[float, Field(ge=0.5, le=0.999)] = 0.95
+    measure: ServiceMeasure = ServiceMeasure.fill_rate
+    order_cycle_days: Annotated[float, Field(ge=1, le=365)] = 14.0
+
+
+class NotOrderedOut(BaseModel):
+    sku_id: int
+    sku: str
+    location_id: int
+    quantity: int
+    reason: str = Field(description="no_supplier or nothing_to_order")
+    detail: str
+
+
+class DraftsOut(BaseModel):
+    purchase_orders: list[PurchaseOrderOut]
+    not_ordered: list[NotOrderedOut]
