@@ -42,6 +42,7 @@ app.add_typer(channels_app, name="channels")
 app.command("import")(csv_cli.import_csv)
 app.command("export")(csv_cli.export_csv)
 app.command("forecast")(planning_cli.forecast)
+app.command("planning-worker")(planning_cli.planning_worker)
 
 
 def _version(value: bool) -> None:

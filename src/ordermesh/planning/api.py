@@ -21,6 +21,7 @@ from ordermesh.planning.schemas import (
     ExceptionOut,
     ForecastOut,
     NotOrderedOut,
+    RunOut,
     SuggestionOut,
     SupplyOut,
     TransferOut,
@@ -230,3 +231,18 @@ def transfers(
         for move in moves
     ]
     return page_of(items, limit=limit, cursor=cursor)
+
+
+@router.get("/planning/runs", response_model=Page[RunOut])
+def list_runs(
+    session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
+) -> Page[RunOut]:
+    """The nightly forecast job's runs (`ordermesh planning-worker`), newest first: when each was due,
+    when it ran, how many forecasts it stored, or why it failed."""
+    principal.require(Role.operator, Role.merchant)
+    rows, next_cursor = service.list_runs(
+        session, merchant_scope=principal.merchant_scope(), limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[RunOut.model_validate(row, from_attributes=True) for row in rows], next_cursor=next_cursor
+    )

@@ -140,3 +140,16 @@ class NotOrderedOut(BaseModel):
 class DraftsOut(BaseModel):
     purchase_orders: list[PurchaseOrderOut]
     not_ordered: list[NotOrderedOut]
+
+
+class RunOut(BaseModel):
+    """One run of a merchant's nightly forecast job."""
+
+    id: int
+    merchant_id: int
+    due_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    status: str = Field(description="done or failed")
+    series: int = Field(description="Forecasts stored")
+    error: str | None

@@ -20,7 +20,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.paging import paginate
-from ordermesh.planning.models import DemandForecast
+from ordermesh.planning.models import DemandForecast, PlanningRun
 from ordermesh.planning.replenishment import (
     Plan,
     Position,
@@ -375,6 +375,16 @@ def _path_from(forecast: DemandForecast | None, today: date) -> tuple[float, ...
         return ()
     skip = max(0, (today - forecast.start_date).days)
     return tuple(float(v) for v in forecast.mean[skip:])
+
+
+def list_runs(
+    session: Session, *, merchant_scope: int | None, limit: int, cursor: str | None
+) -> tuple[Sequence[PlanningRun], str | None]:
+    """A page of the forecast job's runs, newest first."""
+    statement = select(PlanningRun)
+    if merchant_scope is not None:
+        statement = statement.where(PlanningRun.merchant_id == merchant_scope)
+    return paginate(session, statement, PlanningRun.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 def today_utc() -> date:
