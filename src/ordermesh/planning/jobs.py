@@ -125,11 +125,14 @@ def _forecast(
 ) -> int:
     from ordermesh.planning import service  # NumPy and statsforecast load with the first job only
 
+    today = started_at.astimezone(UTC).date()
     with factory() as session, session.begin():
-        today = started_at.astimezone(UTC).date()
         histories = service.load_histories(session, merchant_id=merchant_id, today=today, days=HISTORY_DAYS)
-        series = service.store_forecasts(
-            session, merchant_id=merchant_id, histories=histories, today=today, horizon=HORIZON_DAYS
+    # Computed outside any transaction: SQLite's writers wait for nobody's forecasts.
+    results = service.compute_forecasts(histories, horizon=HORIZON_DAYS)
+    with factory() as session, session.begin():
+        series = service.replace_forecasts(
+            session, merchant_id=merchant_id, histories=histories, results=results, today=today
         )
         job = _own_job(session, job_id, locked_until)
         if job is None:

@@ -93,15 +93,39 @@ def store_forecasts(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Forecast every series from `today` and replace the merchant's stored forecasts with them."""
+    results = compute_forecasts(histories, horizon=horizon, workers=workers, progress=progress)
+    return replace_forecasts(
+        session, merchant_id=merchant_id, histories=histories, results=results, today=today
+    )
+
+
+def compute_forecasts(
+    histories: Sequence[SeriesHistory],
+    *,
+    horizon: int = 28,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Forecast]:
+    """Forecast every series (no database: a worker computes outside any transaction)."""
     from ordermesh.planning.forecast import History, Settings, forecast_many
 
-    settings = Settings(horizon=horizon)
-    results = forecast_many(
+    return forecast_many(
         [History(h.key, h.demand, h.stockout) for h in histories],
-        settings,
+        Settings(horizon=horizon),
         workers=workers,
         progress=progress,
     )
+
+
+def replace_forecasts(
+    session: Session,
+    *,
+    merchant_id: int,
+    histories: Sequence[SeriesHistory],
+    results: Sequence[Forecast],
+    today: date,
+) -> int:
+    """Replace the merchant's stored forecasts with these (one per series)."""
     session.execute(delete(DemandForecast).where(DemandForecast.merchant_id == merchant_id))
     rows = [_row(merchant_id, h, r, today) for h, r in zip(histories, results, strict=True)]
     if rows:
