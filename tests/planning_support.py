@@ -1,4 +1,4 @@
-"""Helpers for the planning tests: a demand history written over real HTTP, and the CLI's database."""
+"""Helpers for the planning tests: a demand history written over real HTTP."""
 
 from __future__ import annotations
 
