@@ -41,6 +41,7 @@ from ordermesh.orders.models import (
 )
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
+from ordermesh.users.models import User, UserSession
 
 __all__ = [
     "ApiKey",
@@ -82,6 +83,8 @@ __all__ = [
     "ShipmentEvent",
     "ShipmentItem",
     "Sku",
+    "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

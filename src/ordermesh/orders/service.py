@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,7 +19,14 @@ from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, Reques
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders import (
+    HOLDS_RESERVATION,
+    SHIPPED_FULFILLMENT,
+    SHIPPED_ORDERS,
+    FulfillmentStatus,
+    HoldKind,
+    OrderStatus,
+)
 from ordermesh.orders.backorders import serve_backorders
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import move_to
@@ -66,6 +73,9 @@ class OrderFilters:
     sku: str | None = None
     customer_email: str | None = None
     q: str | None = None
+    location_id: int | None = None  # orders with a fulfillment order at this location
+    shipped_since: datetime | None = None  # orders with a fulfillment order shipped since then
+    late_on: date | None = None  # orders with a fulfillment order still to ship, promised before that day
 
 
 def place_order(
@@ -258,16 +268,44 @@ def list_orders(
         statement = statement.where(
             exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == filters.sku)
         )
-    if filters.q:
-        pattern = f"%{filters.q.lower()}%"
+    if filters.location_id is not None:
         statement = statement.where(
-            or_(
-                func.lower(Order.number).like(pattern),
-                func.lower(Order.external_id).like(pattern),
-                func.lower(Order.customer_name).like(pattern),
+            exists().where(
+                FulfillmentOrder.order_id == Order.id, FulfillmentOrder.location_id == filters.location_id
             )
         )
+    if filters.shipped_since is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in SHIPPED_FULFILLMENT]),
+                FulfillmentOrder.updated_at >= filters.shipped_since,
+            )
+        )
+    if filters.late_on is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in HOLDS_RESERVATION]),
+                FulfillmentOrder.promised_ship_date < filters.late_on,
+            )
+        )
+    if filters.q:
+        statement = statement.where(_search(filters.q))
     return statement
+
+
+def _search(text: str) -> Any:
+    """Free text: part of the number, external id or customer name, or exactly the customer's email or a
+    line's SKU code."""
+    pattern = f"%{text.lower()}%"
+    return or_(
+        func.lower(Order.number).like(pattern),
+        func.lower(Order.external_id).like(pattern),
+        func.lower(Order.customer_name).like(pattern),
+        Order.customer_email == text.lower(),
+        exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == text),
+    )
 
 
 def order_events(
@@ -277,6 +315,14 @@ def order_events(
     order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
     statement = select(OrderEvent).where(OrderEvent.order_id == order.id)
     return paginate(session, statement, OrderEvent.id, limit=limit, cursor=cursor)
+
+
+def add_comment(
+    session: Session, *, merchant_scope: int | None, order_id: int, text: str, actor: str
+) -> None:
+    """A person's comment on the order's timeline."""
+    order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    note(session, order, "comment", text, actor, None)
 
 
 def place_hold(
