@@ -71,6 +71,7 @@ def page(
     status: int = 200,
 ) -> HTMLResponse:
     """A rendered page with the dashboard's headers: its own CSP, never cached."""
+    user = user or getattr(request.state, "user", None)
     merchants = getattr(request.state, "merchant_choices", [])
     body = templates.get_template(template).render(
         request=request, user=user, switcher_merchants=merchants, **context
@@ -113,6 +114,7 @@ async def current_user(request: Request) -> SignedIn:
     if user is None:
         raise SignInRequired()
     request.state.merchant_choices = merchants
+    request.state.user = user  # for an error page answered later in the request
     return user
 
 
