@@ -78,17 +78,16 @@ def place_order(
     return dict(answer.json())
 
 
-def signed_in_client(base_url: str, person: Person, password: str = PASSWORD) -> httpx.Client:
+@contextmanager
+def signed_in_client(base_url: str, person: Person, password: str = PASSWORD) -> Iterator[httpx.Client]:
     """An HTTP client that signed in through the sign-in form (its cookies kept)."""
-    client = httpx.Client(base_url=base_url, timeout=30)
-    form = client.get("/sign-in")
-    token = CSRF_FIELD.search(form.text)
-    assert token, form.text
-    answer = client.post(
-        "/sign-in", data={"csrf_token": token.group(1), "email": person.email, "password": password}
-    )
-    assert answer.status_code == 303, answer.text
-    return client
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        token = csrf_of(client.get("/sign-in").text)
+        answer = client.post(
+            "/sign-in", data={"csrf_token": token, "email": person.email, "password": password}
+        )
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 def csrf_of(html: str) -> str:
