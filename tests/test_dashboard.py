@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -215,6 +216,8 @@ def test_bad_filters_are_shown_next_to_their_fields_and_list_nothing(
         for field in ("placed_from", "location_id", "q"):
             assert f'id="{field}-error"' in answer.text and f'aria-describedby="{field}-error"' in answer.text
         assert "No order matches." in answer.text
+        assert client.get("/orders", params={"placed_to": "9999-12-31"}).status_code == 422
+        assert client.get("/orders", params={"placed_to": "9999-12-30", "q": "\x00"}).status_code == 422
         assert client.get("/orders/0").status_code == 404
         assert client.get("/orders/abc").status_code == 404
 
@@ -322,3 +325,58 @@ def test_a_warehouse_associate_is_told_the_order_screens_are_not_theirs(
     with signed_in_client(live_server.url, Person("sam@floor.example", "Sam")) as client:
         assert client.get("/orders").status_code == 403
         assert client.get("/users").status_code == 403
+
+
+HOSTILE = [
+    "",
+    "\x00",
+    "x" * 5000,
+    "-1",
+    "0",
+    "99999999999999999999",
+    "9999-12-31",
+    "0001-01-01",
+    "\u202e",
+    "%ff",
+    "[]",
+]
+QUERY_FIELDS = [
+    "view",
+    "status",
+    "channel",
+    "location_id",
+    "placed_from",
+    "placed_to",
+    "sku",
+    "customer",
+    "q",
+    "cursor",
+]
+FORMS = {
+    "/orders/{id}/holds": ["kind", "reason"],
+    "/orders/{id}/cancel": ["reason"],
+    "/orders/{id}/comments": ["text"],
+    "/merchant": ["merchant_id", "back"],
+    "/users": ["email", "name", "role", "merchant_id", "location_id"],
+}
+
+
+def test_hostile_input_to_the_dashboard_is_never_a_server_error(
+    live_server: LiveServer, world: World, people: People
+) -> None:
+    order = place_order(live_server.url, world.acme, [("TSHIRT", 1)])
+    with signed_in_client(live_server.url, people.operator) as client:
+        token = csrf_of(client.get("/").text)
+        for value in HOSTILE:
+            for field in QUERY_FIELDS:
+                answer = client.get("/orders", params={field: value})
+                assert answer.status_code < 500, (field, value)
+            for path, fields in FORMS.items():
+                for field in fields:
+                    data = {"csrf_token": token, "reason": "fine", "text": "fine", field: value}
+                    answer = client.post(path.format(id=order["id"]), data=data)
+                    assert answer.status_code < 500, (path, field, value)
+            quoted = quote(value, safe="")
+            for path in (f"/orders/{quoted}", f"/invitations/{quoted}", f"/static/{quoted}"):
+                assert client.get(path).status_code < 500, path
+            assert client.get("/sign-in", params={"next": value}).status_code < 500

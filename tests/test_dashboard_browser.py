@@ -83,6 +83,7 @@ def test_find_an_order_read_its_routing_hold_and_release_it(
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Alice Acme: On hold (manual): check the address with the customer")
     expect(page.get_by_text("on hold", exact=True).first).to_be_visible()
+    expect(page.locator("#hold-form")).to_be_hidden()  # the new page's hold form starts folded
     screenshot(page, "order")
 
     page.once("dialog", lambda dialog: dialog.accept())

@@ -48,6 +48,7 @@ from ordermesh.web_support import DbSession
 router = APIRouter(include_in_schema=False, tags=[TAG])
 ORDER_ROLES = (Role.operator, Role.merchant)
 PAGE_SIZE = 50
+LAST_DAY = date(9999, 12, 30)  # a day that has a next day
 
 # The saved views: fixed links to filters everyone needs.
 VIEWS: dict[str, str] = {
@@ -66,8 +67,8 @@ class ListQuery(Input):
     status: list[OrderStatus] = []
     channel: SalesChannel | None = None
     location_id: Id | None = None
-    placed_from: date | None = None
-    placed_to: date | None = None
+    placed_from: Annotated[date | None, Field(le=LAST_DAY)] = None
+    placed_to: Annotated[date | None, Field(le=LAST_DAY)] = None  # inclusive: up to the next day's start
     sku: Annotated[str | None, Field(max_length=64)] = None
     customer: Annotated[str | None, Field(max_length=320)] = None
     q: Annotated[str | None, Field(max_length=200)] = None
