@@ -91,8 +91,9 @@ def list_orders(
         str | None,
         Query(
             max_length=200,
-            description="Free text: part of the number, external id or customer name, or exactly the "
-            "customer's email or a line's SKU code",
+            description="Free text: an email finds that customer's orders, a whole order number that "
+            "order; anything else finds part of the number, external id or customer name, or exactly a "
+            "line's SKU code",
         ),
     ] = None,
     location_id: Annotated[Id | None, Query(description="Orders with a fulfillment order here")] = None,

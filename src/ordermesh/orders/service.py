@@ -265,9 +265,7 @@ def list_orders(
     if filters.customer_email:
         statement = statement.where(Order.customer_email == filters.customer_email.lower())
     if filters.sku:
-        statement = statement.where(
-            exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == filters.sku)
-        )
+        statement = statement.where(Order.id.in_(_orders_with_sku(merchant_scope, filters.sku)))
     if filters.location_id is not None:
         statement = statement.where(
             exists().where(
@@ -291,20 +289,35 @@ def list_orders(
             )
         )
     if filters.q:
-        statement = statement.where(_search(filters.q))
+        statement = statement.where(_search(session, merchant_scope, filters.q))
     return statement
 
 
-def _search(text: str) -> Any:
-    """Free text: part of the number, external id or customer name, or exactly the customer's email or a
-    line's SKU code."""
+def _orders_with_sku(merchant_scope: int | None, code: str) -> Any:
+    """The ids of the orders with a line of this SKU code (by the index on merchant and SKU code)."""
+    statement = select(OrderLine.order_id).where(OrderLine.sku_code == code)
+    if merchant_scope is not None:
+        statement = statement.where(OrderLine.merchant_id == merchant_scope)
+    return statement
+
+
+def _search(session: Session, merchant_scope: int | None, text: str) -> Any:
+    """Free text: an email finds that customer's orders; a whole order number finds that order; anything
+    else, part of the number, external id or customer name, or exactly a line's SKU code. The first two
+    are index look-ups, whatever the number of orders."""
+    if "@" in text:
+        return Order.customer_email == text.lower()
+    whole_number = select(Order.id).where(Order.number == text)
+    if merchant_scope is not None:
+        whole_number = whole_number.where(Order.merchant_id == merchant_scope)
+    if session.scalar(whole_number.limit(1)) is not None:
+        return Order.number == text
     pattern = f"%{text.lower()}%"
     return or_(
         func.lower(Order.number).like(pattern),
         func.lower(Order.external_id).like(pattern),
         func.lower(Order.customer_name).like(pattern),
-        Order.customer_email == text.lower(),
-        exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == text),
+        Order.id.in_(_orders_with_sku(merchant_scope, text)),
     )
 
 

@@ -1,4 +1,5 @@
-"""dashboard users (argon2 password hashes, invitations) and their sessions
+"""dashboard users (argon2 password hashes, invitations) and their sessions; the order list's indexes
+for its channel and SKU filters
 
 Revision ID: 0014_users
 Revises: 0012_return_labels
@@ -66,9 +67,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_user_session_token_hash")),
     )
     op.create_index("ix_user_session_user", "user_session", ["user_id"], unique=False)
+    op.create_index("ix_order_merchant_channel", "order", ["merchant_id", "channel", "id"], unique=False)
+    op.create_index(
+        "ix_order_line_merchant_sku_code", "order_line", ["merchant_id", "sku_code"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_order_line_merchant_sku_code", table_name="order_line")
+    op.drop_index("ix_order_merchant_channel", table_name="order")
     op.drop_index("ix_user_session_user", table_name="user_session")
     op.drop_table("user_session")
     op.drop_table("user_account")
