@@ -72,7 +72,7 @@ class OrderLine(IdMixin, Base):
         # Backorders are allocated first-come-first-served per SKU when stock arrives.
         Index("ix_order_line_backorder", "merchant_id", "sku_id", "quantity_backordered"),
         # The order list's SKU filter and search.
-        Index("ix_order_line_merchant_sku_code", "merchant_id", "sku_code"),
+        Index("ix_order_line_merchant_sku_code", "merchant_id", "sku_code", "order_id"),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
