@@ -6,7 +6,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -23,9 +22,10 @@ from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.channels.shopify_api import router as shopify_router
 from ordermesh.config import Settings, get_settings
+from ordermesh.dashboard import routes as dashboard
 from ordermesh.db import get_sessionmaker, is_unavailable
 from ordermesh.deadlines import DeadlineMiddleware
-from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable, problem_document
+from ordermesh.errors import DomainError, RequestExpired, Unavailable, field_error, problem_document
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.fulfillment.carrier_api import router as carriers_router
@@ -78,24 +78,10 @@ def _deadline_passed() -> Response:
     return _error_problem(RequestExpired("the request was not answered within its deadline; nothing changed"))
 
 
-def _field_path(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location]
-    if parts and parts[0] in {"body", "query", "path", "header"} and len(parts) > 1:
-        parts = parts[1:] if parts[0] == "body" else parts
-    return ".".join(parts)
-
-
-def _field_error(error: Any) -> dict[str, str]:
-    """One problem+json entry; a model-wide validator's FieldValueError names the field it blames."""
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, FieldValueError):
-        location = (*error["loc"], *cause.field.split("."))
-        return {"field": _field_path(location), "message": cause.message}
-    return {"field": _field_path(tuple(error["loc"])), "message": error["msg"]}
-
-
-async def _on_domain_error(_request: Request, exc: Exception) -> Response:
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if dashboard.is_dashboard_request(request):
+        return dashboard.domain_error_page(request, exc)
     return _error_problem(exc)
 
 
@@ -107,9 +93,11 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     return _error_problem(Unavailable("the database is unreachable or busy; retry later"))
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [_field_error(e) for e in exc.errors()]
+    errors = [field_error(e) for e in exc.errors()]
+    if dashboard.is_dashboard_request(request):
+        return dashboard.validation_error_page(request, errors)
     if any(e["type"] == "json_invalid" for e in exc.errors()):
         return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
@@ -216,6 +204,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         app.include_router(router, prefix="/v1")
 
     openapi.install(app)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -52,6 +52,7 @@ from ordermesh.orders.models import (
 from ordermesh.planning.models import DemandForecast
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
+from ordermesh.users.models import User, UserSession
 
 __all__ = [
     "AdvanceShipNotice",
@@ -103,6 +104,8 @@ __all__ = [
     "Sku",
     "Supplier",
     "SupplierSku",
+    "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,7 +19,14 @@ from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, Reques
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders import (
+    HOLDS_RESERVATION,
+    SHIPPED_FULFILLMENT,
+    SHIPPED_ORDERS,
+    FulfillmentStatus,
+    HoldKind,
+    OrderStatus,
+)
 from ordermesh.orders.backorders import serve_backorders, ship_dates
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import move_to
@@ -66,6 +73,9 @@ class OrderFilters:
     sku: str | None = None
     customer_email: str | None = None
     q: str | None = None
+    location_id: int | None = None  # orders with a fulfillment order at this location
+    shipped_since: datetime | None = None  # orders with a fulfillment order shipped since then
+    late_on: date | None = None  # orders with a fulfillment order still to ship, promised before that day
 
 
 def place_order(
@@ -256,19 +266,60 @@ def list_orders(
     if filters.customer_email:
         statement = statement.where(Order.customer_email == filters.customer_email.lower())
     if filters.sku:
+        statement = statement.where(Order.id.in_(_orders_with_sku(merchant_scope, filters.sku)))
+    if filters.location_id is not None:
         statement = statement.where(
-            exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == filters.sku)
-        )
-    if filters.q:
-        pattern = f"%{filters.q.lower()}%"
-        statement = statement.where(
-            or_(
-                func.lower(Order.number).like(pattern),
-                func.lower(Order.external_id).like(pattern),
-                func.lower(Order.customer_name).like(pattern),
+            exists().where(
+                FulfillmentOrder.order_id == Order.id, FulfillmentOrder.location_id == filters.location_id
             )
         )
+    if filters.shipped_since is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in SHIPPED_FULFILLMENT]),
+                FulfillmentOrder.updated_at >= filters.shipped_since,
+            )
+        )
+    if filters.late_on is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in HOLDS_RESERVATION]),
+                FulfillmentOrder.promised_ship_date < filters.late_on,
+            )
+        )
+    if filters.q:
+        statement = statement.where(_search(session, merchant_scope, filters.q))
     return statement
+
+
+def _orders_with_sku(merchant_scope: int | None, code: str) -> Any:
+    """The ids of the orders with a line of this SKU code (by the index on merchant and SKU code)."""
+    statement = select(OrderLine.order_id).where(OrderLine.sku_code == code)
+    if merchant_scope is not None:
+        statement = statement.where(OrderLine.merchant_id == merchant_scope)
+    return statement
+
+
+def _search(session: Session, merchant_scope: int | None, text: str) -> Any:
+    """Free text: an email finds that customer's orders; a whole order number finds that order; anything
+    else, part of the number, external id or customer name, or exactly a line's SKU code. The first two
+    are index look-ups, whatever the number of orders."""
+    if "@" in text:
+        return Order.customer_email == text.lower()
+    whole_number = select(Order.id).where(Order.number == text)
+    if merchant_scope is not None:
+        whole_number = whole_number.where(Order.merchant_id == merchant_scope)
+    if session.scalar(whole_number.limit(1)) is not None:
+        return Order.number == text
+    pattern = f"%{text.lower()}%"
+    return or_(
+        func.lower(Order.number).like(pattern),
+        func.lower(Order.external_id).like(pattern),
+        func.lower(Order.customer_name).like(pattern),
+        Order.id.in_(_orders_with_sku(merchant_scope, text)),
+    )
 
 
 def order_events(
@@ -278,6 +329,14 @@ def order_events(
     order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
     statement = select(OrderEvent).where(OrderEvent.order_id == order.id)
     return paginate(session, statement, OrderEvent.id, limit=limit, cursor=cursor)
+
+
+def add_comment(
+    session: Session, *, merchant_scope: int | None, order_id: int, text: str, actor: str
+) -> None:
+    """A person's comment on the order's timeline."""
+    order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    note(session, order, "comment", text, actor, None)
 
 
 def place_hold(
