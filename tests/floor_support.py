@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +25,7 @@ MUG_GTIN = "012345678905"
 SECRET = "whsec-floor-tests-0123456789"
 
 
-def set_up_floor(client: TestClient, world: World) -> None:
+def set_up_floor(client: httpx.Client, world: World) -> None:
     """Bins A-01 and B-01 and two boxes at NJ1; acme's 10 T-shirts put away in B-01."""
     nj1 = world.locations["NJ1"]
     for code, sequence in (("B-01", 20), ("A-01", 10)):
