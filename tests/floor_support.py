@@ -15,14 +15,34 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
 from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList, Shipment
+from ordermesh.merchants import Role
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
+from ordermesh.users.schemas import UserIn
+from ordermesh.users.service import create_user
+from tests.dashboard_support import PASSWORD, Person
 from tests.world import World
 
 TSHIRT_GTIN = "036000291452"
 MUG_GTIN = "012345678905"
 SECRET = "whsec-floor-tests-0123456789"
+
+
+ASSOCIATE = Person("sam@floor.example", "Sam Scanner")  # a warehouse associate at NJ1
+
+
+def make_associate(factory: sessionmaker[Session], world: World) -> Person:
+    """ASSOCIATE as a dashboard user (PASSWORD), bound to NJ1."""
+    with factory() as session, session.begin():
+        user = UserIn(
+            email=ASSOCIATE.email,
+            name=ASSOCIATE.name,
+            role=Role.warehouse,
+            location_id=world.locations["NJ1"],
+        )
+        create_user(session, user=user, password=PASSWORD)
+    return ASSOCIATE
 
 
 def set_up_floor(client: httpx.Client, world: World) -> None:

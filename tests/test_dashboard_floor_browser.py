@@ -22,17 +22,15 @@ from tests.conftest import LiveServer
 from tests.dashboard_support import (
     PASSWORD,
     People,
-    Person,
     chromium,
     make_people,
     place_order,
     screenshot,
     sign_in,
 )
-from tests.floor_support import MUG_GTIN, TSHIRT_GTIN, set_up_floor
+from tests.floor_support import ASSOCIATE, MUG_GTIN, TSHIRT_GTIN, set_up_floor
 from tests.world import World
 
-ASSOCIATE = Person("sam@floor.example", "Sam Scanner")
 GOOD = re.compile(r"\bsignal-good\b")
 BAD = re.compile(r"\bsignal-bad\b")
 
@@ -153,7 +151,9 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
     scan(page, "NO-SUCH-ORDER")
     expect_signal(page, False, "no fulfillment order 'NO-SUCH-ORDER' at this location")
     scan(page, order["number"])
-    expect(page.get_by_role("heading", name=re.compile(rf"order {order['number']}"))).to_be_visible()
+    heading = page.get_by_role("heading", name=re.compile(rf"order {order['number']}"))
+    expect(heading).to_be_visible()
+    fo_id = re.search(r"Pack FO (\d+)", heading.inner_text()).group(1)  # type: ignore[union-attr]
     scan(page, MUG_GTIN)
     expect_signal(page, False, "scanned MUG: it is not on fulfillment order")
     line = page.locator("tr[data-sku=TSHIRT]")
@@ -184,10 +184,21 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server.url, people.acme)
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()  # signed in
     page.goto(f"/orders/{order['id']}")
     expect(page.get_by_role("heading", name=f"Order {order['number']}")).to_contain_text("shipped")
     expect(page.locator("body")).to_contain_text(tracking)
-    expect(page.locator("#timeline")).to_contain_text("Sam Scanner")
+    timeline = page.locator("#timeline")
+    for step in (
+        "Sam Scanner: Fulfillment order",  # released, then put on a wave
+        "put on wave",
+        "Sam Scanner: 1 x TSHIRT picked from bin B-01",
+        "Sam Scanner: 1 x TSHIRT scanned at the pack station",
+        "Sam Scanner: Package 1 of fulfillment order",
+        "Sam Scanner: Label bought for package 1",
+        f"Sam Scanner: Fulfillment order {fo_id} shipped in 1 package(s): ratecard {tracking}",
+    ):
+        expect(timeline).to_contain_text(step)
 
 
 def _shipped_and_returned(base_url: str, world: World) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -265,6 +276,7 @@ def test_receive_a_return_by_scans_with_each_units_condition(
         ] == [(2, 1, 1)]
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server.url, people.acme)
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()  # signed in
     page.goto(f"/orders/{order['id']}")
     expect(page.locator("#timeline")).to_contain_text(
         f"Sam Scanner: Return {rma['number']}: 2 unit(s) received"
