@@ -97,6 +97,12 @@ def every_field_has_a_name(page: Page) -> None:
         expect(fields.nth(index)).to_have_accessible_name(re.compile(r"\w"))
 
 
+def sign_out(page: Page) -> None:
+    """Sign out, and wait for the sign-in page (whose form token the next sign-in uses)."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Ordermesh")).to_be_visible()
+
+
 def tab_reaches(page: Page, names: set[str], presses: int = 60) -> None:
     reached = set()
     for _ in range(presses):
@@ -182,7 +188,7 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
     expect_signal(page, True, "shipped")
     screenshot(page, "floor-shipped")
 
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     sign_in(page, live_server.url, people.acme)
     expect(page.get_by_role("heading", name="Today")).to_be_visible()  # signed in
     page.goto(f"/orders/{order['id']}")
@@ -274,7 +280,7 @@ def test_receive_a_return_by_scans_with_each_units_condition(
         assert [
             (x["quantity_received"], x["quantity_restocked"], x["quantity_disposed"]) for x in back["lines"]
         ] == [(2, 1, 1)]
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     sign_in(page, live_server.url, people.acme)
     expect(page.get_by_role("heading", name="Today")).to_be_visible()  # signed in
     page.goto(f"/orders/{order['id']}")
