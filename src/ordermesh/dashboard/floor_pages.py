@@ -125,7 +125,7 @@ async def release_due(request: Request, session: DbSession, user: CheckedUser) -
     """Release the location's due fulfillment orders to the floor (the API's release-due run)."""
     scope = floor_scope(user)
     data = await form_data(request)
-    location_id = _posted_location(data)
+    location_id = posted_location(data)
     try:
         body = parse_form(ReleaseForm, data)
         released = waves.release_due(session, scope=scope, location_id=body.location_id, release_all=body.all)
@@ -146,11 +146,12 @@ async def new_wave(request: Request, session: DbSession, user: CheckedUser) -> R
         pick_list_id = waves.create_pick_list(session, scope=scope, data=parse_form(PickListIn, data))
     except DomainError as error:
         signal = refused(session, error)
-        return _floor_page(request, session, user, _posted_location(data), signal=signal, status=error.status)
+        return _floor_page(request, session, user, posted_location(data), signal=signal, status=error.status)
     return redirect(f"/floor/waves/{pick_list_id}")
 
 
-def _posted_location(data: dict[str, str]) -> int | None:
+def posted_location(data: dict[str, str]) -> int | None:
+    """The location a refused form named (to show its screen again), when it names one that could be."""
     value = data.get("location_id", "")
     return int(value) if value.isdigit() and len(value) < 19 else None
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from ordermesh.dashboard.floor_pages import Signal, WhereQuery, refused
+from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused
 from ordermesh.dashboard.floor_queries import (
     active_locations,
     chosen_location,
@@ -73,7 +73,6 @@ async def find(request: Request, session: DbSession, user: CheckedUser) -> Respo
     """A scanned fulfillment order (its id or its order's number) at this location: to its packing page."""
     scope = floor_scope(user)
     data = await form_data(request)
-    location_id = data.get("location_id") or None
     try:
         scan = parse_form(FindScan, data)
         location = chosen_location(session, scope, scan.location_id)
@@ -81,10 +80,9 @@ async def find(request: Request, session: DbSession, user: CheckedUser) -> Respo
             raise Invalid.field("location_id", "choose the location first")
         fo_id = find_fulfillment_order(session, scope, location.id, scan.code)
     except DomainError as error:
-        where = int(location_id) if location_id and location_id.isdigit() and len(location_id) < 19 else None
-        return _station_page(
-            request, session, user, where, signal=refused(session, error), status=error.status
-        )
+        signal = refused(session, error)
+        where = posted_location(data)
+        return _station_page(request, session, user, where, signal=signal, status=error.status)
     return redirect(f"/floor/pack/{fo_id}")
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from ordermesh.dashboard.floor_pages import Signal, WhereQuery, refused
+from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused
 from ordermesh.dashboard.floor_queries import (
     ReturnItem,
     active_locations,
@@ -73,11 +73,6 @@ class Tally:
         return {f"{condition}_{line_id}": n for (line_id, condition), n in self.counts.items() if n}
 
 
-def _location_of(data: dict[str, str]) -> int | None:
-    value = data.get("location_id", "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
 def _station_page(
     request: Request,
     session: Session,
@@ -113,7 +108,9 @@ async def find(request: Request, session: DbSession, user: CheckedUser) -> Respo
         return_id = find_return(session, scope, scan.code)
     except DomainError as error:
         signal = refused(session, error)
-        return _station_page(request, session, user, _location_of(data), signal=signal, status=error.status)
+        return _station_page(
+            request, session, user, posted_location(data), signal=signal, status=error.status
+        )
     where = f"?location_id={scan.location_id}" if scan.location_id else ""
     return redirect(f"/floor/returns/{return_id}{where}")
 
@@ -192,7 +189,7 @@ async def scan(return_id: Id, request: Request, session: DbSession, user: Checke
             session,
             user,
             return_id,
-            _location_of(data),
+            posted_location(data),
             tally=tally,
             condition=condition,
             signal=signal,
@@ -215,7 +212,7 @@ async def complete(return_id: Id, request: Request, session: DbSession, user: Ch
     """The scanned units received (the API's receive) and each decided (the API's inspections)."""
     scope = floor_scope(user)
     data = await form_data(request)
-    location_id = _location_of(data)
+    location_id = posted_location(data)
     tally = Tally({})
     try:
         tally = Tally.of(data)
