@@ -201,3 +201,32 @@ def _wave_as_operator(client: httpx.Client, token: str, location_id: str) -> int
     answer = client.post("/floor/waves", data={"csrf_token": token, "location_id": location_id})
     assert answer.status_code == 303, answer.text
     return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def test_a_pick_from_a_bin_whose_record_holds_none_is_taken_once_the_associate_confirms_it(
+    live_server: LiveServer, world: World, people: People, floor_ready: None
+) -> None:
+    order = place_order(live_server.url, world.acme, [("TSHIRT", 2)])
+    with signed_in_client(live_server.url, ASSOCIATE) as client:
+        token = csrf_of(client.get("/floor").text)
+        scan = f"/floor/waves/{_wave(client, token)}/scan"
+        client.post(scan, data={"csrf_token": token, "code": "A-01"})
+        answer = client.post(scan, data={"csrf_token": token, "code": TSHIRT_GTIN, "bin": "A-01"})
+        assert answer.status_code == 409
+        assert signal_of(answer)[1].startswith("bin A-01 holds 0 x TSHIRT on record, not 1")
+        assert f"Confirm: {TSHIRT_GTIN} is in bin A-01" in answer.text
+        assert _fo(live_server.url, world, order)["lines"][0]["quantity_picked"] == 0
+        confirmed = {"csrf_token": token, "code": TSHIRT_GTIN, "bin": "A-01", "confirm_bin": "true"}
+        answer = client.post(scan, data=confirmed)
+        assert signal_of(answer) == (
+            "signal-good",
+            f"Picked 1 x {TSHIRT_GTIN} from A-01 for fulfillment order "
+            f"{order['fulfillment_orders'][0]['id']}",
+        )
+        assert "Confirm:" not in answer.text
+    assert _fo(live_server.url, world, order)["lines"][0]["quantity_picked"] == 1
+    events = httpx.get(
+        f"{live_server.url}/v1/orders/{order['id']}/events", headers=world.acme, timeout=30
+    ).json()["items"]
+    [note] = [e for e in events if e["kind"] == "pick_bin_confirmed"]
+    assert note["actor"] == "user:Sam Scanner" and "bin A-01" in note["message"]

@@ -124,6 +124,10 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
     every_field_has_a_name(page)
     page.get_by_role("button", name="Release a new wave").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Wave \d+ · NJ1"))).to_be_visible()
+    page.get_by_role("link", name="Waves").click()  # the open pick lists
+    expect(page.get_by_role("cell", name="0 / 2")).to_be_visible()
+    screenshot(page, "floor-waves-open")
+    page.get_by_role("link", name=re.compile(r"^Wave \d+$")).click()
     row = page.locator("tr[data-sku=TSHIRT]")
     expect(row).to_contain_text("B-01")
     expect(row).to_contain_text("Classic T-shirt")
@@ -137,9 +141,12 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
     expect(page.locator("#current-bin")).to_have_text("A-01")
     scan(page, TSHIRT_GTIN)  # the T-shirts are in B-01: the API's own refusal
     expect_signal(page, False, "bin A-01 holds 0 x TSHIRT on record, not 1")
+    confirm = page.get_by_role("button", name=f"Confirm: {TSHIRT_GTIN} is in bin A-01")
+    expect(confirm).to_be_visible()  # not pressed: the T-shirts are not there
     screenshot(page, "floor-pick-refused")
     scan(page, MUG_GTIN)  # not on the order
     expect_signal(page, False, "scanned MUG: it is not on fulfillment order")
+    expect(confirm).to_have_count(0)
     expect(row.locator(".picked")).to_have_text("0")
     scan(page, "B-01")
     expect_signal(page, True, "Bin B-01")

@@ -58,6 +58,7 @@ class ReleaseForm(Input):
 class PickScan(Input):
     code: ScanCode
     bin: Code | None = None
+    confirm_bin: bool = False  # the units really are in this bin, although its record holds fewer
 
 
 class ShortPickForm(ShortPickIn):
@@ -176,6 +177,7 @@ def _wave_page(
     *,
     signal: Signal | None = None,
     current_bin: str | None = None,
+    confirm_code: str | None = None,
     status: int = 200,
 ) -> Response:
     scope = floor_scope(user)
@@ -186,6 +188,7 @@ def _wave_page(
         "states": statuses(session, view.fulfillment_order_ids),
         "signal": signal,
         "current_bin": current_bin,
+        "confirm_code": confirm_code,
     }
     return page(request, "floor_wave.html", context, user=user, status=status)
 
@@ -237,9 +240,12 @@ async def pick_scan(pick_list_id: Id, request: Request, session: DbSession, user
                 barcode=scan.code,
                 quantity=1,
                 bin_code=scan.bin,
+                confirm_bin=scan.confirm_bin,
             )
             signal = Signal(True, f"Picked 1 x {scan.code} from {scan.bin} for fulfillment order {fo.id}")
     except DomainError as error:
+        # A bin whose record holds fewer units: the associate may confirm the units are there.
+        confirmable = error.status == 409 and any(e.field == "bin" for e in error.errors)
         return _wave_page(
             request,
             session,
@@ -247,6 +253,7 @@ async def pick_scan(pick_list_id: Id, request: Request, session: DbSession, user
             pick_list_id,
             signal=refused(session, error),
             current_bin=current,
+            confirm_code=data.get("code") if confirmable else None,
             status=error.status,
         )
     return _wave_page(request, session, user, pick_list_id, signal=signal, current_bin=current)
