@@ -88,9 +88,9 @@ def expect_signal(page: Page, good: bool, text: str) -> None:
 
 
 def every_field_has_a_name(page: Page) -> None:
-    for index in range(page.locator("details:not([open]) summary").count()):
-        page.locator("details:not([open]) summary").first.click()
-        del index
+    folded = page.locator("details:not([open]) summary")
+    while folded.count():  # open what is folded, so that its fields are shown too
+        folded.first.click()
     fields = page.locator("input:not([type=hidden]), select, textarea")
     assert fields.count() > 0
     for index in range(fields.count()):
@@ -133,6 +133,9 @@ def test_release_a_wave_pick_and_pack_it_by_scans_print_the_label_and_see_it_shi
     expect(row).to_contain_text("Classic T-shirt")
     expect(row).to_contain_text(order["number"])
     expect(row.locator(".picked")).to_have_text("0")
+    tab_reaches(page, {"Enter", "Short pick", "Pack station"})
+    every_field_has_a_name(page)  # the short pick's fields too
+    page.locator("#scan").focus()
 
     scan(page, TSHIRT_GTIN)  # no bin yet
     expect_signal(page, False, "scan the bin first")
