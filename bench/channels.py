@@ -51,7 +51,7 @@ from ordermesh.channels.connections import create_channel, upsert_listings  # no
 from ordermesh.channels.models import Channel  # noqa: E402
 from ordermesh.channels.schemas import ChannelCreate, ListingIn  # noqa: E402
 from ordermesh.channels.shopify import sign  # noqa: E402
-from ordermesh.channels.sync import receive_webhook  # noqa: E402
+from ordermesh.channels.webhooks import receive_webhook  # noqa: E402
 from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker  # noqa: E402
 from ordermesh.db import make_engine  # noqa: E402
 from ordermesh.inventory import MovementReason  # noqa: E402

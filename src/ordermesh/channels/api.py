@@ -30,6 +30,8 @@ from ordermesh.channels.schemas import (
     SecretRotation,
     WebhookOut,
 )
+from ordermesh.channels.webhooks import Delivery
+from ordermesh.deadlines import current_deadline
 from ordermesh.errors import Invalid
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
@@ -157,13 +159,10 @@ async def receive_webhook(channel_id: Id, request: Request) -> WebhookOut:
     a payload that cannot be taken in; a repeated delivery answers `duplicate` and changes nothing.
     """
     body = await request.body()
-    outcome = await run_in_threadpool(
-        sync.receive_webhook,
-        request.app.state.sessionmaker,
-        channel_id=channel_id,
-        body=body,
-        headers=dict(request.headers),
-    )
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    # Taken in with the deliveries arriving meanwhile, in one transaction (see channels/webhooks.py).
+    delivery = Delivery(channel_id, body, headers, deadline=current_deadline())
+    outcome = await request.app.state.webhook_intake.place(delivery)
     return WebhookOut(outcome=outcome.outcome, order_id=outcome.order_id)
 
 
