@@ -24,6 +24,9 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+# A document kept as received, for audit, never queried inside: JSON text (no JSONB conversion), which
+# PostgreSQL compresses with LZ4 where the migration could set it (see 0016_channel_speed).
+AuditDocument = JSON()
 
 
 def utcnow() -> datetime:

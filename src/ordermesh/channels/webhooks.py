@@ -226,16 +226,27 @@ def _new_orders(session: Session, received: list[_Received]) -> tuple[list[_Rece
 
 
 _order = Order.__table__.c
-_EXISTING = select(_order.merchant_id, _order.channel, _order.external_id).where(
-    tuple_(_order.merchant_id, _order.channel, _order.external_id).in_(bindparam("p_keys", expanding=True))
+# One (merchant, channel kind) and many external ids: an index range scan of the unique key's prefix each
+# (a list of (merchant, kind, external id) tuples would make PostgreSQL filter every order of the prefix).
+_EXISTING = select(_order.external_id).where(
+    _order.merchant_id == bindparam("p_merchant"),
+    _order.channel == bindparam("p_channel"),
+    _order.external_id.in_(bindparam("p_external", expanding=True)),
 )
 
 
 def _existing(session: Session, keys: list[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
-    if not keys:
-        return set()
-    rows = session.execute(_EXISTING, {"p_keys": sorted(keys)})
-    return {(row.merchant_id, row.channel, row.external_id) for row in rows}
+    """The keys of orders that exist already: one query per merchant and channel kind."""
+    groups: dict[tuple[int, str], list[str]] = {}
+    for merchant_id, kind, external_id in keys:
+        groups.setdefault((merchant_id, kind), []).append(external_id)
+    found: set[tuple[int, str, str]] = set()
+    for (merchant_id, kind), external_ids in groups.items():
+        rows = session.scalars(
+            _EXISTING, {"p_merchant": merchant_id, "p_channel": kind, "p_external": sorted(external_ids)}
+        )
+        found.update((merchant_id, kind, external_id) for external_id in rows)
+    return found
 
 
 def _create_new(session: Session, received: list[_Received], *, final: bool) -> dict[int, Result]:
