@@ -32,7 +32,7 @@ from ordermesh.channels.connector import (
 from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.channels.pushes import channel_quantity
 from ordermesh.channels.tokens import IssuedToken, TokenCache
-from ordermesh.channels.worker import run_channel_worker
+from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
@@ -42,6 +42,8 @@ from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
 FIXTURES = CHANNEL_FIXTURES / "amazon"
+# The token tests push one listing twice in a row: no interval between its pushes here.
+NO_INTERVAL = ChannelWorkerSettings.from_settings(stock_interval_seconds=0)
 
 
 def fixture(name: str) -> Any:
@@ -652,7 +654,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
     amazon_api: FakeAmazon,
 ) -> None:
     channel_id = connect_amazon(client, world, server.url)
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
     assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 30}
     assert amazon_api.tokens_issued == ["Atza|token-1"]
 
@@ -662,7 +664,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
             world.acme_skus["TSHIRT"], world.locations["TX1"], MovementReason.receive, delta_on_hand=2
         )
         apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
 
     assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 32}
     assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
