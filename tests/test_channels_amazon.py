@@ -26,6 +26,7 @@ from ordermesh.channels.connector import (
     FulfilledLine,
     FulfillmentPush,
     Listing,
+    PulledOrder,
     RateLimit,
     TokenBucket,
 )
@@ -44,6 +45,13 @@ from tests.world import World
 FIXTURES = CHANNEL_FIXTURES / "amazon"
 # The token tests push one listing twice in a row: no interval between its pushes here.
 NO_INTERVAL = ChannelWorkerSettings.from_settings(stock_interval_seconds=0)
+
+
+def pulled_orders(http: ChannelHttp) -> list[PulledOrder]:
+    """A pull's orders as the framework takes them when none was imported before: each completed with
+    its items and address (fetched)."""
+    listed = http.connector.pull_orders(http, since=SINCE)
+    return [p.complete(None) if p.complete is not None else p for p in listed]
 
 
 def fixture(name: str) -> Any:
@@ -318,7 +326,7 @@ def test_pull_follows_next_token_and_takes_only_mfn_orders_ready_to_ship(
         fixture("getOrder_2.json")["payload"]
     )
     http = connect(server, http_client)
-    listed = list(http.connector.pull_orders(http, since=SINCE))
+    listed = pulled_orders(http)
 
     pulled = [p for p in listed if p.order is not None]
     assert [p.external_id for p in pulled] == ["902-1845936-5435065", "902-8745147-1934268"]
@@ -368,11 +376,11 @@ def test_a_pending_order_is_taken_by_a_later_poll_once_unshipped(
     server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
 ) -> None:
     http = connect(server, http_client)
-    first_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
+    first_poll = [p.external_id for p in pulled_orders(http) if p.order]
     assert "902-3159896-1390916" not in first_poll
 
     amazon_api.set_status("902-3159896-1390916", "Unshipped")
-    second_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
+    second_poll = [p.external_id for p in pulled_orders(http) if p.order]
     assert "902-3159896-1390916" in second_poll
 
 
@@ -411,7 +419,7 @@ def test_a_malformed_order_is_reported_and_the_pull_goes_on(
     items[0]["ItemPrice"]["Amount"] = "ten dollars"
     amazon_api.items["902-8745147-1934268"] = items
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    pulled = pulled_orders(http)
 
     good, bad = [p for p in pulled if amazon.skip_reason(p.raw or {}) is None]
     assert good.order is not None and good.error is None
@@ -425,7 +433,7 @@ def test_throttling_is_reported_with_its_retry_after(
     http = connect(server, http_client)
     server.fail_next(1, 429, retry_after="3", path_contains="/orders/v0/orders")
     with pytest.raises(ChannelHttpError) as raised:
-        list(http.connector.pull_orders(http, since=SINCE))
+        pulled_orders(http)
     assert (raised.value.status_code, raised.value.retry_after, raised.value.retryable) == (429, 3.0, True)
 
 
@@ -441,7 +449,7 @@ def test_stock_and_a_shipment_reach_amazon(
     [patch] = amazon_api.patches
     assert patch.query == {"marketplaceIds": "ATVPDKIKX0DER"}
 
-    pulled = next(http.connector.pull_orders(http, since=SINCE))
+    pulled = pulled_orders(http)[0]
     assert pulled.order is not None
     line = pulled.order.lines[0]
     push = FulfillmentPush(
@@ -551,8 +559,11 @@ def test_pulled_orders_land_in_ordermesh_with_amazons_figures(
     [stored] = read(session_factory, select(ChannelOrder).where(ChannelOrder.order_id == ids[0]))
     assert stored.raw["order"]["AmazonOrderId"] == "902-1845936-5435065" and stored.raw["items"] == [item]
 
+    calls_before = len(server.requests)
     again = pull(client, world, channel_id)  # the same orders again: nothing new, nothing logged again
     assert (again["created"], again["duplicates"], again["skipped"]) == (0, 2, 2)
+    # Imported already: their items and address are the stored ones, not asked for again.
+    assert [r.path for r in server.requests[calls_before:]] == ["/orders/v0/orders"] * 3
     amazon_api.set_status("902-3159896-1390916", "Unshipped")  # the Pending order is paid for
     later = pull(client, world, channel_id)
     assert (later["created"], later["skipped"]) == (1, 0)
@@ -624,6 +635,24 @@ def test_stock_and_tracking_reach_amazon_through_the_worker(
     assert package["orderItems"] == [{"orderItemId": "05015851154158", "quantity": 1}]
     health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
     assert (health["pending_pushes"], health["dead_letters"]) == (0, 0) and health["last_push_at"]
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_later_pull_cancels_an_imported_order_without_fetching_it_again(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    assert pull(client, world, channel_id)["created"] == 2
+    amazon_api.set_status("902-1845936-5435065", "Canceled")
+    calls_before = len(server.requests)
+    pull(client, world, channel_id)
+    assert not [r.path for r in server.requests[calls_before:] if r.path != "/orders/v0/orders"]
+    [status] = read(session_factory, select(Order.status).where(Order.external_id == "902-1845936-5435065"))
+    assert status == "cancelled"
 
 
 def test_a_burst_of_calls_fetches_one_token_and_a_slow_issuer_holds_up_only_its_channel() -> None:

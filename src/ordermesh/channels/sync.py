@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import __version__, outbound
@@ -23,6 +23,7 @@ from ordermesh.channels.base import MappingError
 from ordermesh.channels.connections import channel_config, get_channel, record_error
 from ordermesh.channels.connector import (
     ChannelAnswerError,
+    ChannelConfig,
     ChannelHttp,
     ChannelHttpError,
     Connector,
@@ -31,7 +32,7 @@ from ordermesh.channels.connector import (
     connector_for,
 )
 from ordermesh.channels.ingest import IngestResult, ingest_order, skip_order
-from ordermesh.channels.models import Channel
+from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.errors import BadGateway, Invalid
 from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction
@@ -169,6 +170,8 @@ def pull_orders(
             if reason is not None and document is not None:
                 _skip_pulled(factory, channel_id, pulled.external_id, document, reason, report)
                 continue
+            if pulled.complete is not None:
+                pulled = pulled.complete(_imported_raw(factory, config, pulled.external_id))
             if pulled.order is None:
                 report.errors += 1
                 error = pulled.error or MappingError("order", "could not be mapped")
@@ -199,6 +202,21 @@ def pull_orders(
             .values(last_pull_at=began, pulled_until=report.pulled_until)
         )
     return report
+
+
+def _imported_raw(
+    factory: sessionmaker[Session], config: ChannelConfig, external_id: str
+) -> dict[str, Any] | None:
+    """The payload stored when the channel's order was imported; None if it never was."""
+    with factory() as session:
+        return session.scalar(
+            select(ChannelOrder.raw).where(
+                ChannelOrder.merchant_id == config.merchant_id,
+                ChannelOrder.channel_id == config.channel_id,
+                ChannelOrder.external_id == external_id,
+                ChannelOrder.order_id.is_not(None),
+            )
+        )
 
 
 def _take_pulled(
