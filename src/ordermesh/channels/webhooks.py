@@ -53,6 +53,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Mapped:
+    """A delivery's payload mapped by a channel kind's connector, before its signature is checked."""
+
+    kind: str
+    mapped: MappedOrder | MappingError
+    skip: str | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
     """A webhook delivery as received: the raw body, the headers (names lower-cased)."""
 
@@ -60,6 +69,36 @@ class Delivery:
     body: bytes
     headers: Mapping[str, str]
     deadline: Deadline | None = field(default=None, compare=False)  # the HTTP request's
+    # Mapped where it was received (see `received`), so that the writer's transaction need not.
+    premapped: Mapped | None = field(default=None, compare=False)
+
+
+# The kind of each channel seen by this process's writers. A kind never changes, so a request may map
+# its payload before its batch (only the transaction, which reads the channel, checks the signature).
+_kinds: dict[int, str] = {}
+
+
+def received(
+    channel_id: int, body: bytes, headers: Mapping[str, str], *, deadline: Deadline | None = None
+) -> Delivery:
+    """A delivery as the HTTP request has it, its payload mapped already when the channel's kind is known:
+    pure work, done by the request while the writer waits on the database for the batch before."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    kind = _kinds.get(channel_id)
+    try:
+        premapped = _map(kind, body) if kind is not None else None
+    except Exception:  # anything but a MappingError is the transaction's to meet, after the signature
+        premapped = None
+    return Delivery(channel_id, body, lowered, deadline, premapped)
+
+
+def _map(kind: str, body: bytes) -> Mapped:
+    connector = connector_for(kind)
+    try:
+        payload = _json_object(body)
+        return Mapped(kind, connector.map_order(payload), connector.skip_reason(payload))
+    except MappingError as error:
+        return Mapped(kind, error)
 
 
 @dataclass(frozen=True)
@@ -80,8 +119,7 @@ def receive_webhook(
     deadline: Deadline | None = None,
 ) -> WebhookOutcome:
     """One delivery on its own (see receive_webhooks); raises what refuses it."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    answer = receive_webhooks(factory, [Delivery(channel_id, body, lowered, deadline)])[0]
+    answer = receive_webhooks(factory, [received(channel_id, body, headers, deadline=deadline)])[0]
     if isinstance(answer, Exception):
         raise answer
     return answer
@@ -175,7 +213,9 @@ def _take_together(
 
 def _channels(session: Session, ids: set[int]) -> dict[int, Channel]:
     rows = session.scalars(select(Channel).where(Channel.id.in_(sorted(ids))))
-    return {channel.id: channel for channel in rows}
+    channels = {channel.id: channel for channel in rows}
+    _kinds.update((channel.id, channel.kind) for channel in channels.values())
+    return channels
 
 
 def _verify_and_map(index: int, delivery: Delivery, channel: Channel | None) -> _Received | Result:
@@ -188,13 +228,12 @@ def _verify_and_map(index: int, delivery: Delivery, channel: Channel | None) -> 
     event = connector.webhook_event(delivery.headers)
     if event.topic and event.topic not in ORDER_TOPICS:
         return WebhookOutcome("ignored")
-    try:
-        payload = _json_object(delivery.body)
-        mapped = connector.map_order(payload)
-        skip = connector.skip_reason(payload)
-    except MappingError as error:
-        return _Refused(error, event)
-    return _Received(index, channel, event, mapped, skip)
+    premapped = delivery.premapped
+    if premapped is None or premapped.kind != channel.kind:
+        premapped = _map(channel.kind, delivery.body)
+    if isinstance(premapped.mapped, MappingError):
+        return _Refused(premapped.mapped, event)
+    return _Received(index, channel, event, premapped.mapped, premapped.skip)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
