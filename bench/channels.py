@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 # The fake Shopify listens on 127.0.0.1: let outbound calls reach it, as the test suite does.
 os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
-from bench.intake import ensure_wrk, free_port  # noqa: E402
+from bench.intake import cpu_seconds, ensure_wrk, free_port  # noqa: E402
 from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
 from tests.payloads import FIXTURES  # noqa: E402
 
@@ -198,7 +198,9 @@ def run_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -221,6 +223,8 @@ class Replayed:
     failed: int
     p50_ms: float
     p99_ms: float
+    server_cpu_s: float  # the server's processes (user + system) during the run
+    postgres_cpu_s: float  # every PostgreSQL process on the machine during the run
 
     @property
     def per_second(self) -> float:
@@ -238,10 +242,13 @@ def request_files(folder: Path, name: str, requests: list[tuple[str, dict[str, s
     return prefix
 
 
-def replay(wrk: str, port: int, prefix: str, *, seconds: float, clients: int) -> Replayed:
+def replay(wrk: str, port: int, prefix: str, *, seconds: float, clients: int, server_pid: int) -> Replayed:
     command = [wrk, "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds:.0f}s", "--timeout", "30s"]
     command += ["-s", str(ROOT / "bench" / "replay.lua"), f"http://127.0.0.1:{port}", "--", prefix]
+    server_before, postgres_before = cpu_seconds(session_id=server_pid), cpu_seconds(command="postgres")
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    server_cpu = cpu_seconds(session_id=server_pid) - server_before
+    postgres_cpu = cpu_seconds(command="postgres") - postgres_before
     if finished.stderr.strip():
         print("wrk stderr:\n" + finished.stderr.strip(), flush=True)
     match = re.search(r"^REPLAY-RESULT (\{.*\})$", finished.stdout, re.MULTILINE)
@@ -256,6 +263,8 @@ def replay(wrk: str, port: int, prefix: str, *, seconds: float, clients: int) ->
         failed=figures["non_2xx"] + figures["socket_errors"] + figures["timeouts"],
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
+        server_cpu_s=server_cpu,
+        postgres_cpu_s=postgres_cpu,
     )
 
 
@@ -322,13 +331,14 @@ def intake_side_by_side(
                 ),
             }
             for prefix in warm.values():
-                replay(wrk, port, prefix, seconds=2, clients=clients)
+                replay(wrk, port, prefix, seconds=2, clients=clients, server_pid=server.pid)
             api = replay(
                 wrk,
                 port,
                 request_files(Path(folder), "api", api_requests(count, api_key, "run")),
                 seconds=seconds,
                 clients=clients,
+                server_pid=server.pid,
             )
             webhooks = replay(
                 wrk,
@@ -336,6 +346,7 @@ def intake_side_by_side(
                 request_files(Path(folder), "shopify", webhook_requests(count, channel_id, 30_000_000)),
                 seconds=seconds,
                 clients=clients,
+                server_pid=server.pid,
             )
     finally:
         server.terminate()
@@ -351,7 +362,9 @@ def intake_side_by_side(
             f"{name}: {figures.per_second:.0f} orders/s "
             f"({figures.created} created in {figures.seconds:.1f} s; "
             f"{figures.other_2xx} other 2xx, {figures.failed} failed; p50 {figures.p50_ms:.0f} ms, "
-            f"p99 {figures.p99_ms:.0f} ms); orders in the database {stored[channel]}"
+            f"p99 {figures.p99_ms:.0f} ms); orders in the database {stored[channel]}; "
+            f"CPU per order: server {figures.server_cpu_s / figures.created * 1000:.2f} ms, PostgreSQL "
+            f"{figures.postgres_cpu_s / figures.created * 1000:.2f} ms (every PostgreSQL on the machine)"
         )
         lost = not 0 <= stored[channel] - figures.created <= clients
         checks.append(
@@ -436,6 +449,7 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> lis
                     movements=[Movement(sku_id, location_id, MovementReason.receive, delta_on_hand=1)],
                 )
             committed.append(time.monotonic())
+        burst_seconds = committed[-1] - committed[0]
         final = start_figure + changes
         server.wait_for(lambda: shop.levels.get((1, 900)) == final, timeout=60)
         stop.set()
@@ -453,7 +467,8 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> lis
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
-        f"inventory fan-out: {changes} changes to one SKU -> {len(arrivals)} pushes to the fake Shopify; "
+        f"inventory fan-out: {changes} changes to one SKU, committed one by one over {burst_seconds:.1f} s "
+        f"-> {len(arrivals)} pushes to the fake Shopify (interval {settings.stock_interval_seconds:g} s); "
         f"change-to-channel latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; final figure {final}, "
         f"last pushed {arrivals[-1][1]}"
     )
