@@ -38,6 +38,7 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
+from tests.channels_support import push_until
 from tests.fake_channels import FakeAmazon, FakeChannelServer, form, install_amazon
 from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
@@ -715,3 +716,41 @@ def test_a_refused_token_is_forgotten_only_while_it_is_the_one_held() -> None:
     assert cache.get("channel", fetch) == "token-2"
     cache.invalidate("channel", stale="token-1")  # a call refused with the old token, answered late
     assert cache.get("channel", fetch) == "token-2"
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_throttled_stock_push_waits_for_retry_after_then_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    server.fail_next(1, 429, retry_after="1", path_contains="/listings/")
+    push_until(session_factory, server, lambda: bool(amazon_api.quantities))
+
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 30}
+    throttled, again = server.matching("PATCH", "/listings/")
+    assert again.received_at - throttled.received_at >= 0.95  # not before Retry-After
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_refusal_of_the_fresh_token_too_is_a_dead_letter(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    server.fail_next(2, 403, path_contains="/listings/")  # refused with the cached token and a new one
+    run_channel_worker(session_factory, once=True, pulls=False)
+
+    assert len(server.matching("PATCH", "/listings/")) == 2  # renewed once, not again
+    assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
+    [dead] = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
+    assert (dead["last_status_code"], dead["attempts"]) == (403, 1)  # permanent: not tried again later
+    assert amazon_api.quantities == {}
