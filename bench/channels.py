@@ -1,19 +1,19 @@
-"""Channel benchmark: Shopify webhook intake per second, and inventory fan-out latency and push count.
+"""Channel benchmark: webhook intake against API intake, statements per webhook, and stock fan-out.
 
-    .venv/bin/python bench/channels.py [--seconds 15] [--senders 16] [--workers 2] [--changes 1000]
+    .venv/bin/python bench/channels.py [--url URL] [--seconds 15] [--clients 16] [--changes 1000]
 
-1. Webhook intake, end to end on PostgreSQL: the API runs as a subprocess (uvicorn, --workers); 16
-   sender threads post Shopify orders/create payloads (order_full.json with distinct ids, pre-signed with
-   X-Shopify-Hmac-Sha256) for --seconds. Every request is verified, mapped, routed, reserved and committed.
-   The orders in the database are counted against the senders' "created" answers. The senders' own CPU
-   time is printed, to show whether they (not the server) were the limit.
-2. Inventory fan-out: a fake Shopify on 127.0.0.1 and the channel worker (in this process) run while
-   --changes stock changes to one SKU are committed one by one. For each change: the time from its commit
-   to the fake receiving a level that includes it (p50/p99), and how many inventory_levels/set calls the
-   whole burst caused.
-3. Statements per webhook: --count orders/create webhooks taken in-process (the same receive path the
-   API calls, on an engine that counts every `before_cursor_execute`), with the transactions, the time
-   each took, and the statements of the last one with --show-sql.
+See bench/README.md ("Channels"). In short:
+1. Intake side by side, on PostgreSQL: one server (uvicorn, --workers), wrk (bench/replay.lua, --clients
+   connections) posting first API orders (POST /v1/orders, three lines) then Shopify orders/create
+   webhooks (order_full.json, three lines, distinct ids, signed) for --seconds each, after a short warm-up
+   of each. Orders/s, latency, CPU per order, and every 2xx order counted in the database; the webhooks'
+   rate over the API's is the figure (target >= 0.8).
+2. Statements per webhook: --count webhooks taken in-process, one at a time and in batches of --batch,
+   every statement and transaction counted.
+3. Stock fan-out: a fake Shopify on 127.0.0.1 and the channel worker (in this process) run while --changes
+   stock changes to one SKU are committed one by one; the pushes the burst caused (target <= 3), the
+   time from each change's commit to the fake receiving a figure that includes it (p99 target <= 2 s), and
+   the last figure pushed against Ordermesh's.
 """
 
 from __future__ import annotations

@@ -110,21 +110,6 @@ class WebhookOutcome:
 Answer = WebhookOutcome | Exception
 
 
-def receive_webhook(
-    factory: sessionmaker[Session],
-    *,
-    channel_id: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    deadline: Deadline | None = None,
-) -> WebhookOutcome:
-    """One delivery on its own (see receive_webhooks); raises what refuses it."""
-    answer = receive_webhooks(factory, [received(channel_id, body, headers, deadline=deadline)])[0]
-    if isinstance(answer, Exception):
-        raise answer
-    return answer
-
-
 def receive_webhooks(factory: sessionmaker[Session], deliveries: Sequence[Delivery]) -> list[Answer]:
     """Verify, map and take in webhook deliveries in one transaction; each gets its own answer.
 
