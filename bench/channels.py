@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ORDERMESH_OUTBOUND_ALLOW_PRIVATE", "1")
 
 from bench.intake import cpu_seconds, ensure_wrk, free_port  # noqa: E402
-from tests.fake_channels import FakeChannelServer, install_shopify  # noqa: E402
+from tests.fake_channels import FakeChannelServer  # noqa: E402
+from tests.fake_shopify import install_shopify  # noqa: E402
 from tests.payloads import FIXTURES  # noqa: E402
 
 from ordermesh.auth import create_api_key  # noqa: E402
@@ -419,14 +420,14 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> lis
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     settings = ChannelWorkerSettings.from_settings(feed_grace_seconds=1, lease_seconds=30)
     with FakeChannelServer() as server:
-        shop = install_shopify(server, FIXTURES, access_token=TOKEN)
+        shop = install_shopify(server, access_token=TOKEN)
         with factory() as session:
             session.execute(sa.update(Channel).where(Channel.id == channel_id).values(base_url=server.url))
             session.commit()
             sku_id = session.scalar(select(Sku.id).where(Sku.code == SKUS[0]))
             location_id = session.scalar(select(Location.id).where(Location.code == "NJ1"))
         run_channel_worker(factory, once=True, settings=settings, pulls=False)  # the initial figures
-        baseline = len(shop.level_history)
+        baseline = len(server.matching("POST", "inventorySetQuantities"))
         stop = threading.Event()
         worker = threading.Thread(
             target=run_channel_worker,
@@ -451,9 +452,12 @@ def fan_out(url: str, merchant_id: int, channel_id: int, *, changes: int) -> lis
         server.wait_for(lambda: shop.levels.get((1, 900)) == final, timeout=60)
         stop.set()
         worker.join(timeout=30)
-        received = [r for r in server.matching("POST", "inventory_levels/set")][baseline:]
+        received = [r for r in server.matching("POST", "inventorySetQuantities")][baseline:]
+        sets = [(r.received_at, r.json()["variables"]["input"]["quantities"][0]) for r in received]
         arrivals = [
-            (r.received_at, r.json()["available"]) for r in received if r.json()["inventory_item_id"] == 900
+            (at, quantity["quantity"])
+            for at, quantity in sets
+            if quantity["inventoryItemId"] == "gid://shopify/InventoryItem/900"
         ]
     engine.dispose()
     latencies = []

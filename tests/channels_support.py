@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -65,22 +66,29 @@ def connect_shopify(
     response = client.post("/v1/channels", json=body, headers=world.acme)
     assert response.status_code == 201, response.text
     channel_id = response.json()["id"]
-    mapped = client.put(
-        f"/v1/channels/{channel_id}/listings", json={"listings": listings or LISTINGS}, headers=world.acme
-    )
-    assert mapped.status_code == 200, mapped.text
+    wanted = LISTINGS if listings is None else listings
+    if wanted:
+        mapped = client.put(
+            f"/v1/channels/{channel_id}/listings", json={"listings": wanted}, headers=world.acme
+        )
+        assert mapped.status_code == 200, mapped.text
     return int(channel_id)
 
 
 def webhook_headers(
     body: bytes, *, topic: str = "orders/create", webhook_id: str = "wh-1", secret: str = WEBHOOK_SECRET
 ) -> dict[str, str]:
+    """Headers as Shopify sends them today: `webhook_id` is the event's id (X-Shopify-Event-Id, the same on
+    every redelivery), and each call is a delivery of its own (X-Shopify-Webhook-Id)."""
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": sign(secret, body),
-        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Event-Id": webhook_id,
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Shop-Domain": "acme.myshopify.com",
+        "X-Shopify-Triggered-At": "2026-12-05T02:00:00.000000000Z",
     }
 
 

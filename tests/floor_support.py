@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -18,6 +20,7 @@ from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
+from tests.orders_support import order_body
 from tests.world import World
 
 TSHIRT_GTIN = "036000291452"
@@ -57,6 +60,31 @@ def set_up_floor(client: TestClient, world: World) -> None:
     assert response.status_code == 200, response.text
 
 
+def packed_tshirt(client: TestClient, world: World) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """An acme order of one T-shirt at NJ1, released, picked and packed into one package: the order, its
+    fulfillment order's id and the package."""
+    floor = world.warehouse_nj
+    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    fo_id = order["fulfillment_orders"][0]["id"]
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    for scan in ("picks", "pack-scans"):
+        ok(
+            client.post(
+                f"/v1/fulfillment-orders/{fo_id}/{scan}", json={"barcode": TSHIRT_GTIN}, headers=floor
+            )
+        )
+    package = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    return order, fo_id, package
+
+
+def pdftotext(document: bytes, tmp_path: Path) -> str:
+    """The text pdftotext reads off a whole PDF, as a person would see it printed."""
+    pdf = tmp_path / "document.pdf"
+    pdf.write_bytes(document)
+    return subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout  # fmt: skip
+
+
 def pdf_text(document: bytes) -> str:
     """The text drawn on a PDF's pages: its content streams, decoded."""
     assert document.startswith(b"%PDF-")
@@ -69,6 +97,29 @@ def pdf_text(document: bytes) -> str:
             data = zlib.decompress(data)
         texts.append(data.decode("latin-1"))
     return "\n".join(texts)
+
+
+def pdf_words(pdf: Path) -> list[tuple[float, float, str]]:
+    """Every word pdftotext reads on the slip's first page, with its top-left corner in points."""
+    html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]*)</word>'
+    return [(float(x), float(y), _unescape(word)) for x, y, word in re.findall(pattern, html)]
+
+
+def _unescape(word: str) -> str:
+    return word.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+
+
+def words_in(words: list[tuple[float, float, str]], *, x: tuple[float, float], y: tuple[float, float]) -> str:
+    """The words inside a box (points from the top left), in reading order."""
+    inside = [(wy, wx, w) for wx, wy, w in words if x[0] <= wx < x[1] and y[0] <= wy < y[1]]
+    return " ".join(word for _, _, word in sorted(inside))
+
+
+def word_top(words: list[tuple[float, float, str]], word: str) -> float:
+    """The top of the first occurrence of a word."""
+    return next(wy for _, wy, w in words if w == word)
 
 
 def redated(event: dict[str, Any]) -> dict[str, Any]:

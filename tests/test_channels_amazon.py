@@ -754,3 +754,15 @@ def test_a_refusal_of_the_fresh_token_too_is_a_dead_letter(
     [dead] = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
     assert (dead["last_status_code"], dead["attempts"]) == (403, 1)  # permanent: not tried again later
     assert amazon_api.quantities == {}
+
+
+def test_the_buyers_gift_messages_become_the_orders_gift_message() -> None:
+    payload = order_payload()
+    first, *rest = payload["items"]
+    first["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!", "GiftWrapLevel": "Classic"}
+    for item in rest:
+        item["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!"}
+    assert amazon.map_order(payload).gift_message == "Happy birthday, Sam!"
+    assert amazon.map_order(order_payload()).gift_message is None
+    many = [{"BuyerInfo": {"GiftMessageText": f"{n} " + "x" * 300}} for n in range(5)]
+    assert amazon.gift_message(many) == "\n\n".join(f"{n} " + "x" * 300 for n in range(3))

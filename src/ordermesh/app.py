@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ordermesh import __version__, openapi
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
+from ordermesh.channels.shopify_api import router as shopify_router
 from ordermesh.channels.webhooks import receive_webhooks
 from ordermesh.config import Settings, get_settings
 from ordermesh.db import get_sessionmaker, is_unavailable
@@ -31,6 +33,7 @@ from ordermesh.fulfillment.carrier_api import router as carriers_router
 from ordermesh.fulfillment.manifest_api import router as manifests_router
 from ordermesh.fulfillment.tracking_api import router as tracking_router
 from ordermesh.health import DatabaseProbe
+from ordermesh.inbound.api import router as inbound_router
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
 from ordermesh.locations.api import merchant_locations_router
@@ -42,9 +45,10 @@ from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
 from ordermesh.orders.service import place_orders
+from ordermesh.planning.api import router as planning_router
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
-from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets
+from ordermesh.security import DOCS_STATIC, SecurityHeadersMiddleware, TokenBuckets
 
 log = logging.getLogger("ordermesh.app")
 
@@ -161,7 +165,9 @@ def _tracking_limiter(settings: Settings) -> TokenBuckets | None:
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_json, settings.log_level)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with the package, never a CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
         lifespan=lifespan,
         title="Ordermesh",
         version=__version__,
@@ -206,6 +212,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         locations_router,
         catalog_router,
         inventory_router,
+        inbound_router,
         orders_router,
         fulfillment_router,
         manifests_router,
@@ -215,7 +222,9 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         routing_router,
         reoptimise_router,
         events_router,
+        shopify_router,
         channels_router,
+        planning_router,
     ):
         app.include_router(router, prefix="/v1")
 

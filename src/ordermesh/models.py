@@ -28,9 +28,19 @@ from ordermesh.fulfillment.models import (
     ShipmentEvent,
     ShipmentItem,
 )
+from ordermesh.inbound.models import (
+    AdvanceShipNotice,
+    AsnLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    Supplier,
+    SupplierSku,
+)
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
-from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.merchants.models import ApiKey, Merchant, MerchantBranding
 from ordermesh.orders.models import (
     FulfillmentOrder,
     FulfillmentOrderLine,
@@ -39,11 +49,14 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
+from ordermesh.planning.models import DemandForecast
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 
 __all__ = [
+    "AdvanceShipNotice",
     "ApiKey",
+    "AsnLine",
     "Base",
     "Bin",
     "BinStock",
@@ -58,6 +71,7 @@ __all__ = [
     "ChannelOrder",
     "ChannelPush",
     "CycleCountTask",
+    "DemandForecast",
     "FulfillmentLineProgress",
     "FulfillmentOrder",
     "FulfillmentOrderLine",
@@ -67,6 +81,7 @@ __all__ = [
     "Manifest",
     "ManifestLine",
     "Merchant",
+    "MerchantBranding",
     "MerchantLocation",
     "Order",
     "OrderEvent",
@@ -75,6 +90,10 @@ __all__ = [
     "OutboxMessage",
     "PickList",
     "PickListItem",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Receipt",
+    "ReceiptLine",
     "ReturnAuthorization",
     "ReturnLine",
     "RoutingProfile",
@@ -82,6 +101,8 @@ __all__ = [
     "ShipmentEvent",
     "ShipmentItem",
     "Sku",
+    "Supplier",
+    "SupplierSku",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -54,6 +54,7 @@ from ordermesh.channels.payload import (
 )
 from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
 from ordermesh.orders.pricing import PricedLine, order_totals
+from ordermesh.orders.schemas import GIFT_MESSAGE_MAX
 
 API_URL = "https://sellingpartnerapi-na.amazon.com"
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -91,6 +92,23 @@ def skip_reason(payload: Mapping[str, Any]) -> str | None:
     if status in SHIPPABLE or status == "Canceled":
         return None
     return f"{order_id}: {status}, not an order to ship now"
+
+
+def gift_message(items: list[Any]) -> str | None:
+    """The buyer's gift messages (each item's BuyerInfo.GiftMessageText, present when Amazon shares the
+    buyer's information), each once, in item order, as many whole messages as the order's field holds."""
+    messages: list[str] = []
+    for item in items:
+        buyer = item.get("BuyerInfo") if isinstance(item, Mapping) else None
+        text = buyer.get("GiftMessageText") if isinstance(buyer, Mapping) else None
+        if isinstance(text, str) and text.strip() and text.strip() not in messages:
+            messages.append(text.strip())
+    kept: list[str] = []
+    for message in messages:
+        if len("\n\n".join([*kept, message])) > GIFT_MESSAGE_MAX:
+            break
+        kept.append(message)
+    return "\n\n".join(kept) or None
 
 
 def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
@@ -138,6 +156,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         channel_total=stated,
         lines_not_taken=not_taken,
         channel_total_field="OrderTotal.Amount",
+        gift_message=gift_message(items),
         service_level=SERVICE_LEVELS.get(str(order.get("ShipmentServiceLevelCategory")), "standard"),
         tags=_tags(order),
         cancelled=cancelled,

@@ -184,16 +184,22 @@ def skip_order(
     return IngestResult("skipped")
 
 
+def delivery_row(channel: Channel, event: WebhookEvent) -> dict[str, Any]:
+    """The channel_event row that records a delivery (its id, topic and the channel's API version)."""
+    return {
+        "merchant_id": channel.merchant_id,
+        "channel_id": channel.id,
+        "event_id": str(event.event_id)[:200],
+        "topic": event.topic[:60],
+        "api_version": event.api_version[:20] if event.api_version else None,
+        "created_at": utcnow(),
+    }
+
+
 def _first_delivery(session: Session, channel: Channel, event: WebhookEvent) -> bool:
     inserted = session.execute(
         insert_ignoring_conflicts(session, ChannelEvent)
-        .values(
-            merchant_id=channel.merchant_id,
-            channel_id=channel.id,
-            event_id=str(event.event_id)[:200],
-            topic=event.topic[:60],
-            created_at=utcnow(),
-        )
+        .values(delivery_row(channel, event))
         .returning(ChannelEvent.__table__.c.id)
     ).first()
     return inserted is not None
@@ -491,6 +497,7 @@ def order_create(channel: Channel, mapped: MappedOrder, codes: Sequence[str]) ->
             presentment_total=mapped.presentment_total,
             tags=[tag[:50] for tag in mapped.tags][:50],
             notes=mapped.notes,
+            gift_message=mapped.gift_message,
             placed_at=mapped.placed_at,
         )
     except ValidationError as error:

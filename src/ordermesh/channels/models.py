@@ -104,6 +104,7 @@ class ChannelEvent(IdMixin, TimestampMixin, Base):
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel.id"))
     event_id: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(String(60))
+    api_version: Mapped[str | None] = mapped_column(String(20))  # the channel's (X-Shopify-API-Version)
 
 
 class ChannelError(IdMixin, TimestampMixin, Base):

@@ -31,6 +31,7 @@ from ordermesh.channels.connector import (
     WebhookEvent,
     connector_for,
 )
+from ordermesh.channels.credentials import StoredCredentials
 from ordermesh.channels.ingest import IngestResult, ingest_order, skip_order
 from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.errors import BadGateway, Invalid
@@ -160,7 +161,11 @@ def pull_orders(
     began = utcnow()
     report = PullReport()
     http = ChannelHttp(
-        config, connector, client=client or http_client(), bucket=bucket_for(channel_id, connector)
+        config,
+        connector,
+        client=client or http_client(),
+        bucket=bucket_for(channel_id, connector),
+        credentials=StoredCredentials(factory),
     )
     try:
         for pulled in connector.pull_orders(http, since=start):

@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.base import utcnow
-from ordermesh.channels import CONNECTED_KINDS
+from ordermesh.channels import CONNECTED_KINDS, shopify_privacy
 from ordermesh.channels.base import ChannelOrder as MappedOrder
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.connections import channel_config, record_error
@@ -31,6 +30,7 @@ from ordermesh.channels.connector import WebhookEvent, connector_for
 from ordermesh.channels.ingest import (
     NewOrder,
     SkuCodes,
+    delivery_row,
     ingest_order,
     new_order,
     nothing_to_ship,
@@ -174,7 +174,7 @@ def _take_together(
     received: list[_Received] = []
     for index, delivery in enumerate(deliveries):
         try:
-            taken = _verify_and_map(index, delivery, channels.get(delivery.channel_id))
+            taken = _verify_and_map(session, index, delivery, channels.get(delivery.channel_id))
         except (NotFound, Unauthorized) as error:
             results[index] = error
         else:
@@ -203,14 +203,23 @@ def _channels(session: Session, ids: set[int]) -> dict[int, Channel]:
     return channels
 
 
-def _verify_and_map(index: int, delivery: Delivery, channel: Channel | None) -> _Received | Result:
-    """The delivery checked (NotFound, Unauthorized) and mapped: _Received, or its answer already."""
+def _verify_and_map(
+    session: Session, index: int, delivery: Delivery, channel: Channel | None
+) -> _Received | Result:
+    """The delivery checked (NotFound, Unauthorized) and mapped: _Received, or its answer already (a
+    topic about the shop or the app rather than an order is applied here: Shopify's privacy topics)."""
     if channel is None or channel.kind not in CONNECTED_KINDS:
         raise NotFound(f"channel {delivery.channel_id} not found")
     connector = connector_for(channel.kind)
     if not connector.verify_webhook(channel_config(channel), body=delivery.body, headers=delivery.headers):
         raise Unauthorized("webhook signature missing or wrong")
     event = connector.webhook_event(delivery.headers)
+    if channel.kind == "shopify" and event.topic in shopify_privacy.SHOP_TOPICS:
+        try:
+            payload = _json_object(delivery.body)
+        except MappingError as error:
+            return _Refused(error, event)
+        return WebhookOutcome(shopify_privacy.handle(session, channel, event.topic, payload))
     if event.topic and event.topic not in ORDER_TOPICS:
         return WebhookOutcome("ignored")
     premapped = delivery.premapped
@@ -340,15 +349,7 @@ def _first_deliveries(session: Session, received: list[_Received]) -> set[int]:
         if key in owners:  # the same delivery twice in this batch: the first one takes it
             continue
         owners[key] = each.index
-        rows.append(
-            {
-                "merchant_id": each.channel.merchant_id,
-                "channel_id": each.channel.id,
-                "event_id": key[1],
-                "topic": each.event.topic[:60],
-                "created_at": utcnow(),
-            }
-        )
+        rows.append(delivery_row(each.channel, each.event))
     if rows:
         table = ChannelEvent.__table__.c
         statement = insert_ignoring_conflicts(session, ChannelEvent).returning(

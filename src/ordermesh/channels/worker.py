@@ -41,6 +41,7 @@ from ordermesh.channels.connector import (
     OutboundRequest,
     connector_for,
 )
+from ordermesh.channels.credentials import StoredCredentials
 from ordermesh.channels.models import (
     Channel,
     ChannelFeed,
@@ -371,7 +372,10 @@ def _prepare(job: PushJob, factory: sessionmaker[Session], client: httpx.Client)
             ).one()
             requests = connector.acknowledge_requests(config, connector.map_order(record.raw))
         session.rollback()  # nothing written: the transaction ends before any call
-    http = ChannelHttp(config, connector, client=client, bucket=bucket_for(config.channel_id, connector))
+    bucket = bucket_for(config.channel_id, connector)
+    http = ChannelHttp(
+        config, connector, client=client, bucket=bucket, credentials=StoredCredentials(factory)
+    )
     return _Prepared(http, requests, quantity)
 
 

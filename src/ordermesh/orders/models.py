@@ -38,6 +38,7 @@ class Order(IdMixin, TimestampMixin, Base):
     service_level: Mapped[str] = mapped_column(String(20), default="standard")
     tags: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
+    gift_message: Mapped[str | None] = mapped_column(Text)  # printed on the packing slip
     subtotal: Mapped[Decimal] = mapped_column(Money())
     discount_total: Mapped[Decimal] = mapped_column(Money())
     tax_total: Mapped[Decimal] = mapped_column(Money())

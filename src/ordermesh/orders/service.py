@@ -20,7 +20,7 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
-from ordermesh.orders.backorders import serve_backorders
+from ordermesh.orders.backorders import serve_backorders, ship_dates
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.group_commit import answer_each, settle
@@ -191,7 +191,8 @@ def _view(session: Session, order: Order) -> OrderOut:
         .where(FulfillmentOrder.order_id == order.id)
     ).all()
     holds = session.scalars(select(OrderHold).where(OrderHold.order_id == order.id)).all()
-    return order_out(order, lines, fulfillment_orders, fo_lines, holds)
+    dates = ship_dates(session, order=order, lines=lines, today=utcnow().date())
+    return order_out(order, lines, fulfillment_orders, fo_lines, holds, backorder_ship_dates=dates)
 
 
 def list_orders(
