@@ -21,6 +21,7 @@ from ordermesh import __version__, openapi
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.channels.shopify_api import router as shopify_router
+from ordermesh.channels.webhooks import receive_webhooks
 from ordermesh.config import Settings, get_settings
 from ordermesh.dashboard import routes as dashboard
 from ordermesh.db import get_sessionmaker, is_unavailable
@@ -43,6 +44,7 @@ from ordermesh.observability import RequestContextMiddleware, configure_logging
 from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
+from ordermesh.orders.service import place_orders
 from ordermesh.planning.api import router as planning_router
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
@@ -160,11 +162,22 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
     )
     app.state.sessionmaker = session_factory or get_sessionmaker()
+    # Orders (the API's) and channel webhooks are each placed in batches, one transaction a batch.
+    writers, max_batch = settings.intake_writers, settings.intake_max_batch
+    linger = settings.intake_linger_ms / 1000
     app.state.intake = IntakeQueue(
         app.state.sessionmaker,
-        writers=settings.intake_writers,
-        max_batch=settings.intake_max_batch,
-        linger_seconds=settings.intake_linger_ms / 1000,
+        place=place_orders,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
+    )
+    app.state.webhook_intake = IntakeQueue(
+        app.state.sessionmaker,
+        place=receive_webhooks,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
     )
     app.state.key_limiter = _key_limiter(settings)
     app.state.tracking_limiter = _tracking_limiter(settings)

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     channel_backoff_base_seconds: float = _env("CHANNEL_BACKOFF_BASE", 2, ge=0)
     channel_backoff_max_seconds: float = _env("CHANNEL_BACKOFF_MAX", 900, ge=0)
     channel_lease_seconds: float = _env("CHANNEL_LEASE", 60, gt=0)
+    # A listing's stock is pushed at most once in this many seconds; the figure sent is the latest.
+    channel_stock_interval_seconds: float = _env("CHANNEL_STOCK_INTERVAL", 1, ge=0)
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
 
