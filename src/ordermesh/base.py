@@ -41,7 +41,7 @@ class _JsonDocument(TypeDecorator[Any]):
 
 JsonDocument = _JsonDocument()
 # A document kept as received, for audit, never queried inside: JSON text (no JSONB conversion), which
-# PostgreSQL compresses with LZ4 where the migration could set it (see 0017_channel_speed).
+# PostgreSQL compresses with LZ4 where the migration could set it (see 0018_channel_speed).
 AuditDocument = JSON()
 
 

@@ -3,8 +3,8 @@
 The payload is kept for audit only: JSON text skips the JSONB conversion, and LZ4 compresses the
 large documents (a Shopify order is about 19 KB) several times faster than the default pglz.
 
-Revision ID: 0017_channel_speed
-Revises: 0016_inbound
+Revision ID: 0018_channel_speed
+Revises: 0017_users
 Create Date: 2026-12-05 02:45:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0017_channel_speed"
-down_revision: str | Sequence[str] | None = "0016_inbound"
+revision: str = "0018_channel_speed"
+down_revision: str | Sequence[str] | None = "0017_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
