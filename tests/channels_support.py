@@ -6,14 +6,21 @@ import copy
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.base import utcnow
+from ordermesh.channels.models import ChannelPush
 from ordermesh.channels.shopify import sign
+from ordermesh.channels.worker import run_channel_worker
+from tests.fake_channels import FakeChannelServer
 from tests.world import World
 
 ACCESS_TOKEN = "shpat_test_token"
@@ -115,3 +122,21 @@ def shopify_total(payload: dict[str, Any]) -> str:
         if not payload.get("taxes_included"):
             total += sum((Decimal(t["price"]) for t in line.get("tax_lines") or []), Decimal(0))
     return format(total, "f")
+
+
+def push_until(factory: sessionmaker[Session], server: FakeChannelServer, landed: Callable[[], bool]) -> None:
+    """Run the channel worker until `landed`: it stops when nothing is due, so it runs again once a push
+    held back (by a 429's Retry-After) is due."""
+    for _ in range(3):
+        run_channel_worker(factory, once=True, pulls=False)
+        if landed():
+            return
+        server.wait_for(lambda: _nothing_held_back(factory), timeout=5)
+
+
+def _nothing_held_back(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        waiting = select(ChannelPush.id).where(
+            ChannelPush.status == "pending", ChannelPush.next_attempt_at > utcnow()
+        )
+        return session.scalars(waiting).first() is None

@@ -11,15 +11,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
 from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList, Shipment
+from ordermesh.merchants import Role
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
+from ordermesh.users.schemas import UserIn
+from ordermesh.users.service import create_user
+from tests.dashboard_support import PASSWORD, Person
 from tests.orders_support import order_body
 from tests.world import World
 
@@ -28,7 +32,23 @@ MUG_GTIN = "012345678905"
 SECRET = "whsec-floor-tests-0123456789"
 
 
-def set_up_floor(client: TestClient, world: World) -> None:
+ASSOCIATE = Person("sam@floor.example", "Sam Scanner")  # a warehouse associate at NJ1
+
+
+def make_associate(factory: sessionmaker[Session], world: World) -> Person:
+    """ASSOCIATE as a dashboard user (PASSWORD), bound to NJ1."""
+    with factory() as session, session.begin():
+        user = UserIn(
+            email=ASSOCIATE.email,
+            name=ASSOCIATE.name,
+            role=Role.warehouse,
+            location_id=world.locations["NJ1"],
+        )
+        create_user(session, user=user, password=PASSWORD)
+    return ASSOCIATE
+
+
+def set_up_floor(client: httpx.Client, world: World) -> None:
     """Bins A-01 and B-01 and two boxes at NJ1; acme's 10 T-shirts put away in B-01."""
     nj1 = world.locations["NJ1"]
     for code, sequence in (("B-01", 20), ("A-01", 10)):
@@ -60,7 +80,7 @@ def set_up_floor(client: TestClient, world: World) -> None:
     assert response.status_code == 200, response.text
 
 
-def packed_tshirt(client: TestClient, world: World) -> tuple[dict[str, Any], int, dict[str, Any]]:
+def packed_tshirt(client: httpx.Client, world: World) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """An acme order of one T-shirt at NJ1, released, picked and packed into one package: the order, its
     fulfillment order's id and the package."""
     floor = world.warehouse_nj

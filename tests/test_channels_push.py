@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -41,6 +42,7 @@ FAST = ChannelWorkerSettings.from_settings(
     backoff_max_seconds=0.2,
     feed_grace_seconds=0,
     timeout_seconds=5,
+    stock_interval_seconds=0,  # the interval between a listing's pushes has tests of its own
 )
 TSHIRT_ITEM, MUG_ITEM, HAT_ITEM = 808950810, 808950811, 808950812
 
@@ -145,6 +147,33 @@ def test_listings_get_their_figure_with_locations_and_buffer(
         }
 
 
+class _Clock:
+    """The time the channel worker goes by, moved on by the test alone."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _receive_tshirts(factory: sessionmaker[Session], world: World, units: int) -> None:
+    """One transaction of `units` level changes to the T-shirt at Edison (one unit in each)."""
+    received = Movement(
+        world.acme_skus["TSHIRT"], world.locations["NJ1"], MovementReason.receive, delta_on_hand=1
+    )
+    with factory() as session, session.begin():
+        for _ in range(units):
+            apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
+
+
+def _pushes(history: list[tuple[int, int, int]]) -> int:
+    return sum(item == TSHIRT_ITEM for _, item, _ in history)
+
+
 def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
@@ -153,44 +182,54 @@ def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
         # A small shop's bucket: 100 points restored at 20 a second, two stock mutations a second.
         shop.set_bucket(maximum=100, available=100, restore_rate=20)
         connect_shopify(client, world, server.url)
-        _drain(session_factory)
-        before = len(shop.level_history)
-        stop = threading.Event()
-        worker = threading.Thread(
-            target=run_channel_worker,
-            args=(session_factory,),
-            kwargs={"stop": stop, "settings": FAST, "pulls": False, "poll_interval": 0.05},
-        )
-        worker.start()
-        try:
-            for _ in range(100):  # 1,000 level changes to one SKU, 10 per transaction, while the worker runs
-                with session_factory() as session, session.begin():
-                    for _ in range(10):
-                        apply(
-                            session,
-                            merchant_id=world.acme_id,
-                            actor="test",
-                            movements=[
-                                Movement(
-                                    world.acme_skus["TSHIRT"],
-                                    world.locations["NJ1"],
-                                    MovementReason.receive,
-                                    delta_on_hand=1,
-                                )
-                            ],
-                        )
-            # The running worker catches up with the burst: the channel shows the final figure.
-            wait_until(
-                lambda: shop.levels.get((SHOP_LOCATION, TSHIRT_ITEM)) == 1030,
-                what="the worker to push the burst's final figure",
-            )
-        finally:
-            stop.set()
-            worker.join(timeout=30)
-        _drain(session_factory)
-        pushes = [entry for entry in shop.level_history[before:] if entry[1] == TSHIRT_ITEM]
-        assert 1 <= len(pushes) <= 50, len(pushes)
-        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == _expected(session_factory, "TSHIRT") == 1030
+        clock = _Clock()  # from now on, the worker goes by this clock alone
+        settings = replace(FAST, stock_interval_seconds=1, clock=clock)
+        _drain(session_factory, settings)
+        clock.advance(5)
+        start, before = clock.now, len(shop.level_history)
+        pushed_at: list[float] = []  # seconds into the burst, by the worker's clock, of each push
+        for _ in range(100):  # 1,000 level changes over 1.5 s, 10 per transaction, the worker between
+            _receive_tshirts(session_factory, world, 10)
+            sent = len(shop.level_history)
+            _drain(session_factory, settings)
+            pushed_at += [(clock.now - start).total_seconds()] * _pushes(shop.level_history[sent:])
+            clock.advance(0.015)
+        clock.advance(1)  # the burst is over: the last figure goes once the interval has passed
+        sent = len(shop.level_history)
+        _drain(session_factory, settings)
+        pushed_at += [(clock.now - start).total_seconds()] * _pushes(shop.level_history[sent:])
+    pushes = [figure for _, item, figure in shop.level_history[before:] if item == TSHIRT_ITEM]
+    # The first change goes at once; then one push per interval, each with the figure of its time.
+    assert pushed_at == [0.0, 1.005, 2.5], pushed_at
+    assert pushes == [40, 710, 1030]
+    assert _expected(session_factory, "TSHIRT") == 1030
+
+
+def test_a_change_soon_after_a_push_waits_for_the_interval_and_sends_the_latest_figure(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
+        tshirt_only = [_listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM)]
+        connect_shopify(client, world, server.url, listings=tshirt_only)
+        clock = _Clock()  # from now on, the worker goes by this clock alone
+        settings = replace(FAST, stock_interval_seconds=2, clock=clock)
+        _drain(session_factory, settings)
+        pushed_at = clock.now
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30
+        for _ in range(3):
+            clock.advance(0.5)
+            _receive_tshirts(session_factory, world, 1)
+            _drain(session_factory, settings)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30  # not yet: the interval runs until +2 s
+        with session_factory() as session:
+            push = session.scalars(select(ChannelPush).where(ChannelPush.kind == "inventory")).one()
+            assert (push.status, push.next_attempt_at) == ("pending", pushed_at + timedelta(seconds=2))
+        clock.advance(0.5)
+        _drain(session_factory, settings)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 33  # one push, the latest figure
+        calls = [entry for entry in shop.level_history if entry[1] == TSHIRT_ITEM]
+        assert [figure for _, _, figure in calls] == [30, 33]
 
 
 def test_throttled_push_waits_for_retry_after_then_lands(

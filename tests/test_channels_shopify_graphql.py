@@ -40,6 +40,7 @@ FAST = ChannelWorkerSettings.from_settings(
     backoff_max_seconds=0.2,
     feed_grace_seconds=0,
     timeout_seconds=5,
+    stock_interval_seconds=0,  # the interval between a listing's pushes has tests of its own
 )
 APP = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 

@@ -33,6 +33,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/v1/skus/{sku_id}"): {"name": "Renamed"},
     ("post", "/v1/orders/{order_id}/cancel"): {"reason": "not yours"},
     ("post", "/v1/orders/{order_id}/holds"): {"kind": "manual", "reason": "not yours"},
+    ("post", "/v1/orders/{order_id}/comments"): {"text": "not yours"},
     ("patch", "/v1/webhook-subscriptions/{subscription_id}"): {"active": False},
     ("patch", "/v1/channels/{channel_id}"): {"stock_buffer": 5},
     ("post", "/v1/channels/{channel_id}/rotate-secret"): {"webhook_secret": "not-yours-123"},

@@ -6,7 +6,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -22,10 +21,12 @@ from ordermesh import __version__, openapi
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
 from ordermesh.channels.shopify_api import router as shopify_router
+from ordermesh.channels.webhooks import receive_webhooks
 from ordermesh.config import Settings, get_settings
+from ordermesh.dashboard import routes as dashboard
 from ordermesh.db import get_sessionmaker, is_unavailable
 from ordermesh.deadlines import DeadlineMiddleware
-from ordermesh.errors import DomainError, FieldValueError, RequestExpired, Unavailable, problem_document
+from ordermesh.errors import DomainError, RequestExpired, Unavailable, field_error, problem_document
 from ordermesh.events.api import router as events_router
 from ordermesh.fulfillment.api import router as fulfillment_router
 from ordermesh.fulfillment.carrier_api import router as carriers_router
@@ -43,6 +44,7 @@ from ordermesh.observability import RequestContextMiddleware, configure_logging
 from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
+from ordermesh.orders.service import place_orders
 from ordermesh.planning.api import router as planning_router
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
@@ -78,24 +80,10 @@ def _deadline_passed() -> Response:
     return _error_problem(RequestExpired("the request was not answered within its deadline; nothing changed"))
 
 
-def _field_path(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location]
-    if parts and parts[0] in {"body", "query", "path", "header"} and len(parts) > 1:
-        parts = parts[1:] if parts[0] == "body" else parts
-    return ".".join(parts)
-
-
-def _field_error(error: Any) -> dict[str, str]:
-    """One problem+json entry; a model-wide validator's FieldValueError names the field it blames."""
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, FieldValueError):
-        location = (*error["loc"], *cause.field.split("."))
-        return {"field": _field_path(location), "message": cause.message}
-    return {"field": _field_path(tuple(error["loc"])), "message": error["msg"]}
-
-
-async def _on_domain_error(_request: Request, exc: Exception) -> Response:
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if dashboard.is_dashboard_request(request):
+        return dashboard.domain_error_page(request, exc)
     return _error_problem(exc)
 
 
@@ -107,9 +95,11 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     return _error_problem(Unavailable("the database is unreachable or busy; retry later"))
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [_field_error(e) for e in exc.errors()]
+    errors = [field_error(e) for e in exc.errors()]
+    if dashboard.is_dashboard_request(request):
+        return dashboard.validation_error_page(request, errors)
     if any(e["type"] == "json_invalid" for e in exc.errors()):
         return problem(422, "Malformed JSON", "malformed-json", "the request body is not valid JSON", errors)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
@@ -172,11 +162,22 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
     )
     app.state.sessionmaker = session_factory or get_sessionmaker()
+    # Orders (the API's) and channel webhooks are each placed in batches, one transaction a batch.
+    writers, max_batch = settings.intake_writers, settings.intake_max_batch
+    linger = settings.intake_linger_ms / 1000
     app.state.intake = IntakeQueue(
         app.state.sessionmaker,
-        writers=settings.intake_writers,
-        max_batch=settings.intake_max_batch,
-        linger_seconds=settings.intake_linger_ms / 1000,
+        place=place_orders,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
+    )
+    app.state.webhook_intake = IntakeQueue(
+        app.state.sessionmaker,
+        place=receive_webhooks,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
     )
     app.state.key_limiter = _key_limiter(settings)
     app.state.tracking_limiter = _tracking_limiter(settings)
@@ -216,6 +217,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         app.include_router(router, prefix="/v1")
 
     openapi.install(app)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""API keys: bearer tokens stored as SHA-256, resolved to a principal with a role and a scope."""
+"""API keys: bearer tokens stored as SHA-256, resolved to a principal with a role and a scope. A person
+signed in to the dashboard (ordermesh.users) becomes the same kind of principal, with the same scope."""
 
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ KEY_PREFIX = "om_"
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: int
+    key_id: int | None  # None for a person signed in to the dashboard
     role: Role
     merchant_id: int | None  # None for the operator (every merchant) and for operator-wide warehouse keys
-    location_id: int | None  # set for warehouse keys: the one location they work
-    name: str
+    location_id: int | None  # set for warehouse keys and associates: the one location they work
+    name: str  # the key's name, or the person's
+    user_id: int | None = None  # set for a person signed in to the dashboard
 
     @property
     def actor(self) -> str:
-        """How this principal is named on timelines and in the ledger."""
+        """How this principal is named on timelines and in the ledger: `role:key name` for a key,
+        `user:person's name` for a person."""
+        if self.user_id is not None:
+            return f"user:{self.name}"
         return f"{self.role.value}:{self.name}"
 
     @property

@@ -40,6 +40,9 @@ class _JsonDocument(TypeDecorator[Any]):
 
 
 JsonDocument = _JsonDocument()
+# A document kept as received, for audit, never queried inside: JSON text (no JSONB conversion), which
+# PostgreSQL compresses with LZ4 where the migration could set it (see 0018_channel_speed).
+AuditDocument = JSON()
 
 
 def utcnow() -> datetime:

@@ -22,6 +22,7 @@ from ordermesh.terminal import (
     progress_bar,
     reported_errors,
 )
+from ordermesh.users.cli import users_app
 
 if TYPE_CHECKING:
     from ordermesh.demo import DemoResult
@@ -39,6 +40,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
+app.add_typer(users_app, name="users")
 app.command("import")(csv_cli.import_csv)
 app.command("export")(csv_cli.export_csv)
 app.command("forecast")(planning_cli.forecast)
@@ -472,7 +474,12 @@ def _print_demo(result: DemoResult) -> None:
     for key in result.keys:
         table.add_row(key.label, key.role.value, key.key)
     console.print(table)
+    users = Table("email", "password", "role", title="Demo dashboard users")
+    for user in result.users:
+        users.add_row(user.email, user.password, user.role.value)
+    console.print(users)
     console.print("Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/v1/orders")
+    console.print("Or sign in to the dashboard at http://127.0.0.1:8000/ as one of the users above.")
 
 
 # -- routing -------------------------------------------------------------------------------------------

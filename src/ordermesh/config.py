@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     api_rate_limit_operator: bool = False
     # The public tracking lookup: attempts a minute per client address (0: no limit), all at once at most.
     tracking_lookups_per_minute: float = Field(30, ge=0)
+    # The dashboard: how long a sign-in lasts; sign-in attempts a minute per email and per client address
+    # (beyond them 429); session cookies marked Secure even over plain HTTP (behind a TLS proxy); how
+    # long an invitation link stays valid.
+    session_hours: float = Field(12, gt=0)
+    sign_in_attempts_per_minute: float = Field(10, gt=0)
+    secure_cookies: bool = False
+    invite_hours: float = Field(72, gt=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
     # EasyPost's API (SCAN forms when a manifest of the `easypost` carrier closes): the API key (empty:
@@ -99,6 +106,8 @@ class Settings(BaseSettings):
     channel_backoff_base_seconds: float = _env("CHANNEL_BACKOFF_BASE", 2, ge=0)
     channel_backoff_max_seconds: float = _env("CHANNEL_BACKOFF_MAX", 900, ge=0)
     channel_lease_seconds: float = _env("CHANNEL_LEASE", 60, gt=0)
+    # A listing's stock is pushed at most once in this many seconds; the figure sent is the latest.
+    channel_stock_interval_seconds: float = _env("CHANNEL_STOCK_INTERVAL", 1, ge=0)
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
 

@@ -39,6 +39,8 @@ from ordermesh.orders.models import Order
 from ordermesh.orders.schemas import OrderCreate
 from ordermesh.orders.service import cancel_order, place_hold
 from ordermesh.routing import ServiceLevel
+from ordermesh.users.schemas import UserIn
+from ordermesh.users.service import create_user
 
 ACTOR = "demo:loader"
 SETUP_UNITS = 10  # progress units for merchants, locations, catalog and stock together
@@ -85,9 +87,28 @@ class DemoKey:
     key: str
 
 
+@dataclass(frozen=True)
+class DemoUser:
+    """A person who signs in to the dashboard with the demo data (README's first lines name them)."""
+
+    email: str
+    name: str
+    role: Role
+    merchant_code: str | None
+    password: str
+
+
+# Demo passwords, printed by `ordermesh demo` and written in README.md: for trying the dashboard only.
+DEMO_USERS = (
+    DemoUser("operator@demo.ordermesh.dev", "Olivia Operator", Role.operator, None, "demo-operator"),
+    DemoUser("northwind@demo.ordermesh.dev", "Noah Northwind", Role.merchant, "northwind", "demo-northwind"),
+)
+
+
 @dataclass
 class DemoResult:
     keys: list[DemoKey] = field(default_factory=list)
+    users: list[DemoUser] = field(default_factory=list)
     skus: int = 0
     locations: int = 0
     units_received: int = 0
@@ -131,6 +152,7 @@ def load_demo(
         )
     tick("Keys", 4)
     result.keys = _create_keys(session, merchant_ids, location_ids)
+    result.users = _create_users(session, merchant_ids)
     tick("Orders", 1)
     order_ids = _place_orders(session, rng, merchant_ids, orders, lambda: tick("Orders", 1))
     result.orders = len(order_ids)
@@ -217,6 +239,14 @@ def _receive_stock(
             )
             total += quantity
     return total
+
+
+def _create_users(session: Session, merchant_ids: dict[str, int]) -> list[DemoUser]:
+    for user in DEMO_USERS:
+        merchant_id = merchant_ids[user.merchant_code] if user.merchant_code else None
+        wanted = UserIn(email=user.email, name=user.name, role=user.role, merchant_id=merchant_id)
+        create_user(session, user=wanted, password=user.password)
+    return list(DEMO_USERS)
 
 
 def _create_keys(

@@ -124,6 +124,24 @@ class FieldValueError(ValueError):
         self.message = message
 
 
+def field_path(location: tuple[Any, ...]) -> str:
+    """A validation error's location as the dotted field path the API reports (`lines.0.quantity`)."""
+    parts = [str(p) for p in location]
+    if parts and parts[0] in {"body", "query", "path", "header"} and len(parts) > 1:
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts)
+
+
+def field_error(error: Any) -> dict[str, str]:
+    """One problem+json entry of a Pydantic error; a model-wide validator's FieldValueError names the field
+    it blames. The API and the dashboard's forms report errors alike through it."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):
+        location = (*error["loc"], *cause.field.split("."))
+        return {"field": field_path(location), "message": cause.message}
+    return {"field": field_path(tuple(error["loc"])), "message": error["msg"]}
+
+
 class Unavailable(DomainError):
     """The server cannot do it now (database unreachable or busy, deadline passed): answered 503 with
     Retry-After, and nothing was changed."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from annotated_types import Ge, Le
 from pydantic import (
@@ -18,10 +18,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     ModelWrapValidatorHandler,
+    ValidationError,
     model_validator,
 )
 
-from ordermesh.errors import FieldValueError
+from ordermesh.errors import FieldError, FieldValueError, Invalid, field_error
 
 
 def _not_bool(value: Any) -> Any:
@@ -132,3 +133,16 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(
 
 # An ISO-8601 day (2026-01-05); numbers are refused.
 Day = Annotated[date, BeforeValidator(_iso_only)]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """`data` as `model`, or Invalid naming each field as the API reports it (for input that does not
+    come through FastAPI: the dashboard's forms, the command line)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        entries = [field_error(e) for e in error.errors()]
+        raise Invalid.of([FieldError(e["field"], e["message"]) for e in entries]) from None

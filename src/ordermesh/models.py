@@ -52,6 +52,7 @@ from ordermesh.orders.models import (
 from ordermesh.planning.models import DemandForecast, PlanningJob, PlanningRun, ReplenishmentOrderRequest
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
+from ordermesh.users.models import User, UserSession
 
 __all__ = [
     "AdvanceShipNotice",
@@ -106,6 +107,8 @@ __all__ = [
     "Sku",
     "Supplier",
     "SupplierSku",
+    "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -119,12 +119,18 @@ class PulledOrder:
     `raw` is the document as the channel listed it: the framework asks `skip_reason` of it before
     anything else (an order the connector did not map, because it is not to be taken, has order=None and
     error=None).
+
+    `complete`, for a listing that lacks what an order needs (Amazon: its items and address, one call
+    each): the order in full, given the raw document stored when the order was imported (None if it
+    never was). The framework calls it for orders not skipped; a connector reuses what was stored
+    rather than spend the channel's rate limit fetching it again.
     """
 
     external_id: str
     order: ChannelOrder | None
     error: MappingError | None = None
     raw: Mapping[str, Any] | None = None
+    complete: Callable[[Mapping[str, Any] | None], PulledOrder] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from ordermesh.channels import connections, sync
+from ordermesh.channels import connections, sync, webhooks
 from ordermesh.channels.schemas import (
     ChannelOut,
     ChannelUpdate,
@@ -24,6 +24,7 @@ from ordermesh.channels.schemas import (
 from ordermesh.channels.shopify_connect import connect, shop_locations
 from ordermesh.channels.shopify_install import channel_for_shop, complete_install, start_install
 from ordermesh.config import get_settings
+from ordermesh.deadlines import current_deadline
 from ordermesh.errors import Invalid, NotFound
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
@@ -90,9 +91,9 @@ async def app_webhook(request: Request) -> WebhookOut:
     channel_id = await run_in_threadpool(channel_for_shop, factory, domain)
     if channel_id is None:
         raise NotFound("no channel is connected to that shop")
-    outcome = await run_in_threadpool(
-        sync.receive_webhook, factory, channel_id=channel_id, body=body, headers=dict(request.headers)
-    )
+    # Taken in with the deliveries arriving meanwhile, in one transaction (see channels/webhooks.py).
+    delivery = webhooks.received(channel_id, body, request.headers, deadline=current_deadline())
+    outcome = await request.app.state.webhook_intake.place(delivery)
     return WebhookOut(outcome=outcome.outcome, order_id=outcome.order_id)
 
 

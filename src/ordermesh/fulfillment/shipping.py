@@ -28,6 +28,7 @@ from ordermesh.fulfillment.documents import LabelData, SlipData, SlipLine
 from ordermesh.fulfillment.models import FulfillmentLineProgress, Shipment, ShipmentItem
 from ordermesh.fulfillment.schemas import PackageTracking
 from ordermesh.fulfillment.scope import FloorScope, get_fulfillment_order, require_floor
+from ordermesh.fulfillment.timeline import note_work
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.locations.geo import destination_timezone
@@ -118,6 +119,11 @@ def buy_labels(
         package.carrier_shipment_id = label.carrier_shipment_id
         package.rate_amount, package.rate_currency = label.rate.amount, label.rate.currency
         package.status, package.updated_at = ShipmentStatus.labelled.value, utcnow()
+        message = (
+            f"Label bought for package {package.package_no} of fulfillment order {fo.id}: "
+            f"{carrier.code} {service} {label.tracking_number}."
+        )
+        note_work(session, fo, "labelled", message, scope.actor, shipment_id=package.id)
     return fo
 
 

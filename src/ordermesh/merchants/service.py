@@ -53,16 +53,21 @@ def issue_api_key(
     session: Session, *, role: Role, name: str, merchant_id: int | None, location_id: int | None
 ) -> tuple[ApiKey, str]:
     """Create a key for an existing merchant and/or location; returns it with the raw token (shown once)."""
+    check_binding(session, role=role, merchant_id=merchant_id, location_id=location_id)
+    return create_api_key(session, role=role, name=name, merchant_id=merchant_id, location_id=location_id)
+
+
+def check_binding(session: Session, *, role: Role, merchant_id: int | None, location_id: int | None) -> None:
+    """What a role may be bound to, for API keys and dashboard users alike (422 naming the field)."""
     if role is Role.operator and (merchant_id is not None or location_id is not None):
         field = "merchant_id" if merchant_id is not None else "location_id"
-        raise Invalid.field(field, "an operator key sees every merchant and location: leave it out")
+        raise Invalid.field(field, "an operator sees every merchant and location: leave it out")
     if role is Role.merchant and location_id is not None:
-        raise Invalid.field("location_id", "a merchant key is not bound to a location: leave it out")
+        raise Invalid.field("location_id", "a merchant role is not bound to a location: leave it out")
     if merchant_id is not None and session.get(Merchant, merchant_id) is None:
         raise Invalid.field("merchant_id", f"merchant {merchant_id} does not exist")
     if location_id is not None:  # the locations domain rules on the binding (ordermesh.reactions)
         publish(session, KeyBindingLocation(role, merchant_id, location_id))
-    return create_api_key(session, role=role, name=name, merchant_id=merchant_id, location_id=location_id)
 
 
 def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:

@@ -17,6 +17,7 @@ from ordermesh.orders.models import Order
 from ordermesh.orders.reoptimise import reoptimise_orders
 from ordermesh.orders.schemas import (
     CancelIn,
+    CommentIn,
     HoldIn,
     OrderCreate,
     OrderEventOut,
@@ -87,8 +88,15 @@ def list_orders(
     ] = None,
     customer_email: Annotated[str | None, Query(max_length=320)] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Free text on number and customer name")
+        str | None,
+        Query(
+            max_length=200,
+            description="Free text: an email finds that customer's orders, a whole order number that "
+            "order; anything else finds part of the number, external id or customer name, or exactly a "
+            "line's SKU code",
+        ),
     ] = None,
+    location_id: Annotated[Id | None, Query(description="Orders with a fulfillment order here")] = None,
 ) -> Page[OrderSummary]:
     """Orders, newest first, filtered and cursor-paginated."""
     principal.require(*ORDER_ROLES)
@@ -100,6 +108,7 @@ def list_orders(
         sku=sku,
         customer_email=customer_email,
         q=q,
+        location_id=location_id,
     )
     statement = orders.list_orders(session, merchant_scope=principal.merchant_scope(), filters=filters)
     rows, next_cursor = paginate(session, statement, Order.id, limit=limit, cursor=cursor, newest_first=True)
@@ -125,6 +134,19 @@ def order_events(
     return Page(
         items=[OrderEventOut.model_validate(event, from_attributes=True) for event in events],
         next_cursor=next_cursor,
+    )
+
+
+@router.post("/orders/{order_id}/comments", status_code=http.HTTP_204_NO_CONTENT)
+def add_comment(order_id: Id, body: CommentIn, session: DbSession, principal: CurrentPrincipal) -> None:
+    """Add a comment to the order's timeline, in the caller's name."""
+    principal.require(*ORDER_ROLES)
+    orders.add_comment(
+        session,
+        merchant_scope=principal.merchant_scope(),
+        order_id=order_id,
+        text=body.text,
+        actor=principal.actor,
     )
 
 

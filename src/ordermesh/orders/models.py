@@ -19,6 +19,7 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_order_merchant_placed", "merchant_id", "placed_at"),
         Index("ix_order_merchant_email", "merchant_id", "customer_email"),
         Index("ix_order_merchant_number", "merchant_id", "number"),
+        Index("ix_order_merchant_channel", "merchant_id", "channel", "id"),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))
@@ -71,6 +72,8 @@ class OrderLine(IdMixin, Base):
         Index("ix_order_line_order", "order_id"),
         # Backorders are allocated first-come-first-served per SKU when stock arrives.
         Index("ix_order_line_backorder", "merchant_id", "sku_id", "quantity_backordered"),
+        # The order list's SKU filter and search.
+        Index("ix_order_line_merchant_sku_code", "merchant_id", "sku_code", "order_id"),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))

@@ -162,6 +162,10 @@ class HoldIn(Input):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class CommentIn(Input):
+    text: Annotated[str, Field(min_length=1, max_length=1000, description="What the person has to say")]
+
+
 class CancelIn(Input):
     reason: str | None = Field(default=None, max_length=500)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -13,16 +13,24 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
-from ordermesh.db import is_disconnect, is_retryable
+from ordermesh.db import is_retryable
 from ordermesh.domain_events import publish
-from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, RequestExpired
+from ordermesh.errors import Conflict, DomainError, FieldError, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
-from ordermesh.orders import SHIPPED_FULFILLMENT, SHIPPED_ORDERS, FulfillmentStatus, HoldKind, OrderStatus
+from ordermesh.orders import (
+    HOLDS_RESERVATION,
+    SHIPPED_FULFILLMENT,
+    SHIPPED_ORDERS,
+    FulfillmentStatus,
+    HoldKind,
+    OrderStatus,
+)
 from ordermesh.orders.backorders import serve_backorders, ship_dates
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import move_to
+from ordermesh.orders.group_commit import answer_each, settle
 from ordermesh.orders.intake import (
     DuplicateOrder,
     OrderRequest,
@@ -66,6 +74,9 @@ class OrderFilters:
     sku: str | None = None
     customer_email: str | None = None
     q: str | None = None
+    location_id: int | None = None  # orders with a fulfillment order at this location
+    shipped_since: datetime | None = None  # orders with a fulfillment order shipped since then
+    late_on: date | None = None  # orders with a fulfillment order still to ship, promised before that day
 
 
 def place_order(
@@ -90,49 +101,16 @@ def place_orders(
     """Create and confirm orders in one transaction, retried when it loses a race; idempotent.
 
     Each request gets its own answer: its order (created, or found when a request with the same
-    external id or Idempotency-Key came first) or the error that makes it invalid. A request whose
-    deadline passed is not placed (RequestExpired): one that expires while its batch runs is found when
-    the batch settles its requests before committing, and the batch is rolled back and placed again
-    without it. Should the batch fail as a whole for any other reason, each order is placed on its own,
-    so that one cannot sink the others (unless the database is gone: then every request hears why).
+    external id or Idempotency-Key came first) or the error that makes it invalid. Deadlines and a
+    batch that fails as a whole are handled by the group commit (`group_commit.answer_each`).
     """
-    answers: dict[int, PlacedOrder | Exception] = {}
-    while pending := [index for index in range(len(requests)) if index not in answers]:
-        for index in pending:
-            if (deadline := requests[index].deadline) is not None and deadline.passed():
-                answers[index] = RequestExpired("the request's deadline passed before its order was placed")
-        live = [index for index in pending if index not in answers]
-        try:
-            placed = _place_together(factory, [requests[index] for index in live])
-        except _Abandoned:
-            continue  # the expired ones are answered above on the next round, the others placed again
-        answers.update(zip(live, placed, strict=True))
-    return [answers[index] for index in range(len(requests))]
-
-
-class _Abandoned(Exception):
-    """A request of the batch expired before its commit: the batch was rolled back."""
+    return answer_each(requests, partial(_place_together, factory))
 
 
 def _place_together(
     factory: sessionmaker[Session], requests: Sequence[OrderRequest]
 ) -> list[PlacedOrder | Exception]:
-    try:
-        outcomes = _run_batch(factory, requests)
-    except _Abandoned:
-        raise
-    except Exception as error:
-        if len(requests) == 1 or is_disconnect(error):
-            raise
-        return [_place_alone(factory, request) for request in requests]
-    return _answers(factory, requests, outcomes)
-
-
-def _place_alone(factory: sessionmaker[Session], request: OrderRequest) -> PlacedOrder | Exception:
-    try:
-        return place_orders(factory, [request])[0]
-    except Exception as error:  # answered to this request alone
-        return error
+    return _answers(factory, requests, _run_batch(factory, requests))
 
 
 def _run_batch(factory: sessionmaker[Session], requests: Sequence[OrderRequest]) -> list[Outcome]:
@@ -152,19 +130,8 @@ def _create_orders(
     session: Session, final: bool, *, requests: Sequence[OrderRequest], check_existing: bool
 ) -> list[Outcome]:
     outcomes = create_orders(session, requests, final=final, check_existing=check_existing)
-    _settle(requests)
+    settle(requests)
     return outcomes
-
-
-def _settle(requests: Sequence[OrderRequest]) -> None:
-    """Just before the commit: claim every request for it, or abandon the batch if one has expired.
-
-    Every request is claimed (not only up to the first expired one): those claimed stay claimed, and
-    are placed when the batch runs again without the expired ones.
-    """
-    settled = [request.deadline.settle() for request in requests if request.deadline is not None]
-    if not all(settled):
-        raise _Abandoned
 
 
 def _answers(
@@ -256,19 +223,60 @@ def list_orders(
     if filters.customer_email:
         statement = statement.where(Order.customer_email == filters.customer_email.lower())
     if filters.sku:
+        statement = statement.where(Order.id.in_(_orders_with_sku(merchant_scope, filters.sku)))
+    if filters.location_id is not None:
         statement = statement.where(
-            exists().where(OrderLine.order_id == Order.id, OrderLine.sku_code == filters.sku)
-        )
-    if filters.q:
-        pattern = f"%{filters.q.lower()}%"
-        statement = statement.where(
-            or_(
-                func.lower(Order.number).like(pattern),
-                func.lower(Order.external_id).like(pattern),
-                func.lower(Order.customer_name).like(pattern),
+            exists().where(
+                FulfillmentOrder.order_id == Order.id, FulfillmentOrder.location_id == filters.location_id
             )
         )
+    if filters.shipped_since is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in SHIPPED_FULFILLMENT]),
+                FulfillmentOrder.updated_at >= filters.shipped_since,
+            )
+        )
+    if filters.late_on is not None:
+        statement = statement.where(
+            exists().where(
+                FulfillmentOrder.order_id == Order.id,
+                FulfillmentOrder.status.in_([s.value for s in HOLDS_RESERVATION]),
+                FulfillmentOrder.promised_ship_date < filters.late_on,
+            )
+        )
+    if filters.q:
+        statement = statement.where(_search(session, merchant_scope, filters.q))
     return statement
+
+
+def _orders_with_sku(merchant_scope: int | None, code: str) -> Any:
+    """The ids of the orders with a line of this SKU code (by the index on merchant and SKU code)."""
+    statement = select(OrderLine.order_id).where(OrderLine.sku_code == code)
+    if merchant_scope is not None:
+        statement = statement.where(OrderLine.merchant_id == merchant_scope)
+    return statement
+
+
+def _search(session: Session, merchant_scope: int | None, text: str) -> Any:
+    """Free text: an email finds that customer's orders; a whole order number finds that order; anything
+    else, part of the number, external id or customer name, or exactly a line's SKU code. The first two
+    are index look-ups, whatever the number of orders."""
+    if "@" in text:
+        return Order.customer_email == text.lower()
+    whole_number = select(Order.id).where(Order.number == text)
+    if merchant_scope is not None:
+        whole_number = whole_number.where(Order.merchant_id == merchant_scope)
+    if session.scalar(whole_number.limit(1)) is not None:
+        return Order.number == text
+    pattern = f"%{text.lower()}%"
+    return or_(
+        func.lower(Order.number).like(pattern),
+        func.lower(Order.external_id).like(pattern),
+        func.lower(Order.customer_name).like(pattern),
+        Order.id.in_(_orders_with_sku(merchant_scope, text)),
+    )
 
 
 def order_events(
@@ -278,6 +286,14 @@ def order_events(
     order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
     statement = select(OrderEvent).where(OrderEvent.order_id == order.id)
     return paginate(session, statement, OrderEvent.id, limit=limit, cursor=cursor)
+
+
+def add_comment(
+    session: Session, *, merchant_scope: int | None, order_id: int, text: str, actor: str
+) -> None:
+    """A person's comment on the order's timeline."""
+    order = get_order(session, merchant_scope=merchant_scope, order_id=order_id)
+    note(session, order, "comment", text, actor, None)
 
 
 def place_hold(

@@ -1,7 +1,7 @@
 """planning: the nightly forecast job and its runs; suggestions turned into draft purchase orders once
 
-Revision ID: 0018_planning_jobs
-Revises: 0016_inbound
+Revision ID: 0019_planning_jobs
+Revises: 0018_channel_speed
 Create Date: 2026-12-05 03:48:37.382694
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import ordermesh.base
 
-revision: str = "0018_planning_jobs"
-down_revision: str | Sequence[str] | None = "0016_inbound"
+revision: str = "0019_planning_jobs"
+down_revision: str | Sequence[str] | None = "0018_channel_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
