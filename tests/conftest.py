@@ -28,6 +28,7 @@ from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
 from ordermesh.routing.profiles import settings_cache
+from tests.cli_support import use_database
 from tests.payloads import FIXTURES
 from tests.processes import become_subreaper, command_line, descendants, reap_zombies, wait_gone
 from tests.waiting import wait_until
@@ -141,6 +142,15 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def client(session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(session_factory), raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def cli_db(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, session_factory: sessionmaker[Session]
+) -> Iterator[sessionmaker[Session]]:
+    """The command line on the test database, emptied for this test."""
+    with use_database(monkeypatch, database_url):
+        yield session_factory
 
 
 @pytest.fixture

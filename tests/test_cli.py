@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,15 +28,6 @@ from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
 from tests.orders_support import order_body
 from tests.receiver import Receiver
 from tests.world import ADDRESS_NYC, World
-
-
-@pytest.fixture
-def cli_db(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, session_factory: sessionmaker[Session]
-) -> Iterator[sessionmaker[Session]]:
-    """The command line on the test database, emptied for this test."""
-    with use_database(monkeypatch, database_url):
-        yield session_factory
 
 
 def _count(factory: sessionmaker[Session], model: type, *where: sa.ColumnElement[bool]) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ordermesh.fulfillment.models import Manifest
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from tests.channels_support import connect_shopify, order_full, variant, webhook_headers
-from tests.cli_support import run, use_database
+from tests.cli_support import run
 from tests.world import World
 
 # -- parsing (no database) -----------------------------------------------------------------------------
@@ -115,14 +114,6 @@ def test_a_manifest_csv_marks_a_formula_in_a_channels_order_number() -> None:
 
 
 # -- the command line on the database ------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_db(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, session_factory: sessionmaker[Session]
-) -> Iterator[sessionmaker[Session]]:
-    with use_database(monkeypatch, database_url):
-        yield session_factory
 
 
 def _write(path: Path, text: str) -> Path:

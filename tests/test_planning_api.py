@@ -6,8 +6,6 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,67 +15,19 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordermesh.inventory.models import InventoryMovement
 from ordermesh.planning import service
 from ordermesh.planning.models import DemandForecast
-from tests.cli_support import run, use_database
-from tests.orders_support import order_body
-from tests.world import ADDRESS_LA, World
+from tests.cli_support import run
+from tests.planning_support import history, receive
+from tests.world import World
 
-DAYS = 28  # days with orders, ending yesterday
 ORDERMESH = Path(sys.executable).parent / "ordermesh"
-
-
-@pytest.fixture
-def cli_db(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, session_factory: sessionmaker[Session]
-) -> Iterator[sessionmaker[Session]]:
-    with use_database(monkeypatch, database_url):
-        yield session_factory
-
-
-def _receive(client: TestClient, world: World, sku: str, location: str, quantity: int) -> None:
-    body = {"sku": sku, "location_id": world.locations[location], "quantity": quantity, "reference": "PO-1"}
-    response = client.post("/v1/inventory/receive", json=body, headers=world.acme)
-    assert response.status_code == 200, response.text
-
-
-def _place(
-    client: TestClient, world: World, lines: list[tuple[str, int]], days_ago: int, **extra: Any
-) -> int:
-    placed = datetime.now(UTC) - timedelta(days=days_ago)
-    body = order_body(lines, placed_at=placed.isoformat(), **extra)
-    response = client.post("/v1/orders", json=body, headers=world.acme)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
-def _backdate_ledger(factory: sessionmaker[Session], days_ago: int, *where: sa.ColumnElement[bool]) -> None:
-    """Move movements written now back in time, as if the history had happened (the test's set-up)."""
-    moment = datetime.now(UTC) - timedelta(days=days_ago)
-    with factory() as session, session.begin():
-        session.execute(sa.update(InventoryMovement).where(*where).values(created_at=moment))
-
-
-def _history(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
-    """acme sells 1 and 3 T-shirts on alternate days to New York for four weeks, once 3 to Los Angeles,
-    and has one order cancelled; its mugs in Dallas were written off 10 days ago."""
-    _receive(client, world, "TSHIRT", "NJ1", 50)
-    for day in range(1, DAYS + 1):
-        _place(client, world, [("TSHIRT", 1 if day % 2 else 3)], day)
-    _place(client, world, [("TSHIRT", 3)], 5, shipping_address=dict(ADDRESS_LA))
-    cancelled = _place(client, world, [("TSHIRT", 7)], 3)
-    assert client.post(f"/v1/orders/{cancelled}/cancel", json={}, headers=world.acme).status_code == 200
-    _backdate_ledger(factory, 30)
-    body = {"sku": "MUG", "location_id": world.locations["TX1"], "delta": -5, "note": "water damage"}
-    assert client.post("/v1/inventory/adjust", json=body, headers=world.acme).status_code == 200
-    _backdate_ledger(factory, 10, InventoryMovement.reason == "adjust")
 
 
 def test_daily_history_counts_units_per_location_and_region_and_flags_stockouts(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    _history(client, world, session_factory)
+    history(client, world, session_factory)
     with session_factory() as session:
         histories = service.load_histories(
             session, merchant_id=world.acme_id, today=service.today_utc(), days=30
@@ -98,7 +48,7 @@ def test_daily_history_counts_units_per_location_and_region_and_flags_stockouts(
 def test_forecast_command_stores_forecasts_that_the_api_serves_per_merchant(
     cli_db: sessionmaker[Session], client: TestClient, world: World
 ) -> None:
-    _history(client, world, cli_db)
+    history(client, world, cli_db)
     result = run("forecast", "--merchant", "acme", "--days", "30", "--horizon", "14")
     assert result.exit_code == 0, result.output
     assert "forecasts stored for acme" in result.output
@@ -166,7 +116,7 @@ def test_the_forecast_command_runs_as_a_process_of_its_own_with_workers(
 def test_replenishment_suggests_orders_and_flags_exceptions_from_the_forecast(
     cli_db: sessionmaker[Session], client: TestClient, world: World
 ) -> None:
-    _history(client, world, cli_db)
+    history(client, world, cli_db)
     assert run("forecast", "--merchant", "acme", "--days", "30").exit_code == 0
     nj1 = world.locations["NJ1"]
     params = {"location_id": nj1, "lead_time_days": 14, "lead_time_sigma": 3, "case_pack": 12, "moq": 24}
@@ -233,8 +183,8 @@ def test_replenishment_needs_the_merchant_named_by_an_operator_and_hides_other_l
 def test_transfers_move_surplus_to_a_short_location_when_cheaper_than_buying(
     cli_db: sessionmaker[Session], client: TestClient, world: World
 ) -> None:
-    _history(client, world, cli_db)
-    _receive(client, world, "TSHIRT", "TX1", 500)  # Dallas sells no T-shirts: all of it is surplus
+    history(client, world, cli_db)
+    receive(client, world, "TSHIRT", "TX1", 500)  # Dallas sells no T-shirts: all of it is surplus
     assert run("forecast", "--merchant", "acme", "--days", "30").exit_code == 0
     nj1, tx1 = world.locations["NJ1"], world.locations["TX1"]
     short = client.get("/v1/planning/replenishment", params={"location_id": nj1}, headers=world.acme).json()

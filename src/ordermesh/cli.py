@@ -44,6 +44,7 @@ app.add_typer(users_app, name="users")
 app.command("import")(csv_cli.import_csv)
 app.command("export")(csv_cli.export_csv)
 app.command("forecast")(planning_cli.forecast)
+app.command("planning-worker")(planning_cli.planning_worker)
 
 
 def _version(value: bool) -> None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
 
+    # The nightly forecast job (planning.jobs, `ordermesh planning-worker`): the hour (UTC) each merchant's
+    # forecasts are recomputed, and how long a worker owns a claimed job (another takes it over after).
+    planning_hour: int = _env("PLANNING_HOUR", 2, ge=0, le=23)
+    planning_lease_seconds: float = _env("PLANNING_LEASE", 1800, gt=0)
+
     # Where Ordermesh is reached from outside (https://orders.example.com): Shopify sends merchants back
     # to it after an install and posts its webhooks to it.
     public_url: str = ""

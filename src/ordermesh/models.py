@@ -49,7 +49,7 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
-from ordermesh.planning.models import DemandForecast
+from ordermesh.planning.models import DemandForecast, PlanningJob, PlanningRun, ReplenishmentOrderRequest
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 from ordermesh.users.models import User, UserSession
@@ -91,10 +91,13 @@ __all__ = [
     "OutboxMessage",
     "PickList",
     "PickListItem",
+    "PlanningJob",
+    "PlanningRun",
     "PurchaseOrder",
     "PurchaseOrderLine",
     "Receipt",
     "ReceiptLine",
+    "ReplenishmentOrderRequest",
     "ReturnAuthorization",
     "ReturnLine",
     "RoutingProfile",

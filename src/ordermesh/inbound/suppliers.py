@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -98,16 +99,24 @@ def delete_supplier(session: Session, *, supplier_id: int, merchant_scope: int |
 
 def lead_time(session: Session, *, supplier: Supplier) -> LeadTime:
     """The supplier's lead time as measured: sent to received in full, over its past purchase orders."""
-    periods = session.execute(
-        select(PurchaseOrder.sent_at, PurchaseOrder.received_at).where(
-            PurchaseOrder.merchant_id == supplier.merchant_id,
-            PurchaseOrder.supplier_id == supplier.id,
+    return lead_times(session, merchant_id=supplier.merchant_id, supplier_ids=[supplier.id])[supplier.id]
+
+
+def lead_times(session: Session, *, merchant_id: int, supplier_ids: Sequence[int]) -> dict[int, LeadTime]:
+    """Each supplier's measured lead time (one query for all of them)."""
+    rows = session.execute(
+        select(PurchaseOrder.supplier_id, PurchaseOrder.sent_at, PurchaseOrder.received_at).where(
+            PurchaseOrder.merchant_id == merchant_id,
+            PurchaseOrder.supplier_id.in_(set(supplier_ids)),
             PurchaseOrder.status.in_([PurchaseOrderStatus.received, PurchaseOrderStatus.closed]),
             PurchaseOrder.sent_at.is_not(None),
             PurchaseOrder.received_at.is_not(None),
         )
     ).all()
-    return measured_lead_time([(row.sent_at, row.received_at) for row in periods])
+    periods: dict[int, list[tuple[datetime, datetime]]] = {supplier_id: [] for supplier_id in supplier_ids}
+    for row in rows:
+        periods[row.supplier_id].append((row.sent_at, row.received_at))
+    return {supplier_id: measured_lead_time(found) for supplier_id, found in periods.items()}
 
 
 # --- the SKUs a supplier sells ------------------------------------------------------------------------

@@ -5,16 +5,28 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response, status
 
+from ordermesh.inbound.views import purchase_order_out
 from ordermesh.inputs import Id
 from ordermesh.locations.service import get_location
 from ordermesh.merchants import Role
 from ordermesh.paging import Page, page_of
-from ordermesh.planning import service
+from ordermesh.planning import purchasing, service
 from ordermesh.planning.models import DemandForecast
 from ordermesh.planning.replenishment import ServiceMeasure, Targets
-from ordermesh.planning.schemas import ExceptionOut, ForecastOut, SuggestionOut, TransferOut
+from ordermesh.planning.schemas import (
+    DraftRequest,
+    DraftsOut,
+    ExceptionOut,
+    ForecastOut,
+    NotOrderedOut,
+    RunOut,
+    SuggestionOut,
+    SupplyOut,
+    TransferOut,
+)
+from ordermesh.planning.terms import SkuSupply, Supply
 from ordermesh.web_support import CurrentPrincipal, Cursor, DbSession, Limit
 
 router = APIRouter(tags=["planning"])
@@ -60,13 +72,13 @@ def replenishment(
     merchant_id: Annotated[Id | None, Query(description="Required with an operator or warehouse key")] = None,
     service_level: Annotated[float, Query(ge=0.5, le=0.999, description="Target, 0.5-0.999")] = 0.95,
     measure: ServiceMeasure = ServiceMeasure.fill_rate,
-    lead_time_days: Annotated[float, Query(ge=0, le=365)] = 14.0,
-    lead_time_sigma: Annotated[float, Query(ge=0, le=365)] = 3.0,
+    lead_time_days: Annotated[float, Query(ge=0, le=365, description="For SKUs no supplier sells")] = 14.0,
+    lead_time_sigma: Annotated[float, Query(ge=0, le=365, description="For SKUs no supplier sells")] = 3.0,
     order_cycle_days: Annotated[float, Query(ge=1, le=365)] = 14.0,
     excess_days: Annotated[float, Query(ge=0, le=3650)] = 30.0,
     dead_days: Annotated[int, Query(ge=1, le=3650)] = 90,
-    moq: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    case_pack: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    moq: Annotated[int, Query(ge=1, le=1_000_000, description="For SKUs no supplier sells")] = 1,
+    case_pack: Annotated[int, Query(ge=1, le=1_000_000, description="For SKUs no supplier sells")] = 1,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[SuggestionOut]:
@@ -82,7 +94,7 @@ def replenishment(
         excess_days=excess_days,
         dead_days=dead_days,
     )
-    supply = service.Supply(lead_time_days, lead_time_sigma, moq, case_pack)
+    supply = Supply(lead_time_days, lead_time_sigma, moq, case_pack)
     suggestions, next_cursor = service.replenishment(
         session,
         merchant_id=acting,
@@ -120,7 +132,59 @@ def _suggestion_out(suggestion: service.Suggestion, location_id: int) -> Suggest
         overstock_value=plan.overstock_value,
         order_quantity=plan.order_quantity,
         last_order_date=plan.last_order_date,
+        supply=supply_out(suggestion.supply),
         exceptions=[ExceptionOut(kind=f.kind, units=f.units, value=f.value) for f in plan.exceptions],
+    )
+
+
+@router.post(
+    "/planning/replenishment/purchase-orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DraftsOut,
+    responses={200: {"model": DraftsOut, "description": "Drafted already under this Idempotency-Key"}},
+)
+def draft_purchase_orders(
+    body: DraftRequest,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> DraftsOut:
+    """Turn replenishment suggestions (every one ordering something, or the items chosen) into draft
+    purchase orders, one per supplier and destination location; SKUs no supplier sells are listed as not
+    ordered. Idempotent on the Idempotency-Key header: a repeat answers 200 with what the first made."""
+    principal.require(Role.operator, Role.merchant)
+    acting = principal.acting_merchant(body.merchant_id)
+    if body.location_id is not None:
+        get_location(session, location_id=body.location_id, merchant_id=acting)
+    drafts, created = purchasing.draft_purchase_orders(
+        session,
+        merchant_id=acting,
+        request=body,
+        today=service.today_utc(),
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DraftsOut(
+        purchase_orders=[purchase_order_out(view) for view in drafts.purchase_orders],
+        not_ordered=[NotOrderedOut.model_validate(row) for row in drafts.not_ordered],
+    )
+
+
+def supply_out(supply: SkuSupply) -> SupplyOut:
+    offer = supply.offer
+    return SupplyOut(
+        supplier_id=offer.supplier_id if offer else None,
+        supplier_code=offer.supplier_code if offer else None,
+        supplier_currency=offer.currency if offer else None,
+        supplier_unit_cost=offer.unit_cost if offer else None,
+        lead_time_days=round(supply.lead_time_days, 2),
+        lead_time_sigma=round(supply.lead_time_sigma, 2),
+        moq=supply.moq,
+        case_pack=supply.case_pack,
+        unit_cost=supply.unit_cost,
+        sources=supply.sources,
     )
 
 
@@ -148,7 +212,7 @@ def transfers(
         session,
         merchant_id=principal.acting_merchant(merchant_id),
         targets=targets,
-        supply=service.Supply(lead_time_days, lead_time_sigma),
+        supply=Supply(lead_time_days, lead_time_sigma),
         transfer_cost=transfer_cost,
         today=service.today_utc(),
         sku_id=sku_id,
@@ -167,3 +231,18 @@ def transfers(
         for move in moves
     ]
     return page_of(items, limit=limit, cursor=cursor)
+
+
+@router.get("/planning/runs", response_model=Page[RunOut])
+def list_runs(
+    session: DbSession, principal: CurrentPrincipal, limit: Limit = 100, cursor: Cursor = None
+) -> Page[RunOut]:
+    """The nightly forecast job's runs (`ordermesh planning-worker`), newest first: when each was due,
+    when it ran, how many forecasts it stored, or why it failed."""
+    principal.require(Role.operator, Role.merchant)
+    rows, next_cursor = service.list_runs(
+        session, merchant_scope=principal.merchant_scope(), limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[RunOut.model_validate(row, from_attributes=True) for row in rows], next_cursor=next_cursor
+    )

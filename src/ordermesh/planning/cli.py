@@ -49,3 +49,32 @@ def forecast(
                 progress=advance,
             )
     console.print(f"{stored} forecasts stored for {merchant} from {start.isoformat()} ({horizon} days)")
+
+
+def planning_worker(
+    once: Annotated[
+        bool, typer.Option(help="Stop when no merchant's job is due instead of polling.")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between looks for a due job when idle.")
+    ] = 60.0,
+) -> None:
+    """Recompute each merchant's forecasts once a day, from ORDERMESH_PLANNING_HOUR (UTC), until Ctrl-C
+    (or SIGTERM); several workers may run: each merchant's job is run by one of them."""
+    import logging
+
+    import ordermesh.models  # noqa: F401  (every table)
+    from ordermesh.config import get_settings
+    from ordermesh.db import get_sessionmaker
+    from ordermesh.leases import stop_on_signals
+    from ordermesh.observability import configure_logging
+    from ordermesh.planning.jobs import run_planning_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_json)
+    stop = stop_on_signals(logging.getLogger("ordermesh.planning.jobs"))
+    counts = run_planning_worker(
+        get_sessionmaker(), once=once, stop=stop, poll_interval=poll_interval, settings=settings
+    )
+    summary = ", ".join(f"{name} {value}" for name, value in counts.as_dict().items())
+    console.print(f"planning worker stopped: {summary}")

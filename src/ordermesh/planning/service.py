@@ -20,7 +20,7 @@ from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.paging import paginate
-from ordermesh.planning.models import DemandForecast
+from ordermesh.planning.models import DemandForecast, PlanningRun
 from ordermesh.planning.replenishment import (
     Plan,
     Position,
@@ -31,6 +31,8 @@ from ordermesh.planning.replenishment import (
     pooled_factor,
     suggest_transfers,
 )
+from ordermesh.planning.sourcing import supplies
+from ordermesh.planning.terms import SkuSupply, Supply
 
 if TYPE_CHECKING:
     from ordermesh.planning.forecast import Forecast
@@ -91,15 +93,39 @@ def store_forecasts(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Forecast every series from `today` and replace the merchant's stored forecasts with them."""
+    results = compute_forecasts(histories, horizon=horizon, workers=workers, progress=progress)
+    return replace_forecasts(
+        session, merchant_id=merchant_id, histories=histories, results=results, today=today
+    )
+
+
+def compute_forecasts(
+    histories: Sequence[SeriesHistory],
+    *,
+    horizon: int = 28,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Forecast]:
+    """Forecast every series (no database: a worker computes outside any transaction)."""
     from ordermesh.planning.forecast import History, Settings, forecast_many
 
-    settings = Settings(horizon=horizon)
-    results = forecast_many(
+    return forecast_many(
         [History(h.key, h.demand, h.stockout) for h in histories],
-        settings,
+        Settings(horizon=horizon),
         workers=workers,
         progress=progress,
     )
+
+
+def replace_forecasts(
+    session: Session,
+    *,
+    merchant_id: int,
+    histories: Sequence[SeriesHistory],
+    results: Sequence[Forecast],
+    today: date,
+) -> int:
+    """Replace the merchant's stored forecasts with these (one per series)."""
     session.execute(delete(DemandForecast).where(DemandForecast.merchant_id == merchant_id))
     rows = [_row(merchant_id, h, r, today) for h, r in zip(histories, results, strict=True)]
     if rows:
@@ -136,16 +162,6 @@ def list_forecasts(
 
 
 @dataclass(frozen=True)
-class Supply:
-    """How the SKUs at the location are bought, until suppliers say it per SKU."""
-
-    lead_time_days: float = 14.0
-    lead_time_sigma: float = 3.0
-    moq: int = 1
-    case_pack: int = 1
-
-
-@dataclass(frozen=True)
 class Suggestion:
     """A level's replenishment plan, with what it was computed from."""
 
@@ -159,6 +175,7 @@ class Suggestion:
     daily_demand: float
     demand_sigma: float
     forecast_model: str | None
+    supply: SkuSupply
     plan: Plan
 
 
@@ -181,6 +198,21 @@ def _last_sales(
     return {sku_id: placed_at for sku_id, placed_at in session.execute(statement)}
 
 
+def _levels_with_forecasts(merchant_id: int, location_id: int) -> Select[Any]:
+    columns: list[Any] = [InventoryLevel, Sku, DemandForecast, InventoryLevel.id]
+    return (
+        select(*columns)
+        .join(Sku, Sku.id == InventoryLevel.sku_id)
+        .outerjoin(
+            DemandForecast,
+            (DemandForecast.merchant_id == InventoryLevel.merchant_id)
+            & (DemandForecast.sku_id == InventoryLevel.sku_id)
+            & (DemandForecast.series == f"location:{location_id}"),
+        )
+        .where(InventoryLevel.merchant_id == merchant_id, InventoryLevel.location_id == location_id)
+    )
+
+
 def replenishment(
     session: Session,
     *,
@@ -192,29 +224,40 @@ def replenishment(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Suggestion], str | None]:
-    """A page of the location's levels (by id), each with its replenishment plan from its forecast."""
-    columns: list[Any] = [InventoryLevel, Sku, DemandForecast, InventoryLevel.id]
-    statement: Select[Any] = (
-        select(*columns)
-        .join(Sku, Sku.id == InventoryLevel.sku_id)
-        .outerjoin(
-            DemandForecast,
-            (DemandForecast.merchant_id == InventoryLevel.merchant_id)
-            & (DemandForecast.sku_id == InventoryLevel.sku_id)
-            & (DemandForecast.series == f"location:{location_id}"),
-        )
-        .where(InventoryLevel.merchant_id == merchant_id, InventoryLevel.location_id == location_id)
-    )
+    """A page of the location's levels (by id), each with its replenishment plan from its forecast and its
+    supplier's terms (`supply`: the fall-backs for SKUs no supplier sells)."""
+    statement = _levels_with_forecasts(merchant_id, location_id)
     rows, next_cursor = paginate(session, statement, InventoryLevel.id, limit=limit, cursor=cursor)
+    return _suggestions(session, merchant_id, location_id, rows, targets, supply, today), next_cursor
+
+
+def location_suggestions(
+    session: Session, *, merchant_id: int, location_id: int, targets: Targets, supply: Supply, today: date
+) -> list[Suggestion]:
+    """Every level of the location with its replenishment plan, by level id."""
+    statement = _levels_with_forecasts(merchant_id, location_id).order_by(InventoryLevel.id)
+    rows = session.execute(statement).all()
+    return _suggestions(session, merchant_id, location_id, rows, targets, supply, today)
+
+
+def _suggestions(
+    session: Session,
+    merchant_id: int,
+    location_id: int,
+    rows: Sequence[Any],
+    targets: Targets,
+    supply: Supply,
+    today: date,
+) -> list[Suggestion]:
     sales = _last_sales(session, merchant_id, location_id, [row[1].id for row in rows])
+    terms = supplies(session, merchant_id=merchant_id, skus=[row[1] for row in rows], fallback=supply)
     factor = None
     if targets.measure is ServiceMeasure.pooled_fill_rate:
         factor = _location_factor(session, merchant_id, location_id, targets, supply)
-    suggestions = [
-        _suggest(level, sku, forecast, sales.get(sku.id), targets, supply, today, factor)
+    return [
+        _suggest(level, sku, forecast, sales.get(sku.id), targets, terms[sku.id], today, factor)
         for level, sku, forecast, _ in rows
     ]
-    return suggestions, next_cursor
 
 
 def _location_factor(
@@ -222,7 +265,8 @@ def _location_factor(
 ) -> float:
     """The pooled safety factor of every SKU stocked at the location (not only a page of them)."""
     statement = (
-        select(DemandForecast.mean, DemandForecast.sigma, DemandForecast.level_sigma)
+        select(Sku, DemandForecast.mean, DemandForecast.sigma, DemandForecast.level_sigma)
+        .join(Sku, Sku.id == DemandForecast.sku_id)
         .join(
             InventoryLevel,
             (InventoryLevel.merchant_id == DemandForecast.merchant_id)
@@ -231,6 +275,8 @@ def _location_factor(
         )
         .where(DemandForecast.merchant_id == merchant_id, DemandForecast.series == f"location:{location_id}")
     )
+    rows = session.execute(statement).all()
+    terms = supplies(session, merchant_id=merchant_id, skus=[row[0] for row in rows], fallback=supply)
     positions = [
         Position(
             sku="",
@@ -241,12 +287,12 @@ def _location_factor(
             daily_demand=sum(mean) / len(mean) if mean else 0.0,
             demand_sigma=sigma,
             level_sigma=level_sigma,
-            lead_time_days=supply.lead_time_days,
-            lead_time_sigma=supply.lead_time_sigma,
+            lead_time_days=terms[sku.id].lead_time_days,
+            lead_time_sigma=terms[sku.id].lead_time_sigma,
             unit_cost=Decimal(0),
             unit_price=Decimal(0),
         )
-        for mean, sigma, level_sigma in session.execute(statement)
+        for sku, mean, sigma, level_sigma in rows
     ]
     return pooled_factor(positions, targets)
 
@@ -286,11 +332,13 @@ def transfers(
     )
     if sku_id is not None:
         statement = statement.where(InventoryLevel.sku_id == sku_id)
-    skus: dict[str, Sku] = {}
-    plans = []
-    for level, sku, forecast in session.execute(statement):
-        skus[sku.code] = sku
-        plans.append(_suggest(level, sku, forecast, None, targets, supply, today, None).plan)
+    rows = session.execute(statement).all()
+    skus = {sku.code: sku for _, sku, _ in rows}
+    terms = supplies(session, merchant_id=merchant_id, skus=skus.values(), fallback=supply)
+    plans = [
+        _suggest(level, sku, forecast, None, targets, terms[sku.id], today, None).plan
+        for level, sku, forecast in rows
+    ]
     moves, _ = suggest_transfers(plans, lambda source, destination: transfer_cost)
     return [TransferSuggestion(skus[m.sku].id, m.sku, skus[m.sku].currency, m) for m in moves]
 
@@ -305,7 +353,7 @@ def _suggest(
     forecast: DemandForecast | None,
     last_sale: datetime | None,
     targets: Targets,
-    supply: Supply,
+    supply: SkuSupply,
     today: date,
     factor: float | None,
 ) -> Suggestion:
@@ -322,7 +370,7 @@ def _suggest(
         level_sigma=forecast.level_sigma if forecast else 0.0,
         lead_time_days=supply.lead_time_days,
         lead_time_sigma=supply.lead_time_sigma,
-        unit_cost=sku.unit_cost if sku.unit_cost is not None else Decimal(0),
+        unit_cost=supply.unit_cost if supply.unit_cost is not None else Decimal(0),
         unit_price=sku.price if sku.price is not None else Decimal(0),
         moq=supply.moq,
         case_pack=supply.case_pack,
@@ -340,6 +388,7 @@ def _suggest(
         daily_demand=daily,
         demand_sigma=position.demand_sigma,
         forecast_model=forecast.model if forecast else None,
+        supply=supply,
         plan=plan(position, targets, today, factor=factor),
     )
 
@@ -350,6 +399,16 @@ def _path_from(forecast: DemandForecast | None, today: date) -> tuple[float, ...
         return ()
     skip = max(0, (today - forecast.start_date).days)
     return tuple(float(v) for v in forecast.mean[skip:])
+
+
+def list_runs(
+    session: Session, *, merchant_scope: int | None, limit: int, cursor: str | None
+) -> tuple[Sequence[PlanningRun], str | None]:
+    """A page of the forecast job's runs, newest first."""
+    statement = select(PlanningRun)
+    if merchant_scope is not None:
+        statement = statement.where(PlanningRun.merchant_id == merchant_scope)
+    return paginate(session, statement, PlanningRun.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 def today_utc() -> date:
