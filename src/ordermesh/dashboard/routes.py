@@ -8,7 +8,14 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from ordermesh.dashboard import account_pages, home_pages, order_pages, static_files
+from ordermesh.dashboard import (
+    account_pages,
+    home_pages,
+    inventory_pages,
+    live,
+    order_pages,
+    static_files,
+)
 from ordermesh.dashboard.web import TAG, SignInRequired, page, page_headers, redirect
 from ordermesh.errors import DomainError
 
@@ -59,3 +66,5 @@ def install(app: FastAPI, **_: Any) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_required)
     for router in (static_files.router, account_pages.router, home_pages.router, order_pages.router):
         app.include_router(router)
+    app.include_router(inventory_pages.router)
+    app.include_router(live.router)

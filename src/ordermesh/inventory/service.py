@@ -387,11 +387,13 @@ def list_levels(
     merchant_scope: int | None,
     sku_id: int | None = None,
     sku_code: str | None = None,
+    sku_code_prefix: str | None = None,
     location_id: int | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[LevelView], str | None]:
-    """A page of levels (by id) with their SKU and location codes."""
+    """A page of levels (by id) with their SKU and location codes; `sku_code_prefix` keeps the SKUs whose
+    code starts with it (the SKU's (merchant, code) index serves it)."""
     statement = _views_query()
     if merchant_scope is not None:
         statement = statement.where(_level.merchant_id == merchant_scope)
@@ -399,6 +401,8 @@ def list_levels(
         statement = statement.where(_level.sku_id == sku_id)
     if sku_code is not None:
         statement = statement.where(Sku.code == sku_code)
+    if sku_code_prefix:
+        statement = statement.where(Sku.code.startswith(sku_code_prefix, autoescape=True))
     if location_id is not None:
         statement = statement.where(_level.location_id == location_id)
     rows, next_cursor = paginate(session, statement, _level.id, limit=limit, cursor=cursor)
