@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -254,3 +255,40 @@ def test_a_reconnecting_stream_is_told_what_changed_while_it_was_away(
 def test_the_live_stream_needs_a_session(live_server: LiveServer) -> None:
     answer = httpx.get(f"{live_server.url}/live")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+
+
+HOSTILE = ["", "\x00", "x" * 5000, "-1", "0", "99999999999999999999", "1.5", "\u202e", "%ff", "[]", "true"]
+FORM_FIELDS = {
+    "receive": ["location_id", "quantity", "reference", "note", "sku_id", "merchant_id", "other"],
+    "adjust": ["location_id", "delta", "note", "reference"],
+    "count": ["location_id", "counted_quantity", "note"],
+    "transfer": ["from_location_id", "to_location_id", "quantity"],
+}
+
+
+def test_hostile_input_to_the_inventory_screens_is_never_a_server_error(
+    live_server: LiveServer, world: World, people: People
+) -> None:
+    sku_id, nj1 = world.acme_skus["TSHIRT"], world.locations["NJ1"]
+    fine = {"location_id": nj1, "from_location_id": nj1, "to_location_id": world.locations["TX1"]}
+    fine |= {"quantity": "1", "delta": "1", "counted_quantity": "10", "note": "fine"}
+    with signed_in_client(live_server.url, people.operator) as client:
+        token = csrf_of(client.get("/inventory").text)
+        for value in HOSTILE:
+            for field in ("sku", "location_id", "cursor"):
+                assert client.get("/inventory", params={field: value}).status_code < 500, (field, value)
+            for field in ("cursor", "done"):
+                answer = client.get(f"/inventory/skus/{sku_id}", params={field: value})
+                assert answer.status_code < 500, (field, value)
+            for action, fields in FORM_FIELDS.items():
+                for field in fields:
+                    data = {**fine, "csrf_token": token, field: value}
+                    answer = client.post(f"/inventory/skus/{sku_id}/{action}", data=data)
+                    assert answer.status_code < 500, (action, field, value)
+            quoted = quote(value, safe="")
+            for path in (f"/inventory/skus/{quoted}", f"/inventory/skus/{sku_id}/{quoted}"):
+                assert client.get(path).status_code < 500, path
+                assert client.post(path, data={"csrf_token": token}).status_code < 500, path
+            header = value.encode("latin-1", "replace").decode("latin-1").replace("\x00", "")
+            with client.stream("GET", "/live", headers={"Last-Event-ID": header}, timeout=10) as answer:
+                assert answer.status_code == 200 and next(_events(answer))["event"] == "ready"
