@@ -101,6 +101,7 @@ def main() -> int:
         ("grid, no filter", lambda n: "/inventory", 200),
         ("grid, location", lambda n: f"/inventory?location_id={1 + n % len(LOCATIONS)}", 200),
         ("grid, SKU code start", lambda n: f"/inventory?sku=BIG-{rng.randrange(1, prefixes):04d}", 200),
+        ("grid, SKU code start, 10%", lambda n: f"/inventory?sku=BIG-0{n % 10}", 200),
         ("grid, SKU code, no match", lambda n: f"/inventory?sku=NONE-{n}", 200),
         ("SKU page", lambda n: f"/inventory/skus/{rng.choice(sku_ids)}", 200),
     ]  # fmt: skip
