@@ -393,7 +393,7 @@ def list_levels(
     cursor: str | None,
 ) -> tuple[list[LevelView], str | None]:
     """A page of levels (by id) with their SKU and location codes; `sku_code_prefix` keeps the SKUs whose
-    code starts with it (the SKU's (merchant, code) index serves it)."""
+    code starts with it (found first: see _skus_starting)."""
     statement = _views_query()
     if merchant_scope is not None:
         statement = statement.where(_level.merchant_id == merchant_scope)
