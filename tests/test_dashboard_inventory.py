@@ -252,9 +252,15 @@ def test_a_reconnecting_stream_is_told_what_changed_while_it_was_away(
             assert answer.status_code == 200 and next(_events(answer))["event"] == "ready"
 
 
-def test_the_live_stream_needs_a_session(live_server: LiveServer) -> None:
-    answer = httpx.get(f"{live_server.url}/live")
-    assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+def test_the_live_stream_needs_a_session_and_tells_the_browser_to_stop_without_one(
+    live_server: LiveServer, people: People
+) -> None:
+    assert httpx.get(f"{live_server.url}/live").status_code == 204  # no redirect: no new sign-in cookie
+    with signed_in_client(live_server.url, people.acme) as client:
+        token = csrf_of(client.get("/").text)
+        assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+        answer = client.get("/live")
+        assert answer.status_code == 204 and "om_sign_in" not in answer.headers.get("set-cookie", "")
 
 
 HOSTILE = ["", "\x00", "x" * 5000, "-1", "0", "99999999999999999999", "1.5", "\u202e", "%ff", "[]", "true"]

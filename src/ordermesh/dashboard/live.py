@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ordermesh.config import get_settings
-from ordermesh.dashboard.web import TAG, CurrentUser
+from ordermesh.dashboard.web import TAG, SignInRequired, current_user
 from ordermesh.events.models import OutboxMessage
 from ordermesh.merchants import Role
 
@@ -123,8 +123,15 @@ async def changes(
 
 
 @router.get("/live")
-async def live(request: Request, user: CurrentUser) -> Response:
-    """Server-sent events for the signed-in user's pages (the session's cookie; scoped to its merchant)."""
+async def live(request: Request) -> Response:
+    """Server-sent events for the signed-in user's pages (the session's cookie; scoped to its merchant).
+
+    Without a valid session the answer is 204, which tells the browser to stop reconnecting (a redirect
+    to the sign-in page would be followed, and would replace the sign-in form's own token cookie)."""
+    try:
+        user = await current_user(request)
+    except SignInRequired:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
     user.principal.require(Role.operator, Role.merchant)
     resumed = Marks.parse(request.headers.get("last-event-id"))
     stream = changes(request, request.app.state.sessionmaker, user.principal.merchant_scope(), resumed)

@@ -2,7 +2,8 @@
 // part of the page marked data-live="<topics>" (orders, inventory) when one of its topics changed. The
 // part is fetched again from this page's own URL and swapped in by htmx (only that part: forms and
 // what the user is typing stay as they are). The browser reconnects by itself after a stream ends,
-// sending the last event's id, and the server answers at once with what changed in between.
+// sending the last event's id, and the server answers at once with what changed in between; without a
+// session the server answers 204 and the browser stops, until a page with live parts opens it again.
 (() => {
   const REFRESH_DELAY_MS = 150; // changes that arrive together refresh a part once
   let source = null;
@@ -32,7 +33,8 @@
   }
 
   function connect() {
-    if (source !== null || document.querySelector("[data-live]") === null) return;
+    const open = source !== null && source.readyState !== EventSource.CLOSED;
+    if (open || document.querySelector("[data-live]") === null) return;
     source = new EventSource("/live");
     source.addEventListener("ready", () => {
       document.body.dataset.liveState = "open";
