@@ -204,11 +204,11 @@ def main() -> int:
         if s.value not in {"pending", "partially_shipped", "partially_returned", "returned"}
     ]
 
-    def numbers(_n: int) -> str:  # merchant 1's orders have odd ids
-        return f"OM{rng.randrange(1, args.orders, 2):09d}"
+    def numbers(_n: int) -> str:  # the merchant's orders have even ids
+        return f"OM{rng.randrange(2, args.orders, 2):09d}"
 
     def email(_n: int) -> str:
-        return f"customer{rng.randrange(1, CUSTOMERS, 2)}@example.com"
+        return f"customer{rng.randrange(2, CUSTOMERS, 2)}@example.com"
 
     def week(n: int, days: int = 0) -> str:  # a week within the last year
         return (date.today() - timedelta(days=7 * (1 + n % 50) - days)).isoformat()

@@ -5,14 +5,22 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.base import utcnow
+from ordermesh.channels.models import ChannelPush
 from ordermesh.channels.shopify import sign
+from ordermesh.channels.worker import run_channel_worker
+from tests.fake_channels import FakeChannelServer
 from tests.world import World
 
 ACCESS_TOKEN = "shpat_test_token"
@@ -58,22 +66,29 @@ def connect_shopify(
     response = client.post("/v1/channels", json=body, headers=world.acme)
     assert response.status_code == 201, response.text
     channel_id = response.json()["id"]
-    mapped = client.put(
-        f"/v1/channels/{channel_id}/listings", json={"listings": listings or LISTINGS}, headers=world.acme
-    )
-    assert mapped.status_code == 200, mapped.text
+    wanted = LISTINGS if listings is None else listings
+    if wanted:
+        mapped = client.put(
+            f"/v1/channels/{channel_id}/listings", json={"listings": wanted}, headers=world.acme
+        )
+        assert mapped.status_code == 200, mapped.text
     return int(channel_id)
 
 
 def webhook_headers(
     body: bytes, *, topic: str = "orders/create", webhook_id: str = "wh-1", secret: str = WEBHOOK_SECRET
 ) -> dict[str, str]:
+    """Headers as Shopify sends them today: `webhook_id` is the event's id (X-Shopify-Event-Id, the same on
+    every redelivery), and each call is a delivery of its own (X-Shopify-Webhook-Id)."""
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": sign(secret, body),
-        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Event-Id": webhook_id,
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Shop-Domain": "acme.myshopify.com",
+        "X-Shopify-Triggered-At": "2026-12-05T02:00:00.000000000Z",
     }
 
 
@@ -107,3 +122,21 @@ def shopify_total(payload: dict[str, Any]) -> str:
         if not payload.get("taxes_included"):
             total += sum((Decimal(t["price"]) for t in line.get("tax_lines") or []), Decimal(0))
     return format(total, "f")
+
+
+def push_until(factory: sessionmaker[Session], server: FakeChannelServer, landed: Callable[[], bool]) -> None:
+    """Run the channel worker until `landed`: it stops when nothing is due, so it runs again once a push
+    held back (by a 429's Retry-After) is due."""
+    for _ in range(3):
+        run_channel_worker(factory, once=True, pulls=False)
+        if landed():
+            return
+        server.wait_for(lambda: _nothing_held_back(factory), timeout=5)
+
+
+def _nothing_held_back(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        waiting = select(ChannelPush.id).where(
+            ChannelPush.status == "pending", ChannelPush.next_attempt_at > utcnow()
+        )
+        return session.scalars(waiting).first() is None

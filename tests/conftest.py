@@ -106,12 +106,17 @@ def backend(engine: Engine) -> str:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table, children first, and restart the ids. DELETE, not TRUNCATE: on tables this
+    small, PostgreSQL's TRUNCATE (new files for 40 tables) takes ~10x as long, for every test."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-            )
+            sequences = connection.exec_driver_sql(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
+            ).scalars()
+            statements = [f'DELETE FROM "{table}"' for table in tables]
+            statements += [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in sequences]
+            connection.exec_driver_sql("; ".join(statements))  # one round trip
         else:
             for table in tables:
                 connection.exec_driver_sql(f'DELETE FROM "{table}"')

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.carriers.easypost import sign
 from ordermesh.fulfillment.models import Bin, CycleCountTask, Manifest, PickList, Shipment
+from ordermesh.merchants import Role
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order
 from ordermesh.returns import ReturnStatus
 from ordermesh.returns.models import ReturnAuthorization
+from ordermesh.users.schemas import UserIn
+from ordermesh.users.service import create_user
+from tests.dashboard_support import PASSWORD, Person
+from tests.orders_support import order_body
 from tests.world import World
 
 TSHIRT_GTIN = "036000291452"
@@ -25,7 +32,23 @@ MUG_GTIN = "012345678905"
 SECRET = "whsec-floor-tests-0123456789"
 
 
-def set_up_floor(client: TestClient, world: World) -> None:
+ASSOCIATE = Person("sam@floor.example", "Sam Scanner")  # a warehouse associate at NJ1
+
+
+def make_associate(factory: sessionmaker[Session], world: World) -> Person:
+    """ASSOCIATE as a dashboard user (PASSWORD), bound to NJ1."""
+    with factory() as session, session.begin():
+        user = UserIn(
+            email=ASSOCIATE.email,
+            name=ASSOCIATE.name,
+            role=Role.warehouse,
+            location_id=world.locations["NJ1"],
+        )
+        create_user(session, user=user, password=PASSWORD)
+    return ASSOCIATE
+
+
+def set_up_floor(client: httpx.Client, world: World) -> None:
     """Bins A-01 and B-01 and two boxes at NJ1; acme's 10 T-shirts put away in B-01."""
     nj1 = world.locations["NJ1"]
     for code, sequence in (("B-01", 20), ("A-01", 10)):
@@ -57,6 +80,31 @@ def set_up_floor(client: TestClient, world: World) -> None:
     assert response.status_code == 200, response.text
 
 
+def packed_tshirt(client: httpx.Client, world: World) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """An acme order of one T-shirt at NJ1, released, picked and packed into one package: the order, its
+    fulfillment order's id and the package."""
+    floor = world.warehouse_nj
+    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
+    fo_id = order["fulfillment_orders"][0]["id"]
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
+    for scan in ("picks", "pack-scans"):
+        ok(
+            client.post(
+                f"/v1/fulfillment-orders/{fo_id}/{scan}", json={"barcode": TSHIRT_GTIN}, headers=floor
+            )
+        )
+    package = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
+    return order, fo_id, package
+
+
+def pdftotext(document: bytes, tmp_path: Path) -> str:
+    """The text pdftotext reads off a whole PDF, as a person would see it printed."""
+    pdf = tmp_path / "document.pdf"
+    pdf.write_bytes(document)
+    return subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout  # fmt: skip
+
+
 def pdf_text(document: bytes) -> str:
     """The text drawn on a PDF's pages: its content streams, decoded."""
     assert document.startswith(b"%PDF-")
@@ -69,6 +117,29 @@ def pdf_text(document: bytes) -> str:
             data = zlib.decompress(data)
         texts.append(data.decode("latin-1"))
     return "\n".join(texts)
+
+
+def pdf_words(pdf: Path) -> list[tuple[float, float, str]]:
+    """Every word pdftotext reads on the slip's first page, with its top-left corner in points."""
+    html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]*)</word>'
+    return [(float(x), float(y), _unescape(word)) for x, y, word in re.findall(pattern, html)]
+
+
+def _unescape(word: str) -> str:
+    return word.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+
+
+def words_in(words: list[tuple[float, float, str]], *, x: tuple[float, float], y: tuple[float, float]) -> str:
+    """The words inside a box (points from the top left), in reading order."""
+    inside = [(wy, wx, w) for wx, wy, w in words if x[0] <= wx < x[1] and y[0] <= wy < y[1]]
+    return " ".join(word for _, _, word in sorted(inside))
+
+
+def word_top(words: list[tuple[float, float, str]], word: str) -> float:
+    """The top of the first occurrence of a word."""
+    return next(wy for _, wy, w in words if w == word)
 
 
 def redated(event: dict[str, Any]) -> dict[str, Any]:

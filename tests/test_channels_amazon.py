@@ -26,22 +26,33 @@ from ordermesh.channels.connector import (
     FulfilledLine,
     FulfillmentPush,
     Listing,
+    PulledOrder,
     RateLimit,
     TokenBucket,
 )
 from ordermesh.channels.models import Channel, ChannelOrder
 from ordermesh.channels.pushes import channel_quantity
 from ordermesh.channels.tokens import IssuedToken, TokenCache
-from ordermesh.channels.worker import run_channel_worker
+from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
 from ordermesh.orders.models import Order
+from tests.channels_support import push_until
 from tests.fake_channels import FakeAmazon, FakeChannelServer, form, install_amazon
 from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
 FIXTURES = CHANNEL_FIXTURES / "amazon"
+# The token tests push one listing twice in a row: no interval between its pushes here.
+NO_INTERVAL = ChannelWorkerSettings.from_settings(stock_interval_seconds=0)
+
+
+def pulled_orders(http: ChannelHttp) -> list[PulledOrder]:
+    """A pull's orders as the framework takes them when none was imported before: each completed with
+    its items and address (fetched)."""
+    listed = http.connector.pull_orders(http, since=SINCE)
+    return [p.complete(None) if p.complete is not None else p for p in listed]
 
 
 def fixture(name: str) -> Any:
@@ -316,7 +327,7 @@ def test_pull_follows_next_token_and_takes_only_mfn_orders_ready_to_ship(
         fixture("getOrder_2.json")["payload"]
     )
     http = connect(server, http_client)
-    listed = list(http.connector.pull_orders(http, since=SINCE))
+    listed = pulled_orders(http)
 
     pulled = [p for p in listed if p.order is not None]
     assert [p.external_id for p in pulled] == ["902-1845936-5435065", "902-8745147-1934268"]
@@ -366,11 +377,11 @@ def test_a_pending_order_is_taken_by_a_later_poll_once_unshipped(
     server: FakeChannelServer, amazon_api: FakeAmazon, http_client: httpx.Client
 ) -> None:
     http = connect(server, http_client)
-    first_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
+    first_poll = [p.external_id for p in pulled_orders(http) if p.order]
     assert "902-3159896-1390916" not in first_poll
 
     amazon_api.set_status("902-3159896-1390916", "Unshipped")
-    second_poll = [p.external_id for p in http.connector.pull_orders(http, since=SINCE) if p.order]
+    second_poll = [p.external_id for p in pulled_orders(http) if p.order]
     assert "902-3159896-1390916" in second_poll
 
 
@@ -409,7 +420,7 @@ def test_a_malformed_order_is_reported_and_the_pull_goes_on(
     items[0]["ItemPrice"]["Amount"] = "ten dollars"
     amazon_api.items["902-8745147-1934268"] = items
     http = connect(server, http_client)
-    pulled = list(http.connector.pull_orders(http, since=SINCE))
+    pulled = pulled_orders(http)
 
     good, bad = [p for p in pulled if amazon.skip_reason(p.raw or {}) is None]
     assert good.order is not None and good.error is None
@@ -423,7 +434,7 @@ def test_throttling_is_reported_with_its_retry_after(
     http = connect(server, http_client)
     server.fail_next(1, 429, retry_after="3", path_contains="/orders/v0/orders")
     with pytest.raises(ChannelHttpError) as raised:
-        list(http.connector.pull_orders(http, since=SINCE))
+        pulled_orders(http)
     assert (raised.value.status_code, raised.value.retry_after, raised.value.retryable) == (429, 3.0, True)
 
 
@@ -439,7 +450,7 @@ def test_stock_and_a_shipment_reach_amazon(
     [patch] = amazon_api.patches
     assert patch.query == {"marketplaceIds": "ATVPDKIKX0DER"}
 
-    pulled = next(http.connector.pull_orders(http, since=SINCE))
+    pulled = pulled_orders(http)[0]
     assert pulled.order is not None
     line = pulled.order.lines[0]
     push = FulfillmentPush(
@@ -549,8 +560,11 @@ def test_pulled_orders_land_in_ordermesh_with_amazons_figures(
     [stored] = read(session_factory, select(ChannelOrder).where(ChannelOrder.order_id == ids[0]))
     assert stored.raw["order"]["AmazonOrderId"] == "902-1845936-5435065" and stored.raw["items"] == [item]
 
+    calls_before = len(server.requests)
     again = pull(client, world, channel_id)  # the same orders again: nothing new, nothing logged again
     assert (again["created"], again["duplicates"], again["skipped"]) == (0, 2, 2)
+    # Imported already: their items and address are the stored ones, not asked for again.
+    assert [r.path for r in server.requests[calls_before:]] == ["/orders/v0/orders"] * 3
     amazon_api.set_status("902-3159896-1390916", "Unshipped")  # the Pending order is paid for
     later = pull(client, world, channel_id)
     assert (later["created"], later["skipped"]) == (1, 0)
@@ -624,6 +638,24 @@ def test_stock_and_tracking_reach_amazon_through_the_worker(
     assert (health["pending_pushes"], health["dead_letters"]) == (0, 0) and health["last_push_at"]
 
 
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_later_pull_cancels_an_imported_order_without_fetching_it_again(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    assert pull(client, world, channel_id)["created"] == 2
+    amazon_api.set_status("902-1845936-5435065", "Canceled")
+    calls_before = len(server.requests)
+    pull(client, world, channel_id)
+    assert not [r.path for r in server.requests[calls_before:] if r.path != "/orders/v0/orders"]
+    [status] = read(session_factory, select(Order.status).where(Order.external_id == "902-1845936-5435065"))
+    assert status == "cancelled"
+
+
 def test_a_burst_of_calls_fetches_one_token_and_a_slow_issuer_holds_up_only_its_channel() -> None:
     cache = TokenCache()
     fetched: list[str] = []
@@ -652,7 +684,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
     amazon_api: FakeAmazon,
 ) -> None:
     channel_id = connect_amazon(client, world, server.url)
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
     assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 30}
     assert amazon_api.tokens_issued == ["Atza|token-1"]
 
@@ -662,7 +694,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
             world.acme_skus["TSHIRT"], world.locations["TX1"], MovementReason.receive, delta_on_hand=2
         )
         apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
 
     assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 32}
     assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
@@ -684,3 +716,53 @@ def test_a_refused_token_is_forgotten_only_while_it_is_the_one_held() -> None:
     assert cache.get("channel", fetch) == "token-2"
     cache.invalidate("channel", stale="token-1")  # a call refused with the old token, answered late
     assert cache.get("channel", fetch) == "token-2"
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_throttled_stock_push_waits_for_retry_after_then_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    server.fail_next(1, 429, retry_after="1", path_contains="/listings/")
+    push_until(session_factory, server, lambda: bool(amazon_api.quantities))
+
+    assert amazon_api.quantities == {"NABetaASINB00551Q3CS": 30}
+    throttled, again = server.matching("PATCH", "/listings/")
+    assert again.received_at - throttled.received_at >= 0.95  # not before Retry-After
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_refusal_of_the_fresh_token_too_is_a_dead_letter(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    amazon_api: FakeAmazon,
+) -> None:
+    channel_id = connect_amazon(client, world, server.url)
+    server.fail_next(2, 403, path_contains="/listings/")  # refused with the cached token and a new one
+    run_channel_worker(session_factory, once=True, pulls=False)
+
+    assert len(server.matching("PATCH", "/listings/")) == 2  # renewed once, not again
+    assert amazon_api.tokens_issued == ["Atza|token-1", "Atza|token-2"]
+    [dead] = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
+    assert (dead["last_status_code"], dead["attempts"]) == (403, 1)  # permanent: not tried again later
+    assert amazon_api.quantities == {}
+
+
+def test_the_buyers_gift_messages_become_the_orders_gift_message() -> None:
+    payload = order_payload()
+    first, *rest = payload["items"]
+    first["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!", "GiftWrapLevel": "Classic"}
+    for item in rest:
+        item["BuyerInfo"] = {"GiftMessageText": "Happy birthday, Sam!"}
+    assert amazon.map_order(payload).gift_message == "Happy birthday, Sam!"
+    assert amazon.map_order(order_payload()).gift_message is None
+    many = [{"BuyerInfo": {"GiftMessageText": f"{n} " + "x" * 300}} for n in range(5)]
+    assert amazon.gift_message(many) == "\n\n".join(f"{n} " + "x" * 300 for n in range(3))

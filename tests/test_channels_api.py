@@ -220,3 +220,16 @@ def test_cli_connect_map_reconcile_and_import_orders(
         assert "1 orders created" in imported.output and "unknown SKU" in imported.output
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_csv_order_carries_its_gift_message(client: TestClient, world: World) -> None:
+    columns = "order_number,currency,sku,quantity,unit_price,ship_name,address1,city,postal_code,country"
+    text = f"{columns},gift_message\n"
+    text += 'G-1,USD,TSHIRT,1,20.00,Ada Lovelace,350 5th Ave,New York,10118,US,"Happy birthday, Ada!"\n'
+    report = _send_csv(client, world, text, "raw").json()
+    assert report["orders_created"] == 1, report
+    [order] = client.get("/v1/orders", params={"q": "G-1"}, headers=world.acme).json()["items"]
+    assert (
+        client.get(f"/v1/orders/{order['id']}", headers=world.acme).json()["gift_message"]
+        == "Happy birthday, Ada!"
+    )

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -29,7 +30,8 @@ from tests.channels_support import (
     order_full,
     webhook_headers,
 )
-from tests.fake_channels import FakeChannelServer, install_shopify
+from tests.fake_channels import FakeChannelServer
+from tests.fake_shopify import install_shopify
 from tests.waiting import wait_until
 from tests.world import World
 
@@ -40,6 +42,7 @@ FAST = ChannelWorkerSettings.from_settings(
     backoff_max_seconds=0.2,
     feed_grace_seconds=0,
     timeout_seconds=5,
+    stock_interval_seconds=0,  # the interval between a listing's pushes has tests of its own
 )
 TSHIRT_ITEM, MUG_ITEM, HAT_ITEM = 808950810, 808950811, 808950812
 
@@ -109,7 +112,7 @@ def test_listings_get_their_figure_with_locations_and_buffer(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         connect_shopify(
             client,
             world,
@@ -126,10 +129,16 @@ def test_listings_get_their_figure_with_locations_and_buffer(
         }
         (request,) = [
             r
-            for r in server.matching("POST", "inventory_levels/set")
-            if r.json()["inventory_item_id"] == TSHIRT_ITEM
+            for r in server.matching("POST", "inventorySetQuantities")
+            if r.json()["variables"]["input"]["quantities"][0]["inventoryItemId"]
+            == f"gid://shopify/InventoryItem/{TSHIRT_ITEM}"
         ]
         assert request.headers["x-shopify-access-token"] == ACCESS_TOKEN
+        sent = request.json()["variables"]
+        assert (sent["input"]["name"], sent["input"]["reason"]) == ("available", "correction")
+        assert sent["input"]["quantities"][0]["locationId"] == f"gid://shopify/Location/{SHOP_LOCATION}"
+        assert sent["input"]["quantities"][0]["changeFromQuantity"] is None
+        assert "@idempotent(key: $key)" in request.json()["query"] and sent["key"]
         listings = client.get("/v1/channels/1/listings", headers=world.acme).json()["items"]
         assert {item["sku"]: item["last_pushed_quantity"] for item in listings} == {
             "TSHIRT": 17,
@@ -138,58 +147,97 @@ def test_listings_get_their_figure_with_locations_and_buffer(
         }
 
 
+class _Clock:
+    """The time the channel worker goes by, moved on by the test alone."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _receive_tshirts(factory: sessionmaker[Session], world: World, units: int) -> None:
+    """One transaction of `units` level changes to the T-shirt at Edison (one unit in each)."""
+    received = Movement(
+        world.acme_skus["TSHIRT"], world.locations["NJ1"], MovementReason.receive, delta_on_hand=1
+    )
+    with factory() as session, session.begin():
+        for _ in range(units):
+            apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
+
+
+def _pushes(history: list[tuple[int, int, int]]) -> int:
+    return sum(item == TSHIRT_ITEM for _, item, _ in history)
+
+
 def test_a_burst_of_1000_changes_makes_a_handful_of_pushes(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
+        # A small shop's bucket: 100 points restored at 20 a second, two stock mutations a second.
+        shop.set_bucket(maximum=100, available=100, restore_rate=20)
         connect_shopify(client, world, server.url)
-        _drain(session_factory)
-        before = len(shop.level_history)
-        stop = threading.Event()
-        worker = threading.Thread(
-            target=run_channel_worker,
-            args=(session_factory,),
-            kwargs={"stop": stop, "settings": FAST, "pulls": False, "poll_interval": 0.05},
-        )
-        worker.start()
-        try:
-            for _ in range(100):  # 1,000 level changes to one SKU, 10 per transaction, while the worker runs
-                with session_factory() as session, session.begin():
-                    for _ in range(10):
-                        apply(
-                            session,
-                            merchant_id=world.acme_id,
-                            actor="test",
-                            movements=[
-                                Movement(
-                                    world.acme_skus["TSHIRT"],
-                                    world.locations["NJ1"],
-                                    MovementReason.receive,
-                                    delta_on_hand=1,
-                                )
-                            ],
-                        )
-            # The running worker catches up with the burst: the channel shows the final figure.
-            wait_until(
-                lambda: shop.levels.get((SHOP_LOCATION, TSHIRT_ITEM)) == 1030,
-                what="the worker to push the burst's final figure",
-            )
-        finally:
-            stop.set()
-            worker.join(timeout=30)
-        _drain(session_factory)
-        pushes = [entry for entry in shop.level_history[before:] if entry[1] == TSHIRT_ITEM]
-        assert 1 <= len(pushes) <= 50, len(pushes)
-        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == _expected(session_factory, "TSHIRT") == 1030
+        clock = _Clock()  # from now on, the worker goes by this clock alone
+        settings = replace(FAST, stock_interval_seconds=1, clock=clock)
+        _drain(session_factory, settings)
+        clock.advance(5)
+        start, before = clock.now, len(shop.level_history)
+        pushed_at: list[float] = []  # seconds into the burst, by the worker's clock, of each push
+        for _ in range(100):  # 1,000 level changes over 1.5 s, 10 per transaction, the worker between
+            _receive_tshirts(session_factory, world, 10)
+            sent = len(shop.level_history)
+            _drain(session_factory, settings)
+            pushed_at += [(clock.now - start).total_seconds()] * _pushes(shop.level_history[sent:])
+            clock.advance(0.015)
+        clock.advance(1)  # the burst is over: the last figure goes once the interval has passed
+        sent = len(shop.level_history)
+        _drain(session_factory, settings)
+        pushed_at += [(clock.now - start).total_seconds()] * _pushes(shop.level_history[sent:])
+    pushes = [figure for _, item, figure in shop.level_history[before:] if item == TSHIRT_ITEM]
+    # The first change goes at once; then one push per interval, each with the figure of its time.
+    assert pushed_at == [0.0, 1.005, 2.5], pushed_at
+    assert pushes == [40, 710, 1030]
+    assert _expected(session_factory, "TSHIRT") == 1030
+
+
+def test_a_change_soon_after_a_push_waits_for_the_interval_and_sends_the_latest_figure(
+    client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with FakeChannelServer() as server:
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
+        tshirt_only = [_listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM)]
+        connect_shopify(client, world, server.url, listings=tshirt_only)
+        clock = _Clock()  # from now on, the worker goes by this clock alone
+        settings = replace(FAST, stock_interval_seconds=2, clock=clock)
+        _drain(session_factory, settings)
+        pushed_at = clock.now
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30
+        for _ in range(3):
+            clock.advance(0.5)
+            _receive_tshirts(session_factory, world, 1)
+            _drain(session_factory, settings)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30  # not yet: the interval runs until +2 s
+        with session_factory() as session:
+            push = session.scalars(select(ChannelPush).where(ChannelPush.kind == "inventory")).one()
+            assert (push.status, push.next_attempt_at) == ("pending", pushed_at + timedelta(seconds=2))
+        clock.advance(0.5)
+        _drain(session_factory, settings)
+        assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 33  # one push, the latest figure
+        calls = [entry for entry in shop.level_history if entry[1] == TSHIRT_ITEM]
+        assert [figure for _, _, figure in calls] == [30, 33]
 
 
 def test_throttled_push_waits_for_retry_after_then_lands(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
-        server.fail_next(1, 429, retry_after="1", path_contains="inventory_levels")
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
+        server.fail_next(1, 429, retry_after="1", path_contains="inventorySetQuantities")
         connect_shopify(
             client, world, server.url, listings=[_listing("TSHIRT", "IPOD2008GREEN", TSHIRT_ITEM)]
         )
@@ -197,7 +245,7 @@ def test_throttled_push_waits_for_retry_after_then_lands(
             lambda: _drained(session_factory) and (SHOP_LOCATION, TSHIRT_ITEM) in shop.levels,
             what="the throttled push to land",
         )
-        calls = server.matching("POST", "inventory_levels/set")
+        calls = server.matching("POST", "inventorySetQuantities")
         assert len(calls) == 2 and calls[1].received_at - calls[0].received_at >= 0.95
         assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30
         with session_factory() as session:
@@ -209,9 +257,9 @@ def test_refused_push_is_a_dead_letter_until_replayed(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
-        server.fail_next(1, 422, path_contains="inventory_levels")
-        server.fail_next(3, 503, path_contains="inventory_levels")
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
+        server.fail_next(1, 422, path_contains="inventorySetQuantities")
+        server.fail_next(3, 503, path_contains="inventorySetQuantities")
         channel_id = connect_shopify(
             client,
             world,
@@ -243,7 +291,7 @@ def test_shipment_tracking_reaches_shopify_as_a_fulfillment(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         payload = order_full(fixtures_dir)
         shop.orders = [payload]
         channel_id = connect_shopify(client, world, server.url)
@@ -262,12 +310,14 @@ def test_shipment_tracking_reaches_shopify_as_a_fulfillment(
         assert queued == channel_id
         _drain(session_factory)
         (fulfillment,) = shop.fulfillments
-        assert fulfillment["tracking_info"] == {"number": "1Z999AA10123456784", "company": "UPS"}
-        (group,) = fulfillment["line_items_by_fulfillment_order"]
+        assert fulfillment["trackingInfo"] == {"number": "1Z999AA10123456784", "company": "UPS"}
+        assert fulfillment["notifyCustomer"] is True
+        (group,) = fulfillment["lineItemsByFulfillmentOrder"]
+        assert group["fulfillmentOrderId"] == "gid://shopify/FulfillmentOrder/450789476"  # the order's + 7
         # The fake's fulfillment order line ids are the order line ids + 1.
-        assert group["fulfillment_order_line_items"] == [
-            {"id": 466157050, "quantity": 1},
-            {"id": 518995020, "quantity": 1},
+        assert group["fulfillmentOrderLineItems"] == [
+            {"id": "gid://shopify/FulfillmentOrderLineItem/466157050", "quantity": 1},
+            {"id": "gid://shopify/FulfillmentOrderLineItem/518995020", "quantity": 1},
         ]
 
 
@@ -279,10 +329,10 @@ def test_worker_killed_mid_push_then_restarted_delivers_everything(
     database_url: str,
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         payload = order_full(fixtures_dir)
         shop.orders = [payload]
-        server.hang_next(1, path_contains="inventory_levels")
+        server.hang_next(1, path_contains="inventorySetQuantities")
         channel_id = connect_shopify(client, world, server.url)
         body = json.dumps(payload).encode()
         order_id = client.post(
@@ -332,7 +382,7 @@ def test_worker_killed_mid_push_then_restarted_delivers_everything(
         for sku, item in (("TSHIRT", TSHIRT_ITEM), ("MUG", MUG_ITEM), ("HAT", HAT_ITEM)):
             assert shop.levels[(SHOP_LOCATION, item)] == _expected(session_factory, sku)
         assert shop.levels[(SHOP_LOCATION, TSHIRT_ITEM)] == 30 + 7 - 1
-        assert [f["tracking_info"]["number"] for f in shop.fulfillments] == ["TRK1"]
+        assert [f["trackingInfo"]["number"] for f in shop.fulfillments] == ["TRK1"]
         with session_factory() as session:
             statuses = session.execute(
                 select(ChannelPush.status, func.count()).group_by(ChannelPush.status)
@@ -344,7 +394,7 @@ def test_reconcile_pushes_every_listing(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         channel_id = connect_shopify(client, world, server.url)
         _drain(session_factory)
         shop.levels.clear()  # the channel lost its figures
@@ -361,7 +411,7 @@ def test_shipment_created_outbox_message_reaches_the_channel(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         payload = order_full(fixtures_dir)
         shop.orders = [payload]
         channel_id = connect_shopify(client, world, server.url)
@@ -393,6 +443,6 @@ def test_shipment_created_outbox_message_reaches_the_channel(
             )
         _drain(session_factory)
         (fulfillment,) = shop.fulfillments
-        assert fulfillment["tracking_info"] == {"number": "7489", "company": "FedEx"}
-        items = fulfillment["line_items_by_fulfillment_order"][0]["fulfillment_order_line_items"]
-        assert items == [{"id": 518995020, "quantity": 1}]
+        assert fulfillment["trackingInfo"] == {"number": "7489", "company": "FedEx"}
+        items = fulfillment["lineItemsByFulfillmentOrder"][0]["fulfillmentOrderLineItems"]
+        assert items == [{"id": "gid://shopify/FulfillmentOrderLineItem/518995020", "quantity": 1}]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.catalog.models import Sku
 from ordermesh.channels.base import MappingError
 from ordermesh.channels.models import ChannelError, ChannelEvent, ChannelOrder
-from ordermesh.channels.shopify import CONNECTOR, next_page_url
+from ordermesh.channels.shopify import CONNECTOR
 from ordermesh.channels.sync import pull_orders
 from ordermesh.events.models import OutboxMessage
 from ordermesh.inventory.checks import check_ledger
@@ -33,7 +33,8 @@ from tests.channels_support import (
     variant,
     webhook_headers,
 )
-from tests.fake_channels import FakeChannelServer, install_shopify
+from tests.fake_channels import FakeChannelServer
+from tests.fake_shopify import graphql_order, install_shopify
 from tests.world import World
 
 FIXTURE_ORDER_ID = "450789469"
@@ -117,10 +118,34 @@ def test_malformed_payloads_name_the_field(fixtures_dir: Path, change, field: st
     assert caught.value.field == field
 
 
-def test_link_header_next_page() -> None:
-    link = '<https://shop.example/admin/api/2024-07/orders.json?limit=2&page_info=abc>; rel="next"'
-    assert next_page_url(link) == "https://shop.example/admin/api/2024-07/orders.json?limit=2&page_info=abc"
-    assert next_page_url('<https://x/orders.json?page_info=a>; rel="previous"') is None
+def test_a_graphql_order_maps_to_the_order_its_webhook_gives(fixtures_dir: Path) -> None:
+    """A pull (GraphQL Order node: GIDs, money sets, enums) and a webhook (REST JSON) of one order agree."""
+    payload = variant(
+        order_full(fixtures_dir), cancelled_at="2008-01-11T10:00:00-05:00", cancel_reason="fraud"
+    )
+    node = graphql_order(payload)
+    assert node["id"] == "gid://shopify/Order/450789469" and node["cancelReason"] == "FRAUD"
+    pulled, webhook = CONNECTOR.map_order(node), CONNECTOR.map_order(payload)
+    assert pulled.raw == node  # the document as Shopify gave it is what is kept
+    same = ("external_id", "number", "currency", "placed_at", "shipping_address", "customer_email",
+            "shipping_total", "shipping_tax", "taxes_included", "channel_total", "cancelled", "cancelled_at",
+            "cancel_reason", "channel_updated_at", "service_level", "tags")  # fmt: skip
+    for name in same:
+        assert getattr(pulled, name) == getattr(webhook, name), name
+    assert pulled.cancel_reason == "fraud" and pulled.cancelled_at is not None
+    assert [(x.channel_sku, x.quantity, x.unit_price, x.discount, x.tax, x.external_line_id,
+             dict(x.channel_item_ids)) for x in pulled.lines] == [
+        (x.channel_sku, x.quantity, x.unit_price, x.discount, x.tax, x.external_line_id,
+         dict(x.channel_item_ids)) for x in webhook.lines
+    ]  # fmt: skip
+
+
+def test_a_graphql_order_with_more_lines_than_a_page_is_refused_by_name(fixtures_dir: Path) -> None:
+    node = graphql_order(order_full(fixtures_dir))
+    node["lineItems"]["pageInfo"]["hasNextPage"] = True
+    with pytest.raises(MappingError) as caught:
+        CONNECTOR.map_order(node)
+    assert caught.value.field == "lineItems"
 
 
 # -- webhooks over HTTP ----------------------------------------------------------------------------------
@@ -168,6 +193,8 @@ def test_orders_create_webhook_lands_the_order(
     assert order["shipping_address"]["city"] == "Louisville"
     stored = session.scalars(select(ChannelOrder)).one()
     assert stored.raw == payload and stored.order_id == order["id"] and stored.status == "imported"
+    event = session.scalars(select(ChannelEvent)).one()
+    assert (event.event_id, event.topic, event.api_version) == ("wh-1", "orders/create", "2026-10")
 
 
 def test_signature_wrong_or_missing_is_401_and_stores_nothing(
@@ -524,11 +551,11 @@ def test_orders_updated_after_release_raises_an_alert_and_changes_nothing(
 # -- pull over real HTTP -----------------------------------------------------------------------------------
 
 
-def test_pull_follows_link_pages_and_is_idempotent(
+def test_pull_follows_cursor_pages_and_is_idempotent(
     client: TestClient, world: World, fixtures_dir: Path, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        shop = install_shopify(server, fixtures_dir, access_token=ACCESS_TOKEN)
+        shop = install_shopify(server, access_token=ACCESS_TOKEN)
         payload = order_full(fixtures_dir)
         shop.orders = [variant(payload, id=100 + n, name=f"#{100 + n}") for n in range(3)]
         shop.orders.append(_shopify(fixtures_dir, "legacy_orders.json")["orders"][0])  # no line items
@@ -539,9 +566,10 @@ def test_pull_follows_link_pages_and_is_idempotent(
         assert response.status_code == 200, response.text
         report = response.json()
         assert (report["fetched"], report["created"], report["errors"]) == (4, 3, 1)
-        pages = server.matching("GET", "/orders.json")
-        assert len(pages) == 2 and pages[0].query["updated_at_min"].startswith("2008-01-01")
-        assert pages[1].query["page_info"] == "2"
+        pages = server.matching("POST", "orders")
+        assert len(pages) == 2 and all(p.path == "/admin/api/2026-10/graphql.json" for p in pages)
+        assert shop.order_queries[0]["query"] == "updated_at:>='2008-01-01T00:00:00Z'"
+        assert shop.order_queries[0].get("after") is None and shop.order_queries[1]["after"] == "2"
         again = pull_orders(session_factory, channel_id=channel_id)
         assert (again.created, again.duplicates) == (0, 3)
     with session_factory() as session:
@@ -554,7 +582,7 @@ def test_pull_against_a_refusing_channel_records_the_error(
     client: TestClient, world: World, fixtures_dir: Path
 ) -> None:
     with FakeChannelServer() as server:
-        install_shopify(server, fixtures_dir, access_token="another-token")
+        install_shopify(server, access_token="another-token")
         channel_id = connect_shopify(client, world, server.url)
         report = client.post(f"/v1/channels/{channel_id}/pull", json={}, headers=world.acme).json()
     assert report["error"].startswith("HTTP 401")

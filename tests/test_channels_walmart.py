@@ -31,7 +31,7 @@ from ordermesh.channels.connector import (
 from ordermesh.channels.models import ChannelPush
 from ordermesh.channels.payload import loads
 from ordermesh.channels.tokens import TokenCache
-from ordermesh.channels.worker import run_channel_worker
+from ordermesh.channels.worker import ChannelWorkerSettings, run_channel_worker
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
@@ -41,6 +41,8 @@ from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
 
 FIXTURES = CHANNEL_FIXTURES / "walmart"
+# The token tests push one listing twice in a row: no interval between its pushes here.
+NO_INTERVAL = ChannelWorkerSettings.from_settings(stock_interval_seconds=0)
 
 
 def fixture(name: str) -> Any:
@@ -547,7 +549,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
     walmart_api: FakeWalmart,
 ) -> None:
     channel_id = connect_walmart(client, world, server.url)
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
     assert walmart_api.inventory == {"YHY-FN25200B2": 30, "test1": 5}
     assert walmart_api.tokens_issued == ["wm-token-1"]
 
@@ -558,7 +560,7 @@ def test_a_token_revoked_mid_run_is_renewed_once_and_the_push_lands(
             world.acme_skus["TSHIRT"], world.locations["NJ1"], MovementReason.receive, delta_on_hand=4
         )
         apply(session, merchant_id=world.acme_id, actor="test", movements=[received])
-    run_channel_worker(session_factory, once=True, pulls=False)
+    run_channel_worker(session_factory, once=True, pulls=False, settings=NO_INTERVAL)
 
     assert walmart_api.inventory["YHY-FN25200B2"] == 34
     assert walmart_api.tokens_issued == ["wm-token-1", "wm-token-2"]  # one fresh token, not one per call

@@ -37,6 +37,7 @@ from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory.checks import check_ledger
 from ordermesh.inventory.models import InventoryLevel
 from ordermesh.orders.models import Order
+from tests.channels_support import push_until
 from tests.fake_channels import FakeChannelServer, FakeWooCommerce, install_woocommerce
 from tests.payloads import CHANNEL_FIXTURES
 from tests.world import World
@@ -289,6 +290,16 @@ def test_a_wrong_api_key_is_refused(
     with pytest.raises(ChannelHttpError) as raised:
         list(http.connector.pull_orders(http, since=SINCE))
     assert raised.value.status_code == 401 and not raised.value.retryable
+
+
+def test_throttling_is_reported_with_its_retry_after(
+    server: FakeChannelServer, store: FakeWooCommerce, http_client: httpx.Client
+) -> None:
+    http = connect(server, http_client)
+    server.fail_next(1, 429, retry_after="3", path_contains="/wp-json/wc/v3/orders")
+    with pytest.raises(ChannelHttpError) as raised:
+        list(http.connector.pull_orders(http, since=SINCE))
+    assert (raised.value.status_code, raised.value.retry_after, raised.value.retryable) == (429, 3.0, True)
 
 
 def test_a_malformed_order_is_reported_and_the_pull_goes_on(
@@ -640,3 +651,43 @@ def test_a_draft_order_webhook_is_skipped_and_a_later_pull_takes_it_paid(
         "723",
         "727",
     ]  # newest first
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_throttled_stock_push_waits_for_retry_after_then_lands(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    store: FakeWooCommerce,
+) -> None:
+    channel_id = connect_store(client, world, server.url)
+    server.fail_next(1, 429, retry_after="1", path_contains="/wp-json/wc/v3/products")
+    push_until(session_factory, server, lambda: len(store.stock) == 2)
+
+    assert store.stock == {"product/93": 30, "product/22/variation/23": 5}
+    throttled, *sent = server.matching("PUT", "/wp-json/wc/v3/products")
+    assert len(sent) == 2
+    again = next(r for r in sent if r.path == throttled.path)
+    assert again.received_at - throttled.received_at >= 0.95  # not before Retry-After
+    health = client.get(f"/v1/channels/{channel_id}/health", headers=world.acme).json()
+    assert (health["pending_pushes"], health["dead_letters"]) == (0, 0)
+
+
+@pytest.mark.usefixtures("fresh_buckets")
+def test_a_refused_key_is_a_dead_letter_at_once(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    server: FakeChannelServer,
+    store: FakeWooCommerce,
+) -> None:
+    """WooCommerce keys do not expire: a 401 is not retried with anything fresher."""
+    channel_id = connect_store(client, world, server.url)
+    server.fail_next(1, 401, path_contains="/wp-json/wc/v3/products")
+    run_channel_worker(session_factory, once=True, pulls=False, concurrency=1)
+
+    assert len(server.matching("PUT", "/wp-json/wc/v3/products")) == 2  # one refused, the other listing
+    [dead] = client.get(f"/v1/channels/{channel_id}/dead-letters", headers=world.acme).json()["items"]
+    assert (dead["last_status_code"], dead["attempts"]) == (401, 1)
+    assert len(store.stock) == 1

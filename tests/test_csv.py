@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.catalog.models import Sku
 from ordermesh.csvio.layouts import INVENTORY_LAYOUT, LOCATION_LAYOUT, SKU_LAYOUT
 from ordermesh.csvio.parse import RowError, parse_csv, write_csv
+from ordermesh.fulfillment.manifests import ManifestPackage, manifest_csv
+from ordermesh.fulfillment.models import Manifest
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
 from tests.channels_support import connect_shopify, order_full, variant, webhook_headers
@@ -80,6 +83,35 @@ def test_written_csv_parses_back_to_the_same_values() -> None:
     (row,) = parse_csv(target.getvalue(), SKU_LAYOUT).rows
     assert row.item.name == 'Tee, "classic"' and str(row.item.price) == "20.00" and row.item.active is True
     assert row.item.barcode is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '=HYPERLINK("http://x.example","click")',
+        "+1 gift",
+        "-minus",
+        "@SUM(A1)",
+        "'=quoted",
+        "''+twice",
+        "'plain",
+    ],
+)
+def test_text_a_spreadsheet_would_run_is_written_as_text_and_read_back_unchanged(name: str) -> None:
+    target = io.StringIO()
+    write_csv(target, SKU_LAYOUT.columns, [{"code": "TEE", "name": name, "price": "-0"}])
+    written = next(r for r in csv.DictReader(io.StringIO(target.getvalue())))
+    assert not written["name"].startswith(("=", "+", "-", "@"))  # a spreadsheet shows it as text
+    (row,) = parse_csv(target.getvalue(), SKU_LAYOUT).rows
+    assert row.item.name == name
+
+
+def test_a_manifest_csv_marks_a_formula_in_a_channels_order_number() -> None:
+    shipped = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+    package = ManifestPackage(1, "1Z999", "ground", "=cmd|' /C calc'!A0", "1.2", shipped)
+    (row,) = csv.DictReader(io.StringIO(manifest_csv(Manifest(carrier="ups"), [package])))
+    assert row["order_number"] == "'=cmd|' /C calc'!A0" and row["weight_kg"] == "1.2"
+    assert row["shipped_at"] == "2026-12-04T17:00:00+00:00"
 
 
 # -- the command line on the database ------------------------------------------------------------------

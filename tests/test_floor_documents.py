@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
+from tests.floor_support import TSHIRT_GTIN, ok, pdf_words, set_up_floor, word_top, words_in
 from tests.orders_support import order_body
 from tests.world import World
 
@@ -164,8 +164,11 @@ def test_the_packing_slip_prints_a_long_code_and_name_whole(
     shipment_id = package["shipments"][0]["id"]
     document = client.get(f"/v1/shipments/{shipment_id}/packing-slip.pdf", headers=floor).content
     assert {_pixels(page) for page in _render(document, tmp_path, "slip")} == {(425, 550)}
-    pdf = tmp_path / "slip.pdf"
-    items = {"top": 3.65, "height": 11 - 3.65}
-    assert _joined(_text(pdf, x=0.95, width=1.8, **items)) == LONG_SKU
-    assert _words(_text(pdf, x=2.75, width=4.3, **items)) == LONG_NAME
-    assert _words(_text(pdf, x=7.0, width=1.0, **items)) == "2"
+    words = pdf_words(tmp_path / "slip.pdf")
+    rows = (word_top(words, "Qty") + 5, 11 * POINTS_PER_INCH)  # below the table's headings
+    assert (
+        words_in(words, x=(0.95 * POINTS_PER_INCH, 2.75 * POINTS_PER_INCH), y=rows).replace(" ", "")
+        == LONG_SKU
+    )
+    assert words_in(words, x=(2.75 * POINTS_PER_INCH, 7.0 * POINTS_PER_INCH), y=rows) == LONG_NAME
+    assert words_in(words, x=(7.0 * POINTS_PER_INCH, 8.0 * POINTS_PER_INCH), y=rows) == "2"

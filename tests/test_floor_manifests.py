@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.floor_support import TSHIRT_GTIN, ok, set_up_floor
-from tests.orders_support import order_body
+from tests.floor_support import ok, packed_tshirt, pdftotext, set_up_floor
 from tests.world import World
 
 CARRIER = {"carrier": "ratecard"}
@@ -19,31 +17,12 @@ CARRIER = {"carrier": "ratecard"}
 
 def _ship_one(client: TestClient, world: World) -> dict:
     """An order of one T-shirt at NJ1, released, picked, packed, labelled and shipped: its package."""
-    floor = world.warehouse_nj
-    order = ok(client.post("/v1/orders", json=order_body([("TSHIRT", 1)]), headers=world.acme), 201)
-    fo_id = order["fulfillment_orders"][0]["id"]
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/release", headers=floor))
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/picks", json={"barcode": TSHIRT_GTIN}, headers=floor))
-    ok(
-        client.post(
-            f"/v1/fulfillment-orders/{fo_id}/pack-scans", json={"barcode": TSHIRT_GTIN}, headers=floor
-        )
-    )
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/packages", json={}, headers=floor), 201)
-    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={}, headers=floor))
-    shipped = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=floor))
+    order, fo_id, _ = packed_tshirt(client, world)
+    ok(client.post(f"/v1/fulfillment-orders/{fo_id}/labels", json={}, headers=world.warehouse_nj))
+    shipped = ok(client.post(f"/v1/fulfillment-orders/{fo_id}/ship", headers=world.warehouse_nj))
     [package] = shipped["shipments"]
     assert package["status"] == "shipped" and package["carrier"] == "ratecard", package
     return {**package, "order_number": order["number"]}
-
-
-def _pdf_text(document: bytes, tmp_path: Path) -> str:
-    pdf = tmp_path / "manifest.pdf"
-    pdf.write_bytes(document)
-    result = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60
-    )
-    return result.stdout
 
 
 def test_the_close_out_lists_the_days_packages_and_a_later_one_waits_for_the_next(
@@ -62,7 +41,7 @@ def test_the_close_out_lists_the_days_packages_and_a_later_one_waits_for_the_nex
 
     document = client.get(f"/v1/manifests/{manifest['id']}.pdf", headers=floor)
     assert document.status_code == 200 and document.headers["content-type"] == "application/pdf"
-    text = _pdf_text(document.content, tmp_path)
+    text = pdftotext(document.content, tmp_path)
     assert all(number in text for number in numbers), text
 
     sheet = client.get(f"/v1/manifests/{manifest['id']}.csv", headers=floor)

@@ -351,7 +351,9 @@ def test_a_channel_answering_what_is_not_json_is_recorded_and_answers_502(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
     with FakeChannelServer() as server:
-        server.route("GET", r".*/orders\.json", lambda _r, _m: FakeResponse(200, b"<html>maintenance</html>"))
+        server.route(
+            "POST", r".*/graphql\.json", lambda _r, _m: FakeResponse(200, b"<html>maintenance</html>")
+        )
         channel_id = connect_shopify(client, world, server.url)
         response = client.post(f"/v1/channels/{channel_id}/pull", json={}, headers=world.acme)
     document = _problem(response, 502)

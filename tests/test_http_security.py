@@ -3,6 +3,7 @@ over real HTTP on both databases."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -211,3 +212,19 @@ def test_tracking_attempts_are_limited_per_client(
         refused = client.get("/v1/tracking/page", params={"order": "1", "token": "x"})
         assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 20
         assert client.get("/v1/tracking/page").status_code == 200  # the empty form is no attempt
+
+
+def test_the_api_docs_load_nothing_from_outside_the_server(client: TestClient) -> None:
+    """/docs and /redoc work on a machine without internet: every script, style and image they name is
+    the server's own, and it is served."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        assert "http://" not in html.text and "https://" not in html.text, page
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), asset
+            assert client.get(asset).status_code == 200, asset
+        csp = html.headers["content-security-policy"]
+        assert "https:" not in csp and "cdn" not in csp

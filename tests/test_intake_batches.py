@@ -184,8 +184,10 @@ async def _until_busy(writer_started: threading.Event) -> None:
     await wait_until_async(writer_started.is_set, what="the writer to start on the first order")
 
 
-def _queue(factory: sessionmaker[Session], idle_seconds: float = 1) -> IntakeQueue:
-    return IntakeQueue(factory, writers=1, max_batch=64, linger_seconds=0, idle_seconds=idle_seconds)
+def _queue(factory: sessionmaker[Session], idle_seconds: float = 1) -> IntakeQueue[OrderRequest, PlacedOrder]:
+    return IntakeQueue(
+        factory, place=place_orders, writers=1, max_batch=64, linger_seconds=0, idle_seconds=idle_seconds
+    )
 
 
 def test_orders_waiting_while_a_batch_is_written_are_placed_together(

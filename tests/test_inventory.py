@@ -70,6 +70,7 @@ def test_receive_by_code_raises_on_hand_and_writes_the_ledger(client: TestClient
         "safety_stock": 0,
         "available": 17,
         "inbound": 0,
+        "next_inbound_date": None,
     }
     # A SKU without any stock yet gets its level on first receipt, by id this time.
     hat = _post(client, "receive", world.acme, sku_id=world.acme_skus["HAT"], location_id=nj1, quantity=2)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordermesh.base import utcnow
 from ordermesh.events.models import OutboxMessage, WebhookDelivery
 from tests.floor_support import FLOOR_BODIES, acme_floor_objects
+from tests.inbound_support import act, purchase_order, receive, supplier
 from tests.orders_support import order_body
 from tests.world import World
 
@@ -39,6 +40,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/v1/channels/{channel_id}/listings"): {"listings": [{"sku": "WIDGET", "channel_sku": "W-1"}]},
     ("post", "/v1/channels/{channel_id}/pull"): {},
     ("post", "/v1/channels/{channel_id}/dead-letters/replay"): {},
+    ("put", "/v1/merchants/{merchant_id}/branding"): {"brand_name": "Not yours"},
+    ("put", "/v1/channels/{channel_id}/shopify/location"): {"shopify_location_id": "1"},
+    ("patch", "/v1/suppliers/{supplier_id}"): {"name": "Renamed"},
+    ("put", "/v1/suppliers/{supplier_id}/skus"): {"sku": "WIDGET", "unit_cost": "1"},
+    ("patch", "/v1/purchase-orders/{purchase_order_id}"): {"notes": "not yours"},
+    ("post", "/v1/purchase-orders/{purchase_order_id}/asns"): {
+        "expected_arrival": "2027-01-04",
+        "lines": [{"line_no": 1, "quantity": 1}],
+    },
+    ("post", "/v1/asns/{asn_id}/arrive"): {},
     **FLOOR_BODIES,
 }
 
@@ -110,6 +121,7 @@ def _acme_objects(client: TestClient, world: World, factory: sessionmaker[Sessio
     ).json()[0]
     return {
         "merchant_id": world.acme_id,
+        **_acme_inbound_objects(client, world),
         "channel_id": channel["id"],
         "listing_id": listing["id"],
         "location_id": location["id"],
@@ -120,6 +132,26 @@ def _acme_objects(client: TestClient, world: World, factory: sessionmaker[Sessio
         "delivery_id": delivery_id,
         "key_id": key["id"],
         **acme_floor_objects(factory, order["id"]),
+    }
+
+
+def _acme_inbound_objects(client: TestClient, world: World) -> dict[str, int]:
+    """A supplier of acme's, a purchase order sent to it, an ASN and the receipt of it."""
+    mill = supplier(client, world)
+    line = {"sku": "TSHIRT", "location_id": world.locations["NJ1"], "quantity": 2, "unit_cost": "3"}
+    order = purchase_order(client, world, mill["id"], [line])
+    act(client, world, order["id"], "send")
+    asn = client.post(
+        f"/v1/purchase-orders/{order['id']}/asns",
+        json={"expected_arrival": "2027-01-04", "lines": [{"line_no": 1, "quantity": 2}]},
+        headers=world.acme,
+    ).json()
+    receipt = receive(client, world.acme, asn_id=asn["id"], location_id=world.locations["NJ1"]).json()
+    return {
+        "supplier_id": mill["id"],
+        "purchase_order_id": order["id"],
+        "asn_id": asn["id"],
+        "receipt_id": receipt["id"],
     }
 
 

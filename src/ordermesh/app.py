@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ordermesh import __version__, openapi
 from ordermesh.catalog.api import router as catalog_router
 from ordermesh.channels.api import router as channels_router
+from ordermesh.channels.shopify_api import router as shopify_router
+from ordermesh.channels.webhooks import receive_webhooks
 from ordermesh.config import Settings, get_settings
 from ordermesh.dashboard import routes as dashboard
 from ordermesh.db import get_sessionmaker, is_unavailable
@@ -30,6 +33,7 @@ from ordermesh.fulfillment.carrier_api import router as carriers_router
 from ordermesh.fulfillment.manifest_api import router as manifests_router
 from ordermesh.fulfillment.tracking_api import router as tracking_router
 from ordermesh.health import DatabaseProbe
+from ordermesh.inbound.api import router as inbound_router
 from ordermesh.inventory.api import router as inventory_router
 from ordermesh.locations import geo
 from ordermesh.locations.api import merchant_locations_router
@@ -40,9 +44,11 @@ from ordermesh.observability import RequestContextMiddleware, configure_logging
 from ordermesh.orders.api import reoptimise_router
 from ordermesh.orders.api import router as orders_router
 from ordermesh.orders.batching import IntakeQueue
+from ordermesh.orders.service import place_orders
+from ordermesh.planning.api import router as planning_router
 from ordermesh.returns.api import router as returns_router
 from ordermesh.routing.api import router as routing_router
-from ordermesh.security import SecurityHeadersMiddleware, TokenBuckets
+from ordermesh.security import DOCS_STATIC, SecurityHeadersMiddleware, TokenBuckets
 
 log = logging.getLogger("ordermesh.app")
 
@@ -147,18 +153,31 @@ def _tracking_limiter(settings: Settings) -> TokenBuckets | None:
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_json, settings.log_level)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with the package, never a CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
         lifespan=lifespan,
         title="Ordermesh",
         version=__version__,
         description="Omnichannel order management: orders, inventory, routing and fulfilment in one place.",
     )
     app.state.sessionmaker = session_factory or get_sessionmaker()
+    # Orders (the API's) and channel webhooks are each placed in batches, one transaction a batch.
+    writers, max_batch = settings.intake_writers, settings.intake_max_batch
+    linger = settings.intake_linger_ms / 1000
     app.state.intake = IntakeQueue(
         app.state.sessionmaker,
-        writers=settings.intake_writers,
-        max_batch=settings.intake_max_batch,
-        linger_seconds=settings.intake_linger_ms / 1000,
+        place=place_orders,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
+    )
+    app.state.webhook_intake = IntakeQueue(
+        app.state.sessionmaker,
+        place=receive_webhooks,
+        writers=writers,
+        max_batch=max_batch,
+        linger_seconds=linger,
     )
     app.state.key_limiter = _key_limiter(settings)
     app.state.tracking_limiter = _tracking_limiter(settings)
@@ -181,6 +200,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         locations_router,
         catalog_router,
         inventory_router,
+        inbound_router,
         orders_router,
         fulfillment_router,
         manifests_router,
@@ -190,7 +210,9 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         routing_router,
         reoptimise_router,
         events_router,
+        shopify_router,
         channels_router,
+        planning_router,
     ):
         app.include_router(router, prefix="/v1")
 

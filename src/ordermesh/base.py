@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, Table, TypeDecorator
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,7 +22,27 @@ NAMING_CONVENTION = {
 # BIGINT identities on PostgreSQL; SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+class _JsonDocument(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL. The PostgreSQL dialect is imported only when a PostgreSQL
+    connection needs it, so that small commands on SQLite start without loading it."""
+
+    impl = JSON
+    cache_ok = True
+    should_evaluate_none = True  # as JSON(): a Python None is stored as JSON null, never skipped
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JsonDocument = _JsonDocument()
+# A document kept as received, for audit, never queried inside: JSON text (no JSONB conversion), which
+# PostgreSQL compresses with LZ4 where the migration could set it (see 0018_channel_speed).
+AuditDocument = JSON()
 
 
 def utcnow() -> datetime:

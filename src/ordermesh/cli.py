@@ -13,6 +13,7 @@ from ordermesh.channels.cli import channels_app
 from ordermesh.csvio import cli as csv_cli
 from ordermesh.demo_data import DEFAULT_ORDERS
 from ordermesh.merchants import Role
+from ordermesh.planning import cli as planning_cli
 from ordermesh.terminal import (
     console,
     err_console,
@@ -42,6 +43,7 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(users_app, name="users")
 app.command("import")(csv_cli.import_csv)
 app.command("export")(csv_cli.export_csv)
+app.command("forecast")(planning_cli.forecast)
 
 
 def _version(value: bool) -> None:
@@ -216,13 +218,15 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `k
 
 @app.command()
 def check() -> None:
-    """Check that every inventory level equals the sum of its ledger movements and that its reserved units
-    are what fulfillment orders and hand reservations hold there; exit 1 on any breach."""
+    """Check that every inventory level equals the sum of its ledger movements, that its reserved units
+    are what fulfillment orders and hand reservations hold there, and that its inbound units are what open
+    purchase orders expect; exit 1 on any breach."""
     from rich.table import Table
     from sqlalchemy import func, select
 
     from ordermesh.catalog.models import Sku
     from ordermesh.db import session_scope
+    from ordermesh.inbound.checks import inbound_breaches
     from ordermesh.inventory.checks import check_ledger
     from ordermesh.inventory.models import InventoryLevel
     from ordermesh.locations.models import Location
@@ -232,6 +236,7 @@ def check() -> None:
     with session_scope() as session:
         breaches = check_ledger(session)
         unowned = reservation_breaches(session)
+        inbound = inbound_breaches(session)
         skus = dict(session.execute(select(Sku.id, Sku.code)).all())
         locations = dict(session.execute(select(Location.id, Location.code)).all())
         merchants = dict(session.execute(select(Merchant.id, Merchant.code)).all())
@@ -278,7 +283,23 @@ def check() -> None:
             "[bold green]reserved = owners[/]: every reserved unit is held by a fulfillment order or "
             "by hand under a reference"
         )
-    if breaches or unowned:
+    if inbound:
+        table = Table("merchant", "sku", "location", "level inbound (next date)", "open purchase orders")
+        for off in inbound:
+            table.add_row(
+                *names(off.merchant_id, off.sku_id, off.location_id),
+                f"{off.level[0]} ({off.level[1] or '-'})",
+                f"{off.expected[0]} ({off.expected[1] or '-'})",
+            )
+        console.print(table)
+        err_console.print(
+            f"[bold red]{len(inbound)} inventory level(s) disagree with open purchase orders[/]"
+        )
+    else:
+        console.print(
+            "[bold green]inbound = open purchase orders[/]: every level's inbound units are expected"
+        )
+    if breaches or unowned or inbound:
         raise typer.Exit(1)
 
 

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     live_stream_seconds: float = Field(300, gt=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
+    # EasyPost's API (SCAN forms when a manifest of the `easypost` carrier closes): the API key (empty:
+    # off) and where the API is.
+    easypost_api_key: str = ""
+    easypost_api_url: str = Field("https://api.easypost.com", pattern=r"^https?://[^\s/]+(/\S*)?$")
     # The operator's carrier service per order service level, over each carrier's defaults (JSON:
     # {"carrier": {"overnight": "service", ...}}; see carrier_settings.py and carriers/services.py).
     carrier_services: Annotated[dict[str, dict[str, str]], NoDecode] = {}
@@ -107,8 +111,21 @@ class Settings(BaseSettings):
     channel_backoff_base_seconds: float = _env("CHANNEL_BACKOFF_BASE", 2, ge=0)
     channel_backoff_max_seconds: float = _env("CHANNEL_BACKOFF_MAX", 900, ge=0)
     channel_lease_seconds: float = _env("CHANNEL_LEASE", 60, gt=0)
+    # A listing's stock is pushed at most once in this many seconds; the figure sent is the latest.
+    channel_stock_interval_seconds: float = _env("CHANNEL_STOCK_INTERVAL", 1, ge=0)
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     channel_feed_grace_seconds: float = _env("CHANNEL_FEED_GRACE", 30, ge=0)
+
+    # Where Ordermesh is reached from outside (https://orders.example.com): Shopify sends merchants back
+    # to it after an install and posts its webhooks to it.
+    public_url: str = ""
+    # Ordermesh's public Shopify app (Dev Dashboard / Partners): installs by the authorization-code grant.
+    shopify_client_id: str = ""
+    shopify_client_secret: str = ""
+    shopify_scopes: str = (
+        "read_orders,write_orders,read_products,read_inventory,write_inventory,read_locations,"
+        "read_merchant_managed_fulfillment_orders,write_merchant_managed_fulfillment_orders"
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -28,9 +28,19 @@ from ordermesh.fulfillment.models import (
     ShipmentEvent,
     ShipmentItem,
 )
+from ordermesh.inbound.models import (
+    AdvanceShipNotice,
+    AsnLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    Supplier,
+    SupplierSku,
+)
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
 from ordermesh.locations.models import Location, MerchantLocation
-from ordermesh.merchants.models import ApiKey, Merchant
+from ordermesh.merchants.models import ApiKey, Merchant, MerchantBranding
 from ordermesh.orders.models import (
     FulfillmentOrder,
     FulfillmentOrderLine,
@@ -39,12 +49,15 @@ from ordermesh.orders.models import (
     OrderHold,
     OrderLine,
 )
+from ordermesh.planning.models import DemandForecast
 from ordermesh.returns.models import ReturnAuthorization, ReturnLine
 from ordermesh.routing.models import RoutingProfile
 from ordermesh.users.models import User, UserSession
 
 __all__ = [
+    "AdvanceShipNotice",
     "ApiKey",
+    "AsnLine",
     "Base",
     "Bin",
     "BinStock",
@@ -59,6 +72,7 @@ __all__ = [
     "ChannelOrder",
     "ChannelPush",
     "CycleCountTask",
+    "DemandForecast",
     "FulfillmentLineProgress",
     "FulfillmentOrder",
     "FulfillmentOrderLine",
@@ -68,6 +82,7 @@ __all__ = [
     "Manifest",
     "ManifestLine",
     "Merchant",
+    "MerchantBranding",
     "MerchantLocation",
     "Order",
     "OrderEvent",
@@ -76,6 +91,10 @@ __all__ = [
     "OutboxMessage",
     "PickList",
     "PickListItem",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Receipt",
+    "ReceiptLine",
     "ReturnAuthorization",
     "ReturnLine",
     "RoutingProfile",
@@ -83,6 +102,8 @@ __all__ = [
     "ShipmentEvent",
     "ShipmentItem",
     "Sku",
+    "Supplier",
+    "SupplierSku",
     "User",
     "UserSession",
     "WebhookDelivery",

@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session
 from ordermesh.catalog.events import SkusAdded
 from ordermesh.channels.held import resolve_held_orders
 from ordermesh.domain_events import Handler
+from ordermesh.errors import Invalid, NotFound
+from ordermesh.fulfillment.bins import get_bin, put_away
 from ordermesh.fulfillment.shipping import undo_floor_work
+from ordermesh.inbound.events import PutAwayReceived
 from ordermesh.inventory.events import StockBelowReserved, StockFreed
 from ordermesh.inventory.service import refuse_while_stocked
 from ordermesh.locations.events import LocationDeactivated, MerchantLocationDisabling
@@ -71,6 +74,25 @@ def check_key_binding(session: Session, event: KeyBindingLocation) -> None:
     check_key_location(session, role=event.role, merchant_id=event.merchant_id, location_id=event.location_id)
 
 
+def put_received_units_away(session: Session, event: PutAwayReceived) -> None:
+    """Units received against a purchase order go into the bin named (422 on its field if there is none)."""
+    try:
+        get_bin(session, location_id=event.location_id, code=event.bin_code, field=event.field)
+    except NotFound:
+        raise Invalid.field(event.field, f"no bin {event.bin_code!r} at this location") from None
+    put_away(
+        session,
+        merchant_id=event.merchant_id,
+        sku_id=event.sku_id,
+        location_id=event.location_id,
+        bin_code=event.bin_code,
+        quantity=event.quantity,
+        receive=False,
+        reference=event.reference,
+        actor=event.actor,
+    )
+
+
 HANDLERS: Mapping[type, tuple[Handler, ...]] = {
     StockFreed: (serve_waiting_backorders,),
     StockBelowReserved: (move_reservations_off,),
@@ -79,4 +101,5 @@ HANDLERS: Mapping[type, tuple[Handler, ...]] = {
     OrderCancelled: (undo_work_on_the_floor,),
     MerchantLocationDisabling: (keep_stocked_locations,),
     KeyBindingLocation: (check_key_binding,),
+    PutAwayReceived: (put_received_units_away,),
 }

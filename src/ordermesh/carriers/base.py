@@ -7,10 +7,11 @@ talks to the network must be called outside a database transaction (see docs/flo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ordermesh.errors import Invalid
 
@@ -66,6 +67,37 @@ class Rate:
 class Label:
     tracking_number: str
     rate: Rate
+    carrier_shipment_id: str | None = None  # the carrier's own id of the shipment, when it has one
+
+
+@dataclass(frozen=True)
+class CloseOutPackage:
+    tracking_number: str
+    carrier_shipment_id: str | None  # the carrier's own id of the shipment (EasyPost: shp_...)
+
+
+@dataclass(frozen=True)
+class CloseOutRequest:
+    """The packages of one end-of-day manifest, for the carrier's own close-out document."""
+
+    reference: str  # our manifest, e.g. "manifest 12"
+    ship_from: Address
+    packages: Sequence[CloseOutPackage]
+    form_id: str | None = None  # a form asked for before whose document was not ready: look it up
+
+
+@dataclass(frozen=True)
+class ScanForm:
+    """The carrier's close-out document (USPS SCAN form): its id, where its PDF is (None while the
+    carrier is still making it) and the tracking numbers on it."""
+
+    id: str
+    form_url: str | None
+    tracking_codes: tuple[str, ...] = ()
+
+
+class CloseOutFailed(Exception):
+    """The carrier made no close-out document; the message says why, in our words."""
 
 
 class Carrier(Protocol):
@@ -85,6 +117,22 @@ class Carrier(Protocol):
         ...
 
 
+@runtime_checkable
+class ClosesOut(Protocol):
+    """What a carrier with an end-of-day close-out document (a SCAN form) offers besides labels. Called
+    outside any database transaction, after the manifest is committed."""
+
+    def close_out(self, request: CloseOutRequest) -> ScanForm:
+        """The close-out document of these packages, or CloseOutFailed."""
+        ...
+
+
+def close_out_of(code: str) -> ClosesOut | None:
+    """The registered carrier's close-out, None when it has none (the rate card) or is not registered."""
+    carrier = _registry.get(code)
+    return carrier if isinstance(carrier, ClosesOut) else None
+
+
 _registry: dict[str, Carrier] = {}
 
 
@@ -100,6 +148,12 @@ def get_carrier(code: str, *, field: str = "carrier") -> Carrier:
         known = ", ".join(sorted(_registry)) or "none"
         raise Invalid.field(field, f"unknown carrier {code!r}; known: {known}")
     return carrier
+
+
+def registered_carrier_name(code: str) -> str | None:
+    """The display name of the carrier registered under this code, if any."""
+    carrier = _registry.get(code)
+    return carrier.name if carrier is not None else None
 
 
 def carrier_codes() -> list[str]:

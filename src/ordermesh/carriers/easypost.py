@@ -1,4 +1,5 @@
-"""EasyPost `tracker.updated` webhooks: signature check and translation into our tracking events. Pure.
+"""EasyPost documents: `tracker.updated` webhooks (signature check and translation into our tracking
+events) and ScanForms (the close-out document of a manifest). Pure.
 
 EasyPost signs each webhook with the secret set on the webhook: header `X-Hmac-Signature` carries
 `hmac-sha256-hex=` + HMAC-SHA256(NFKD(secret), raw body) in hex.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from ordermesh.carriers.base import TrackingStatus
+from ordermesh.carriers.base import CloseOutFailed, ScanForm, TrackingStatus
 from ordermesh.errors import Invalid
 from ordermesh.signatures import same_signature
 
@@ -49,6 +51,7 @@ class TrackerUpdate:
     carrier: str | None
     status: TrackingStatus | None
     details: list[TrackingDetail]
+    estimated_delivery: date | None = None  # the carrier's latest estimate, a date at the destination
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -84,7 +87,23 @@ def parse_tracker_updated(event: Any) -> TrackerUpdate:
             for index, raw in enumerate(details)
             if (detail := _detail(raw, f"result.tracking_details.{index}")) is not None
         ],
+        estimated_delivery=_estimate(tracker),
     )
+
+
+def _estimate(tracker: dict[str, Any]) -> date | None:
+    """The tracker's estimated delivery date: the carrier's local date when given
+    (`carrier_detail.est_delivery_date_local`), else the date of `est_delivery_date` as written (EasyPost
+    writes a date as midnight UTC, which is no moment to convert). None when absent or unreadable."""
+    detail = tracker.get("carrier_detail")
+    for value in ((detail or {}).get("est_delivery_date_local") if isinstance(detail, dict) else None,
+                  tracker.get("est_delivery_date")):  # fmt: skip
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+    return None
 
 
 def _status(value: Any, field: str) -> TrackingStatus | None:
@@ -121,3 +140,37 @@ def _place(location: Any) -> str | None:
     parts = [location.get(key) for key in ("city", "state", "zip", "country")]
     text = ", ".join(str(part) for part in parts if part)
     return text[:200] or None
+
+
+# --- ScanForms: the close-out document of an end-of-day manifest ---------------------------------------
+
+SCAN_FORM_STATUSES = ("creating", "created", "failed")
+
+
+def scan_form_body(shipment_ids: list[str]) -> dict[str, Any]:
+    """The body of `POST /v2/scan_forms`: the EasyPost shipments to put on one form."""
+    return {"shipments": [{"id": shipment_id} for shipment_id in shipment_ids]}
+
+
+def parse_scan_form(document: Any) -> ScanForm:
+    """A ScanForm answer as our ScanForm: its id (`sf_...`), `form_url` (None while `creating`) and
+    `tracking_codes`; CloseOutFailed, in our words, when it is no ScanForm or EasyPost says it `failed`."""
+    if not isinstance(document, dict) or document.get("object") != "ScanForm":
+        raise CloseOutFailed("EasyPost answered something that is not a ScanForm")
+    form_id = document.get("id")
+    if not isinstance(form_id, str) or not re.fullmatch(r"sf_[A-Za-z0-9]{1,56}", form_id):
+        raise CloseOutFailed("EasyPost's ScanForm has no usable id")
+    status = document.get("status")
+    if status == "failed":
+        message = document.get("message")
+        why = f": {' '.join(str(message).split())[:200]}" if message else ""
+        raise CloseOutFailed(f"EasyPost could not make ScanForm {form_id}{why}")
+    url = document.get("form_url")
+    if url is not None and not (isinstance(url, str) and len(url) <= 500 and url.startswith("https://")):
+        raise CloseOutFailed(f"EasyPost's ScanForm {form_id} has no usable form_url")
+    codes = document.get("tracking_codes") or []
+    return ScanForm(
+        id=form_id,
+        form_url=url if status != "creating" else None,
+        tracking_codes=tuple(str(code) for code in codes) if isinstance(codes, list) else (),
+    )

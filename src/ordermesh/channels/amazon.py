@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
@@ -53,6 +54,7 @@ from ordermesh.channels.payload import (
 )
 from ordermesh.channels.tokens import IssuedToken, TokenCache, cache_key
 from ordermesh.orders.pricing import PricedLine, order_totals
+from ordermesh.orders.schemas import GIFT_MESSAGE_MAX
 
 API_URL = "https://sellingpartnerapi-na.amazon.com"
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -90,6 +92,23 @@ def skip_reason(payload: Mapping[str, Any]) -> str | None:
     if status in SHIPPABLE or status == "Canceled":
         return None
     return f"{order_id}: {status}, not an order to ship now"
+
+
+def gift_message(items: list[Any]) -> str | None:
+    """The buyer's gift messages (each item's BuyerInfo.GiftMessageText, present when Amazon shares the
+    buyer's information), each once, in item order, as many whole messages as the order's field holds."""
+    messages: list[str] = []
+    for item in items:
+        buyer = item.get("BuyerInfo") if isinstance(item, Mapping) else None
+        text = buyer.get("GiftMessageText") if isinstance(buyer, Mapping) else None
+        if isinstance(text, str) and text.strip() and text.strip() not in messages:
+            messages.append(text.strip())
+    kept: list[str] = []
+    for message in messages:
+        if len("\n\n".join([*kept, message])) > GIFT_MESSAGE_MAX:
+            break
+        kept.append(message)
+    return "\n\n".join(kept) or None
 
 
 def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
@@ -137,6 +156,7 @@ def map_order(payload: Mapping[str, Any]) -> ChannelOrder:
         channel_total=stated,
         lines_not_taken=not_taken,
         channel_total_field="OrderTotal.Amount",
+        gift_message=gift_message(items),
         service_level=SERVICE_LEVELS.get(str(order.get("ShipmentServiceLevelCategory")), "standard"),
         tags=_tags(order),
         cancelled=cancelled,
@@ -380,21 +400,30 @@ class AmazonConnector:
 
     # -- pulls
     def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
-        """getOrders updated since `since` (every page), then the items and address of each order taken."""
+        """getOrders updated since `since` (every page). Each order comes as listed, to be completed
+        (`PulledOrder.complete`) with its items and address: fetched for an order not imported yet,
+        the stored ones for an order imported before (no call: getOrderItems and getOrderAddress spend
+        most of the channel's 0.5 requests a second)."""
         for order in self.list_orders(http, last_updated_after=since):
             order_id = str(order.get("AmazonOrderId"))
             if skip_reason(order) is not None:  # not fetched further: the framework logs why
                 yield PulledOrder(order_id, None, raw=order)
                 continue
-            payload = {
-                "order": order,
-                "items": self.order_items(http, order_id),
-                "address": self.order_address(http, order_id),
-            }
-            try:
-                yield PulledOrder(order_id, map_order(payload), raw=payload)
-            except MappingError as error:
-                yield PulledOrder(order_id, None, error, raw=payload)
+            yield PulledOrder(order_id, None, raw=order, complete=partial(self._complete, http, order))
+
+    def _complete(
+        self, http: ChannelHttp, order: dict[str, Any], stored: Mapping[str, Any] | None
+    ) -> PulledOrder:
+        order_id = str(order.get("AmazonOrderId"))
+        if stored is not None and isinstance(stored.get("items"), list) and "address" in stored:
+            items, address = stored["items"], stored["address"]
+        else:
+            items, address = self.order_items(http, order_id), self.order_address(http, order_id)
+        payload = {"order": order, "items": items, "address": address}
+        try:
+            return PulledOrder(order_id, map_order(payload), raw=payload)
+        except MappingError as error:
+            return PulledOrder(order_id, None, error, raw=payload)
 
     def list_orders(
         self,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ordermesh.channels import connections, held, sync
+from ordermesh.channels import connections, held, sync, webhooks
 from ordermesh.channels.csv_orders import import_orders_csv
 from ordermesh.channels.models import Channel, ChannelError, ChannelListing, ChannelPush
 from ordermesh.channels.schemas import (
@@ -30,6 +30,7 @@ from ordermesh.channels.schemas import (
     SecretRotation,
     WebhookOut,
 )
+from ordermesh.deadlines import current_deadline
 from ordermesh.errors import Invalid
 from ordermesh.inputs import Id
 from ordermesh.merchants import Role
@@ -157,13 +158,9 @@ async def receive_webhook(channel_id: Id, request: Request) -> WebhookOut:
     a payload that cannot be taken in; a repeated delivery answers `duplicate` and changes nothing.
     """
     body = await request.body()
-    outcome = await run_in_threadpool(
-        sync.receive_webhook,
-        request.app.state.sessionmaker,
-        channel_id=channel_id,
-        body=body,
-        headers=dict(request.headers),
-    )
+    # Taken in with the deliveries arriving meanwhile, in one transaction (see channels/webhooks.py).
+    delivery = webhooks.received(channel_id, body, request.headers, deadline=current_deadline())
+    outcome = await request.app.state.webhook_intake.place(delivery)
     return WebhookOut(outcome=outcome.outcome, order_id=outcome.order_id)
 
 

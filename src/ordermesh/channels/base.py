@@ -76,6 +76,7 @@ class ChannelOrder:
     service_level: str = "standard"
     tags: list[str] = field(default_factory=list)
     notes: str | None = None
+    gift_message: str | None = None  # only where the channel documents one (Amazon: items' GiftMessageText)
     cancelled: bool = False
     cancelled_at: datetime | None = None  # the channel's own time and reason, when it says
     cancel_reason: str | None = None

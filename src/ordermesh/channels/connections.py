@@ -26,6 +26,7 @@ from ordermesh.channels.models import (
 )
 from ordermesh.channels.pushes import queue_inventory_pushes
 from ordermesh.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ListingIn
+from ordermesh.channels.shopify_privacy import resume
 from ordermesh.errors import Conflict, FieldError, Invalid, NotFound
 from ordermesh.locations.models import MerchantLocation
 from ordermesh.merchants.models import Merchant
@@ -106,6 +107,8 @@ def update_channel(
     if data.settings is not None:
         channel.settings = dict(data.settings)
     if data.active is not None:
+        if data.active and not channel.active:
+            resume(session, channel)  # pushes that waited while it was disconnected go now
         channel.active = data.active
     stock_changed = data.location_ids is not None or data.stock_buffer is not None
     if data.stock_buffer is not None:
@@ -212,6 +215,10 @@ def _check_credentials(kind: SalesChannel, credentials: dict[str, str]) -> None:
     missing = [name for name in required if not credentials.get(name)]
     if missing:
         raise Invalid.field("credentials", f"{kind.value} needs {', '.join(missing)}")
+    problem = getattr(connector_for(kind.value), "credentials_problem", None)
+    reason = problem(credentials) if problem is not None else None
+    if reason:
+        raise Invalid.field("credentials", reason)
 
 
 def _set_locations(session: Session, channel: Channel, location_ids: Sequence[int]) -> None:

@@ -97,12 +97,19 @@ class OutboundRequest:
     # Calls that depend on this one's answer (e.g. Shopify: read the fulfillment orders, then fulfil
     # them); the worker sends them next, in order, as part of the same push.
     follow_up: Callable[[httpx.Response], list[OutboundRequest]] | None = field(default=None, compare=False)
+    # Channels that ration calls by their own measure (Shopify GraphQL: query cost points) wait here
+    # before the call, once the channel's token bucket let it go.
+    pace: Callable[[], None] | None = field(default=None, compare=False)
+    # Channels that answer 2xx with errors in the body (GraphQL): called with each 2xx answer; raises
+    # ChannelHttpError (a throttle as a 429 with its retry_after) or ChannelAnswerError.
+    check: Callable[[httpx.Response], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class WebhookEvent:
     topic: str  # normalised: "orders/create", "orders/updated", "orders/cancelled" (or the channel's own)
     event_id: str | None  # the delivery's id, for deduplication; None when the channel sends none
+    api_version: str | None = None  # the version of the channel's API the payload follows, if it says
 
 
 @dataclass(frozen=True)
@@ -112,12 +119,18 @@ class PulledOrder:
     `raw` is the document as the channel listed it: the framework asks `skip_reason` of it before
     anything else (an order the connector did not map, because it is not to be taken, has order=None and
     error=None).
+
+    `complete`, for a listing that lacks what an order needs (Amazon: its items and address, one call
+    each): the order in full, given the raw document stored when the order was imported (None if it
+    never was). The framework calls it for orders not skipped; a connector reuses what was stored
+    rather than spend the channel's rate limit fetching it again.
     """
 
     external_id: str
     order: ChannelOrder | None
     error: MappingError | None = None
     raw: Mapping[str, Any] | None = None
+    complete: Callable[[Mapping[str, Any] | None], PulledOrder] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,18 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max((when - utcnow()).total_seconds(), 0.0)
 
 
+class CredentialStore(Protocol):
+    """The stored credentials of channels, for connectors whose tokens renew (channels/credentials.py)."""
+
+    def renew(
+        self, channel_id: int, renew: Callable[[Mapping[str, str]], Mapping[str, str] | None]
+    ) -> Mapping[str, str]:
+        """Under the channel row's lock, with its credentials read again after taking it: `renew` returns
+        the fields to change (a new token) or None when the stored ones are good; what it returns is stored
+        (encrypted) and committed, and the credentials as stored are returned."""
+        ...
+
+
 class ChannelHttp:
     """HTTP to one channel: its base URL, its connector's auth headers, its rate limit, errors raised.
 
@@ -224,11 +249,13 @@ class ChannelHttp:
         *,
         client: httpx.Client,
         bucket: TokenBucket,
+        credentials: CredentialStore | None = None,
     ) -> None:
         self.config = config
         self.connector = connector
         self.client = client
         self.bucket = bucket
+        self.credentials = credentials  # where renewed tokens are kept; None: not kept (a check)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.config.base_url + path
@@ -250,6 +277,8 @@ class ChannelHttp:
     def _send(self, request: OutboundRequest, auth: Mapping[str, str]) -> httpx.Response:
         headers = {**(request.headers or {}), **auth}
         self.bucket.acquire()
+        if request.pace is not None:
+            request.pace()
         try:
             response = self.client.request(
                 request.method,
@@ -285,6 +314,8 @@ class ChannelHttp:
                 status_code=response.status_code,
                 retry_after=retry_after,
             )
+        if request.check is not None:
+            request.check(response)
         return response
 
 
@@ -319,8 +350,8 @@ class Connector(Protocol):
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
         """The channel refused a call's access token (`sent`: the auth headers it carried) before the
         token's expiry, e.g. revoked: forget it and return True, so that the call is made once more with a
-        fresh token. False when a new token cannot help (fixed credentials: Shopify, WooCommerce) or the
-        error is not about the token: the error then stands (a 401 is permanent)."""
+        fresh token. False when a new token cannot help (fixed credentials: a legacy Shopify token,
+        WooCommerce) or the error is not about the token: the error then stands (a 401 is permanent)."""
         ...
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:

@@ -21,7 +21,7 @@ from ordermesh.csvio.parse import CsvLayout, ParsedRow, RowError, parse_csv, raw
 from ordermesh.errors import DomainError
 from ordermesh.inputs import Id, Input, NotBool, Timestamp
 from ordermesh.orders import SalesChannel
-from ordermesh.orders.schemas import AddressIn, CustomerIn, OrderCreate, OrderLineIn
+from ordermesh.orders.schemas import GIFT_MESSAGE_MAX, AddressIn, CustomerIn, OrderCreate, OrderLineIn
 from ordermesh.orders.service import place_order
 from ordermesh.routing import ServiceLevel
 
@@ -61,6 +61,7 @@ class CsvOrderRow(Input):
     postal_code: Annotated[str, Field(min_length=1, max_length=20)]
     country: Annotated[str, Field(min_length=2, max_length=2)]
     notes: str | None = Field(default=None, max_length=5000)
+    gift_message: str | None = Field(default=None, max_length=GIFT_MESSAGE_MAX)
     placed_at: Timestamp | None = None
 
 
@@ -187,6 +188,7 @@ def _order_create(rows: list[ParsedRow[CsvOrderRow]]) -> OrderCreate:
         shipping_total=first.shipping_total,
         tags=[first.order_type.value],
         notes=first.notes,
+        gift_message=first.gift_message,
         placed_at=first.placed_at,
     )
 

@@ -184,16 +184,22 @@ def skip_order(
     return IngestResult("skipped")
 
 
+def delivery_row(channel: Channel, event: WebhookEvent) -> dict[str, Any]:
+    """The channel_event row that records a delivery (its id, topic and the channel's API version)."""
+    return {
+        "merchant_id": channel.merchant_id,
+        "channel_id": channel.id,
+        "event_id": str(event.event_id)[:200],
+        "topic": event.topic[:60],
+        "api_version": event.api_version[:20] if event.api_version else None,
+        "created_at": utcnow(),
+    }
+
+
 def _first_delivery(session: Session, channel: Channel, event: WebhookEvent) -> bool:
     inserted = session.execute(
         insert_ignoring_conflicts(session, ChannelEvent)
-        .values(
-            merchant_id=channel.merchant_id,
-            channel_id=channel.id,
-            event_id=str(event.event_id)[:200],
-            topic=event.topic[:60],
-            created_at=utcnow(),
-        )
+        .values(delivery_row(channel, event))
         .returning(ChannelEvent.__table__.c.id)
     ).first()
     return inserted is not None
@@ -233,30 +239,6 @@ def _channel_order(session: Session, channel: Channel, mapped: MappedOrder) -> C
     ).one()
 
 
-def _save_channel_order(
-    session: Session,
-    channel: Channel,
-    mapped: MappedOrder,
-    *,
-    order_id: int | None,
-    status: ChannelOrderStatus,
-    unmapped_lines: list[dict[str, Any]],
-) -> None:
-    """Write the channel order row with what the order became, in one statement (created, or replaced)."""
-    session.execute(
-        _channel_order_upsert(session.get_bind().dialect.name),
-        _channel_order_row(
-            channel,
-            mapped.external_id,
-            mapped.raw,
-            order_id=order_id,
-            status=status,
-            unmapped_lines=unmapped_lines,
-            channel_updated_at=mapped.channel_updated_at,
-        ),
-    )
-
-
 def _channel_order_row(
     channel: Channel,
     external_id: str,
@@ -294,35 +276,66 @@ def _channel_order_upsert(dialect: str) -> Any:
     )
 
 
-def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder, actor: str) -> IngestResult:
-    """A new order: route and reserve it (held when some of its SKUs are unknown), then its channel row."""
-    if not any(line.requires_shipping for line in mapped.lines):
-        reason = (
-            f"{mapped.external_id}: nothing to ship (every line is a gift card, digital good, fee or tip)"
-        )
-        return skip_order(
-            session, channel=channel, external_id=mapped.external_id, raw=mapped.raw, reason=reason
-        )
-    codes, unknown = known_lines(session, channel=channel, mapped=mapped)
+@dataclass(frozen=True)
+class NewOrder:
+    """A channel order about to be created: the intake request, and its lines whose SKU is unknown."""
+
+    data: OrderCreate
+    unknown: list[dict[str, Any]]
+
+
+def new_order(channel: Channel, mapped: MappedOrder, codes: SkuCodes) -> NewOrder:
+    """The checks of a new order before anything is written (MappingError: refused), and its request."""
+    line_codes, unknown = codes.lines(mapped)
     if len(unknown) == sum(line.requires_shipping for line in mapped.lines):
         skus = ", ".join(line["channel_sku"] for line in unknown)
         raise MappingError(
             "line_items", f"no line's SKU is known here ({skus}): map them as channel listings"
         )
-    data = order_create(channel, mapped, codes)
+    data = order_create(channel, mapped, line_codes)
     check_total(mapped, data)
+    return NewOrder(data, unknown)
+
+
+def nothing_to_ship(mapped: MappedOrder) -> str | None:
+    """Why a new order is skipped although its channel would have it taken: no line needs shipping."""
+    if any(line.requires_shipping for line in mapped.lines):
+        return None
+    return f"{mapped.external_id}: nothing to ship (every line is a gift card, digital good, fee or tip)"
+
+
+def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder, actor: str) -> IngestResult:
+    """A new order: route and reserve it (held when some of its SKUs are unknown), then its channel row."""
+    if (reason := nothing_to_ship(mapped)) is not None:
+        return skip_order(
+            session, channel=channel, external_id=mapped.external_id, raw=mapped.raw, reason=reason
+        )
+    new = new_order(channel, mapped, sku_codes(session, channel=channel, channel_skus=_channel_skus(mapped)))
     # A concurrent delivery of the same order that got there first raises DuplicateOrder: the
     # reservations made here must go, so the caller rolls the whole transaction back and runs it again.
     order = create_order(
-        session, merchant_id=channel.merchant_id, data=data, actor=actor, allow_unknown_skus=True
+        session, merchant_id=channel.merchant_id, data=new.data, actor=actor, allow_unknown_skus=True
     )
+    result, row = order_created(
+        session, channel=channel, mapped=mapped, new=new, order_id=order.id, actor=actor
+    )
+    session.execute(_channel_order_upsert(session.get_bind().dialect.name), row)
+    return result
+
+
+def order_created(
+    session: Session, *, channel: Channel, mapped: MappedOrder, new: NewOrder, order_id: int, actor: str
+) -> tuple[IngestResult, dict[str, Any]]:
+    """What follows a new channel order's intake: its hold when some SKUs are unknown, the lines the
+    channel did not hand over, the acknowledgement; returns the result and its channel order row (for
+    `save_channel_orders`)."""
     if mapped.lines_not_taken:
         session.execute(
-            update(Order).where(Order.id == order.id).values(lines_not_taken=mapped.lines_not_taken)
+            update(Order).where(Order.id == order_id).values(lines_not_taken=mapped.lines_not_taken)
         )
     status = ChannelOrderStatus.imported
-    if unknown:
-        described = ", ".join(f"{line['channel_sku']} x {line['quantity']}" for line in unknown)
+    if new.unknown:
+        described = ", ".join(f"{line['channel_sku']} x {line['quantity']}" for line in new.unknown)
         reason = (
             f"Unknown channel SKU(s) from {channel.name}: {described}. Add the channel listing (or the "
             "SKU): the held lines are then reserved and the hold released."
@@ -330,47 +343,84 @@ def _create_from_channel(session: Session, channel: Channel, mapped: MappedOrder
         place_hold(
             session,
             merchant_scope=channel.merchant_id,
-            order_id=order.id,
+            order_id=order_id,
             kind=HoldKind.unknown_sku,
             reason=reason[:500],
             actor=actor,
         )
         status = ChannelOrderStatus.held
-    _save_channel_order(session, channel, mapped, order_id=order.id, status=status, unmapped_lines=unknown)
     _queue_acknowledgement(session, channel, mapped)
-    return IngestResult("held" if unknown else "created", order.id)
+    row = _channel_order_row(
+        channel,
+        mapped.external_id,
+        mapped.raw,
+        order_id=order_id,
+        status=status,
+        unmapped_lines=new.unknown,
+        channel_updated_at=mapped.channel_updated_at,
+    )
+    return IngestResult("held" if new.unknown else "created", order_id), row
+
+
+def save_channel_orders(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write channel order rows (from `order_created`) in one statement, created or replaced."""
+    if rows:
+        session.execute(_channel_order_upsert(session.get_bind().dialect.name), rows)
+
+
+@dataclass(frozen=True)
+class SkuCodes:
+    """A channel's listings of some channel SKUs (channel SKU -> our code), and our own SKUs of those
+    codes."""
+
+    by_listing: dict[str, str]
+    own_codes: set[str]
+
+    def lines(self, mapped: MappedOrder) -> tuple[list[str], list[dict[str, Any]]]:
+        """Each line's code here: the SKU of its listing, else a SKU of the same code, else (unknown, or
+        a line that needs no shipping) the channel's own identifier; and the unknown lines that need
+        shipping, as kept on the channel order."""
+        codes, unknown = [], []
+        for line in mapped.lines:
+            code = self.by_listing.get(line.channel_sku) or (
+                line.channel_sku if line.channel_sku in self.own_codes else None
+            )
+            codes.append((code or line.channel_sku)[:64])
+            if code is None and line.requires_shipping:
+                unknown.append(
+                    {
+                        "channel_sku": line.channel_sku,
+                        "quantity": line.quantity,
+                        "unit_price": str(line.unit_price),
+                        "external_line_id": line.external_line_id,
+                        "channel_item_ids": dict(line.channel_item_ids),
+                        "title": line.title,
+                    }
+                )
+        return codes, unknown
+
+
+def sku_codes(session: Session, *, channel: Channel, channel_skus: set[str]) -> SkuCodes:
+    """The codes here of a channel's SKUs (see SkuCodes), in one query."""
+    rows = session.execute(
+        _SKU_LOOKUP,
+        {"p_channel": channel.id, "p_merchant": channel.merchant_id, "p_skus": sorted(channel_skus)},
+    ).all()
+    return SkuCodes(
+        by_listing={row.channel_sku: row.code for row in rows if row.listed},
+        own_codes={row.code for row in rows if not row.listed},
+    )
+
+
+def _channel_skus(mapped: MappedOrder) -> set[str]:
+    return {line.channel_sku for line in mapped.lines}
 
 
 def known_lines(
     session: Session, *, channel: Channel, mapped: MappedOrder
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Each line's code here: the SKU of its listing, else a SKU of the same code, else (unknown, or a
-    line that needs no shipping) the channel's own identifier; and the unknown lines that need shipping,
-    as kept on the channel order. One query for both lookups."""
-    channel_skus = sorted({line.channel_sku for line in mapped.lines})
-    rows = session.execute(
-        _SKU_LOOKUP, {"p_channel": channel.id, "p_merchant": channel.merchant_id, "p_skus": channel_skus}
-    ).all()
-    by_listing = {row.channel_sku: row.code for row in rows if row.listed}
-    own_codes = {row.code for row in rows if not row.listed}
-    codes, unknown = [], []
-    for line in mapped.lines:
-        code = by_listing.get(line.channel_sku) or (
-            line.channel_sku if line.channel_sku in own_codes else None
-        )
-        codes.append((code or line.channel_sku)[:64])
-        if code is None and line.requires_shipping:
-            unknown.append(
-                {
-                    "channel_sku": line.channel_sku,
-                    "quantity": line.quantity,
-                    "unit_price": str(line.unit_price),
-                    "external_line_id": line.external_line_id,
-                    "channel_item_ids": dict(line.channel_item_ids),
-                    "title": line.title,
-                }
-            )
-    return codes, unknown
+    """Each line's code here and the unknown lines that need shipping (SkuCodes.lines), in one query."""
+    return sku_codes(session, channel=channel, channel_skus=_channel_skus(mapped)).lines(mapped)
 
 
 def _sku_lookup() -> Any:
@@ -447,6 +497,7 @@ def order_create(channel: Channel, mapped: MappedOrder, codes: Sequence[str]) ->
             presentment_total=mapped.presentment_total,
             tags=[tag[:50] for tag in mapped.tags][:50],
             notes=mapped.notes,
+            gift_message=mapped.gift_message,
             placed_at=mapped.placed_at,
         )
     except ValidationError as error:

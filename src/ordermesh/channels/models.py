@@ -6,7 +6,16 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ordermesh.base import Base, BigId, IdMixin, JsonDocument, TimestampMixin, UTCDateTime, utcnow
+from ordermesh.base import (
+    AuditDocument,
+    Base,
+    BigId,
+    IdMixin,
+    JsonDocument,
+    TimestampMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 
 class Channel(IdMixin, TimestampMixin, Base):
@@ -77,7 +86,7 @@ class ChannelOrder(IdMixin, TimestampMixin, Base):
     order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("order.id"))
     # imported | held (unknown SKUs) | unmapped (no line known: no order) | cancelled | skipped (not now)
     status: Mapped[str] = mapped_column(String(20))
-    raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    raw: Mapped[dict[str, Any]] = mapped_column(AuditDocument)
     # Lines whose channel SKU matches no listing or SKU: kept here, the order is held until resolved.
     unmapped_lines: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
     # The channel's own time of the version applied last (see channels.base.is_stale).
@@ -95,6 +104,7 @@ class ChannelEvent(IdMixin, TimestampMixin, Base):
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel.id"))
     event_id: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(String(60))
+    api_version: Mapped[str | None] = mapped_column(String(20))  # the channel's (X-Shopify-API-Version)
 
 
 class ChannelError(IdMixin, TimestampMixin, Base):

@@ -168,12 +168,23 @@ def in_minor_units(value: Decimal, currency_code: str, field: str) -> Decimal:
     return value.quantize(step)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # JSON's own scalars, kept as they are
+
+
 def jsonable(value: Any) -> Any:
     """The payload with its Decimal numbers made JSON numbers again, to be stored for audit.
 
     A float's shortest text is the decimal text the channel sent (for amounts of up to 15 digits), so
-    the stored payload reads as it was received.
+    the stored payload reads as it was received. (Every webhook's payload goes through here: the exact
+    type checks first keep the walk short.)
     """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {key: item if type(item) in _PLAIN else jsonable(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _PLAIN else jsonable(item) for item in value]
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent  # a letter for NaN and infinities, which stay floats
         return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)

@@ -4,6 +4,7 @@ shipments, acknowledgements. No network here (see worker.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -58,11 +59,11 @@ def upsert_push(
     )
 
 
-def upsert_pushes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_pushes(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime | None = None) -> None:
     """Many upserts in one statement (rows sorted by key so that concurrent callers never deadlock)."""
     if not rows:
         return
-    now = utcnow()
+    now = now or utcnow()
     values = [
         {**row, "status": PushStatus.pending.value, "generation": 1, "attempts": 0, "next_attempt_at": now,
          "created_at": now, "updated_at": now}
@@ -72,6 +73,8 @@ def upsert_pushes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     statement = dialect_insert(ChannelPush).values(values)
     current = ChannelPush.__table__.c
     was_pending = current.status == PushStatus.pending.value
+    # A done row's next_attempt_at is the earliest its listing may be pushed again (worker.record_result).
+    waits = and_(current.status == PushStatus.done.value, current.next_attempt_at > now)
     statement = statement.on_conflict_do_update(
         index_elements=["channel_id", "dedupe_key"],
         set_={
@@ -79,16 +82,20 @@ def upsert_pushes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             "status": PushStatus.pending.value,
             "payload": statement.excluded.payload,
             # A push already waiting keeps its schedule (a backoff after 429 is respected); a settled one
-            # starts afresh.
+            # starts afresh, once its listing's interval since the last push has passed.
             "attempts": case((was_pending, current.attempts), else_=0),
-            "next_attempt_at": case((was_pending, current.next_attempt_at), else_=now),
+            "next_attempt_at": case(
+                (was_pending, current.next_attempt_at), (waits, current.next_attempt_at), else_=now
+            ),
             "updated_at": now,
         },
     )
     session.execute(statement)
 
 
-def queue_inventory_pushes(session: Session, *, listings: Iterable[tuple[int, int, int]]) -> int:
+def queue_inventory_pushes(
+    session: Session, *, listings: Iterable[tuple[int, int, int]], now: datetime | None = None
+) -> int:
     """Queue a stock push for (merchant_id, channel_id, listing_id) triples; returns how many."""
     rows = {
         (channel_id, listing_id): {
@@ -101,11 +108,13 @@ def queue_inventory_pushes(session: Session, *, listings: Iterable[tuple[int, in
         }
         for merchant_id, channel_id, listing_id in listings
     }
-    upsert_pushes(session, list(rows.values()))
+    upsert_pushes(session, list(rows.values()), now=now)
     return len(rows)
 
 
-def queue_inventory_for_skus(session: Session, *, changes: Iterable[tuple[int, int, int]]) -> int:
+def queue_inventory_for_skus(
+    session: Session, *, changes: Iterable[tuple[int, int, int]], now: datetime | None = None
+) -> int:
     """Queue stock pushes for the listings selling changed (merchant_id, sku_id, location_id) levels."""
     changes = set(changes)
     if not changes:
@@ -142,7 +151,7 @@ def queue_inventory_for_skus(session: Session, *, changes: Iterable[tuple[int, i
             row.channel_id not in fed_by or fed_by[row.channel_id] & changed_at[(row.merchant_id, row.sku_id)]
         )
     ]
-    return queue_inventory_pushes(session, listings=affected)
+    return queue_inventory_pushes(session, listings=affected, now=now)
 
 
 def channel_quantity(session: Session, *, channel: Channel, sku_id: int) -> int:

@@ -129,6 +129,8 @@ class ErrorKind(StrEnum):
     push = "push"  # a push that gave up (a dead letter)
     skipped = "skipped"  # an order not to be taken now, with the reason (not an error)
     stale = "stale"  # a version of an order no newer than the one applied: not applied (not an error)
+    privacy = "privacy"  # a privacy request (Shopify customers/redact ...) and what was done (not an error)
+    uninstalled = "uninstalled"  # the app was removed from the shop: the channel was disconnected
 
 
 class ChannelErrorOut(BaseModel):
@@ -191,3 +193,69 @@ class CsvOrdersOut(BaseModel):
     orders_held: int
     rejected_rows: int
     errors: list[CsvRowErrorOut]
+
+
+class ShopifyInstallIn(Input):
+    """Install Ordermesh's public Shopify app on a shop (the authorization-code grant)."""
+
+    merchant_id: Id | None = Field(default=None, description="Required with an operator key")
+    shop: Annotated[str, Field(max_length=255, pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")] = Field(
+        description="The shop's myshopify.com name, e.g. acme.myshopify.com"
+    )
+    name: Name
+    base_url: BaseUrl | None = Field(default=None, description="Default: https://{shop}")
+    location_ids: Annotated[list[Id], Field(max_length=500)] = Field(default_factory=list)
+    stock_buffer: Annotated[int, Field(ge=0, le=1_000_000), NotBool] = 0
+
+    _url = field_validator("base_url")(_http_url)
+
+
+class ShopifyInstallOut(BaseModel):
+    channel_id: Id
+    authorize_url: str = Field(description="Send the merchant's browser here to approve the app")
+
+
+class ShopifyInstalledOut(BaseModel):
+    channel_id: Id
+    active: bool
+    connected: ShopifyConnectOut | None = None
+
+
+class ShopifyLocationOut(BaseModel):
+    id: str = Field(description="Shopify's location id")
+    name: str | None
+    active: bool
+    city: str | None
+    country: str | None
+
+
+class ShopifyLocationsOut(BaseModel):
+    items: list[ShopifyLocationOut]
+    location_id: str | None = Field(description="The Shopify location whose stock Ordermesh sets")
+    location_ids: list[Id] = Field(description="Ordermesh's locations whose stock it sells there")
+
+
+class ShopifyLocationMap(Input):
+    """Which Shopify location shows the stock of which of Ordermesh's locations."""
+
+    shopify_location_id: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[0-9]+$")]
+    location_ids: Annotated[list[Id], Field(max_length=500)] = Field(
+        default_factory=list, description="Ordermesh's locations; empty: every location of the merchant"
+    )
+
+
+class ShopifyVariantOut(BaseModel):
+    variant_id: str
+    sku: str | None
+    barcode: str | None
+    title: str
+
+
+class ShopifyConnectOut(BaseModel):
+    shop: dict[str, Any]
+    locations: list[ShopifyLocationOut]
+    location_id: str | None = Field(description="The Shopify location whose stock Ordermesh sets, if chosen")
+    matched: int = Field(description="Variants matched to SKUs by code or barcode (listings stored)")
+    unmatched: list[ShopifyVariantOut] = Field(description="Variants to map by hand")
+    webhooks: list[str]
+    webhook_errors: list[str]

@@ -1,9 +1,12 @@
-"""Shopify: orders in by webhook (orders/create, orders/updated, orders/cancelled) and by a paginated pull;
-stock out with inventory_levels/set, shipments out as fulfillments with tracking_info (REST Admin API).
+"""Shopify: orders in by webhook (orders/create, orders/updated, orders/cancelled: REST-shaped JSON, as
+Shopify sends them) and by a paginated pull; stock out with inventorySetQuantities, shipments out with
+fulfillmentCreate on the order's fulfillment orders: all through the GraphQL Admin API
+(shopify_graphql.py).
 
-Credentials: `access_token` (X-Shopify-Access-Token) and `webhook_secret` (the app's client secret that
-signs webhooks). Settings: `location_id` (the Shopify location whose stock Ordermesh sets) and
-`api_version` (default below).
+Credentials (shopify_auth.py): a Dev Dashboard app's `client_id` and `client_secret` (tokens by the
+client-credentials grant), or those of a public app with the expiring `access_token` and `refresh_token`
+its install stored, or a legacy fixed `access_token` with its `webhook_secret`. Settings: `location_id`
+(the Shopify location whose stock Ordermesh sets) and `api_version` (default shopify_graphql.API_VERSION).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -46,13 +50,33 @@ from ordermesh.channels.payload import (
     text,
     utc_from_iso,
 )
+from ordermesh.channels.shopify_auth import ShopifyTokens, credentials_problem, renews
+from ordermesh.channels.shopify_graphql import (
+    API_VERSION,
+    COST,
+    FULFILLMENT_CREATE,
+    FULFILLMENT_ORDERS_QUERY,
+    ORDERS_PAGE,
+    ORDERS_QUERY,
+    SET_QUANTITIES,
+    check_answer,
+    cost_bucket,
+    gid,
+    is_graphql_order,
+    legacy_id,
+    rest_order,
+    user_errors,
+)
 from ordermesh.money import minor_units
 from ordermesh.orders.pricing import shares
 from ordermesh.signatures import same_signature
 
-API_VERSION = "2024-07"
-PAGE_SIZE = 250
-NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="?next"?')
+THROTTLE_RETRIES = 5  # a pull waits out this many throttles in a row before it gives up
+# Our carrier codes -> the names in Shopify's list of known tracking companies (case matters there).
+CARRIER_COMPANIES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Express",
+                     "dhl_express": "DHL Express", "dhl_ecommerce": "DHL eCommerce", "ontrac": "OnTrac",
+                     "canada_post": "Canada Post", "royal_mail": "Royal Mail", "purolator": "Purolator",
+                     "amazon": "Amazon Logistics US", "lasership": "LaserShip"}  # fmt: skip
 SERVICE_LEVELS = {"overnight": "overnight", "next day": "overnight", "two day": "two_day", "2 day": "two_day",
                   "express": "expedited", "expedited": "expedited", "priority": "expedited"}  # fmt: skip
 
@@ -65,14 +89,19 @@ def sign(secret: str, body: bytes) -> str:
 class ShopifyConnector:
     kind: ClassVar[str] = "shopify"
     default_base_url: ClassVar[str] = "https://your-store.myshopify.com"
-    # REST Admin API: a leaky bucket of 40 requests that drains at 2 per second.
-    rate_limit: ClassVar[RateLimit] = RateLimit(rate=2.0, burst=40)
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token", "webhook_secret")
+    # GraphQL is limited by query cost (shopify_graphql.CostBucket), not by calls: this only smooths bursts.
+    rate_limit: ClassVar[RateLimit] = RateLimit(rate=20.0, burst=40)
+    credential_fields: ClassVar[tuple[str, ...]] = ()  # one of three sets: see credentials_problem
+
+    def __init__(self) -> None:
+        self.tokens = ShopifyTokens()
 
     # -- orders in -------------------------------------------------------------------------------------
 
     def map_order(self, payload: Mapping[str, Any]) -> ChannelOrder:
-        """A Shopify Order resource (webhook body or REST `order`) -> ChannelOrder."""
+        """A Shopify order (webhook body, REST `order`, or a GraphQL Order node) -> ChannelOrder."""
+        if is_graphql_order(payload):
+            return replace(self.map_order(rest_order(payload)), raw=jsonable(dict(payload)))
         order = mapping(payload.get("order"), payload)
         code = currency(order.get("currency"), "currency")
         items = order.get("line_items")
@@ -126,123 +155,194 @@ class ShopifyConnector:
         """Every Shopify order is taken: the store decides what it sends (orders/create on checkout)."""
         return None
 
+    def credentials_problem(self, credentials: Mapping[str, str]) -> str | None:
+        return credentials_problem(credentials)
+
     def refused_token(self, config: ChannelConfig, error: ChannelHttpError, sent: Mapping[str, str]) -> bool:
-        return False  # a fixed credential: a new request cannot make it valid
+        """A renewing channel's token refused (401, expired or revoked): renew it once and try again. A
+        fixed token cannot be made valid by asking again: its 401 stands."""
+        if error.status_code != 401 or not renews(config.credentials):
+            return False
+        self.tokens.refused(config, sent.get("X-Shopify-Access-Token"))
+        return True
 
     def verify_webhook(self, config: ChannelConfig, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Shopify signs webhooks with the app's client secret (a legacy admin app: its webhook secret)."""
         given = headers.get("x-shopify-hmac-sha256")
         if not given:
             return False
-        secrets = [config.credentials.get(k) for k in ("webhook_secret", "previous_webhook_secret")]
+        names = ("webhook_secret", "previous_webhook_secret", "client_secret")
+        secrets = [config.credentials.get(k) for k in names]
         # Every candidate is compared (constant time each), so timing does not tell which one matched.
         matches = [same_signature(sign(secret, body), given) for secret in secrets if secret]
         return any(matches)
 
     def webhook_event(self, headers: Mapping[str, str]) -> WebhookEvent:
+        """X-Shopify-Event-Id names the event (the same for every redelivery and every subscription that
+        sends it); X-Shopify-Webhook-Id, one delivery, stands in when an older sender gives no event id."""
         event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
-        return WebhookEvent(topic=headers.get("x-shopify-topic", ""), event_id=event_id)
+        return WebhookEvent(
+            topic=headers.get("x-shopify-topic", ""),
+            event_id=event_id,
+            api_version=headers.get("x-shopify-api-version"),
+        )
 
     def auth_headers(self, http: ChannelHttp) -> dict[str, str]:
-        return {"X-Shopify-Access-Token": http.config.credentials["access_token"]}
+        credentials = http.config.credentials
+        token = self.tokens.token(http) if renews(credentials) else credentials["access_token"]
+        return {"X-Shopify-Access-Token": token}
+
+    # -- GraphQL ---------------------------------------------------------------------------------------
+
+    def graphql(
+        self,
+        config: ChannelConfig,
+        query: str,
+        variables: Mapping[str, Any],
+        *,
+        root: str,
+        follow_up: Callable[[httpx.Response], list[OutboundRequest]] | None = None,
+    ) -> OutboundRequest:
+        """One GraphQL Admin API call, paced by the shop's cost bucket and checked for errors."""
+        bucket = cost_bucket(config.base_url)
+        cost = COST.get(root, 50.0)
+        return OutboundRequest(
+            "POST",
+            f"/admin/api/{config.settings.get('api_version', API_VERSION)}/graphql.json",
+            json={"query": query, "variables": dict(variables)},
+            headers={"Content-Type": "application/json"},
+            pace=lambda: bucket.wait(cost),
+            check=lambda response: check_answer(response, bucket, cost),
+            follow_up=follow_up,
+        )
+
+    def query(self, http: ChannelHttp, query: str, variables: Mapping[str, Any], *, root: str) -> Any:
+        """Send a query and return its data, waiting out throttles (a pull is not queued for later)."""
+        for attempt in range(THROTTLE_RETRIES + 1):
+            try:
+                response = http.send(self.graphql(http.config, query, variables, root=root))
+            except ChannelHttpError as error:
+                if error.status_code != 429 or attempt == THROTTLE_RETRIES:
+                    raise
+                time.sleep(min(error.retry_after or 1.0, 60.0))
+                continue
+            return answer_json(response)["data"]
+        raise AssertionError("unreachable")
 
     def pull_orders(self, http: ChannelHttp, *, since: datetime) -> Iterator[PulledOrder]:
-        """Orders updated since `since`, following the Link header's page_info to the last page."""
-        request: OutboundRequest | None = OutboundRequest(
-            "GET",
-            f"{_api(http.config)}/orders.json",
-            params={"status": "any", "limit": str(PAGE_SIZE), "updated_at_min": since.isoformat()},
-        )
-        while request is not None:
-            response = http.send(request)
-            for document in answer_json(response).get("orders", []):
-                yield _pulled(self, document)
-            following = next_page_url(response.headers.get("link"))
-            request = OutboundRequest("GET", following) if following else None
+        """Orders updated since `since`, page by page (cursor pagination) to the last."""
+        variables: dict[str, Any] = {
+            "first": ORDERS_PAGE,
+            "after": None,
+            "query": f"updated_at:>='{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'",
+        }
+        while True:
+            page = self.query(http, ORDERS_QUERY, variables, root="orders").get("orders") or {}
+            for node in page.get("nodes") or []:
+                yield _pulled(self, node)
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage") or not info.get("endCursor"):
+                return
+            variables["after"] = info["endCursor"]
 
     # -- stock and shipments out -------------------------------------------------------------------------
 
     def inventory_requests(
         self, config: ChannelConfig, listing: Listing, quantity: int
     ) -> list[OutboundRequest]:
+        """inventorySetQuantities of "available" at the channel's Shopify location, without compare: Ordermesh
+        is the source of the figure."""
         item = listing.external_ids.get("inventory_item_id")
         location = config.settings.get("location_id")
         if not item:
             raise MappingError("external_ids.inventory_item_id", f"listing {listing.channel_sku} has none")
         if not location:
             raise MappingError("settings.location_id", "the channel has no Shopify location id")
-        body = {"location_id": _id(location), "inventory_item_id": _id(item), "available": quantity}
-        return [OutboundRequest("POST", f"{_api(config)}/inventory_levels/set.json", json=body)]
+        quantities = {
+            "inventoryItemId": gid("InventoryItem", item),
+            "locationId": gid("Location", location),
+            "quantity": quantity,
+            "changeFromQuantity": None,  # no compare: Ordermesh's figure is the truth
+        }
+        body = {"name": "available", "reason": "correction", "quantities": [quantities],
+                "referenceDocumentUri": f"gid://ordermesh/Channel/{config.channel_id}"}  # fmt: skip
+        # A key per request built: a retry of a lost answer is built again (the worker reads the figure
+        # afresh), and setting an absolute figure twice is harmless; the same figure sent later (a
+        # reconciliation) must be applied, so keys are never derived from the figure.
+        key = str(uuid.uuid4())
+        request = self.graphql(
+            config, SET_QUANTITIES, {"input": body, "key": key}, root="inventorySetQuantities"
+        )
+        return [_checked(request, "inventorySetQuantities")]
 
     def fulfillment_requests(self, config: ChannelConfig, push: FulfillmentPush) -> list[OutboundRequest]:
-        """Read the order's fulfillment orders, then fulfil the shipped lines with tracking_info."""
-        tracking = {"number": push.tracking_number, "company": push.carrier}
+        """Read the order's fulfillment orders, then fulfillmentCreate the shipped lines with tracking."""
+        tracking = {"number": push.tracking_number, "company": carrier_company(push.carrier)}
         if push.tracking_url:
             tracking["url"] = push.tracking_url
         shipped = {line.external_line_id: line.quantity for line in push.lines if line.external_line_id}
 
         def fulfil(response: httpx.Response) -> list[OutboundRequest]:
-            groups = _fulfillment_groups(answer_json(response).get("fulfillment_orders", []), shipped)
-            body = {
-                "fulfillment": {
-                    "line_items_by_fulfillment_order": groups,
-                    "tracking_info": tracking,
-                    "notify_customer": True,
-                }
-            }
-            return [OutboundRequest("POST", f"{_api(config)}/fulfillments.json", json=body)]
+            order = (answer_json(response).get("data") or {}).get("order")
+            if not isinstance(order, Mapping):
+                raise MappingError("order", f"Shopify has no order {push.order_external_id}")
+            nodes = (order.get("fulfillmentOrders") or {}).get("nodes") or []
+            fulfillment = {"lineItemsByFulfillmentOrder": _fulfillment_groups(nodes, shipped),
+                           "trackingInfo": tracking, "notifyCustomer": True}  # fmt: skip
+            create = self.graphql(
+                config, FULFILLMENT_CREATE, {"fulfillment": fulfillment}, root="fulfillmentCreate"
+            )
+            return [_checked(create, "fulfillmentCreate")]
 
-        path = f"{_api(config)}/orders/{push.order_external_id}/fulfillment_orders.json"
-        return [OutboundRequest("GET", path, follow_up=fulfil)]
+        variables = {"id": gid("Order", push.order_external_id)}
+        return [self.graphql(config, FULFILLMENT_ORDERS_QUERY, variables, root="order", follow_up=fulfil)]
 
     def acknowledge_requests(self, config: ChannelConfig, order: ChannelOrder) -> list[OutboundRequest]:
         return []
 
 
-def next_page_url(link: str | None) -> str | None:
-    """The rel="next" URL of a Link header (cursor pagination with page_info), if any."""
-    match = NEXT_LINK.search(link or "")
-    return match.group(1) if match else None
+def carrier_company(carrier: str) -> str:
+    """Our carrier code as Shopify's list of known tracking companies spells it (so that Shopify links the
+    number); a carrier Shopify does not know goes as it is, with our tracking URL."""
+    return CARRIER_COMPANIES.get(carrier.strip().lower(), carrier)
 
 
-def _api(config: ChannelConfig) -> str:
-    return f"/admin/api/{config.settings.get('api_version', API_VERSION)}"
+def _checked(request: OutboundRequest, root: str) -> OutboundRequest:
+    """A mutation whose userErrors fail the push for good (a follow-up with nothing to send)."""
+
+    def refuse_on_user_errors(response: httpx.Response) -> list[OutboundRequest]:
+        user_errors(answer_json(response), root)
+        return []
+
+    return replace(request, follow_up=refuse_on_user_errors)
 
 
-def _id(value: Any) -> int | str:
-    text_value = str(value)
-    return int(text_value) if text_value.isdigit() else text_value
-
-
-def _pulled(connector: ShopifyConnector, document: Mapping[str, Any]) -> PulledOrder:
-    external_id = str(document.get("id", ""))
+def _pulled(connector: ShopifyConnector, node: Mapping[str, Any]) -> PulledOrder:
+    external_id = legacy_id(node.get("legacyResourceId") or node.get("id")) or ""
     try:
-        return PulledOrder(external_id, connector.map_order(document), raw=document)
+        return PulledOrder(external_id, connector.map_order(node), raw=node)
     except MappingError as error:
-        return PulledOrder(external_id, None, error, raw=document)
+        return PulledOrder(external_id, None, error, raw=node)
 
 
-def _fulfillment_groups(
-    fulfillment_orders: Sequence[Mapping[str, Any]], shipped: dict[str, int]
-) -> list[Any]:
-    """The fulfillment order lines that carry the shipped order lines, quantities capped to what is open."""
+def _fulfillment_groups(fulfillment_orders: Sequence[Any], shipped: dict[str, int]) -> list[Any]:
+    """The fulfillment order lines that carry the shipped order lines, quantities capped to what remains."""
     remaining = dict(shipped)
     groups = []
     for fo in fulfillment_orders:
-        if fo.get("status") not in (None, "open", "in_progress"):
+        if not isinstance(fo, Mapping) or fo.get("status") not in ("OPEN", "IN_PROGRESS"):
             continue
         items = []
-        for item in fo.get("line_items", []):
-            line_id = str(item.get("line_item_id"))
-            take = min(
-                remaining.get(line_id, 0), int(item.get("fulfillable_quantity", item.get("quantity", 0)))
-            )
+        for item in (fo.get("lineItems") or {}).get("nodes") or []:
+            line_id = legacy_id((item.get("lineItem") or {}).get("id")) or ""
+            take = min(remaining.get(line_id, 0), int(item.get("remainingQuantity") or 0))
             if take > 0:
                 items.append({"id": item["id"], "quantity": take})
                 remaining[line_id] -= take
         if items:
-            groups.append({"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": items})
+            groups.append({"fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items})
     if not groups:
-        raise MappingError("fulfillment_orders", "no open fulfillment order carries the shipped lines")
+        raise MappingError("fulfillmentOrders", "no open fulfillment order carries the shipped lines")
     return groups
 
 
@@ -396,4 +496,5 @@ def _service_level(shipping_lines: Sequence[Mapping[str, Any]]) -> str:
     return "standard"
 
 
-CONNECTOR = register(ShopifyConnector())
+SHOPIFY = ShopifyConnector()  # typed as itself, for Shopify's own modules
+CONNECTOR = register(SHOPIFY)

@@ -1,10 +1,9 @@
-"""Orders in: signed webhooks and catch-up pulls. Each order is taken in by its own short transaction;
-network calls (a pull's pages) happen between transactions, never inside one.
+"""Orders in by catch-up pulls (webhooks: webhooks.py). Each pulled order is taken in by its own short
+transaction; network calls (a pull's pages) happen between transactions, never inside one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -13,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh import __version__, outbound
@@ -24,6 +23,7 @@ from ordermesh.channels.base import MappingError
 from ordermesh.channels.connections import channel_config, get_channel, record_error
 from ordermesh.channels.connector import (
     ChannelAnswerError,
+    ChannelConfig,
     ChannelHttp,
     ChannelHttpError,
     Connector,
@@ -31,13 +31,13 @@ from ordermesh.channels.connector import (
     WebhookEvent,
     connector_for,
 )
+from ordermesh.channels.credentials import StoredCredentials
 from ordermesh.channels.ingest import IngestResult, ingest_order, skip_order
-from ordermesh.channels.models import Channel
-from ordermesh.errors import BadGateway, Invalid, NotFound, Unauthorized
+from ordermesh.channels.models import Channel, ChannelOrder
+from ordermesh.errors import BadGateway, Invalid
 from ordermesh.orders.intake import DuplicateOrder
 from ordermesh.orders.service import run_transaction
 
-ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/edited"}
 PULL_OVERLAP = timedelta(minutes=2)  # the next pull starts a little before this one began
 DEFAULT_FIRST_PULL = timedelta(days=1)
 T = TypeVar("T")
@@ -61,77 +61,7 @@ def http_client(timeout: float = 30.0) -> httpx.Client:
     return outbound.client(timeout=timeout, user_agent=f"Ordermesh/{__version__}")
 
 
-# -- webhooks ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WebhookOutcome:
-    outcome: str
-    order_id: int | None = None
-
-
-def receive_webhook(
-    factory: sessionmaker[Session], *, channel_id: int, body: bytes, headers: Mapping[str, str]
-) -> WebhookOutcome:
-    """Verify, map and take in one webhook delivery, in one transaction that reads the channel once.
-
-    401 (nothing stored) for a bad signature; a payload that cannot be mapped or taken in is recorded on
-    the channel's error log (after the rollback) and answered 422.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-
-    def attempt(session: Session, _final: bool) -> WebhookOutcome:
-        channel = session.get(Channel, channel_id)
-        if channel is None or channel.kind not in CONNECTED_KINDS:
-            raise NotFound(f"channel {channel_id} not found")
-        connector = connector_for(channel.kind)
-        if not connector.verify_webhook(channel_config(channel), body=body, headers=lowered):
-            raise Unauthorized("webhook signature missing or wrong")
-        event = connector.webhook_event(lowered)
-        if event.topic and event.topic not in ORDER_TOPICS:
-            return WebhookOutcome("ignored")
-        try:
-            payload = _json_object(body)
-            mapped = connector.map_order(payload)
-            skip = connector.skip_reason(payload)
-            result = ingest_order(
-                session,
-                channel=channel,
-                mapped=mapped,
-                event=event,
-                actor=f"channel:{channel.kind}",
-                skip=skip,
-            )
-        except MappingError as error:
-            raise _Refused(error, event) from None
-        if result.outcome == "skipped":
-            _log_skip(channel.kind, channel.id, mapped.external_id, skip)
-        return WebhookOutcome(result.outcome, result.order_id)
-
-    try:
-        return _in_transaction(factory, attempt)
-    except _Refused as refused:
-        field, message = refused.error.field, refused.error.message
-        _log_mapping_error(factory, channel_id, field, message, _payload_or_none(body), refused.event)
-        raise Invalid.field(field, message) from None
-
-
-class _Refused(Exception):
-    """A delivery whose payload cannot be taken in: logged on the channel once its transaction is over."""
-
-    def __init__(self, error: MappingError, event: WebhookEvent) -> None:
-        super().__init__(str(error))
-        self.error, self.event = error, event
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise MappingError("body", f"not JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise MappingError("body", "not a JSON object")
-    return payload
+# -- orders in, one at a time ----------------------------------------------------------------------------
 
 
 def _in_transaction(factory: sessionmaker[Session], work: Callable[[Session, bool], T]) -> T:
@@ -166,14 +96,6 @@ def take_in(
             factory, channel_id, error.field, error.message, mapped.raw, event, mapped.external_id
         )
         raise Invalid.field(error.field, error.message) from None
-
-
-def _payload_or_none(body: bytes) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return {"text": body[:2000].decode("utf-8", errors="replace")}
-    return payload if isinstance(payload, dict) else {"value": payload}
 
 
 def _log_mapping_error(
@@ -239,7 +161,11 @@ def pull_orders(
     began = utcnow()
     report = PullReport()
     http = ChannelHttp(
-        config, connector, client=client or http_client(), bucket=bucket_for(channel_id, connector)
+        config,
+        connector,
+        client=client or http_client(),
+        bucket=bucket_for(channel_id, connector),
+        credentials=StoredCredentials(factory),
     )
     try:
         for pulled in connector.pull_orders(http, since=start):
@@ -249,6 +175,8 @@ def pull_orders(
             if reason is not None and document is not None:
                 _skip_pulled(factory, channel_id, pulled.external_id, document, reason, report)
                 continue
+            if pulled.complete is not None:
+                pulled = pulled.complete(_imported_raw(factory, config, pulled.external_id))
             if pulled.order is None:
                 report.errors += 1
                 error = pulled.error or MappingError("order", "could not be mapped")
@@ -279,6 +207,21 @@ def pull_orders(
             .values(last_pull_at=began, pulled_until=report.pulled_until)
         )
     return report
+
+
+def _imported_raw(
+    factory: sessionmaker[Session], config: ChannelConfig, external_id: str
+) -> dict[str, Any] | None:
+    """The payload stored when the channel's order was imported; None if it never was."""
+    with factory() as session:
+        return session.scalar(
+            select(ChannelOrder.raw).where(
+                ChannelOrder.merchant_id == config.merchant_id,
+                ChannelOrder.channel_id == config.channel_id,
+                ChannelOrder.external_id == external_id,
+                ChannelOrder.order_id.is_not(None),
+            )
+        )
 
 
 def _take_pulled(

@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from ordermesh.channels.connector import (
     OutboundRequest,
     connector_for,
 )
+from ordermesh.channels.credentials import StoredCredentials
 from ordermesh.channels.models import (
     Channel,
     ChannelFeed,
@@ -88,6 +90,10 @@ class ChannelWorkerSettings:
     # Outbox messages are read past this age only once: a transaction open longer could be missed.
     feed_grace_seconds: float
     timeout_seconds: float
+    # A listing's stock is pushed at most once per interval, with the latest figure (see record_result).
+    stock_interval_seconds: float
+    # The time the worker goes by when it queues, claims and schedules pushes (tests set their own).
+    clock: Callable[[], datetime] = field(default=utcnow, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **changes: Any) -> ChannelWorkerSettings:
@@ -100,6 +106,7 @@ class ChannelWorkerSettings:
             backoff_max_seconds=settings.channel_backoff_max_seconds,
             feed_grace_seconds=settings.channel_feed_grace_seconds,
             timeout_seconds=settings.channel_timeout_seconds,
+            stock_interval_seconds=settings.channel_stock_interval_seconds,
         )
         return replace(configured, **changes)
 
@@ -141,7 +148,9 @@ class ChannelWorkerStats(Counts):
 # -- 1. the outbox feed ------------------------------------------------------------------------------------
 
 
-def consume_feed(session: Session, *, batch: int = 2000, grace_seconds: float = 30) -> int:
+def consume_feed(
+    session: Session, *, batch: int = 2000, grace_seconds: float = 30, now: datetime | None = None
+) -> int:
     """Turn unread outbox messages into pending pushes; returns how many messages were read.
 
     Messages may commit out of id order, so the feed keeps a floor (all at or below it handled) and the
@@ -167,7 +176,7 @@ def consume_feed(session: Session, *, batch: int = 2000, grace_seconds: float = 
             changes.add((row.merchant_id, int(row.payload["sku_id"]), int(row.payload["location_id"])))
         else:
             _queue_shipment(session, row.payload)
-    queue_inventory_for_skus(session, changes=changes)
+    queue_inventory_for_skus(session, changes=changes, now=now)
     if rows:
         session.execute(insert(ChannelFeedSeen), [{"outbox_message_id": row.id} for row in rows])
     _advance_floor(session, feed, unseen, grace_seconds)
@@ -296,9 +305,15 @@ class _Prepared:
     quantity: int | None
 
 
-def send_push(job: PushJob, *, factory: sessionmaker[Session], client: httpx.Client) -> PushResult:
+def send_push(
+    job: PushJob,
+    *,
+    factory: sessionmaker[Session],
+    client: httpx.Client,
+    clock: Callable[[], datetime] = utcnow,
+) -> PushResult:
     """Read what the push needs (a short read, committed), then make its calls; never raises."""
-    if utcnow() >= job.locked_until:
+    if clock() >= job.locked_until:
         return PushResult(job, ok=False, error="lease expired before sending")
     try:
         prepared = _prepare(job, factory, client)
@@ -357,7 +372,10 @@ def _prepare(job: PushJob, factory: sessionmaker[Session], client: httpx.Client)
             ).one()
             requests = connector.acknowledge_requests(config, connector.map_order(record.raw))
         session.rollback()  # nothing written: the transaction ends before any call
-    http = ChannelHttp(config, connector, client=client, bucket=bucket_for(config.channel_id, connector))
+    bucket = bucket_for(config.channel_id, connector)
+    http = ChannelHttp(
+        config, connector, client=client, bucket=bucket, credentials=StoredCredentials(factory)
+    )
     return _Prepared(http, requests, quantity)
 
 
@@ -402,8 +420,12 @@ def record_result(
                 .values(last_pushed_quantity=result.sent_quantity, last_pushed_at=now)
             )
         push.sent_quantity = result.sent_quantity
+        # A listing's stock goes at most once per interval: the next figure waits until then, and a done
+        # row keeps that time for the next change (pushes.upsert_pushes). Shipments go as they come.
+        interval = settings.stock_interval_seconds if push.kind == PushKind.inventory.value else 0
+        push.next_attempt_at = now + timedelta(seconds=interval)
         if push.generation != job.generation:  # changed while we were sending: the new figure goes next
-            push.attempts, push.next_attempt_at = 0, now
+            push.attempts = 0
             return "requeued"
         push.status, push.done_at, push.attempts = PushStatus.done.value, now, job.attempt
         return "done"
@@ -447,16 +469,17 @@ def run_cycle(
     """One turn: feed, scheduled pulls, claim, send, record. Returns the counts and whether there was work."""
     stats = ChannelWorkerStats()
     with session_scope(factory) as session:
-        stats.fed = consume_feed(session, grace_seconds=settings.feed_grace_seconds)
+        stats.fed = consume_feed(session, grace_seconds=settings.feed_grace_seconds, now=settings.clock())
     pull_futures = []
     if pulls:
         for channel_id in pull_due_channels(factory):
             pull_futures.append(pool.submit(pull_orders, factory, channel_id=channel_id, client=client))
     with session_scope(factory) as session:
-        jobs = claim_pushes(session, batch=batch, lease_seconds=settings.lease_seconds)
-    for result in pool.map(lambda job: send_push(job, factory=factory, client=client), jobs):
+        jobs = claim_pushes(session, batch=batch, lease_seconds=settings.lease_seconds, now=settings.clock())
+    send = partial(send_push, factory=factory, client=client, clock=settings.clock)
+    for result in pool.map(send, jobs):
         with session_scope(factory) as session:
-            outcome = record_result(session, result=result, settings=settings)
+            outcome = record_result(session, result=result, settings=settings, now=settings.clock())
         if outcome is None:
             stats.lease_lost += 1
             continue

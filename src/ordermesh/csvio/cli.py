@@ -1,4 +1,5 @@
-"""`ordermesh import` and `ordermesh export`: SKUs, locations and inventory as CSV, with progress bars.
+"""`ordermesh import` and `ordermesh export`: SKUs, locations and inventory as CSV, with progress bars;
+purchase orders are imported too (purchase_orders.py).
 Each command imports the services it uses in its body, so the command line starts fast."""
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ if TYPE_CHECKING:
 
 
 class CsvKind(StrEnum):
+    """What `export` writes (and `import` reads back)."""
+
     skus = "skus"
     locations = "locations"
     inventory = "inventory"
 
 
+class ImportKind(StrEnum):
+    """What `import` reads."""
+
+    skus = "skus"
+    locations = "locations"
+    inventory = "inventory"
+    purchase_orders = "purchase-orders"
+
+
 def import_csv(
-    kind: Annotated[CsvKind, typer.Argument(help="What the file holds.")],
+    kind: Annotated[ImportKind, typer.Argument(help="What the file holds.")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")],
     merchant: Annotated[
         str | None,
@@ -40,7 +52,8 @@ def import_csv(
         bool, typer.Option("--skip-invalid", help="Import the valid rows and list the bad ones.")
     ] = False,
 ) -> None:
-    """Import SKUs, locations or inventory counts from CSV: all rows or none, unless --skip-invalid."""
+    """Import SKUs, locations, inventory counts or draft purchase orders from CSV: all rows or none, unless
+    --skip-invalid."""
     from ordermesh.csvio.layouts import LAYOUTS
     from ordermesh.csvio.parse import parse_csv
     from ordermesh.db import session_scope
@@ -63,15 +76,26 @@ def import_csv(
 
 def _import(
     session: Session,
-    kind: CsvKind,
+    kind: ImportKind,
     parsed: ParseResult[Any],
     merchant: str | None,
     skip_invalid: bool,
     advance: Callable[[int], None],
 ) -> ImportReport:
+    from ordermesh.base import utcnow
+    from ordermesh.csvio.purchase_orders import import_purchase_orders
     from ordermesh.csvio.store import import_inventory, import_locations, import_skus
 
-    if kind is CsvKind.skus:
+    if kind is ImportKind.purchase_orders:
+        return import_purchase_orders(
+            session,
+            parsed=parsed,
+            merchant_code=merchant,
+            today=utcnow().date(),
+            skip_invalid=skip_invalid,
+            progress=advance,
+        )
+    if kind is ImportKind.skus:
         return import_skus(
             session,
             parsed=parsed,
@@ -80,7 +104,7 @@ def _import(
             skip_invalid=skip_invalid,
             progress=advance,
         )
-    if kind is CsvKind.locations:
+    if kind is ImportKind.locations:
         return import_locations(
             session, parsed=parsed, merchant_code=merchant, skip_invalid=skip_invalid, progress=advance
         )
@@ -94,7 +118,7 @@ def _import(
     )
 
 
-def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
+def _print_import(kind: ImportKind, file: Path, report: ImportReport, skip_invalid: bool) -> None:
     from rich.table import Table
 
     if report.errors:
@@ -108,8 +132,10 @@ def _print_import(kind: CsvKind, file: Path, report: ImportReport, skip_invalid:
             "or pass --skip-invalid to import the valid rows only"
         )
         return
-    if kind is CsvKind.inventory:
+    if kind is ImportKind.inventory:
         summary = f"{report.updated} levels set by cycle count"
+    elif kind is ImportKind.purchase_orders:
+        summary = f"{report.created} draft purchase order(s) created"
     else:
         summary = f"{report.created} created, {report.updated} updated"
     if report.errors:

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from ordermesh.catalog.schemas import SkuCode, SkuUpsert
-from ordermesh.inputs import Input, NotBool
+from ordermesh.catalog.schemas import Amount, SkuCode, SkuUpsert
+from ordermesh.inbound.schemas import Notes, Number, Quantity
+from ordermesh.inputs import Day, Input, NotBool
 from ordermesh.locations.schemas import LocationCode, LocationCreate
 from ordermesh.merchants.schemas import Code
 
@@ -76,8 +77,40 @@ INVENTORY_LAYOUT = CsvLayout(
     informational=frozenset({"reserved", "available"}),
 )
 
+
+class PurchaseOrderRow(Input):
+    """One purchase order line; rows with the same number make one purchase order."""
+
+    merchant: Code | None = None
+    number: Number
+    supplier: Code
+    sku: SkuCode
+    location: LocationCode
+    quantity: Quantity
+    unit_cost: Amount | None = None
+    expected_date: Day | None = None
+    notes: Notes | None = Field(default=None, description="The purchase order's notes (first row's)")
+
+
+PURCHASE_ORDER_LAYOUT = CsvLayout(
+    model=PurchaseOrderRow,
+    columns=(
+        "merchant",
+        "number",
+        "supplier",
+        "sku",
+        "location",
+        "quantity",
+        "unit_cost",
+        "expected_date",
+        "notes",
+    ),
+    required=frozenset({"number", "supplier", "sku", "location", "quantity"}),
+)
+
 LAYOUTS: dict[str, CsvLayout[BaseModel]] = {
     "skus": SKU_LAYOUT,  # type: ignore[dict-item]
     "locations": LOCATION_LAYOUT,  # type: ignore[dict-item]
     "inventory": INVENTORY_LAYOUT,  # type: ignore[dict-item]
+    "purchase-orders": PURCHASE_ORDER_LAYOUT,  # type: ignore[dict-item]
 }

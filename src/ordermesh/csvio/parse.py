@@ -149,7 +149,7 @@ def _parse_record(
     data: dict[str, Any] = {}
     for column, value in record.items():
         assert column is not None
-        name, cell = column.strip(), (value or "").strip()
+        name, cell = column.strip(), unguard_text((value or "").strip())
         # An empty cell means "not given", so that optional fields take their default.
         if cell and name not in layout.informational:
             data[layout.field_of(name)] = cell
@@ -174,8 +174,32 @@ def _row_error(row_number: int, detail: Mapping[str, Any], layout: CsvLayout[Any
     return RowError(row_number, column, message)
 
 
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection): text written
+# to a file gets an apostrophe in front, which spreadsheets show as text and `parse_csv` takes off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+
+
+def _needs_mark(text: str) -> bool:
+    """Text a spreadsheet would run, or that reads as marked text: the mark keeps both round-trips exact."""
+    return text.startswith(FORMULA_STARTS) or (text.startswith(TEXT_MARK) and _needs_mark(text[1:]))
+
+
+def guard_text(text: str) -> str:
+    """The text as written to a cell, marked if a spreadsheet would run it."""
+    return TEXT_MARK + text if _needs_mark(text) else text
+
+
+def unguard_text(cell: str) -> str:
+    """The text a cell written by `guard_text` holds."""
+    return cell[1:] if cell.startswith(TEXT_MARK) and _needs_mark(cell[1:]) else cell
+
+
 def to_cell(value: Any) -> str:
-    """How a value is written to a cell: Decimals as written, booleans as true/false, None as empty."""
+    """How a value is written to a cell: Decimals as written, booleans as true/false, None as empty, text
+    that a spreadsheet would run as a formula marked as text (`guard_text`)."""
+    if isinstance(value, str):
+        return guard_text(value)
     if value is None:
         return ""
     if isinstance(value, bool):

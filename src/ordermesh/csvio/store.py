@@ -53,12 +53,12 @@ class ImportReport:
         return len({error.row for error in self.errors})
 
 
-def _report(parsed: ParseResult[Any], errors: list[RowError]) -> ImportReport:
+def new_report(parsed: ParseResult[Any], errors: list[RowError]) -> ImportReport:
     rows = len(parsed.rows) + len(parsed.bad_rows - {1})
     return ImportReport(rows=rows, errors=sorted(errors, key=lambda e: (e.row, e.column)))
 
 
-def _domain_errors(
+def domain_errors(
     row: int, error: DomainError, layout: CsvLayout[Any], columns: dict[str, str] | None = None
 ) -> list[RowError]:
     """A service's complaint about one row, its fields named as the file's columns (`columns` maps them)."""
@@ -75,11 +75,11 @@ def _domain_errors(
 # -- merchants -----------------------------------------------------------------------------------------
 
 
-def _merchant_ids(session: Session) -> dict[str, int]:
+def merchant_ids(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Merchant.code, Merchant.id)).all())
 
 
-def _row_merchant(
+def row_merchant(
     parsed: ParsedRow[Any], merchant_code: str | None, merchants: dict[str, int]
 ) -> int | RowError:
     """The merchant a row is for: the one the import is for, or the row's own `merchant` cell."""
@@ -110,15 +110,15 @@ def import_skus(
 ) -> ImportReport:
     """Create or update SKUs by code through the catalog's bulk upsert."""
     errors = list(parsed.errors)
-    merchants = _merchant_ids(session)
+    merchants = merchant_ids(session)
     by_merchant: dict[int, list[ParsedRow[SkuRow]]] = defaultdict(list)
     for row in parsed.rows:
-        merchant_id = _row_merchant(row, merchant_code, merchants)
+        merchant_id = row_merchant(row, merchant_code, merchants)
         if isinstance(merchant_id, RowError):
             errors.append(merchant_id)
         else:
             by_merchant[merchant_id].append(row)
-    report = _report(parsed, errors)
+    report = new_report(parsed, errors)
     if errors and not skip_invalid:
         return report
     with session.begin_nested() as everything:
@@ -210,10 +210,10 @@ def import_locations(
     errors = list(parsed.errors)
     merchant_id = None
     if merchant_code is not None:
-        merchant_id = _merchant_ids(session).get(merchant_code)
+        merchant_id = merchant_ids(session).get(merchant_code)
         if merchant_id is None:
             raise Invalid.field("merchant", f"no merchant with code {merchant_code!r}")
-    report = _report(parsed, errors)
+    report = new_report(parsed, errors)
     if errors and not skip_invalid:
         return report
     existing = dict(session.execute(select(Location.code, Location.id)).all())
@@ -225,7 +225,7 @@ def import_locations(
                     if merchant_id is not None:
                         enable_location(session, merchant_id=merchant_id, location_id=location_id)
             except DomainError as error:
-                report.errors.extend(_domain_errors(row.row, error, LOCATION_LAYOUT))
+                report.errors.extend(domain_errors(row.row, error, LOCATION_LAYOUT))
             else:
                 if row.item.code in existing:
                     report.updated += 1
@@ -289,7 +289,7 @@ def import_inventory(
     """Set each row's on_hand with a cycle count movement, so that the ledger still adds up to the levels."""
     errors = list(parsed.errors)
     counts = _resolve_counts(session, parsed.rows, merchant_code, errors)
-    report = _report(parsed, errors)
+    report = new_report(parsed, errors)
     if errors and not skip_invalid:
         return report
     with session.begin_nested() as everything:
@@ -306,7 +306,7 @@ def import_inventory(
                         actor=actor,
                     )
             except DomainError as error:
-                report.errors.extend(_domain_errors(count.row, error, INVENTORY_LAYOUT, _COUNT_COLUMNS))
+                report.errors.extend(domain_errors(count.row, error, INVENTORY_LAYOUT, _COUNT_COLUMNS))
             else:
                 report.updated += 1
             progress(1)
@@ -323,7 +323,7 @@ def _resolve_counts(
     session: Session, rows: list[ParsedRow[InventoryRow]], merchant_code: str | None, errors: list[RowError]
 ) -> list[_Count]:
     """Codes to ids; unknown codes, locations not enabled for the merchant and repeats become row errors."""
-    merchants = _merchant_ids(session)
+    merchants = merchant_ids(session)
     locations = dict(session.execute(select(Location.code, Location.id)).all())
     pairs = select(MerchantLocation.merchant_id, MerchantLocation.location_id)
     enabled = {(merchant_id, location_id) for merchant_id, location_id in session.execute(pairs)}
@@ -334,7 +334,7 @@ def _resolve_counts(
     counts: list[_Count] = []
     first_row: dict[tuple[int, int, int], int] = {}
     for parsed in rows:
-        merchant_id = _row_merchant(parsed, merchant_code, merchants)
+        merchant_id = row_merchant(parsed, merchant_code, merchants)
         if isinstance(merchant_id, RowError):
             errors.append(merchant_id)
             continue

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from ordermesh.base import utcnow
 from ordermesh.dashboard.figures import home_figures
-from ordermesh.dashboard.web import TAG, CurrentUser, page
+from ordermesh.dashboard.web import TAG, CurrentUser, page, redirect
 from ordermesh.merchants import Role
 from ordermesh.web_support import DbSession
 
@@ -16,6 +16,8 @@ router = APIRouter(include_in_schema=False, tags=[TAG])
 
 @router.get("/")
 def home(request: Request, session: DbSession, user: CurrentUser) -> Response:
+    if user.principal.role is Role.warehouse:
+        return redirect("/floor")  # a warehouse associate's home is the floor
     user.principal.require(Role.operator, Role.merchant)
     figures = home_figures(session, merchant_scope=user.merchant_scope, today=utcnow().date())
     return page(request, "home.html", {"figures": figures}, user=user)

@@ -10,10 +10,13 @@ from fastapi.responses import Response
 
 from ordermesh.dashboard import (
     account_pages,
+    floor_pages,
     home_pages,
     inventory_pages,
     live,
     order_pages,
+    pack_pages,
+    return_pages,
     static_files,
 )
 from ordermesh.dashboard.web import TAG, SignInRequired, page, page_headers, redirect
@@ -64,7 +67,16 @@ def install(app: FastAPI, **_: Any) -> None:
     """Mount the dashboard's pages and static files on the application."""
     app.state.sign_in_limiters = account_pages.sign_in_limiters()
     app.add_exception_handler(SignInRequired, _sign_in_required)
-    for router in (static_files.router, account_pages.router, home_pages.router, order_pages.router):
+    routers = (
+        static_files.router,
+        account_pages.router,
+        home_pages.router,
+        order_pages.router,
+        floor_pages.router,
+        pack_pages.router,
+        return_pages.router,
+        inventory_pages.router,
+        live.router,
+    )
+    for router in routers:
         app.include_router(router)
-    app.include_router(inventory_pages.router)
-    app.include_router(live.router)

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi import status as http
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ordermesh.fulfillment import CycleCountStatus, bins, floor, shipping, waves
+from ordermesh.fulfillment import CycleCountStatus, bins, floor, service, shipping, waves
 from ordermesh.fulfillment.documents import (
     label_pdf,
     label_zpl,
@@ -212,16 +211,9 @@ def list_fulfillment_orders(
     cursor: Cursor = None,
 ) -> Page[FulfillmentOrderSummary]:
     """Fulfillment orders the caller may see (a warehouse key: its location's), by id."""
-    scope = FloorScope.of(principal)
-    statement = select(FulfillmentOrder)
-    if scope.merchant_id is not None:
-        statement = statement.where(FulfillmentOrder.merchant_id == scope.merchant_id)
-    if scope.location_id is not None:
-        statement = statement.where(FulfillmentOrder.location_id == scope.location_id)
-    if location_id is not None:
-        statement = statement.where(FulfillmentOrder.location_id == location_id)
-    if status:
-        statement = statement.where(FulfillmentOrder.status.in_([s.value for s in status]))
+    statement = service.list_fulfillment_orders(
+        scope=FloorScope.of(principal), location_id=location_id, statuses=status or ()
+    )
     rows, next_cursor = paginate(session, statement, FulfillmentOrder.id, limit=limit, cursor=cursor)
     return Page(
         items=[

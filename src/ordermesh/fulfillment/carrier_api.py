@@ -44,7 +44,12 @@ async def easypost_webhook(
     result = WebhookResult(matched=False)
     for shipment_id in tracking.shipments_by_tracking_number(session, tracking_number=update.tracking_code):
         shipment, recorded = tracking.record_tracking(
-            session, shipment_id=shipment_id, events=events, source="easypost", actor="carrier:easypost"
+            session,
+            shipment_id=shipment_id,
+            events=events,
+            source="easypost",
+            actor="carrier:easypost",
+            estimated_delivery=update.estimated_delivery,
         )
         result = WebhookResult(
             matched=True, shipment_id=shipment.id, status=shipment.status, events_recorded=recorded

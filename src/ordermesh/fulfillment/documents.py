@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import LETTER, inch
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
@@ -36,10 +37,16 @@ class SlipLine:
 @dataclass(frozen=True)
 class SlipData:
     order_number: str
+    order_date: str  # e.g. "2026-12-05", in the customer's time zone
     package: str  # "1 of 2"
     ship_to: Sequence[str]
     lines: Sequence[SlipLine]
     tracking_number: str | None
+    brand_name: str
+    logo: bytes | None = None  # PNG or JPEG, checked when it was uploaded
+    gift_message: str | None = None
+    return_instructions: str | None = None
+    return_address: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -131,17 +138,15 @@ def label_zpl(data: LabelData) -> str:
 
 
 def packing_slip_pdf(data: SlipData) -> bytes:
-    """A letter-size packing slip for one package: what is in it."""
+    """A letter-size packing slip for one package, in the brand's name: its logo and name on top, the
+    order number and date with the number as a Code 128 barcode, the ship-to address, the items (SKU,
+    name, quantity), the gift message and the brand's return instructions and address. Everything wraps;
+    nothing is cut, and what does not fit on a page goes on over the next."""
     buffer = io.BytesIO()
     height = LETTER[1]
     canvas = _canvas(buffer, LETTER, f"Packing slip {data.order_number}")
-    canvas.setFont("Helvetica-Bold", 18)
-    canvas.drawString(inch, height - inch, "Packing slip")
-    canvas.setFont("Helvetica", 11)
-    canvas.drawString(inch, height - 1.3 * inch, f"Order {data.order_number}   Package {data.package}")
-    if data.tracking_number:
-        canvas.drawString(inch, height - 1.5 * inch, f"Tracking {data.tracking_number}")
-    _lines(canvas, inch, height - 2 * inch, ["Ship to:", *data.ship_to], 14)
+    y = _slip_header(canvas, data, top=height - 0.6 * inch)
+    y = _flow(canvas, ["Ship to:", *data.ship_to], y=y - 0.25 * inch, font="Helvetica", size=11)
 
     def headings(top: float) -> float:
         canvas.setFont("Helvetica-Bold", 11)
@@ -150,13 +155,101 @@ def packing_slip_pdf(data: SlipData) -> bytes:
         canvas.drawRightString(_SLIP_TABLE.quantity_right * inch, top, "Qty")
         return top - 4
 
+    if y - 4 * _SLIP_TABLE.leading < _SLIP_TABLE.bottom * inch:  # the headings go with their first rows
+        canvas.showPage()
+        y = height - 0.6 * inch
     rows = [((line.sku, line.name), str(line.quantity)) for line in data.lines]
-    _table(
-        canvas, rows, _SLIP_TABLE, top=headings(height - 3.6 * inch), new_page=lambda: headings(height - inch)
+    y = _table(
+        canvas, rows, _SLIP_TABLE, top=headings(y - 0.3 * inch), new_page=lambda: headings(height - inch)
     )
+    if data.gift_message:
+        y = _flow(canvas, ["Gift message"], y=y - 0.3 * inch, font="Helvetica-Bold", size=11, keep=3)
+        y = _flow(canvas, data.gift_message.splitlines() or [""], y=y, font="Helvetica-Oblique", size=11)
+    if data.return_instructions or data.return_address:
+        y = _flow(canvas, ["Returns"], y=y - 0.3 * inch, font="Helvetica-Bold", size=11, keep=3)
+        y = _flow(canvas, (data.return_instructions or "").splitlines(), y=y, font="Helvetica", size=10)
+        if data.return_address:
+            y = _flow(canvas, ["Return to:", *data.return_address], y=y - 6, font="Helvetica", size=10)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+_SLIP_LEFT, _SLIP_RIGHT = 1.0 * inch, 7.6 * inch
+_LOGO_BOX = (1.6 * inch, 0.9 * inch)  # the most room the logo takes: width, height
+_SLIP_BARCODE_LEFT = 4.6 * inch
+
+
+def _slip_header(canvas: Canvas, data: SlipData, *, top: float) -> float:
+    """The brand (logo and name), then the order's number, date and package beside the order number's
+    barcode; returns where the next block starts."""
+    brand_x, logo_bottom = _SLIP_LEFT, top
+    if data.logo:
+        image = ImageReader(io.BytesIO(data.logo))
+        pixels_wide, pixels_high = image.getSize()
+        scale = min(_LOGO_BOX[0] / pixels_wide, _LOGO_BOX[1] / pixels_high)
+        width, height = pixels_wide * scale, pixels_high * scale
+        canvas.drawImage(image, _SLIP_LEFT, top - height, width, height, mask="auto")
+        brand_x, logo_bottom = _SLIP_LEFT + width + 0.2 * inch, top - height
+    brand = wrap(data.brand_name, "Helvetica-Bold", 16, _SLIP_RIGHT - brand_x)
+    canvas.setFont("Helvetica-Bold", 16)
+    _lines(canvas, brand_x, top - 14, brand, 19)
+    y = min(logo_bottom, top - 14 - 19 * (len(brand) - 1) - 6) - 0.35 * inch
+    details_width = _SLIP_BARCODE_LEFT - _SLIP_LEFT - 0.2 * inch
+    details = [f"Order {data.order_number}", f"Placed {data.order_date}", f"Package {data.package}"]
+    if data.tracking_number:
+        details.append(f"Tracking {data.tracking_number}")
+    canvas.setFont("Helvetica-Bold", 13)
+    canvas.drawString(_SLIP_LEFT, y, "Packing slip")
+    canvas.setFont("Helvetica", 11)
+    lines = [part for line in details for part in wrap(line, "Helvetica", 11, details_width)]
+    _lines(canvas, _SLIP_LEFT, y - 17, lines, 14)
+    details_bottom = y - 17 - 14 * (len(lines) - 1)
+    barcode_bottom = _order_barcode(canvas, data.order_number, top=y + 10)
+    return min(details_bottom, barcode_bottom)
+
+
+def _order_barcode(canvas: Canvas, number: str, *, top: float) -> float:
+    """The order number as a Code 128 barcode right of the order details, its text under it."""
+    room = _SLIP_RIGHT - _SLIP_BARCODE_LEFT
+    bar_height = 0.6 * inch
+    barcode = Code128(number, barHeight=bar_height, barWidth=1.2, quiet=False)
+    if barcode.width > room:  # long numbers: thinner bars so the code stays in its place
+        barcode = Code128(number, barHeight=bar_height, barWidth=1.2 * room / barcode.width, quiet=False)
+    barcode.drawOn(canvas, _SLIP_BARCODE_LEFT, top - bar_height)
+    canvas.setFont("Helvetica", 9)
+    text = wrap(number, "Helvetica", 9, room)
+    _lines(canvas, _SLIP_BARCODE_LEFT, top - bar_height - 11, text, 11)
+    return top - bar_height - 11 - 11 * (len(text) - 1)
+
+
+def _flow(
+    canvas: Canvas,
+    paragraphs: Sequence[str],
+    *,
+    y: float,
+    font: str,
+    size: float,
+    keep: int = 1,
+) -> float:
+    """Paragraphs wrapped to the slip's width from `y` down, going on at the top of a new page when the
+    foot of one is reached (`keep`: lines that must fit before the first is drawn); returns the next y."""
+    leading = size + 3
+    bottom, page_top = 0.75 * inch, LETTER[1] - 0.75 * inch
+    lines = [
+        part for paragraph in paragraphs for part in wrap(paragraph, font, size, _SLIP_RIGHT - _SLIP_LEFT)
+    ]
+    if y - leading * min(keep, max(len(lines), 1)) < bottom:
+        canvas.showPage()
+        y = page_top
+    for line in lines:
+        y -= leading
+        if y < bottom:
+            canvas.showPage()
+            y = page_top - leading
+        canvas.setFont(font, size)
+        canvas.drawString(_SLIP_LEFT, y, line)
+    return y
 
 
 # The pick list's columns: heading, left edge and width in inches (Qty is right-aligned at its edge).
@@ -184,6 +277,7 @@ def _sheet_pdf(
     table: _Table,
     quantity_heading: str,
     rows: Sequence[tuple[Sequence[str], str]],
+    note: str | None = None,
 ) -> bytes:
     """A letter-size sheet: a heading, a subheading naming the page, and the table of rows under its
     column headings on every page (the pick list and the manifest)."""
@@ -199,8 +293,13 @@ def _sheet_pdf(
         canvas.drawString(0.5 * inch, height - 0.7 * inch, heading)
         canvas.setFont("Helvetica", 9)
         canvas.drawString(0.5 * inch, height - 0.9 * inch, subheading(page))
-        canvas.setFont("Helvetica-Bold", 9)
         top = height - 1.2 * inch
+        if note:  # a line under the subheading (the manifest's SCAN form), wrapped, never cut
+            noted = wrap(note, "Helvetica", 8, 7.5 * inch)
+            canvas.setFont("Helvetica", 8)
+            _lines(canvas, 0.5 * inch, height - 1.05 * inch, noted, 10)
+            top -= 10 * len(noted)
+        canvas.setFont("Helvetica-Bold", 9)
         for column, x, _ in table.columns:
             canvas.drawString(x * inch, top, column)
         canvas.drawRightString(table.quantity_right * inch, top, quantity_heading)
@@ -229,7 +328,7 @@ class _Table:
 _PICK_TABLE = _Table(_PICK_COLUMNS, _PICK_QTY_RIGHT, _PICK_FONT, _PICK_SIZE, _PICK_LEADING)
 # The packing slip's columns (SKU and item wrap; nothing is cut) and its quantity, right-aligned.
 _SLIP_TABLE = _Table(
-    (("SKU", 1.0, 1.7), ("Item", 2.8, 4.2)), 7.6, "Helvetica", 11, 14, left=1.0, right=7.6, bottom=1.0
+    (("SKU", 1.0, 1.7), ("Item", 2.8, 4.2)), 7.6, "Helvetica", 11, 14, left=1.0, right=7.6, bottom=0.75
 )
 
 
@@ -330,6 +429,7 @@ class ManifestSheet:
     location: str
     closed_at: str
     lines: Sequence[tuple[str, str, str, str]]  # tracking number, service, order number, weight in kg
+    scan_form: str | None = None  # the carrier's SCAN form (id and URL), or why there is none yet
 
 
 _MANIFEST_TABLE = _Table((("Tracking", 0.5, 3.2), ("Service", 3.8, 1.2), ("Order", 5.1, 2.0)), 8.0)
@@ -341,4 +441,5 @@ def manifest_pdf(sheet: ManifestSheet) -> bytes:
     rows = [((tracking, service, order), weight) for tracking, service, order, weight in sheet.lines]
     title = f"{sheet.title} - {sheet.location}"
     closed = f"Closed {sheet.closed_at} - {len(sheet.lines)} packages"
-    return _sheet_pdf(sheet.title, title, lambda page: f"{closed} - page {page}", _MANIFEST_TABLE, "kg", rows)
+    return _sheet_pdf(sheet.title, title, lambda page: f"{closed} - page {page}", _MANIFEST_TABLE, "kg", rows,
+                      note=sheet.scan_form)  # fmt: skip

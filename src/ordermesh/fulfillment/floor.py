@@ -32,6 +32,7 @@ from ordermesh.fulfillment.models import (
 from ordermesh.fulfillment.packing import BoxSize, Item, items_weight, parcel_weight, smallest_fitting
 from ordermesh.fulfillment.schemas import BoxOut, BoxSuggestion, PackageIn
 from ordermesh.fulfillment.scope import FloorScope, get_fulfillment_order, require_floor
+from ordermesh.fulfillment.timeline import note_work
 from ordermesh.fulfillment.views import boxed_quantities
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
@@ -158,6 +159,9 @@ def pick(
             fl.progress.quantity_picked += units
             fl.progress.picked_from_bin_id = taken_from or fl.progress.picked_from_bin_id
     move_to(fo, FulfillmentStatus.picking)
+    where = f" from bin {bin_code}" if bin_code else ""
+    message = f"{quantity} x {line.sku.code} picked{where} for fulfillment order {fo.id}."
+    note_work(session, fo, "picked", message, scope.actor, sku=line.sku.code, quantity=quantity, bin=bin_code)
     return fo
 
 
@@ -421,6 +425,8 @@ def pack_scan(
     for fl, units in zip(matching, spread(quantity, room), strict=True):
         fl.progress.quantity_packed += units
     fo.updated_at = utcnow()
+    message = f"{quantity} x {sku.code} scanned at the pack station for fulfillment order {fo.id}."
+    note_work(session, fo, "pack_scanned", message, scope.actor, sku=sku.code, quantity=quantity)
     return fo
 
 
@@ -533,6 +539,9 @@ def close_package(
     if all(boxed.get(fl.line.id, 0) >= fl.line.quantity for fl in floor_lines(session, fo)):
         move_to(fo, FulfillmentStatus.packed)
     fo.updated_at = utcnow()
+    in_box = f"box {box.code}" if box else "no catalogue box"
+    message = f"Package {package_no} of fulfillment order {fo.id} closed: {in_box}, {weight} kg."
+    note_work(session, fo, "package_closed", message, scope.actor, shipment_id=shipment.id)
     return fo
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi import status as http
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from ordermesh.db import session_scope
 from ordermesh.fulfillment import manifests
 from ordermesh.fulfillment.documents import ManifestSheet, manifest_pdf
 from ordermesh.fulfillment.models import Manifest
@@ -37,6 +38,11 @@ class ManifestPackageOut(BaseModel):
     shipped_at: datetime | None
 
 
+class ScanFormOut(BaseModel):
+    id: str = Field(description="The carrier's id of the form (EasyPost: sf_...)")
+    url: str | None = Field(description="The form's PDF at the carrier; None while the carrier makes it")
+
+
 class ManifestSummary(BaseModel):
     id: int
     location_id: int
@@ -44,6 +50,12 @@ class ManifestSummary(BaseModel):
     packages: int
     created_by: str
     created_at: datetime
+    scan_form: ScanFormOut | None = Field(
+        default=None, description="The carrier's SCAN form of the manifest, for a carrier that has one"
+    )
+    scan_form_problem: str | None = Field(
+        default=None, description="Why the manifest has no SCAN form yet (ask again with .../scan-form)"
+    )
 
 
 class ManifestOut(ManifestSummary):
@@ -58,6 +70,10 @@ def _summary(manifest: Manifest) -> ManifestSummary:
         packages=manifest.packages,
         created_by=manifest.created_by,
         created_at=manifest.created_at,
+        scan_form=ScanFormOut(id=manifest.scan_form_id, url=manifest.scan_form_url)
+        if manifest.scan_form_id
+        else None,
+        scan_form_problem=manifest.scan_form_problem,
     )
 
 
@@ -68,14 +84,39 @@ def _out(session: Session, manifest: Manifest) -> ManifestOut:
 
 @router.post("/locations/{location_id}/manifests", status_code=http.HTTP_201_CREATED)
 def close_out(
-    location_id: Id, body: ManifestIn, session: DbSession, principal: CurrentPrincipal
+    location_id: Id, body: ManifestIn, request: Request, principal: CurrentPrincipal
 ) -> ManifestOut:
     """Close out the day: every shipped package of the carrier at the location not on a manifest yet
-    (409 when there is none)."""
-    manifest = manifests.close_out(
-        session, scope=FloorScope.of(principal), location_id=location_id, carrier=body.carrier
-    )
-    return _out(session, manifest)
+    (409 when there is none). For a carrier with a close-out document, its SCAN form is asked for once
+    the manifest is committed; should that fail, the manifest stays closed and says why."""
+    factory, scope = request.app.state.sessionmaker, FloorScope.of(principal)
+    with session_scope(factory) as session:
+        manifest = manifests.close_out(session, scope=scope, location_id=location_id, carrier=body.carrier)
+        manifest_id, ask = manifest.id, manifests.scan_form_ask(session, manifest=manifest)
+    return _with_scan_form(factory, scope, manifest_id, ask)
+
+
+@router.post("/manifests/{manifest_id}/scan-form")
+def ask_scan_form(manifest_id: Id, request: Request, principal: CurrentPrincipal) -> ManifestOut:
+    """Ask the carrier again for the manifest's SCAN form (after a failure, or while it was being made);
+    409 when the carrier has none or the manifest has it already."""
+    factory, scope = request.app.state.sessionmaker, FloorScope.of(principal)
+    with session_scope(factory) as session:
+        manifest = manifests.get_manifest(session, scope=scope, manifest_id=manifest_id)
+        ask = manifests.require_scan_form_ask(session, manifest=manifest)
+    return _with_scan_form(factory, scope, manifest_id, ask)
+
+
+def _with_scan_form(
+    factory: sessionmaker[Session], scope: FloorScope, manifest_id: int, ask: manifests.ScanFormAsk | None
+) -> ManifestOut:
+    """Ask the carrier (outside any transaction), keep its answer on the manifest, and show the manifest."""
+    if ask is not None:
+        outcome = manifests.ask_carrier(ask)
+        with session_scope(factory) as session:
+            manifests.record_scan_form(session, manifest_id=manifest_id, outcome=outcome)
+    with session_scope(factory) as session:
+        return _out(session, manifests.get_manifest(session, scope=scope, manifest_id=manifest_id))
 
 
 @router.get("/locations/{location_id}/manifests")
@@ -104,6 +145,7 @@ def manifest_document(manifest_id: Id, session: DbSession, principal: CurrentPri
         title=f"Manifest {manifest.id} - {manifest.carrier.upper()}",
         location=location.code if location is not None else str(manifest.location_id),
         closed_at=manifest.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        scan_form=_scan_form_line(manifest),
         lines=[
             (p.tracking_number, p.service or "", p.order_number, p.weight_kg)
             for p in manifests.manifest_packages(session, manifest)
@@ -126,3 +168,11 @@ def get_manifest(manifest_id: Id, session: DbSession, principal: CurrentPrincipa
     """One manifest with its packages."""
     manifest = manifests.get_manifest(session, scope=FloorScope.of(principal), manifest_id=manifest_id)
     return _out(session, manifest)
+
+
+def _scan_form_line(manifest: Manifest) -> str | None:
+    if manifest.scan_form_id and manifest.scan_form_url:
+        return f"SCAN form {manifest.scan_form_id}: {manifest.scan_form_url}"
+    if manifest.scan_form_problem:
+        return f"No SCAN form yet: {manifest.scan_form_problem}"
+    return None

@@ -3,10 +3,10 @@ floor works for every merchant); stock in bins, progress and shipments carry the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import (
@@ -145,12 +145,16 @@ class Shipment(IdMixin, TimestampMixin, Base):
     carrier: Mapped[str | None] = mapped_column(String(40))
     service: Mapped[str | None] = mapped_column(String(40))
     tracking_number: Mapped[str | None] = mapped_column(String(60))
+    # The carrier's own id of the shipment (EasyPost's shp_...), which its close-out document needs.
+    carrier_shipment_id: Mapped[str | None] = mapped_column(String(60))
     rate_amount: Mapped[Decimal | None] = mapped_column(Money())
     rate_currency: Mapped[str | None] = mapped_column(String(3))
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the newest tracking event happened: an older one arriving late does not move the status back.
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The carrier's latest estimate of the delivery day (a date at the destination).
+    estimated_delivery_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -218,6 +222,12 @@ class Manifest(IdMixin, TimestampMixin, Base):
     carrier: Mapped[str] = mapped_column(String(40))
     packages: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(100))
+    # The carrier's close-out document (a SCAN form), for a carrier that has one: its id and PDF's URL,
+    # or why there is none yet (the close-out failed; asking again attaches it).
+    scan_form_id: Mapped[str | None] = mapped_column(String(60))
+    scan_form_url: Mapped[str | None] = mapped_column(String(500))
+    scan_form_problem: Mapped[str | None] = mapped_column(String(300))
+    scan_form_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ManifestLine(IdMixin, Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -227,6 +227,13 @@ class PackageTracking(Input):
     carrier: Annotated[str, Field(min_length=1, max_length=40)]
     service: Annotated[str, Field(min_length=1, max_length=40)]
     tracking_number: Annotated[str, Field(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9-]+$")]
+    carrier_shipment_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The carrier's own id of the shipment (EasyPost: shp_...), for its SCAN form",
+    )
 
 
 class ShipIn(Input):
@@ -328,6 +335,9 @@ class TrackingEventIn(Input):
     message: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     place: str | None = Field(default=None, max_length=200)
     occurred_at: Timestamp | None = Field(default=None, description="Defaults to now")
+    estimated_delivery_date: date | None = Field(
+        default=None, description="The carrier's estimate of the delivery day, at the destination"
+    )
 
     @model_validator(mode="after")
     def _tracking_status(self) -> TrackingEventIn:
@@ -354,14 +364,25 @@ class WebhookResult(BaseModel):
     events_recorded: int = 0
 
 
+class TrackedItem(BaseModel):
+    name: str
+    quantity: int
+
+
 class TrackedShipment(BaseModel):
     package_no: int
     carrier: str | None
+    carrier_name: str | None = Field(default=None, description="The carrier as the customer knows it")
+    carrier_url: str | None = Field(
+        default=None, description="The carrier's own tracking page for this package; None when it has none"
+    )
     service: str | None
     tracking_number: str | None
     status: str
     shipped_at: datetime | None
     delivered_at: datetime | None
+    estimated_delivery_date: date | None = Field(default=None, description="The carrier's latest estimate")
+    items: list[TrackedItem] = []
     events: list[TrackingEventOut]
 
 
@@ -390,6 +411,12 @@ class OrderTracking(BaseModel):
     status: str
     time_zone: str = Field(description="The destination's time zone (IANA): every time here is in it")
     placed_at: datetime
+    promised_delivery_date: date | None = Field(default=None, description="The day promised at the order")
+    estimated_delivery_date: date | None = Field(
+        default=None,
+        description="The latest estimate: the carriers' for packages on their way, else the promised day",
+    )
+    estimate_source: Literal["carrier", "promise"] | None = None
     shipments: list[TrackedShipment]
     returns: list[TrackedReturn] = Field(default=[], description="Returns of the order with a prepaid label")
     timeline: list[TrackingTimelineEntry]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ordermesh.addresses import printed_lines
 from ordermesh.base import utcnow
-from ordermesh.carriers import ratecard  # noqa: F401  (registers the built-in carrier)
+from ordermesh.carriers import easypost_api, ratecard  # noqa: F401  (register the carriers)
 from ordermesh.carriers.base import Address, LabelRequest, Parcel, get_carrier
 from ordermesh.carriers.services import is_slower, service_for
 from ordermesh.catalog.models import Sku
@@ -26,9 +28,12 @@ from ordermesh.fulfillment.documents import LabelData, SlipData, SlipLine
 from ordermesh.fulfillment.models import FulfillmentLineProgress, Shipment, ShipmentItem
 from ordermesh.fulfillment.schemas import PackageTracking
 from ordermesh.fulfillment.scope import FloorScope, get_fulfillment_order, require_floor
+from ordermesh.fulfillment.timeline import note_work
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
+from ordermesh.locations.geo import destination_timezone
 from ordermesh.locations.models import Location
+from ordermesh.merchants.branding import get_brand
 from ordermesh.orders import FulfillmentStatus, OrderStatus
 from ordermesh.orders.fulfillment_orders import move_to
 from ordermesh.orders.locks import lock_order
@@ -111,8 +116,14 @@ def buy_labels(
         label = carrier.buy_label(request)
         package.carrier, package.service = carrier.code, service
         package.tracking_number = label.tracking_number
+        package.carrier_shipment_id = label.carrier_shipment_id
         package.rate_amount, package.rate_currency = label.rate.amount, label.rate.currency
         package.status, package.updated_at = ShipmentStatus.labelled.value, utcnow()
+        message = (
+            f"Label bought for package {package.package_no} of fulfillment order {fo.id}: "
+            f"{carrier.code} {service} {label.tracking_number}."
+        )
+        note_work(session, fo, "labelled", message, scope.actor, shipment_id=package.id)
     return fo
 
 
@@ -220,6 +231,7 @@ def _apply_given_labels(boxes: list[Shipment], given: Sequence[PackageTracking])
             raise Conflict(f"package {package.package_no} is {package.status}")
         package.carrier, package.service = label.carrier, label.service
         package.tracking_number = label.tracking_number
+        package.carrier_shipment_id = label.carrier_shipment_id
         package.status = ShipmentStatus.labelled.value
 
 
@@ -320,9 +332,7 @@ def _documents(session: Session, scope: FloorScope, shipment_id: int) -> Package
 
 
 def address_lines(address: Address) -> list[str]:
-    place = " ".join(part for part in (address.city + ",", address.region, address.postal_code) if part)
-    lines = [address.name, address.company, address.address1, address.address2, place, address.country]
-    return [line for line in lines if line]
+    return printed_lines(vars(address))
 
 
 def label_data(session: Session, *, scope: FloorScope, shipment_id: int) -> LabelData:
@@ -353,10 +363,20 @@ def packing_slip_data(session: Session, *, scope: FloorScope, shipment_id: int) 
         .order_by(ShipmentItem.id)
     ).all()
     total = len(packages(session, session.get(FulfillmentOrder, docs.shipment.fulfillment_order_id)))  # type: ignore[arg-type]
+    order = docs.order
+    brand = get_brand(session, merchant_id=order.merchant_id)
+    to = order.shipping_address
+    zone = ZoneInfo(destination_timezone(str(to.get("country", "")), str(to.get("postal_code", ""))))
     return SlipData(
-        order_number=docs.order.number,
+        order_number=order.number,
+        order_date=order.placed_at.astimezone(zone).strftime("%Y-%m-%d"),
         package=f"{docs.shipment.package_no} of {total}",
-        ship_to=address_lines(order_address(docs.order)),
+        ship_to=address_lines(order_address(order)),
         lines=[SlipLine(code, name, quantity) for code, name, quantity in rows],
         tracking_number=docs.shipment.tracking_number,
+        brand_name=brand.brand_name,
+        logo=brand.logo,
+        gift_message=order.gift_message,
+        return_instructions=brand.return_instructions,
+        return_address=printed_lines(brand.return_address) if brand.return_address else (),
     )

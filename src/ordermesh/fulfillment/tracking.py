@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,13 +18,17 @@ from sqlalchemy.orm import Session
 
 from ordermesh import keys
 from ordermesh.base import utcnow
+from ordermesh.carriers.base import registered_carrier_name
+from ordermesh.carriers.links import carrier_link
+from ordermesh.catalog.models import Sku
 from ordermesh.db import insert_ignoring_conflicts
 from ordermesh.errors import Conflict, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.fulfillment import DEPARTED, ShipmentStatus
-from ordermesh.fulfillment.models import Shipment, ShipmentEvent
+from ordermesh.fulfillment.models import Shipment, ShipmentEvent, ShipmentItem
 from ordermesh.fulfillment.schemas import (
     OrderTracking,
+    TrackedItem,
     TrackedReturn,
     TrackedShipment,
     TrackingEventOut,
@@ -48,10 +52,18 @@ class TrackingEvent:
 
 
 def record_tracking(
-    session: Session, *, shipment_id: int, events: Sequence[TrackingEvent], source: str, actor: str
+    session: Session,
+    *,
+    shipment_id: int,
+    events: Sequence[TrackingEvent],
+    source: str,
+    actor: str,
+    estimated_delivery: date | None = None,
 ) -> tuple[Shipment, int]:
     """Record carrier events (each once) and move the shipment to the newest one's status; the
-    fulfillment order and order follow. Returns the shipment and how many events were new."""
+    fulfillment order and order follow. The carrier's estimated delivery date, when the update carries
+    one and is not older than what is known, replaces the package's. Returns the shipment and how many
+    events were new."""
     located = session.get(Shipment, shipment_id)
     if located is None:
         raise NotFound(f"shipment {shipment_id} not found")
@@ -65,6 +77,11 @@ def record_tracking(
     recorded = sum(_insert_event(session, shipment, event, source, ignored) for event in stale)
     recorded += sum(_insert_event(session, shipment, event, source, None) for event in current)
     newest = max(current, key=lambda e: e.occurred_at, default=None)
+    known = shipment.last_event_at
+    if estimated_delivery is not None and (
+        known is None or (newest is not None and newest.occurred_at >= known)
+    ):
+        shipment.estimated_delivery_date = estimated_delivery
     if newest is None or (shipment.last_event_at is not None and newest.occurred_at < shipment.last_event_at):
         return shipment, recorded  # nothing newer than what we know
     shipment.last_event_at = newest.occurred_at
@@ -255,6 +272,7 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
     )
     tracked = []
     timeline = []
+    items = _shipment_items(session, [shipment.id for shipment in shipments])
     for number, shipment in enumerate(shipments, start=1):
         events = [
             TrackingEventOut(
@@ -262,15 +280,22 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
             )
             for e in shipment_events(session, shipment_id=shipment.id, ignored=False)
         ]
+        carrier_name, carrier_url = carrier_link(
+            shipment.carrier, shipment.tracking_number, registered_name=_registered_name(shipment.carrier)
+        )
         tracked.append(
             TrackedShipment(
                 package_no=number,
                 carrier=shipment.carrier,
+                carrier_name=carrier_name,
+                carrier_url=carrier_url,
                 service=shipment.service,
                 tracking_number=shipment.tracking_number,
                 status=shipment.status,
                 shipped_at=_local(shipment.shipped_at, zone),
                 delivered_at=_local(shipment.delivered_at, zone),
+                estimated_delivery_date=shipment.estimated_delivery_date,
+                items=items.get(shipment.id, []),
                 events=events,
             )
         )
@@ -296,7 +321,43 @@ def order_tracking(session: Session, *, order: Order) -> OrderTracking:
         status=order.status,
         time_zone=zone.key,
         placed_at=order.placed_at.astimezone(zone),
+        promised_delivery_date=order.promised_delivery_date,
+        **_latest_estimate(order, shipments),
         shipments=tracked,
         returns=returns,
         timeline=sorted(timeline, key=lambda entry: entry.at),
     )
+
+
+def _shipment_items(session: Session, shipment_ids: list[int]) -> dict[int, list[TrackedItem]]:
+    """What each package holds: item names and quantities (no prices), in packing order."""
+    rows = session.execute(
+        select(ShipmentItem.shipment_id, Sku.name, ShipmentItem.quantity)
+        .join(Sku, Sku.id == ShipmentItem.sku_id)
+        .where(ShipmentItem.shipment_id.in_(shipment_ids))
+        .order_by(ShipmentItem.id)
+    ).all()
+    items: dict[int, list[TrackedItem]] = {}
+    for shipment_id, name, quantity in rows:
+        items.setdefault(shipment_id, []).append(TrackedItem(name=name, quantity=quantity))
+    return items
+
+
+def _registered_name(carrier: str | None) -> str | None:
+    """The display name of a carrier registered here (the rate card's), else None."""
+    return registered_carrier_name(carrier) if carrier else None
+
+
+def _latest_estimate(order: Order, shipments: Sequence[Shipment]) -> dict[str, Any]:
+    """The latest estimate of the delivery day: the latest carrier estimate of the packages still on
+    their way, else the day promised when the order was placed."""
+    on_the_way = [
+        s.estimated_delivery_date
+        for s in shipments
+        if s.status != ShipmentStatus.delivered and s.estimated_delivery_date is not None
+    ]
+    if on_the_way:
+        return {"estimated_delivery_date": max(on_the_way), "estimate_source": "carrier"}
+    if order.promised_delivery_date is not None:
+        return {"estimated_delivery_date": order.promised_delivery_date, "estimate_source": "promise"}
+    return {"estimated_delivery_date": None, "estimate_source": None}

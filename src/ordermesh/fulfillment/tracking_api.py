@@ -73,7 +73,12 @@ def add_tracking_event(
         place=body.place,
     )
     shipment, _ = tracking.record_tracking(
-        session, shipment_id=shipment.id, events=[event], source="api", actor=scope.actor
+        session,
+        shipment_id=shipment.id,
+        events=[event],
+        source="api",
+        actor=scope.actor,
+        estimated_delivery=body.estimated_delivery_date,
     )
     return shipments_out(session, [shipment])[0]
 

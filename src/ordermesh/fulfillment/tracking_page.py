@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import date
 
 from jinja2 import Environment, select_autoescape
 
@@ -31,9 +32,26 @@ _PAGE = _environment.from_string(
 {% if order %}
 <h1>Order {{ order.number }}</h1>
 <p>Status: <span class="status">{{ order.status.replace('_', ' ') }}</span></p>
+{% if order.promised_delivery_date %}
+<p>Promised delivery: {{ day(order.promised_delivery_date) }}</p>
+{% endif %}
+{% if order.estimated_delivery_date %}
+<p>Latest estimate: <strong>{{ day(order.estimated_delivery_date) }}</strong>
+<span class="muted">({{ 'from the carrier' if order.estimate_source == 'carrier' else 'as promised' }})</span>
+</p>
+{% endif %}
 {% for s in order.shipments %}
 <h2>Package {{ s.package_no }}: <span class="status">{{ s.status.replace('_', ' ') }}</span></h2>
-<p class="muted">{{ s.carrier }} {{ s.service }} &middot; tracking number {{ s.tracking_number }}</p>
+<p class="muted">
+{% if s.carrier_url %}<a href="{{ s.carrier_url }}" rel="noopener noreferrer">{{ s.carrier_name }}</a>
+{% else %}{{ s.carrier_name or s.carrier }}{% endif %}
+{{ s.service or '' }} &middot; tracking number {{ s.tracking_number }}
+{% if s.estimated_delivery_date and s.status != 'delivered' %}
+&middot; estimated delivery {{ day(s.estimated_delivery_date) }}
+{% endif %}
+</p>
+{% if s['items'] %}<ul>{% for item in s['items'] %}
+<li>{{ item.quantity }} &times; {{ item.name }}</li>{% endfor %}</ul>{% endif %}
 {% endfor %}
 {% for r in order.returns %}
 <h2>Return {{ r.number }}</h2>
@@ -58,5 +76,10 @@ _PAGE = _environment.from_string(
 
 def render(order: OrderTracking | None, *, number: str | None = None, problem: str | None = None) -> str:
     return _PAGE.render(
-        order=order.model_dump() if order else None, number=number, problem=problem, style=STYLE
+        order=order.model_dump() if order else None, number=number, problem=problem, style=STYLE, day=_day
     )
+
+
+def _day(value: date) -> str:
+    """A delivery day as a customer reads it: "Friday, December 11, 2026"."""
+    return f"{value:%A}, {value:%B} {value.day}, {value.year}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -234,7 +235,7 @@ def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -
         update(FulfillmentOrder)
         .where(FulfillmentOrder.id.in_(candidates), FulfillmentOrder.status == FulfillmentStatus.released)
         .values(status=FulfillmentStatus.picking.value, updated_at=utcnow())
-        .returning(FulfillmentOrder.id, FulfillmentOrder.merchant_id)
+        .returning(FulfillmentOrder.id, FulfillmentOrder.merchant_id, FulfillmentOrder.order_id)
         .execution_options(synchronize_session=False)
     ).all()
     insert_rows(
@@ -242,11 +243,34 @@ def create_pick_list(session: Session, *, scope: FloorScope, data: PickListIn) -
         PickListItem,
         [
             {"pick_list_id": pick_list_id, "merchant_id": m, "fulfillment_order_id": fo_id}
-            for fo_id, m in claimed
+            for fo_id, m, _order_id in claimed
         ],
     )
     assert pick_list_id is not None
+    _note_waved(session, pick_list_id, location, claimed, scope.actor)
     return pick_list_id
+
+
+def _note_waved(
+    session: Session, pick_list_id: int, location: Location, claimed: Sequence[Any], actor: str
+) -> None:
+    now = utcnow()
+    insert_rows(
+        session,
+        OrderEvent,
+        [
+            {
+                "merchant_id": merchant_id,
+                "order_id": order_id,
+                "kind": "waved",
+                "message": f"Fulfillment order {fo_id} put on wave {pick_list_id} at {location.code}.",
+                "actor": actor,
+                "data": {"fulfillment_order_id": fo_id, "pick_list_id": pick_list_id},
+                "created_at": now,
+            }
+            for fo_id, merchant_id, order_id in claimed
+        ],
+    )
 
 
 def list_pick_lists(

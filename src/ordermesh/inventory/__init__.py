@@ -19,7 +19,8 @@ def available_to_promise(on_hand: int, reserved: int, safety_stock: int) -> int:
 
 
 class MovementReason(StrEnum):
-    receive = "receive"  # stock arrived (purchase order, initial load)
+    receive = "receive"  # stock arrived outside a purchase order (initial load, by hand)
+    receipt = "receipt"  # units received against a purchase order (reference purchase_order:{id})
     adjust = "adjust"  # a correction with a stated cause (damage, found, loss)
     cycle_count = "cycle_count"  # on_hand set to what was counted
     transfer_out = "transfer_out"  # left this location for another

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -246,4 +246,29 @@ def ensure_level(session: Session, *, merchant_id: int, sku_id: int, location_id
             inbound=0,
             updated_at=utcnow(),
         )
+    )
+
+
+def set_inbound(
+    session: Session,
+    *,
+    merchant_id: int,
+    sku_id: int,
+    location_id: int,
+    inbound: int,
+    next_inbound_date: date | None,
+) -> None:
+    """Set the units expected at a level on open purchase orders and the earliest date one is due.
+
+    Like safety stock, a figure about the level rather than goods in it, so no movement is written: the
+    inbound domain sets it from its open purchase order lines whenever they change. It is never available.
+    """
+    if inbound < 0:
+        raise ValueError("inbound units cannot be negative")
+    ensure_level(session, merchant_id=merchant_id, sku_id=sku_id, location_id=location_id)
+    session.execute(
+        update(InventoryLevel)
+        .where(_level.merchant_id == merchant_id, _level.sku_id == sku_id, _level.location_id == location_id)
+        .values(inbound=inbound, next_inbound_date=next_inbound_date if inbound else None)
+        .execution_options(synchronize_session=False)
     )

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordermesh.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, utcnow
@@ -28,7 +28,10 @@ class InventoryLevel(IdMixin, Base):
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    # Units on open purchase orders bound here (never sellable), and the earliest date one is expected:
+    # kept by the inbound domain from its purchase order lines (inventory.service.set_inbound).
     inbound: Mapped[int] = mapped_column(Integer, default=0)
+    next_inbound_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -87,7 +87,10 @@ class LevelOut(BaseModel):
     reserved: int
     safety_stock: int
     available: int = Field(description="on_hand - reserved - safety_stock, never below 0")
-    inbound: int
+    inbound: int = Field(description="Units on open purchase orders bound here: never available")
+    next_inbound_date: date | None = Field(
+        default=None, description="The earliest expected date of those units (None when none are due)"
+    )
 
 
 class TransferOut(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -61,6 +62,7 @@ class LevelView:
     reserved: int
     safety_stock: int
     inbound: int
+    next_inbound_date: date | None = None
 
     @property
     def available(self) -> int:
@@ -89,9 +91,12 @@ def receive(
     reference: str | None,
     actor: str,
     note: str | None = None,
+    reason: MovementReason = MovementReason.receive,
 ) -> LevelView:
-    """Stock arrived at a location: on_hand up."""
-    movement = Movement(sku_id, location_id, MovementReason.receive, quantity, 0, reference, note)
+    """Stock arrived at a location: on_hand up (`reason` receipt for units of a purchase order)."""
+    if reason not in (MovementReason.receive, MovementReason.receipt):
+        raise ValueError(f"{reason} is not a way stock arrives")
+    movement = Movement(sku_id, location_id, reason, quantity, 0, reference, note)
     return _move(session, merchant_id, movement, quantity, actor, raises_stock=True)
 
 
@@ -378,7 +383,7 @@ def level_view(session: Session, *, merchant_id: int, sku_id: int, location_id: 
         return _view(row)
     sku_code = session.scalar(select(Sku.code).where(Sku.id == sku_id)) or ""
     location_code = session.scalar(select(Location.code).where(Location.id == location_id)) or ""
-    return LevelView(merchant_id, sku_id, sku_code, location_id, location_code, 0, 0, 0, 0)
+    return LevelView(merchant_id, sku_id, sku_code, location_id, location_code, 0, 0, 0, 0, None)
 
 
 def list_levels(
@@ -576,6 +581,7 @@ def _views_query() -> Select[Any]:
             _level.reserved,
             _level.safety_stock,
             _level.inbound,
+            _level.next_inbound_date,
         )
         .join(Sku, Sku.id == _level.sku_id)
         .join(Location, Location.id == _level.location_id)
@@ -593,6 +599,7 @@ def _view(row: Any) -> LevelView:
         reserved=row.reserved,
         safety_stock=row.safety_stock,
         inbound=row.inbound,
+        next_inbound_date=row.next_inbound_date,
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ordermesh.addresses import AddressIn
 from ordermesh.inputs import Id, Input
 from ordermesh.merchants import Role
 
@@ -24,6 +25,7 @@ CurrencyCode = Annotated[str, StringConstraints(strip_whitespace=True), AfterVal
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^\S+$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RETURN_INSTRUCTIONS_MAX = 2000
 
 
 class MerchantCreate(Input):
@@ -64,3 +66,33 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The bearer token: shown this once, never stored")
+
+
+class BrandingIn(Input):
+    brand_name: Name | None = Field(
+        default=None, description="Printed on the packing slip; default: the merchant's name"
+    )
+    return_instructions: str | None = Field(
+        default=None, max_length=RETURN_INSTRUCTIONS_MAX, description="How the customer returns an item"
+    )
+    return_address: AddressIn | None = Field(
+        default=None, description="Where returns go, printed on the slip"
+    )
+
+
+class LogoOut(BaseModel):
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    url: str
+
+
+class BrandingOut(BaseModel):
+    merchant_id: Id
+    brand_name: str = Field(description="What the slip prints: the brand name set, else the merchant's name")
+    brand_name_set: bool
+    return_instructions: str | None
+    return_address: dict[str, Any] | None
+    logo: LogoOut | None
+    updated_at: datetime | None

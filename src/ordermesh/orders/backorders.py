@@ -1,14 +1,17 @@
 """Backorders: stock freed anywhere goes to the orders waiting for it, oldest first, through one
-function (`serve_backorders`); a backorder filled later joins the order's open fulfillment order there."""
+function (`serve_backorders`); a backorder filled later joins the order's open fulfillment order there.
+`ship_dates` promises backordered lines for the arrival of the open purchase orders that cover them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordermesh.events.outbox import Event, emit
+from ordermesh.inbound.promises import Waiting, covering_arrivals
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import LevelSnapshot, Movement, changed_events, record, try_reserve
 from ordermesh.inventory.models import InventoryLevel
@@ -23,6 +26,7 @@ from ordermesh.orders.models import (
 )
 from ordermesh.orders.statuses import refresh_status
 from ordermesh.orders.timeline import note, payload
+from ordermesh.routing.promise import Calendar, add_working_days, closed_days, next_working_day
 
 
 def serve_backorders(
@@ -183,3 +187,59 @@ def _attach_to_fulfillment(
     refresh_status(session, order)
     if before != order.status and order.status == OrderStatus.confirmed:
         emit(session, merchant_id=order.merchant_id, events=[Event("order.confirmed", payload(order))])
+
+
+def ship_dates(session: Session, *, order: Order, lines: Sequence[OrderLine], today: date) -> dict[int, date]:
+    """When each backordered line of the order is expected to ship, by line id: the arrival of the open
+    purchase order line that covers it once the backorders before it are served (lines none covers are
+    left out)."""
+    waiting = [
+        Waiting(line.id, line.sku_id, line.quantity_backordered, _waiting_before(session, order, line))
+        for line in lines
+        if line.sku_id is not None and line.quantity_backordered > 0 and order.cancelled_at is None
+    ]
+    arrivals = covering_arrivals(session, merchant_id=order.merchant_id, waiting=waiting)
+    locations = session.scalars(
+        select(Location).where(Location.id.in_({a.location_id for a in arrivals.values()}))
+    )
+    clocks = {
+        location.id: (
+            Calendar(location.country, closed_days(location.closed_days or [])),
+            location.handling_days,
+        )
+        for location in locations
+    }
+    return {
+        line_id: _ship_date(arrival.expected_date, *clocks[arrival.location_id], today)
+        for line_id, arrival in arrivals.items()
+    }
+
+
+def _ship_date(expected: date, calendar: Calendar, handling_days: int, today: date) -> date:
+    """Units due on `expected` (today at the earliest) are received that working day or the next, and ship
+    after the location's handling days."""
+    received = max(expected, today)
+    if not calendar.is_working_day(received):
+        received = next_working_day(received, calendar)
+    return add_working_days(received, handling_days, calendar)
+
+
+def _waiting_before(session: Session, order: Order, line: OrderLine) -> int:
+    """Units of the line's SKU backordered by lines served before it (older orders, earlier lines)."""
+    earlier = or_(
+        Order.placed_at < order.placed_at,
+        and_(Order.placed_at == order.placed_at, Order.id < order.id),
+        and_(Order.id == order.id, OrderLine.line_no < line.line_no),
+    )
+    ahead = session.scalar(
+        select(func.coalesce(func.sum(OrderLine.quantity_backordered), 0))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.merchant_id == order.merchant_id,
+            OrderLine.sku_id == line.sku_id,
+            OrderLine.quantity_backordered > 0,
+            Order.cancelled_at.is_(None),
+            earlier,
+        )
+    )
+    return int(ahead or 0)

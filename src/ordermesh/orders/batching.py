@@ -1,9 +1,10 @@
-"""Group commit for order intake: the orders that arrive together are placed in one transaction.
+"""Group commit for intake: the orders that arrive together are placed in one transaction.
 
 Under load an order spends most of its time waiting on statements and the commit. Here a few writer
 threads each take every order queued while they were busy and place them all with one set of statements
-(`service.place_orders`), so that one commit serves many orders. Each request is answered only once its
-order is committed.
+(`service.place_orders` for the API's orders, `channels.webhooks.receive_webhooks` for the channels'
+webhooks), so that one commit serves many orders. Each request is answered only once its order is
+committed.
 
 While orders keep coming, a writer that has the first order of a batch lingers a moment (a few
 milliseconds) for the requests still being read: a batch of one costs about what a batch of eight
@@ -17,24 +18,27 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.metrics import INTAKE_BATCH_SIZE
-from ordermesh.orders.intake import OrderRequest
-from ordermesh.orders.service import PlacedOrder, place_orders
 
-Answer = PlacedOrder | Exception
+R = TypeVar("R")
+A = TypeVar("A")
+# Places requests together in one transaction, with an answer (or the error) for each.
+Place = Callable[[sessionmaker[Session], Sequence[R]], list[A | Exception]]
 
 
 @dataclass(frozen=True)
-class Waiting:
-    """An order waiting to be placed, and where its request awaits the answer."""
+class Waiting(Generic[R, A]):
+    """A request waiting to be placed, and where it awaits the answer."""
 
-    request: OrderRequest
+    request: R
     loop: asyncio.AbstractEventLoop
-    answer: asyncio.Future[Answer]
+    answer: asyncio.Future[A | Exception]
 
 
 # A writer that finished a batch less than this long ago is busy: it lingers for more orders.
@@ -42,10 +46,10 @@ BUSY_WINDOW_SECONDS = 0.1
 WRITER_THREAD = "order-intake"  # the name of every writer thread
 
 
-class IntakeQueue:
-    """Orders waiting to be placed, and the writer threads that place them in batches.
+class IntakeQueue(Generic[R, A]):
+    """Requests waiting to be placed, and the writer threads that place them in batches with `place`.
 
-    Writers start with the first order and stop after `idle_seconds` without one, so an idle server
+    Writers start with the first request and stop after `idle_seconds` without one, so an idle server
     (or a test's app) keeps no threads.
     """
 
@@ -53,17 +57,19 @@ class IntakeQueue:
         self,
         factory: sessionmaker[Session],
         *,
+        place: Place[R, A],
         writers: int,
         max_batch: int,
         linger_seconds: float,
         idle_seconds: float = 5.0,
     ) -> None:
         self._factory = factory
+        self._place_batch = place
         self._max_writers = writers
         self._max_batch = max_batch
         self._linger_seconds = linger_seconds
         self._idle_seconds = idle_seconds
-        self._waiting: queue.SimpleQueue[Waiting] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[Waiting[R, A]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._writers = 0
 
@@ -78,8 +84,8 @@ class IntakeQueue:
         """Orders waiting for a writer to take them now."""
         return self._waiting.qsize()
 
-    async def place(self, request: OrderRequest) -> PlacedOrder:
-        """Place the order with whatever else is waiting; its answer once committed."""
+    async def place(self, request: R) -> A:
+        """Place the request with whatever else is waiting; its answer once committed."""
         loop = asyncio.get_running_loop()
         waiting = Waiting(request, loop, loop.create_future())
         self._waiting.put(waiting)
@@ -106,7 +112,7 @@ class IntakeQueue:
             self._place(batch)
             last_batch_end = time.monotonic()
 
-    def _next_order(self) -> Waiting | None:
+    def _next_order(self) -> Waiting[R, A] | None:
         """The next order waiting; None once none came for idle_seconds (the writer then stops)."""
         while True:
             try:
@@ -117,9 +123,9 @@ class IntakeQueue:
                         self._writers -= 1
                         return None
 
-    def _gather(self, first: Waiting, *, linger: float) -> list[Waiting]:
+    def _gather(self, first: Waiting[R, A], *, linger: float) -> list[Waiting[R, A]]:
         """The batch: the first order and those arriving within `linger` seconds, up to max_batch."""
-        batch = [first]
+        batch: list[Waiting[R, A]] = [first]
         deadline = time.monotonic() + linger
         while len(batch) < self._max_batch:
             remaining = deadline - time.monotonic()
@@ -132,18 +138,17 @@ class IntakeQueue:
         # A request whose client gave up before its turn is not placed.
         return [waiting for waiting in batch if not waiting.answer.cancelled()]
 
-    def _place(self, batch: list[Waiting]) -> None:
+    def _place(self, batch: list[Waiting[R, A]]) -> None:
         if not batch:
             return
         INTAKE_BATCH_SIZE.observe(len(batch))
-        answers: list[Answer]
+        answers: list[A | Exception]
         try:
-            answers = place_orders(self._factory, [waiting.request for waiting in batch])
+            answers = self._place_batch(self._factory, [waiting.request for waiting in batch])
         except Exception as error:  # the database is gone: every request hears why
             answers = [error] * len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Answer], Answer]]] = defaultdict(
-            list
-        )
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[A | Exception], A | Exception]]]
+        by_loop = defaultdict(list)
         for waiting, answer in zip(batch, answers, strict=True):
             by_loop[waiting.loop].append((waiting.answer, answer))
         for loop, results in by_loop.items():  # one wake-up of each event loop for the whole batch
@@ -153,7 +158,7 @@ class IntakeQueue:
                 continue
 
 
-def _deliver(results: list[tuple[asyncio.Future[Answer], Answer]]) -> None:
+def _deliver(results: list[tuple[asyncio.Future[A | Exception], A | Exception]]) -> None:
     for future, answer in results:
         if not future.done():  # a request cancelled meanwhile has no one to answer
             future.set_result(answer)

@@ -95,6 +95,7 @@ def build_order(
         service_level=data.service_level.value,
         tags=list(data.tags),
         notes=data.notes,
+        gift_message=data.gift_message or None,
         subtotal=money.subtotal,
         discount_total=money.discount_total,
         tax_total=money.tax_total,

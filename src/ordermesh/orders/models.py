@@ -39,6 +39,7 @@ class Order(IdMixin, TimestampMixin, Base):
     service_level: Mapped[str] = mapped_column(String(20), default="standard")
     tags: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
+    gift_message: Mapped[str | None] = mapped_column(Text)  # printed on the packing slip
     subtotal: Mapped[Decimal] = mapped_column(Money())
     discount_total: Mapped[Decimal] = mapped_column(Money())
     tax_total: Mapped[Decimal] = mapped_column(Money())
@@ -72,7 +73,7 @@ class OrderLine(IdMixin, Base):
         # Backorders are allocated first-come-first-served per SKU when stock arrives.
         Index("ix_order_line_backorder", "merchant_id", "sku_id", "quantity_backordered"),
         # The order list's SKU filter and search.
-        Index("ix_order_line_merchant_sku_code", "merchant_id", "sku_code"),
+        Index("ix_order_line_merchant_sku_code", "merchant_id", "sku_code", "order_id"),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigId, ForeignKey("merchant.id"))

@@ -9,47 +9,23 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ordermesh.addresses import AddressIn
 from ordermesh.errors import FieldValueError
 from ordermesh.inputs import Id, NotBool, Timestamp
 from ordermesh.inputs import Input as BaseInput
-from ordermesh.money import fits_currency, is_country, is_currency, minor_units
+from ordermesh.money import fits_currency, is_currency, minor_units
 from ordermesh.orders import HoldKind, SalesChannel
 from ordermesh.routing import ServiceLevel
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+GIFT_MESSAGE_MAX = 1000
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Input(BaseInput):
     model_config = ConfigDict(str_strip_whitespace=True)
-
-
-class AddressIn(Input):
-    name: ShortText
-    company: str | None = Field(default=None, max_length=200)
-    address1: ShortText
-    address2: str | None = Field(default=None, max_length=200)
-    city: Annotated[str, Field(min_length=1, max_length=100)]
-    region: str | None = Field(default=None, max_length=100)
-    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
-    country: Annotated[str, Field(description="ISO 3166-1 alpha-2 code, e.g. US")]
-    phone: str | None = Field(default=None, max_length=40)
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        if not is_country(value.upper()):
-            raise ValueError("not an ISO 3166-1 alpha-2 country code")
-        return value.upper()
-
-    @model_validator(mode="after")
-    def _us_postal_code(self) -> AddressIn:
-        if self.country == "US" and not US_ZIP.match(self.postal_code):
-            raise FieldValueError("postal_code", "a US ZIP code is 5 digits (or ZIP+4)")
-        return self
 
 
 class CustomerIn(Input):
@@ -130,6 +106,9 @@ class OrderCreate(Input):
     presentment_total: Amount | None = None
     tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)] = []
     notes: str | None = Field(default=None, max_length=5000)
+    gift_message: str | None = Field(
+        default=None, max_length=GIFT_MESSAGE_MAX, description="Printed on the packing slip"
+    )
     placed_at: Timestamp | None = None
 
     @field_validator("currency")
@@ -200,6 +179,11 @@ class OrderLineOut(BaseModel):
     requires_shipping: bool = True
     quantity: int
     quantity_backordered: int
+    backorder_ship_date: date | None = Field(
+        default=None,
+        description="When the backordered units are expected to ship: the expected date of the open purchase "
+        "order line that covers them, plus the location's handling days",
+    )
     unit_price: Decimal
     discount: Decimal
     tax: Decimal
@@ -274,6 +258,7 @@ class OrderOut(OrderSummary):
     service_level: str
     tags: list[str]
     notes: str | None
+    gift_message: str | None = None
     subtotal: Decimal
     discount_total: Decimal
     tax_total: Decimal
@@ -289,6 +274,10 @@ class OrderOut(OrderSummary):
     channel_cancel_reason: str | None = None
     lines_not_taken: list[LineNotTaken] = []
     promised_delivery_date: date | None = None
+    backorder_ship_date: date | None = Field(
+        default=None,
+        description="When the last backordered line is expected to ship, if every one is covered",
+    )
     lines: list[OrderLineOut]
     fulfillment_orders: list[FulfillmentOrderOut]
     holds: list[HoldOut]

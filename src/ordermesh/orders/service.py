@@ -13,9 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.base import utcnow
-from ordermesh.db import is_disconnect, is_retryable
+from ordermesh.db import is_retryable
 from ordermesh.domain_events import publish
-from ordermesh.errors import Conflict, DomainError, FieldError, NotFound, RequestExpired
+from ordermesh.errors import Conflict, DomainError, FieldError, NotFound
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason
 from ordermesh.inventory.ledger import Movement, apply
@@ -27,9 +27,10 @@ from ordermesh.orders import (
     HoldKind,
     OrderStatus,
 )
-from ordermesh.orders.backorders import serve_backorders
+from ordermesh.orders.backorders import serve_backorders, ship_dates
 from ordermesh.orders.events import OrderCancelled
 from ordermesh.orders.fulfillment_orders import move_to
+from ordermesh.orders.group_commit import answer_each, settle
 from ordermesh.orders.intake import (
     DuplicateOrder,
     OrderRequest,
@@ -100,49 +101,16 @@ def place_orders(
     """Create and confirm orders in one transaction, retried when it loses a race; idempotent.
 
     Each request gets its own answer: its order (created, or found when a request with the same
-    external id or Idempotency-Key came first) or the error that makes it invalid. A request whose
-    deadline passed is not placed (RequestExpired): one that expires while its batch runs is found when
-    the batch settles its requests before committing, and the batch is rolled back and placed again
-    without it. Should the batch fail as a whole for any other reason, each order is placed on its own,
-    so that one cannot sink the others (unless the database is gone: then every request hears why).
+    external id or Idempotency-Key came first) or the error that makes it invalid. Deadlines and a
+    batch that fails as a whole are handled by the group commit (`group_commit.answer_each`).
     """
-    answers: dict[int, PlacedOrder | Exception] = {}
-    while pending := [index for index in range(len(requests)) if index not in answers]:
-        for index in pending:
-            if (deadline := requests[index].deadline) is not None and deadline.passed():
-                answers[index] = RequestExpired("the request's deadline passed before its order was placed")
-        live = [index for index in pending if index not in answers]
-        try:
-            placed = _place_together(factory, [requests[index] for index in live])
-        except _Abandoned:
-            continue  # the expired ones are answered above on the next round, the others placed again
-        answers.update(zip(live, placed, strict=True))
-    return [answers[index] for index in range(len(requests))]
-
-
-class _Abandoned(Exception):
-    """A request of the batch expired before its commit: the batch was rolled back."""
+    return answer_each(requests, partial(_place_together, factory))
 
 
 def _place_together(
     factory: sessionmaker[Session], requests: Sequence[OrderRequest]
 ) -> list[PlacedOrder | Exception]:
-    try:
-        outcomes = _run_batch(factory, requests)
-    except _Abandoned:
-        raise
-    except Exception as error:
-        if len(requests) == 1 or is_disconnect(error):
-            raise
-        return [_place_alone(factory, request) for request in requests]
-    return _answers(factory, requests, outcomes)
-
-
-def _place_alone(factory: sessionmaker[Session], request: OrderRequest) -> PlacedOrder | Exception:
-    try:
-        return place_orders(factory, [request])[0]
-    except Exception as error:  # answered to this request alone
-        return error
+    return _answers(factory, requests, _run_batch(factory, requests))
 
 
 def _run_batch(factory: sessionmaker[Session], requests: Sequence[OrderRequest]) -> list[Outcome]:
@@ -162,19 +130,8 @@ def _create_orders(
     session: Session, final: bool, *, requests: Sequence[OrderRequest], check_existing: bool
 ) -> list[Outcome]:
     outcomes = create_orders(session, requests, final=final, check_existing=check_existing)
-    _settle(requests)
+    settle(requests)
     return outcomes
-
-
-def _settle(requests: Sequence[OrderRequest]) -> None:
-    """Just before the commit: claim every request for it, or abandon the batch if one has expired.
-
-    Every request is claimed (not only up to the first expired one): those claimed stay claimed, and
-    are placed when the batch runs again without the expired ones.
-    """
-    settled = [request.deadline.settle() for request in requests if request.deadline is not None]
-    if not all(settled):
-        raise _Abandoned
 
 
 def _answers(
@@ -244,7 +201,8 @@ def _view(session: Session, order: Order) -> OrderOut:
         .where(FulfillmentOrder.order_id == order.id)
     ).all()
     holds = session.scalars(select(OrderHold).where(OrderHold.order_id == order.id)).all()
-    return order_out(order, lines, fulfillment_orders, fo_lines, holds)
+    dates = ship_dates(session, order=order, lines=lines, today=utcnow().date())
+    return order_out(order, lines, fulfillment_orders, fo_lines, holds, backorder_ship_dates=dates)
 
 
 def list_orders(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 from ordermesh.money import quantize
 from ordermesh.orders.models import FulfillmentOrder, FulfillmentOrderLine, Order, OrderHold, OrderLine
@@ -46,7 +47,11 @@ def order_out(
     fulfillment_orders: Sequence[FulfillmentOrder],
     fulfillment_lines: Sequence[FulfillmentOrderLine],
     holds: Sequence[OrderHold],
+    backorder_ship_dates: Mapping[int, date] | None = None,
 ) -> OrderOut:
+    """The order's answer; `backorder_ship_dates` (by line id) when its backordered lines are promised."""
+    dates = backorder_ship_dates or {}
+    backordered = [line.id for line in lines if line.quantity_backordered > 0]
     lines_by_fo: dict[int, list[FulfillmentOrderLineOut]] = {}
     for fo_line in fulfillment_lines:
         lines_by_fo.setdefault(fo_line.fulfillment_order_id, []).append(
@@ -61,6 +66,7 @@ def order_out(
         service_level=order.service_level,
         tags=order.tags,
         notes=order.notes,
+        gift_message=order.gift_message,
         subtotal=quantize(order.subtotal, order.currency),
         discount_total=quantize(order.discount_total, order.currency),
         tax_total=quantize(order.tax_total, order.currency),
@@ -78,6 +84,9 @@ def order_out(
         channel_cancel_reason=order.channel_cancel_reason,
         lines_not_taken=order.lines_not_taken or [],
         promised_delivery_date=order.promised_delivery_date,
+        backorder_ship_date=max(dates[i] for i in backordered)
+        if backordered and all(i in dates for i in backordered)
+        else None,
         lines=[
             OrderLineOut(
                 id=line.id,
@@ -88,6 +97,7 @@ def order_out(
                 requires_shipping=line.requires_shipping,
                 quantity=line.quantity,
                 quantity_backordered=line.quantity_backordered,
+                backorder_ship_date=dates.get(line.id),
                 unit_price=quantize(line.unit_price, order.currency),
                 discount=quantize(line.discount, order.currency),
                 tax=quantize(line.tax, order.currency),

@@ -6,21 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
+from ordermesh import addresses
 from ordermesh.inputs import Id, Input, NotBool
-from ordermesh.money import is_country
 from ordermesh.routing import DEFAULT_POLICIES, Policy, ServiceLevel
 from ordermesh.routing.cost import DEFAULT_ZONES
 
-
-def _country(value: str) -> str:
-    if not is_country(value.upper()):
-        raise ValueError("not an ISO 3166-1 alpha-2 country code")
-    return value.upper()
-
-
-CountryCode = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+CountryCode = Annotated[addresses.CountryCode, Field(min_length=2, max_length=2)]
 
 Rate = Annotated[Decimal, Field(ge=0, le=10_000, decimal_places=2)]
 SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
@@ -39,16 +32,9 @@ class DestinationIn(Input):
     """Only where the parcel goes matters for a quote; name and street may be left out."""
 
     postal_code: Annotated[str, Field(min_length=1, max_length=20)]
-    country: Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. US")]
+    country: CountryCode
     city: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        if not is_country(value.upper()):
-            raise ValueError("not an ISO 3166-1 alpha-2 country code")
-        return value.upper()
 
 
 class QuoteIn(Input):

@@ -1,8 +1,8 @@
 """dashboard users (argon2 password hashes, invitations) and their sessions; the order list's indexes
 for its channel and SKU filters
 
-Revision ID: 0014_users
-Revises: 0012_return_labels
+Revision ID: 0017_users
+Revises: 0016_inbound
 Create Date: 2026-12-05 02:50:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import ordermesh.base
 
-revision: str = "0014_users"
-down_revision: str | Sequence[str] | None = "0012_return_labels"
+revision: str = "0017_users"
+down_revision: str | Sequence[str] | None = "0016_inbound"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -69,11 +69,17 @@ def upgrade() -> None:
     op.create_index("ix_user_session_user", "user_session", ["user_id"], unique=False)
     op.create_index("ix_order_merchant_channel", "order", ["merchant_id", "channel", "id"], unique=False)
     op.create_index(
-        "ix_order_line_merchant_sku_code", "order_line", ["merchant_id", "sku_code"], unique=False
+        "ix_order_line_merchant_sku_code", "order_line", ["merchant_id", "sku_code", "order_id"], unique=False
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Which channels each merchant sells on: without it, PostgreSQL expects a channel another merchant
+        # uses a lot to be common for this one too, and walks the whole list by id looking for it.
+        op.execute('CREATE STATISTICS st_order_merchant_channel (mcv) ON merchant_id, channel FROM "order"')
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP STATISTICS IF EXISTS st_order_merchant_channel")
     op.drop_index("ix_order_line_merchant_sku_code", table_name="order_line")
     op.drop_index("ix_order_merchant_channel", table_name="order")
     op.drop_index("ix_user_session_user", table_name="user_session")
