@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.app import create_app
 from ordermesh.auth import key_cache
+from ordermesh.channels import sync as channel_sync
+from ordermesh.channels.connector import CONNECTORS, load_connectors
 from ordermesh.db import make_engine
 from ordermesh.migrate import upgrade
 from ordermesh.models import Base
@@ -123,12 +125,24 @@ def _truncate(engine: Engine) -> None:
                 connection.exec_driver_sql(f'DELETE FROM "{table}"')
 
 
+def _forget_channel_state() -> None:
+    """Channel ids restart with the database, and a fake channel's port may be one an earlier test had:
+    the tokens and rate buckets this process keeps by channel go with the rows."""
+    load_connectors()
+    for connector in CONNECTORS.values():
+        tokens = getattr(connector, "tokens", None)
+        if tokens is not None:
+            connector.tokens = type(tokens)()  # type: ignore[attr-defined]
+    channel_sync._buckets.clear()
+
+
 @pytest.fixture
 def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A clean database for each test."""
     _truncate(engine)
     key_cache.clear()
     settings_cache.forget()  # merchant ids restart with the database: cached routing settings go with it
+    _forget_channel_state()
     yield sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.merchants import Role
@@ -112,6 +112,13 @@ def sign_in(page: Page, base_url: str, person: Person, password: str = PASSWORD)
     page.get_by_label("Email").fill(person.email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_out(page: Page) -> None:
+    """Sign out, and wait for the sign-in page: a next sign-in started before it arrives would race the
+    sign-out's answer for the sign-in form's token cookie."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Ordermesh")).to_be_visible()
 
 
 def screenshot(page: Page, name: str) -> None:

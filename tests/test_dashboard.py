@@ -176,7 +176,8 @@ def test_pages_load_nothing_from_elsewhere_and_allow_only_their_own_origin(
 ) -> None:
     order = place_order(live_server.url, world.acme, [("TSHIRT", 1)])
     with signed_in_client(live_server.url, people.operator) as client:
-        for path in ("/sign-in", "/", "/orders", f"/orders/{order['id']}", "/users", "/orders?view=late"):
+        pages = ("/sign-in", "/", "/orders", f"/orders/{order['id']}", "/users", "/orders?view=late")
+        for path in (*pages, "/inventory", f"/inventory/skus/{world.acme_skus['TSHIRT']}"):
             answer = client.get(path)
             assert answer.status_code == 200, path
             assert answer.headers["content-security-policy"] == PAGE_CSP
@@ -185,7 +186,7 @@ def test_pages_load_nothing_from_elsewhere_and_allow_only_their_own_origin(
                 assert link.startswith(("/", "#", "data:")), (path, link)
         assert "'unsafe" not in PAGE_CSP and "http" not in PAGE_CSP
         static = re.findall(r'src="(/static/[^"]+)"', client.get("/").text)
-        assert len(static) == 3
+        assert len(static) == 4  # dashboard.js, live.js, Alpine.js, htmx
         for link in static:
             answer = client.get(link)
             assert answer.status_code == 200

@@ -19,6 +19,7 @@ from tests.dashboard_support import (
     place_order,
     screenshot,
     sign_in,
+    sign_out,
 )
 from tests.world import World
 
@@ -122,7 +123,7 @@ def test_a_merchant_never_sees_another_merchants_orders(
     assert answer is not None and answer.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     # The operator sees both.
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     sign_in(page, live_server.url, people.operator)
     page.goto("/orders")
     expect(page.get_by_role("link", name=theirs["number"], exact=True)).to_be_visible()
@@ -158,7 +159,7 @@ def test_the_operator_switches_merchant_and_invites_a_user(
     link = page.get_by_label("Invitation link").input_value()
     screenshot(page, "users")
 
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     page.goto(link)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)

@@ -27,6 +27,7 @@ from tests.dashboard_support import (
     place_order,
     screenshot,
     sign_in,
+    sign_out,
 )
 from tests.floor_support import ASSOCIATE, MUG_GTIN, TSHIRT_GTIN, set_up_floor
 from tests.world import World
@@ -95,12 +96,6 @@ def every_field_has_a_name(page: Page) -> None:
     assert fields.count() > 0
     for index in range(fields.count()):
         expect(fields.nth(index)).to_have_accessible_name(re.compile(r"\w"))
-
-
-def sign_out(page: Page) -> None:
-    """Sign out, and wait for the sign-in page (whose form token the next sign-in uses)."""
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="Sign in to Ordermesh")).to_be_visible()
 
 
 def tab_reaches(page: Page, names: set[str], presses: int = 60) -> None:

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     sign_in_attempts_per_minute: float = Field(10, gt=0)
     secure_cookies: bool = False
     invite_hours: float = Field(72, gt=0)
+    # The dashboard's live updates (server-sent events at /live): how often a stream reads the latest
+    # change from the database, and how long one stream lasts before the browser reconnects (resuming
+    # from the last change it saw).
+    live_poll_seconds: float = Field(1, gt=0, le=60)
+    live_stream_seconds: float = Field(300, gt=0)
     # The secret set on the EasyPost webhook: its tracker updates are accepted only when signed with it.
     easypost_webhook_secret: str = ""
     # EasyPost's API (SCAN forms when a manifest of the `easypost` carrier closes): the API key (empty:

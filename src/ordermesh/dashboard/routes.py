@@ -12,6 +12,8 @@ from ordermesh.dashboard import (
     account_pages,
     floor_pages,
     home_pages,
+    inventory_pages,
+    live,
     order_pages,
     pack_pages,
     return_pages,
@@ -73,6 +75,8 @@ def install(app: FastAPI, **_: Any) -> None:
         floor_pages.router,
         pack_pages.router,
         return_pages.router,
+        inventory_pages.router,
+        live.router,
     )
     for router in routers:
         app.include_router(router)

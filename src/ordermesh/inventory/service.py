@@ -392,11 +392,13 @@ def list_levels(
     merchant_scope: int | None,
     sku_id: int | None = None,
     sku_code: str | None = None,
+    sku_code_prefix: str | None = None,
     location_id: int | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[LevelView], str | None]:
-    """A page of levels (by id) with their SKU and location codes."""
+    """A page of levels (by id) with their SKU and location codes; `sku_code_prefix` keeps the SKUs whose
+    code starts with it (found first: see _skus_starting)."""
     statement = _views_query()
     if merchant_scope is not None:
         statement = statement.where(_level.merchant_id == merchant_scope)
@@ -404,6 +406,10 @@ def list_levels(
         statement = statement.where(_level.sku_id == sku_id)
     if sku_code is not None:
         statement = statement.where(Sku.code == sku_code)
+    if sku_code_prefix:
+        statement = statement.where(
+            _level.sku_id.in_(_skus_starting(session, merchant_scope, sku_code_prefix))
+        )
     if location_id is not None:
         statement = statement.where(_level.location_id == location_id)
     rows, next_cursor = paginate(session, statement, _level.id, limit=limit, cursor=cursor)
@@ -497,6 +503,23 @@ def _hand_reference(reference: str | None) -> str:
     if reference is None or not reference.strip():
         raise Invalid.field("reference", "units reserved by hand are held under a reference: give it")
     return reference.strip()
+
+
+# Up to this many SKUs found by a code's start are named to the levels' query by id (it then reads
+# their levels by index); more are dense enough among the levels for it to walk them in id order.
+_FEW_SKUS = 1000
+
+
+def _skus_starting(session: Session, merchant_scope: int | None, prefix: str) -> Any:
+    """The ids of the SKUs whose code starts with `prefix`: a list when they are few, else a subquery.
+
+    PostgreSQL's planner cannot tell how selective a code's start is; given the subquery for a rare one
+    it may walk every level in id order looking for a page of them."""
+    statement = select(Sku.id).where(Sku.code.startswith(prefix, autoescape=True))
+    if merchant_scope is not None:
+        statement = statement.where(Sku.merchant_id == merchant_scope)
+    few = list(session.scalars(statement.limit(_FEW_SKUS + 1)))
+    return few if len(few) <= _FEW_SKUS else statement
 
 
 def _require_positive(field: str, quantity: int) -> None:
