@@ -3,6 +3,7 @@ wave by scans (the bin, then the item) through the same services as the API's re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from ordermesh.fulfillment.floor import PICKABLE
 from ordermesh.fulfillment.schemas import Code, PickListIn, PickListOut, ScanCode, ShortPickIn
 from ordermesh.fulfillment.scope import FloorScope
 from ordermesh.inputs import Id, Input
+from ordermesh.locations.models import Location
 from ordermesh.users.service import SignedIn
 from ordermesh.web_support import DbSession
 
@@ -95,6 +97,32 @@ def _open_waves(session: Session, scope: FloorScope, location_id: int) -> list[W
     return rows
 
 
+def station_page(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    location_id: int | None,
+    *,
+    template: str,
+    listed: tuple[str, Callable[[Session, FloorScope, Location | None], Any]],
+    signal: Signal | None = None,
+    status: int = 200,
+) -> Response:
+    """A floor station's page (waves, pack station, returns): the location chosen (an operator picks
+    one), what the station lists there (`listed`: its name in the template and how to read it), and the
+    signal of the last scan."""
+    scope = floor_scope(user)
+    location = chosen_location(session, scope, location_id)
+    name, read = listed
+    context = {
+        "location": location,
+        "locations": active_locations(session) if scope.location_id is None else [],
+        name: read(session, scope, location),
+        "signal": signal,
+    }
+    return page(request, template, context, user=user, status=status)
+
+
 def _floor_page(
     request: Request,
     session: Session,
@@ -104,15 +132,10 @@ def _floor_page(
     signal: Signal | None = None,
     status: int = 200,
 ) -> Response:
-    scope = floor_scope(user)
-    location = chosen_location(session, scope, location_id)
-    context = {
-        "location": location,
-        "locations": active_locations(session) if scope.location_id is None else [],
-        "waves": _open_waves(session, scope, location.id) if location else [],
-        "signal": signal,
-    }
-    return page(request, "floor.html", context, user=user, status=status)
+    waves = ("waves", lambda s, scope, location: _open_waves(s, scope, location.id) if location else [])
+    return station_page(
+        request, session, user, location_id, template="floor.html", listed=waves, signal=signal, status=status
+    )
 
 
 @router.get("/floor")

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused
+from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused, station_page
 from ordermesh.dashboard.floor_queries import (
-    active_locations,
     chosen_location,
     find_fulfillment_order,
     floor_scope,
@@ -51,15 +50,14 @@ def _station_page(
     signal: Signal | None = None,
     status: int = 200,
 ) -> Response:
-    scope = floor_scope(user)
-    location = chosen_location(session, scope, location_id)
-    context = {
-        "location": location,
-        "locations": active_locations(session) if scope.location_id is None else [],
-        "waiting": waiting_to_pack(session, scope, location.id) if location else [],
-        "signal": signal,
-    }
-    return page(request, "floor_pack_station.html", context, user=user, status=status)
+    waiting = (
+        "waiting",
+        lambda s, scope, location: waiting_to_pack(s, scope, location.id) if location else [],
+    )
+    return station_page(
+        request, session, user, location_id, template="floor_pack_station.html", listed=waiting,
+        signal=signal, status=status,
+    )  # fmt: skip
 
 
 @router.get("/floor/pack")

@@ -12,12 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused
+from ordermesh.dashboard.floor_pages import Signal, WhereQuery, posted_location, refused, station_page
 from ordermesh.dashboard.floor_queries import (
     ReturnItem,
-    active_locations,
     awaiting_returns,
-    chosen_location,
     find_return,
     floor_scope,
     return_items,
@@ -82,15 +80,11 @@ def _station_page(
     signal: Signal | None = None,
     status: int = 200,
 ) -> Response:
-    scope = floor_scope(user)
-    location = chosen_location(session, scope, location_id)
-    context = {
-        "location": location,
-        "locations": active_locations(session) if scope.location_id is None else [],
-        "awaiting": awaiting_returns(session, scope),
-        "signal": signal,
-    }
-    return page(request, "floor_returns.html", context, user=user, status=status)
+    awaiting = ("awaiting", lambda s, scope, _location: awaiting_returns(s, scope))
+    return station_page(
+        request, session, user, location_id, template="floor_returns.html", listed=awaiting,
+        signal=signal, status=status,
+    )  # fmt: skip
 
 
 @router.get("/floor/returns")
