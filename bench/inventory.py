@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from dashboard import LOCATIONS, PASSWORD, fresh_database, p95, seed_world, timed_requests
+from dashboard import LOCATIONS, fresh_database, p95, seed_world, time_cases
 from ordermesh.app import create_app
 from ordermesh.dashboard.live import counts_above
 from ordermesh.db import make_engine
@@ -105,23 +104,8 @@ def main() -> int:
         ("grid, SKU code, no match", lambda n: f"/inventory?sku=NONE-{n}", 200),
         ("SKU page", lambda n: f"/inventory/skus/{rng.choice(sku_ids)}", 200),
     ]  # fmt: skip
-    misses = 0
     with TestClient(create_app(factory)) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
-        assert token
-        signed = client.post(
-            "/sign-in",
-            data={"csrf_token": token.group(1), "email": "merchant@bench.example", "password": PASSWORD},
-            follow_redirects=False,
-        )
-        assert signed.status_code == 303, signed.text
-        client.get("/inventory")  # warm up
-        print(f"{'request':28} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
-        for name, paths, target in cases:
-            times = timed_requests(client, paths, args.samples)
-            verdict = "PASS" if p95(times) <= target else "MISS"
-            misses += verdict == "MISS"
-            print(f"{name:28} {statistics.median(times):8.1f} {p95(times):8.1f} {target:8.0f}  {verdict}")
+        misses = time_cases(client, cases, samples=args.samples, warm_up="/inventory")
     polls = timed_polls(factory, args.samples)
     verdict = "PASS" if p95(polls) <= 20 else "MISS"
     misses += verdict == "MISS"
