@@ -30,6 +30,7 @@ from ordermesh.dashboard.web import (
 from ordermesh.errors import DomainError, Invalid
 from ordermesh.inputs import Id, Input
 from ordermesh.inventory import api as inventory_api
+from ordermesh.inventory import ledger
 from ordermesh.inventory import service as inventory
 from ordermesh.inventory.schemas import AdjustIn, CountIn, QuantityIn, SkuRef, TransferIn
 from ordermesh.locations.models import Location, MerchantLocation
@@ -139,7 +140,7 @@ def _sku_page(
     form: dict[str, str] | None = None,
 ) -> Response:
     stock = inventory.sku_inventory(session, sku_id=sku_id, merchant_scope=user.principal.merchant_scope())
-    movements, next_cursor = inventory.list_movements(
+    movements, next_cursor = ledger.list_movements(
         session,
         merchant_scope=stock.sku.merchant_id,
         sku_id=sku_id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ordermesh.auth import Principal
 from ordermesh.inputs import Id
-from ordermesh.inventory import MovementReason
+from ordermesh.inventory import MovementReason, ledger
 from ordermesh.inventory import service as inventory
 from ordermesh.inventory.schemas import (
     AdjustIn,
@@ -111,7 +111,7 @@ def list_movements(
     cursor: Cursor = None,
 ) -> Page[MovementOut]:
     """The ledger, newest first."""
-    rows, next_cursor = inventory.list_movements(
+    rows, next_cursor = ledger.list_movements(
         session,
         merchant_scope=principal.merchant_scope(),
         sku_id=sku_id,

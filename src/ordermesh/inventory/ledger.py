@@ -22,6 +22,7 @@ from ordermesh.errors import Conflict
 from ordermesh.events.outbox import Event, emit
 from ordermesh.inventory import MovementReason, available_to_promise
 from ordermesh.inventory.models import InventoryLevel, InventoryMovement
+from ordermesh.paging import paginate
 
 
 @dataclass(frozen=True)
@@ -272,3 +273,26 @@ def set_inbound(
         .values(inbound=inbound, next_inbound_date=next_inbound_date if inbound else None)
         .execution_options(synchronize_session=False)
     )
+
+
+def list_movements(
+    session: Session,
+    *,
+    merchant_scope: int | None,
+    sku_id: int | None = None,
+    location_id: int | None = None,
+    reason: MovementReason | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[InventoryMovement], str | None]:
+    """A page of the ledger, newest first."""
+    statement = select(InventoryMovement)
+    if merchant_scope is not None:
+        statement = statement.where(InventoryMovement.merchant_id == merchant_scope)
+    if sku_id is not None:
+        statement = statement.where(InventoryMovement.sku_id == sku_id)
+    if location_id is not None:
+        statement = statement.where(InventoryMovement.location_id == location_id)
+    if reason is not None:
+        statement = statement.where(InventoryMovement.reason == reason.value)
+    return paginate(session, statement, InventoryMovement.id, limit=limit, cursor=cursor, newest_first=True)

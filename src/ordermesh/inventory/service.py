@@ -11,7 +11,6 @@ at the level (`manual_reserved`), never on an order's units, which only the orde
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -426,29 +425,6 @@ def sku_inventory(
         statement = statement.where(_level.location_id == location_id)
     rows = session.execute(statement.order_by(Location.code)).all()
     return SkuInventory(sku, [_view(row) for row in rows])
-
-
-def list_movements(
-    session: Session,
-    *,
-    merchant_scope: int | None,
-    sku_id: int | None = None,
-    location_id: int | None = None,
-    reason: MovementReason | None = None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[Sequence[InventoryMovement], str | None]:
-    """A page of the ledger, newest first."""
-    statement = select(InventoryMovement)
-    if merchant_scope is not None:
-        statement = statement.where(InventoryMovement.merchant_id == merchant_scope)
-    if sku_id is not None:
-        statement = statement.where(InventoryMovement.sku_id == sku_id)
-    if location_id is not None:
-        statement = statement.where(InventoryMovement.location_id == location_id)
-    if reason is not None:
-        statement = statement.where(InventoryMovement.reason == reason.value)
-    return paginate(session, statement, InventoryMovement.id, limit=limit, cursor=cursor, newest_first=True)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
