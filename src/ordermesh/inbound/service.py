@@ -114,37 +114,37 @@ def send_purchase_order(
     session: Session, *, purchase_order_id: int, merchant_scope: int | None
 ) -> PurchaseOrder:
     """The draft goes to the supplier: its quantities become inbound on the levels they are bound for."""
-    order = get_purchase_order(
-        session, purchase_order_id=purchase_order_id, merchant_scope=merchant_scope, lock=True
-    )
-    move_to(order, S.sent)
-    order.sent_at = utcnow()
-    sync_inbound(session, merchant_id=order.merchant_id, levels=_levels_of(session, order))
-    return order
+    return _move(session, purchase_order_id, merchant_scope, S.sent, "sent_at")
 
 
 def cancel_purchase_order(
     session: Session, *, purchase_order_id: int, merchant_scope: int | None
 ) -> PurchaseOrder:
     """Withdraw a purchase order before anything was received (409 after): nothing is inbound any more."""
-    order = get_purchase_order(
-        session, purchase_order_id=purchase_order_id, merchant_scope=merchant_scope, lock=True
-    )
-    move_to(order, S.cancelled)
-    order.cancelled_at = utcnow()
-    sync_inbound(session, merchant_id=order.merchant_id, levels=_levels_of(session, order))
-    return order
+    return _move(session, purchase_order_id, merchant_scope, S.cancelled, "cancelled_at")
 
 
 def close_purchase_order(
     session: Session, *, purchase_order_id: int, merchant_scope: int | None
 ) -> PurchaseOrder:
     """Done with a purchase order that received something: what did not come is no longer expected."""
+    return _move(session, purchase_order_id, merchant_scope, S.closed, "closed_at")
+
+
+def _move(
+    session: Session,
+    purchase_order_id: int,
+    merchant_scope: int | None,
+    to: PurchaseOrderStatus,
+    stamped: str,
+) -> PurchaseOrder:
+    """The purchase order moved by the transition table, the time of the move stamped, and inbound on
+    its levels made to agree with what is still expected."""
     order = get_purchase_order(
         session, purchase_order_id=purchase_order_id, merchant_scope=merchant_scope, lock=True
     )
-    move_to(order, S.closed)
-    order.closed_at = utcnow()
+    move_to(order, to)
+    setattr(order, stamped, utcnow())
     sync_inbound(session, merchant_id=order.merchant_id, levels=_levels_of(session, order))
     return order
 
